@@ -1,0 +1,41 @@
+# Pier's build and test entry points. `make test` is what CI runs.
+GO ?= go
+PKGS := ./...
+FUZZTIME ?= 10s
+
+.PHONY: all build test unit e2e fuzz vet fmt bench clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -o bin/pier ./cmd/pier
+
+# test: vet, every unit and integration test (real apt-get etc.), then a
+# short run of every fuzz test.
+test: vet unit fuzz
+
+vet:
+	$(GO) vet $(PKGS)
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt needed"; exit 1; }
+
+unit:
+	$(GO) test -count=1 -timeout 30m $(PKGS)
+
+e2e:
+	$(GO) test -count=1 -timeout 30m -v ./e2e/
+
+# fuzz runs each Fuzz target for FUZZTIME.
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
+	  for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/func //'); do \
+	    echo "fuzz $$pkg $$f"; \
+	    $(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./repo/...
+
+clean:
+	rm -rf bin

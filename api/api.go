@@ -1,0 +1,180 @@
+// Package api is Pier's HTTP interface (echo/v4): the upload, publish and
+// listing API under /api/v1, the published repository files, the public
+// keys, client setup snippets and health checks. Routes are declared in one
+// place (Server.routes) and one error handler maps domain errors to HTTP
+// status codes; nothing outside this package knows about HTTP.
+package api
+
+import (
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/pierhq/pier/repo"
+)
+
+// Config configures the HTTP server.
+type Config struct {
+	// Listen is the address to listen on.
+	Listen string `yaml:"listen"`
+	// PublicURL is the URL clients reach Pier at, used in setup snippets.
+	// Empty means it is derived from each request's Host.
+	PublicURL string `yaml:"public_url"`
+	// MaxUploadSize is the largest accepted package in bytes.
+	MaxUploadSize int64 `yaml:"max_upload_size"`
+}
+
+// Defaults fills unset fields.
+func (c *Config) Defaults() {
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8080"
+	}
+	if c.MaxUploadSize == 0 {
+		c.MaxUploadSize = 2 << 30
+	}
+}
+
+// Validate checks the config.
+func (c *Config) Validate() error {
+	if c.MaxUploadSize < 0 {
+		return fmt.Errorf("max_upload_size must be positive")
+	}
+	if c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
+		return fmt.Errorf("public_url %q must start with http:// or https://", c.PublicURL)
+	}
+	return nil
+}
+
+// KeyFile is one public key file served under /keys/.
+type KeyFile struct {
+	Name        string // file name, e.g. "pier.asc"
+	ContentType string
+	Data        []byte
+}
+
+// Server is the HTTP server.
+type Server struct {
+	cfg   Config
+	svc   *repo.Service
+	keys  map[string]KeyFile
+	fpr   string
+	token []byte
+	log   *slog.Logger
+	e     *echo.Echo
+}
+
+// New returns a server. keys are served under /keys/<name>; fingerprint is
+// the primary OpenPGP key's, for setup snippets; adminToken is the bearer
+// token that authorises API calls.
+func New(cfg Config, svc *repo.Service, keys []KeyFile, fingerprint, adminToken string, log *slog.Logger) *Server {
+	s := &Server{cfg: cfg, svc: svc, keys: map[string]KeyFile{}, fpr: fingerprint, token: []byte(adminToken),
+		log: log, e: echo.New()}
+	for _, k := range keys {
+		s.keys[k.Name] = k
+	}
+	s.e.HideBanner = true
+	s.e.HidePort = true
+	s.e.HTTPErrorHandler = s.handleError
+	s.routes()
+	return s
+}
+
+// Handler returns the server's http.Handler.
+func (s *Server) Handler() http.Handler { return s.e }
+
+func (s *Server) routes() {
+	e := s.e
+	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
+	e.GET("/keys/:name", s.publicKey)
+	e.HEAD("/keys/:name", s.publicKey)
+	e.GET("/setup/:stream/:distro/:release", s.setup)
+
+	v1 := e.Group("/api/v1", s.auth)
+	v1.GET("/targets", s.listTargets)
+	v1.GET("/targets/:stream/:distro/:release/packages", s.listPackages)
+	v1.POST("/targets/:stream/:distro/:release/packages", s.upload)
+	v1.POST("/targets/:stream/:distro/:release/publish", s.publish)
+
+	e.GET("/*", s.serveFile)
+	e.HEAD("/*", s.serveFile)
+}
+
+// auth requires "Authorization: Bearer <token>": 401 without one, 403 with
+// a wrong one.
+func (s *Server) auth(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Request().Header.Get("Authorization")
+		tok, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok || tok == "" {
+			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="pier"`)
+			return echo.NewHTTPError(http.StatusUnauthorized, "missing bearer token (Authorization: Bearer <token>)")
+		}
+		if subtle.ConstantTimeCompare([]byte(tok), s.token) != 1 {
+			return echo.NewHTTPError(http.StatusForbidden, "token not accepted")
+		}
+		return next(c)
+	}
+}
+
+func target(c echo.Context) (repo.Target, error) {
+	t := repo.Target{Stream: c.Param("stream"), Distro: c.Param("distro"), Release: c.Param("release")}
+	return t, t.Validate()
+}
+
+type errorBody struct {
+	Error string `json:"error"`
+}
+
+// status maps a domain error to an HTTP status.
+func status(err error) int {
+	var he *echo.HTTPError
+	switch {
+	case errors.As(err, &he):
+		return he.Code
+	case errors.Is(err, repo.ErrBadPackage):
+		return http.StatusUnprocessableEntity
+	case errors.Is(err, repo.ErrConflict):
+		return http.StatusConflict
+	case errors.Is(err, repo.ErrTooLarge):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, repo.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, repo.ErrInvalid):
+		return http.StatusBadRequest
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// message returns what a client may see of err: the domain message for
+// client errors, a generic text for internal ones.
+func message(err error, code int) string {
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		return fmt.Sprint(he.Message)
+	}
+	if code >= 500 {
+		return "internal error; see the server log"
+	}
+	return err.Error()
+}
+
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	code := status(err)
+	if code >= 500 {
+		s.log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
+	}
+	if c.Request().Method == http.MethodHead {
+		c.NoContent(code)
+		return
+	}
+	c.JSON(code, errorBody{Error: message(err, code)})
+}

@@ -1,0 +1,264 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/pierhq/pier/repo"
+)
+
+// UploadResult is the JSON reply for one uploaded package.
+type UploadResult struct {
+	Name      string `json:"name"`
+	Version   string `json:"version"`
+	Arch      string `json:"architecture"`
+	Component string `json:"component"`
+	SHA256    string `json:"sha256"`
+	Size      int64  `json:"size"`
+	Path      string `json:"path,omitempty"`
+	Target    string `json:"target"`
+	Created   bool   `json:"created"`
+	// Filename and Error are set in multipart replies.
+	Filename string `json:"filename,omitempty"`
+	Error    string `json:"error,omitempty"`
+	Status   int    `json:"status,omitempty"`
+}
+
+func (s *Server) upload(c echo.Context) error {
+	t, err := target(c)
+	if err != nil {
+		return err
+	}
+	req := c.Request()
+	if s.cfg.MaxUploadSize > 0 && req.ContentLength > s.cfg.MaxUploadSize {
+		return fmt.Errorf("upload of %d bytes is over the limit of %d bytes: %w", req.ContentLength, s.cfg.MaxUploadSize, repo.ErrTooLarge)
+	}
+	opts := repo.IngestOptions{Component: c.QueryParam("component")}
+	publish := c.QueryParam("publish") != "false"
+
+	mt, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type"))
+	if mt != "multipart/form-data" {
+		res, err := s.svc.Ingest(req.Context(), t, req.Body, opts)
+		if err != nil {
+			return err
+		}
+		if publish && res.Created {
+			s.svc.SchedulePublish(t)
+		}
+		code := http.StatusOK
+		if res.Created {
+			code = http.StatusCreated
+		}
+		return c.JSON(code, result(t, res))
+	}
+
+	mr, err := req.MultipartReader()
+	if err != nil {
+		return fmt.Errorf("read multipart body: %v: %w", err, repo.ErrInvalid)
+	}
+	var out []UploadResult
+	var firstErr error
+	created := false
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("read multipart body: %v: %w", err, repo.ErrInvalid)
+		}
+		if part.FormName() != "file" {
+			part.Close()
+			continue
+		}
+		o := opts
+		o.Filename = part.FileName()
+		res, err := s.svc.Ingest(req.Context(), t, part, o)
+		part.Close()
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			code := status(err)
+			out = append(out, UploadResult{Target: t.String(), Filename: o.Filename, Error: message(err, code), Status: code})
+			continue
+		}
+		r := result(t, res)
+		r.Filename = o.Filename
+		r.Status = http.StatusOK
+		if res.Created {
+			r.Status = http.StatusCreated
+			created = true
+		}
+		out = append(out, r)
+	}
+	if len(out) == 0 {
+		return fmt.Errorf("multipart body has no part named \"file\": %w", repo.ErrInvalid)
+	}
+	if created && publish {
+		s.svc.SchedulePublish(t)
+	}
+	code := http.StatusOK
+	switch {
+	case firstErr != nil:
+		code = status(firstErr)
+	case created:
+		code = http.StatusCreated
+	}
+	return c.JSON(code, out)
+}
+
+func result(t repo.Target, res *repo.IngestResult) UploadResult {
+	p := res.Package
+	return UploadResult{Name: p.Name, Version: p.Version, Arch: p.Arch, Component: p.Component, SHA256: p.SHA256,
+		Size: p.Size, Path: res.Path, Target: t.String(), Created: res.Created}
+}
+
+func (s *Server) publish(c echo.Context) error {
+	t, err := target(c)
+	if err != nil {
+		return err
+	}
+	gen, err := s.svc.Publish(c.Request().Context(), t)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, gen)
+}
+
+func (s *Server) listTargets(c echo.Context) error {
+	ts, err := s.svc.Targets(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	if ts == nil {
+		ts = []repo.TargetInfo{}
+	}
+	return c.JSON(http.StatusOK, ts)
+}
+
+func (s *Server) listPackages(c echo.Context) error {
+	t, err := target(c)
+	if err != nil {
+		return err
+	}
+	ps, err := s.svc.Packages(c.Request().Context(), t)
+	if err != nil {
+		return err
+	}
+	if ps == nil {
+		ps = []repo.Package{}
+	}
+	return c.JSON(http.StatusOK, ps)
+}
+
+func (s *Server) publicKey(c echo.Context) error {
+	k, ok := s.keys[c.Param("name")]
+	if !ok {
+		return echo.NewHTTPError(http.StatusNotFound, "no such key")
+	}
+	c.Response().Header().Set("Cache-Control", "public, max-age=300")
+	return c.Blob(http.StatusOK, k.ContentType, k.Data)
+}
+
+func (s *Server) baseURL(c echo.Context) string {
+	if s.cfg.PublicURL != "" {
+		return strings.TrimSuffix(s.cfg.PublicURL, "/")
+	}
+	scheme := "http"
+	if c.Request().TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + c.Request().Host
+}
+
+func (s *Server) setup(c echo.Context) error {
+	t, err := target(c)
+	if err != nil {
+		return err
+	}
+	spec, err := s.svc.Spec(t.Distro)
+	if err != nil {
+		return err
+	}
+	sw, ok := spec.Format.(repo.SetupWriter)
+	if !ok {
+		return fmt.Errorf("no setup instructions for %s targets: %w", spec.Format.Name(), repo.ErrNotFound)
+	}
+	info := repo.SetupInfo{BaseURL: s.baseURL(c), Components: []string{"main"}, Fingerprint: s.fpr}
+	if ps, err := s.svc.Packages(c.Request().Context(), t); err == nil {
+		seen := map[string]bool{}
+		var comps []string
+		for _, p := range ps {
+			if !seen[p.Component] {
+				seen[p.Component] = true
+				comps = append(comps, p.Component)
+			}
+		}
+		if len(comps) > 0 {
+			info.Components = comps
+		}
+	}
+	return c.String(http.StatusOK, sw.Setup(t, info))
+}
+
+// serveFile serves a published file from the current view.
+func (s *Server) serveFile(c echo.Context) error {
+	path := strings.TrimPrefix(c.Request().URL.Path, "/")
+	f, ok := s.svc.Lookup(path)
+	if !ok {
+		return echo.NewHTTPError(http.StatusNotFound, "not found")
+	}
+	obj, err := s.svc.Blobs().Open(c.Request().Context(), f.SHA256)
+	if err != nil {
+		return err
+	}
+	defer obj.Close()
+	h := c.Response().Header()
+	h.Set("Content-Type", contentType(path))
+	h.Set("ETag", `"`+f.SHA256+`"`)
+	switch f.Kind {
+	case repo.KindPackage, repo.KindHashed:
+		h.Set("Cache-Control", "public, max-age=31536000, immutable")
+	default:
+		h.Set("Cache-Control", "public, no-cache")
+	}
+	h.Set("X-Content-Sha256", f.SHA256)
+	http.ServeContent(c.Response(), c.Request(), "", f.ModTime, obj)
+	return nil
+}
+
+// contentType names the media type of a published file by its name.
+func contentType(path string) string {
+	name := path[strings.LastIndexByte(path, '/')+1:]
+	switch {
+	case strings.Contains(path, "/by-hash/"):
+		return "application/octet-stream"
+	case strings.HasSuffix(name, ".deb"):
+		return "application/vnd.debian.binary-package"
+	case strings.HasSuffix(name, ".rpm"):
+		return "application/x-rpm"
+	case strings.HasSuffix(name, ".apk"):
+		return "application/vnd.alpine.package"
+	case strings.HasSuffix(name, ".gz"):
+		return "application/gzip"
+	case strings.HasSuffix(name, ".xz"):
+		return "application/x-xz"
+	case strings.HasSuffix(name, ".zst"):
+		return "application/zstd"
+	case strings.HasSuffix(name, ".xml"):
+		return "application/xml"
+	case strings.HasSuffix(name, ".asc"), strings.HasSuffix(name, ".gpg"):
+		return "application/pgp-signature"
+	case strings.HasSuffix(name, ".key"):
+		return "application/pgp-keys"
+	default:
+		return "text/plain; charset=utf-8"
+	}
+}

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/pierhq/pier/repo/apk"
+	"github.com/pierhq/pier/repo/deb"
+	"github.com/pierhq/pier/repo/rpm"
+)
+
+// Config is pier's configuration file. Every key is documented in
+// config.example.yaml; unknown keys are errors.
+type Config struct {
+	// DataDir holds the catalog, blobs, keys and the generated admin token.
+	DataDir string `yaml:"data_dir"`
+	// Listen is the HTTP listen address.
+	Listen string `yaml:"listen"`
+	// PublicURL is how clients reach Pier (used in setup snippets).
+	PublicURL string `yaml:"public_url"`
+	// MaxUploadSize is the largest accepted package, e.g. 2GiB.
+	MaxUploadSize ByteSize `yaml:"max_upload_size"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `yaml:"log_level"`
+
+	Auth    AuthConfig        `yaml:"auth"`
+	Signing SigningConfig     `yaml:"signing"`
+	Publish PublishConfig     `yaml:"publish"`
+	Distros map[string]string `yaml:"distros"`
+	Deb     deb.Config        `yaml:"deb"`
+	RPM     rpm.Config        `yaml:"rpm"`
+	APK     apk.Config        `yaml:"apk"`
+}
+
+// AuthConfig says where the admin token comes from.
+type AuthConfig struct {
+	// AdminTokenFile is a file holding the admin token. PIER_ADMIN_TOKEN
+	// overrides it; when neither is set, pier generates a token in the data
+	// directory.
+	AdminTokenFile string `yaml:"admin_token_file"`
+}
+
+// SigningConfig says which OpenPGP key signs the repositories.
+type SigningConfig struct {
+	// KeyFile is an armored OpenPGP private key. Empty means a key generated
+	// on first start in <data_dir>/keys.
+	KeyFile string `yaml:"key_file"`
+	// PassphraseFile holds the key's passphrase, if it has one.
+	// PIER_SIGNING_PASSPHRASE overrides it.
+	PassphraseFile string `yaml:"passphrase_file"`
+	// APKKeyName names the RSA key that signs APKINDEX files, kept in
+	// <data_dir>/keys/<name>.rsa(.pub) and generated on first start. Empty
+	// means "pier-<hex time of creation>". Clients install the public key
+	// as /etc/apk/keys/<name>.rsa.pub.
+	APKKeyName string `yaml:"apk_key_name"`
+}
+
+// PublishConfig tunes publishing.
+type PublishConfig struct {
+	// Delay is how long an upload waits for more uploads to the same target
+	// before the publish it triggers runs.
+	Delay time.Duration `yaml:"delay"`
+	// KeepGenerations is how many generations per target stay servable.
+	KeepGenerations int `yaml:"keep_generations"`
+}
+
+// defaultDistros maps distro names to formats.
+var defaultDistros = map[string]string{
+	"debian": "deb", "ubuntu": "deb",
+	"el": "rpm", "fedora": "rpm", "opensuse": "rpm", "sles": "rpm", "amzn": "rpm",
+	"alpine": "apk",
+}
+
+// Defaults fills unset fields.
+func (c *Config) Defaults() {
+	if c.DataDir == "" {
+		c.DataDir = "./pier-data"
+	}
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8080"
+	}
+	if c.MaxUploadSize == 0 {
+		c.MaxUploadSize = 2 << 30
+	}
+	if c.LogLevel == "" {
+		c.LogLevel = "info"
+	}
+	if c.Publish.Delay == 0 {
+		c.Publish.Delay = 250 * time.Millisecond
+	}
+	if c.Publish.KeepGenerations == 0 {
+		c.Publish.KeepGenerations = 3
+	}
+	if c.Distros == nil {
+		c.Distros = map[string]string{}
+	}
+	for d, f := range defaultDistros {
+		if _, ok := c.Distros[d]; !ok {
+			c.Distros[d] = f
+		}
+	}
+	c.Deb.Defaults()
+	c.RPM.Defaults()
+	c.APK.Defaults()
+}
+
+// Validate checks the config after Defaults.
+func (c *Config) Validate() error {
+	if c.MaxUploadSize < 0 {
+		return fmt.Errorf("max_upload_size must be positive")
+	}
+	if c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
+		return fmt.Errorf("public_url %q must start with http:// or https://", c.PublicURL)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log_level %q must be debug, info, warn or error", c.LogLevel)
+	}
+	if c.Publish.Delay < 0 || c.Publish.KeepGenerations < 1 {
+		return fmt.Errorf("publish.delay must be >= 0 and publish.keep_generations >= 1")
+	}
+	for d, f := range c.Distros {
+		if f != "deb" && f != "rpm" && f != "apk" {
+			return fmt.Errorf("distros.%s: unknown format %q (known: deb, rpm, apk)", d, f)
+		}
+	}
+	if err := c.Deb.Validate(); err != nil {
+		return fmt.Errorf("deb: %w", err)
+	}
+	if err := c.RPM.Validate(); err != nil {
+		return fmt.Errorf("rpm: %w", err)
+	}
+	if err := c.APK.Validate(); err != nil {
+		return fmt.Errorf("apk: %w", err)
+	}
+	return nil
+}
+
+// loadConfig reads path (if not empty) strictly, then applies defaults and
+// validates.
+func loadConfig(path string) (*Config, error) {
+	var c Config
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("read config: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		if err := dec.Decode(&c); err != nil && err.Error() != "EOF" {
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	c.Defaults()
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return &c, nil
+}
+
+// ByteSize is a size in bytes that YAML may write as a number or with a
+// unit: 2GiB, 500MiB, 100MB, 1024.
+type ByteSize int64
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
+	v, err := parseByteSize(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*b = ByteSize(v)
+	return nil
+}
+
+func parseByteSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+		{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1}}
+	mult := int64(1)
+	for _, u := range units {
+		if rest, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, mult = strings.TrimSpace(rest), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("size %q: want a number of bytes, optionally with KiB, MiB, GiB, KB, MB or GB", s)
+	}
+	return n * mult, nil
+}

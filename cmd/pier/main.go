@@ -1,0 +1,74 @@
+// Command pier publishes and serves signed Linux package repositories.
+//
+//	pier serve   [--config FILE] [--data DIR] [--listen ADDR]
+//	pier import  [--config FILE] [--data DIR] [--component C] STREAM/DISTRO/RELEASE FILE_OR_DIR...
+//	pier publish [--config FILE] [--data DIR] STREAM/DISTRO/RELEASE
+//	pier push    [--server URL] [--token T] [--component C] STREAM/DISTRO/RELEASE FILE...
+//
+// All dependencies are wired here explicitly; nothing registers itself.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `usage: pier <command> [flags] [args]
+
+commands:
+  serve     run the server (no config needed: data in ./pier-data, listens on 127.0.0.1:8080)
+  import    add package files from local disk to a target, then publish it
+  publish   publish a target now
+  push      upload package files to a remote Pier
+  version   print the version
+
+Run 'pier <command> -h' for a command's flags.
+`
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch args[0] {
+	case "serve":
+		err = cmdServe(ctx, args[1:], stdout, stderr)
+	case "import":
+		err = cmdImport(ctx, args[1:], stdout, stderr)
+	case "publish":
+		err = cmdPublish(ctx, args[1:], stdout, stderr)
+	case "push":
+		err = cmdPush(ctx, args[1:], stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "pier", version)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "pier: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	if err != nil {
+		if err != errSilent {
+			fmt.Fprintln(stderr, "pier:", err)
+		}
+		return 1
+	}
+	return 0
+}
+
+// errSilent reports failure after the command already said why.
+var errSilent = fmt.Errorf("failed")

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/pierhq/pier/repo"
+)
+
+func cmdPush(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fset := flag.NewFlagSet("pier push", flag.ContinueOnError)
+	fset.SetOutput(stderr)
+	server := fset.String("server", os.Getenv("PIER_SERVER"), "Pier URL, e.g. https://pier.example.org (env PIER_SERVER)")
+	token := fset.String("token", os.Getenv("PIER_TOKEN"), "API token (env PIER_TOKEN)")
+	component := fset.String("component", "", "component (deb) or repository (apk); default main")
+	publish := fset.Bool("publish", true, "publish after the upload")
+	if err := fset.Parse(args); err != nil {
+		return errSilent
+	}
+	if fset.NArg() < 2 {
+		return fmt.Errorf("usage: pier push --server URL --token T STREAM/DISTRO/RELEASE FILE...")
+	}
+	if *server == "" || *token == "" {
+		return fmt.Errorf("pier push needs --server and --token (or PIER_SERVER and PIER_TOKEN)")
+	}
+	t, err := repo.ParseTarget(fset.Arg(0))
+	if err != nil {
+		return err
+	}
+	q := url.Values{}
+	if *component != "" {
+		q.Set("component", *component)
+	}
+	if !*publish {
+		q.Set("publish", "false")
+	}
+	endpoint := strings.TrimSuffix(*server, "/") + "/api/v1/targets/" + t.String() + "/packages"
+	if len(q) > 0 {
+		endpoint += "?" + q.Encode()
+	}
+	client := &http.Client{Timeout: 0}
+	failed := 0
+	for _, path := range fset.Args()[1:] {
+		line, err := pushFile(ctx, client, endpoint, *token, path)
+		if err != nil {
+			failed++
+			fmt.Fprintf(stdout, "FAIL %s: %v\n", path, err)
+			continue
+		}
+		fmt.Fprintln(stdout, line)
+	}
+	if failed > 0 {
+		fmt.Fprintf(stderr, "pier: %d of %d uploads failed\n", failed, fset.NArg()-1)
+		return errSilent
+	}
+	return nil
+}
+
+// pushFile streams one file as the raw request body.
+func pushFile(ctx context.Context, client *http.Client, endpoint, token, path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, f)
+	if err != nil {
+		return "", err
+	}
+	req.ContentLength = st.Size()
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/octet-stream")
+	start := time.Now()
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	var r struct {
+		Name, Version, Architecture, Path, Error string
+		Created                                 bool
+	}
+	_ = json.Unmarshal(body, &r)
+	switch resp.StatusCode {
+	case http.StatusCreated, http.StatusOK:
+		what := "added"
+		if resp.StatusCode == http.StatusOK {
+			what = "unchanged"
+		}
+		return fmt.Sprintf("%s %s %s %s %s (%s, %.1fs)", what, r.Name, r.Version, r.Architecture, path, r.Path,
+			time.Since(start).Seconds()), nil
+	default:
+		msg := r.Error
+		if msg == "" {
+			msg = strings.TrimSpace(string(body))
+		}
+		return "", fmt.Errorf("%s: %s", resp.Status, msg)
+	}
+}

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/pierhq/pier/api"
+)
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("pier serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cf commonFlags
+	cf.register(fs)
+	listen := fs.String("listen", "", "listen address (overrides listen; env PIER_LISTEN)")
+	if err := fs.Parse(args); err != nil {
+		return errSilent
+	}
+	cfg, err := cf.load()
+	if err != nil {
+		return err
+	}
+	if *listen == "" {
+		*listen = getenv("PIER_LISTEN", cfg.Listen)
+	}
+	cfg.Listen = *listen
+	log := newLogger(stderr, cfg.LogLevel)
+	a, err := open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	// Blob writes a crashed process left half done. (pier import running
+	// during this start would lose an index write in flight and fail.)
+	if err := a.backend.CleanTemp(); err != nil {
+		return err
+	}
+	token, tokenPath, tokenCreated, err := adminToken(cfg)
+	if err != nil {
+		return err
+	}
+	if err := a.svc.RefreshView(ctx); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	base := cfg.PublicURL
+	if base == "" {
+		base = "http://" + ln.Addr().String()
+	}
+	srv := api.New(api.Config{Listen: cfg.Listen, PublicURL: cfg.PublicURL, MaxUploadSize: int64(cfg.MaxUploadSize)},
+		a.svc, a.keyFiles(), a.signer.Fingerprint(), token, log)
+
+	verb := "using"
+	if a.created {
+		verb = "generated"
+	}
+	fmt.Fprintf(stdout, "pier %s serving %s on %s\n", version, cfg.DataDir, base)
+	fmt.Fprintf(stdout, "signing key (%s): %s\n", verb, a.signer.Fingerprint())
+	fmt.Fprintf(stdout, "public key: %s/keys/pier.asc (binary keyring: %s/keys/pier.gpg)\n", base, base)
+	switch {
+	case tokenPath == "":
+		fmt.Fprintln(stdout, "admin token: from PIER_ADMIN_TOKEN")
+	case tokenCreated:
+		fmt.Fprintf(stdout, "admin token: generated in %s (mode 0600)\n", tokenPath)
+	default:
+		fmt.Fprintf(stdout, "admin token: in %s\n", tokenPath)
+	}
+
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	defer stopWatch()
+	go a.svc.WatchView(watchCtx, time.Second)
+
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 30 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,231 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/pierhq/pier/api"
+	"github.com/pierhq/pier/repo"
+	"github.com/pierhq/pier/repo/catalog"
+	"github.com/pierhq/pier/repo/apk"
+	"github.com/pierhq/pier/repo/deb"
+	"github.com/pierhq/pier/repo/rpm"
+	"github.com/pierhq/pier/signing"
+	"github.com/pierhq/pier/storage/local"
+)
+
+// commonFlags are the flags of every command that works on a data dir.
+type commonFlags struct {
+	config string
+	data   string
+}
+
+func (c *commonFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.config, "config", os.Getenv("PIER_CONFIG"), "YAML config file (env PIER_CONFIG)")
+	fs.StringVar(&c.data, "data", os.Getenv("PIER_DATA"), "data directory (overrides data_dir; env PIER_DATA)")
+}
+
+func (c *commonFlags) load() (*Config, error) {
+	cfg, err := loadConfig(c.config)
+	if err != nil {
+		return nil, err
+	}
+	if c.data != "" {
+		cfg.DataDir = c.data
+	}
+	return cfg, nil
+}
+
+// app is everything a command needs, wired from a config.
+type app struct {
+	cfg     *Config
+	log     *slog.Logger
+	cat     *catalog.DB
+	signer  *signing.OpenPGP
+	apkKey  *signing.RSAKey
+	svc     *repo.Service
+	backend *local.Backend
+	created bool // the signing key was generated now
+}
+
+func (a *app) Close() {
+	a.svc.Close()
+	a.cat.Close()
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// open wires catalog, blob store, signing key, formats and the service on
+// cfg.DataDir.
+func open(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
+	dir := cfg.DataDir
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	cat, err := catalog.Open(ctx, filepath.Join(dir, "catalog.db"))
+	if err != nil {
+		return nil, err
+	}
+	a := &app{cfg: cfg, log: log, cat: cat}
+	ok := false
+	defer func() {
+		if !ok {
+			cat.Close()
+		}
+	}()
+	backend, err := local.New(filepath.Join(dir, "blobs"))
+	if err != nil {
+		return nil, err
+	}
+	a.backend = backend
+	if a.signer, a.created, err = loadSigner(cfg); err != nil {
+		return nil, err
+	}
+	if a.apkKey, _, err = signing.LoadOrCreateRSA(filepath.Join(dir, "keys"), cfg.Signing.APKKeyName, 0); err != nil {
+		return nil, err
+	}
+	formats := []repo.FormatSpec{
+		{Format: deb.New(cfg.Deb), Digests: deb.Digests, Distros: distrosOf(cfg, "deb")},
+		{Format: rpm.New(cfg.RPM), Digests: rpm.Digests, Distros: distrosOf(cfg, "rpm")},
+		{Format: apk.New(cfg.APK, a.apkKey), Digests: apk.Digests, Distros: distrosOf(cfg, "apk")},
+	}
+	opts := repo.Options{
+		TmpDir:          filepath.Join(dir, "tmp"),
+		LockDir:         filepath.Join(dir, "locks"),
+		MaxUploadSize:   int64(cfg.MaxUploadSize),
+		PublishDelay:    cfg.Publish.Delay,
+		KeepGenerations: cfg.Publish.KeepGenerations,
+		Hook:            crashHook(),
+	}
+	a.svc, err = repo.NewService(cat, repo.NewBlobs(a.backend), a.signer, formats, opts, log)
+	if err != nil {
+		return nil, err
+	}
+	ok = true
+	return a, nil
+}
+
+func distrosOf(cfg *Config, format string) []string {
+	var out []string
+	for d, f := range cfg.Distros {
+		if f == format {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func loadSigner(cfg *Config) (*signing.OpenPGP, bool, error) {
+	if cfg.Signing.KeyFile == "" {
+		return signing.LoadOrCreate(filepath.Join(cfg.DataDir, "keys"), signing.Options{})
+	}
+	pass, err := secret("PIER_SIGNING_PASSPHRASE", cfg.Signing.PassphraseFile)
+	if err != nil {
+		return nil, false, err
+	}
+	f, err := os.Open(cfg.Signing.KeyFile)
+	if err != nil {
+		return nil, false, fmt.Errorf("signing key: %w", err)
+	}
+	defer f.Close()
+	s, err := signing.Load(f, []byte(pass))
+	return s, false, err
+}
+
+// secret reads a secret from env var env, else from file (trimmed).
+func secret(env, file string) (string, error) {
+	if v := os.Getenv(env); v != "" {
+		return v, nil
+	}
+	if file == "" {
+		return "", nil
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("read secret file: %w", err)
+	}
+	return strings.TrimSpace(string(data)), nil
+}
+
+// adminToken returns the admin token: PIER_ADMIN_TOKEN, else the configured
+// file, else <data>/admin.token, generated (mode 0600) on first use. path is
+// where it lives ("" for env).
+func adminToken(cfg *Config) (token, path string, created bool, err error) {
+	if v := os.Getenv("PIER_ADMIN_TOKEN"); v != "" {
+		return v, "", false, nil
+	}
+	if cfg.Auth.AdminTokenFile != "" {
+		t, err := secret("", cfg.Auth.AdminTokenFile)
+		if err == nil && t == "" {
+			err = fmt.Errorf("admin token file %s is empty", cfg.Auth.AdminTokenFile)
+		}
+		return t, cfg.Auth.AdminTokenFile, false, err
+	}
+	path = filepath.Join(cfg.DataDir, "admin.token")
+	if data, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(data)), path, false, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", "", false, fmt.Errorf("read admin token: %w", err)
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", "", false, err
+	}
+	token = "pier_" + hex.EncodeToString(b)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return adminToken(cfg)
+	}
+	if err != nil {
+		return "", "", false, fmt.Errorf("create admin token: %w", err)
+	}
+	if _, err := f.WriteString(token + "\n"); err != nil {
+		f.Close()
+		return "", "", false, fmt.Errorf("write admin token: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return "", "", false, fmt.Errorf("write admin token: %w", err)
+	}
+	return token, path, true, f.Close()
+}
+
+// crashHook returns the test-only crash hook: with PIER_TEST_CRASHPOINT set
+// to a point name (see repo.Options.Hook), the process kills itself with
+// SIGKILL when it reaches that point. Crash-safety tests use it.
+func crashHook() func(string) {
+	point := os.Getenv("PIER_TEST_CRASHPOINT")
+	if point == "" {
+		return nil
+	}
+	return func(p string) {
+		if p == point {
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		}
+	}
+}
+
+
+// keyFiles are the public keys served under /keys/.
+func (a *app) keyFiles() []api.KeyFile {
+	return []api.KeyFile{
+		{Name: "pier.asc", ContentType: "application/pgp-keys", Data: a.signer.PublicKey()},
+		{Name: "pier.gpg", ContentType: "application/octet-stream", Data: a.signer.PublicKeyBinary()},
+		{Name: a.apkKey.KeyName(), ContentType: "application/x-pem-file", Data: a.apkKey.PublicPEM()},
+	}
+}

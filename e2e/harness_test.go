@@ -1,0 +1,227 @@
+// Package e2e runs the pier binary as users do and checks it with the real
+// clients (apt-get, …). Tests here skip when a client is missing only
+// outside CI; with CI=true a missing tool is a failure.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var pierBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "pier-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	pierBin = filepath.Join(dir, "pier")
+	build := exec.Command("go", "build", "-o", pierBin, "../cmd/pier")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build pier:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// need returns the path of tool, skipping the test when it is missing
+// outside CI and failing it in CI.
+func need(t *testing.T, tool string) string {
+	t.Helper()
+	p, err := exec.LookPath(tool)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is required in CI but not installed", tool)
+		}
+		t.Skipf("%s not installed", tool)
+	}
+	return p
+}
+
+const testToken = "test-admin-token"
+
+// server is a running `pier serve`.
+type server struct {
+	t       *testing.T
+	data    string
+	url     string
+	cmd     *exec.Cmd
+	mu      sync.Mutex
+	log     bytes.Buffer
+	done    chan struct{}
+	env     []string
+	listen  string
+	waitErr error
+}
+
+// startServer runs pier serve on a free port with data dir data (a new temp
+// dir when empty) and extra environment.
+func startServer(t *testing.T, data string, env ...string) *server {
+	t.Helper()
+	if data == "" {
+		data = t.TempDir()
+	}
+	s := &server{t: t, data: data, env: env, listen: "127.0.0.1:0"}
+	s.start()
+	t.Cleanup(func() { s.stop() })
+	return s
+}
+
+var urlRE = regexp.MustCompile(`serving .* on (http://\S+)`)
+
+func (s *server) start() {
+	t := s.t
+	t.Helper()
+	cmd := exec.Command(pierBin, "serve", "--data", s.data, "--listen", s.listen)
+	cmd.Env = append(os.Environ(), "PIER_ADMIN_TOKEN="+testToken)
+	cmd.Env = append(cmd.Env, s.env...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = &lockedWriter{mu: &s.mu, w: &s.log}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s.cmd = cmd
+	s.done = make(chan struct{})
+	urlc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			line := sc.Text()
+			s.mu.Lock()
+			s.log.WriteString(line + "\n")
+			s.mu.Unlock()
+			if m := urlRE.FindStringSubmatch(line); m != nil {
+				urlc <- m[1]
+			}
+		}
+	}()
+	go func() {
+		s.waitErr = cmd.Wait()
+		close(s.done)
+	}()
+	select {
+	case u := <-urlc:
+		s.url = u
+		// Keep the same port over restarts.
+		s.listen = strings.TrimPrefix(u, "http://")
+	case <-s.done:
+		t.Fatalf("pier serve exited: %v\n%s", s.waitErr, s.logs())
+	case <-time.After(120 * time.Second):
+		t.Fatalf("pier serve did not start\n%s", s.logs())
+	}
+}
+
+func (s *server) logs() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.log.String()
+}
+
+// stop ends the server with SIGTERM.
+func (s *server) stop() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(30 * time.Second):
+		s.cmd.Process.Kill()
+		<-s.done
+	}
+}
+
+// kill ends the server with SIGKILL and waits for it.
+func (s *server) kill() {
+	s.cmd.Process.Signal(syscall.SIGKILL)
+	<-s.done
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// do sends a request with the admin token and returns status and body.
+func (s *server) do(method, path string, body io.Reader, hdr ...string) (int, []byte) {
+	s.t.Helper()
+	req, err := http.NewRequest(method, s.url+path, body)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// upload posts pkg as a raw body to target and returns status and reply.
+func (s *server) upload(target string, pkg []byte, query string) (int, map[string]any) {
+	s.t.Helper()
+	code, body := s.do("POST", "/api/v1/targets/"+target+"/packages"+query, bytes.NewReader(pkg))
+	var m map[string]any
+	json.Unmarshal(body, &m)
+	if m == nil {
+		m = map[string]any{"raw": string(body)}
+	}
+	return code, m
+}
+
+// publish publishes target and fails the test on error.
+func (s *server) publish(target string) {
+	s.t.Helper()
+	code, body := s.do("POST", "/api/v1/targets/"+target+"/publish", nil)
+	if code != 200 {
+		s.t.Fatalf("publish %s: %d %s", target, code, body)
+	}
+}
+
+// get fetches a public path without a token.
+func (s *server) get(path string) (int, []byte, http.Header) {
+	s.t.Helper()
+	resp, err := http.Get(s.url + path)
+	if err != nil {
+		s.t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, resp.Header
+}

@@ -1,0 +1,116 @@
+package repo
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+
+	"github.com/pierhq/pier/storage"
+)
+
+// Blobs is the content-addressed blob store: every package and index file is
+// stored once under its sha256, immutable.
+type Blobs struct {
+	b storage.Backend
+}
+
+// NewBlobs returns a blob store over b.
+func NewBlobs(b storage.Backend) *Blobs { return &Blobs{b: b} }
+
+// Backend returns the storage backend under the blob store.
+func (s *Blobs) Backend() storage.Backend { return s.b }
+
+// Key returns the storage key of the blob with that sha256.
+func Key(sum string) string { return "sha256/" + sum[:2] + "/" + sum }
+
+// Has reports whether the blob exists.
+func (s *Blobs) Has(ctx context.Context, sum string) (bool, error) {
+	_, err := s.b.Stat(ctx, Key(sum))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("stat blob %s: %w", sum, err)
+	}
+	return true, nil
+}
+
+// PutFile moves the local file at path (whose sha256 the caller computed
+// while writing it) into the store. The file is gone afterwards unless an
+// error is returned.
+func (s *Blobs) PutFile(ctx context.Context, sum, path string) error {
+	if ok, err := s.Has(ctx, sum); err != nil {
+		return err
+	} else if ok {
+		return os.Remove(path)
+	}
+	if fp, ok := s.b.(storage.FilePutter); ok {
+		if err := fp.PutFile(ctx, Key(sum), path); err != nil {
+			return fmt.Errorf("store blob %s: %w", sum, err)
+		}
+		return nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("store blob %s: %w", sum, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("store blob %s: %w", sum, err)
+	}
+	if err := s.b.Put(ctx, Key(sum), f, st.Size(), storage.PutOptions{}); err != nil {
+		return fmt.Errorf("store blob %s: %w", sum, err)
+	}
+	f.Close()
+	return os.Remove(path)
+}
+
+// PutBytes stores data and returns its sha256. Storing an existing blob is
+// a no-op.
+func (s *Blobs) PutBytes(ctx context.Context, data []byte) (string, error) {
+	h := sha256.Sum256(data)
+	sum := hex.EncodeToString(h[:])
+	if ok, err := s.Has(ctx, sum); err != nil {
+		return "", err
+	} else if ok {
+		return sum, nil
+	}
+	if err := s.b.Put(ctx, Key(sum), bytes.NewReader(data), int64(len(data)), storage.PutOptions{}); err != nil {
+		return "", fmt.Errorf("store blob %s: %w", sum, err)
+	}
+	return sum, nil
+}
+
+// Open opens the blob with that sha256.
+func (s *Blobs) Open(ctx context.Context, sum string) (storage.Object, error) {
+	o, err := s.b.Open(ctx, Key(sum))
+	if err != nil {
+		return nil, fmt.Errorf("open blob %s: %w", sum, err)
+	}
+	return o, nil
+}
+
+// ReadAll returns the content of a small blob and checks its hash.
+func (s *Blobs) ReadAll(ctx context.Context, sum string) ([]byte, error) {
+	o, err := s.Open(ctx, sum)
+	if err != nil {
+		return nil, err
+	}
+	defer o.Close()
+	data, err := io.ReadAll(o)
+	if err != nil {
+		return nil, fmt.Errorf("read blob %s: %w", sum, err)
+	}
+	h := sha256.Sum256(data)
+	if hex.EncodeToString(h[:]) != sum {
+		return nil, fmt.Errorf("blob %s is corrupt (content hash differs)", sum)
+	}
+	return data, nil
+}

@@ -1,0 +1,289 @@
+// Package catalog is Pier's SQLite catalog (modernc.org/sqlite: pure Go, no
+// cgo). It implements repo.Catalog. The database runs in WAL mode with full
+// synchronous commits, so a committed upload survives a crash, and several
+// processes (pier serve, pier import) can share one data directory.
+package catalog
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/pierhq/pier/repo"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// DB is the SQLite catalog.
+type DB struct {
+	db *sql.DB
+}
+
+var _ repo.Catalog = (*DB)(nil)
+
+const schema = `
+CREATE TABLE IF NOT EXISTS targets (
+	id INTEGER PRIMARY KEY,
+	stream TEXT NOT NULL,
+	distro TEXT NOT NULL,
+	release TEXT NOT NULL,
+	format TEXT NOT NULL,
+	revision INTEGER NOT NULL DEFAULT 0,
+	current_gen INTEGER,
+	UNIQUE (stream, distro, release)
+);
+CREATE TABLE IF NOT EXISTS packages (
+	id INTEGER PRIMARY KEY,
+	target_id INTEGER NOT NULL REFERENCES targets(id),
+	component TEXT NOT NULL,
+	name TEXT NOT NULL,
+	version TEXT NOT NULL,
+	arch TEXT NOT NULL,
+	sha256 TEXT NOT NULL,
+	size INTEGER NOT NULL,
+	sums TEXT NOT NULL,
+	meta BLOB NOT NULL,
+	uploaded INTEGER NOT NULL,
+	UNIQUE (target_id, name, version, arch)
+);
+CREATE INDEX IF NOT EXISTS packages_sha256 ON packages (sha256);
+CREATE TABLE IF NOT EXISTS generations (
+	id INTEGER PRIMARY KEY,
+	target_id INTEGER NOT NULL REFERENCES targets(id),
+	seq INTEGER NOT NULL,
+	created INTEGER NOT NULL,
+	revision INTEGER NOT NULL,
+	manifest TEXT NOT NULL,
+	files INTEGER NOT NULL,
+	packages INTEGER NOT NULL,
+	UNIQUE (target_id, seq)
+);
+`
+
+// Open opens (creating if needed) the catalog database at path.
+func Open(ctx context.Context, path string) (*DB, error) {
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "busy_timeout(30000)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open catalog %s: %w", path, err)
+	}
+	if _, err := db.ExecContext(ctx, schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("create catalog schema in %s: %w", path, err)
+	}
+	return &DB{db: db}, nil
+}
+
+// Close closes the database.
+func (d *DB) Close() error { return d.db.Close() }
+
+// Ping checks that the database answers.
+func (d *DB) Ping(ctx context.Context) error { return d.db.PingContext(ctx) }
+
+// Target implements repo.Catalog.
+func (d *DB) Target(ctx context.Context, t repo.Target, format string) (*repo.TargetInfo, error) {
+	if _, err := d.db.ExecContext(ctx,
+		`INSERT INTO targets (stream, distro, release, format) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		t.Stream, t.Distro, t.Release, format); err != nil {
+		return nil, fmt.Errorf("create target %s: %w", t, err)
+	}
+	ts, err := d.targets(ctx, `WHERE t.stream = ? AND t.distro = ? AND t.release = ?`, t.Stream, t.Distro, t.Release)
+	if err != nil {
+		return nil, err
+	}
+	if len(ts) != 1 {
+		return nil, fmt.Errorf("target %s: %w", t, repo.ErrNotFound)
+	}
+	if ts[0].Format != format {
+		return nil, fmt.Errorf("target %s holds %s packages, not %s: %w", t, ts[0].Format, format, repo.ErrInvalid)
+	}
+	return &ts[0], nil
+}
+
+// Targets implements repo.Catalog.
+func (d *DB) Targets(ctx context.Context) ([]repo.TargetInfo, error) {
+	return d.targets(ctx, "")
+}
+
+func (d *DB) targets(ctx context.Context, where string, args ...any) ([]repo.TargetInfo, error) {
+	rows, err := d.db.QueryContext(ctx, `
+SELECT t.id, t.stream, t.distro, t.release, t.format, t.revision,
+       (SELECT count(*) FROM packages p WHERE p.target_id = t.id),
+       g.id, g.seq, g.created, g.revision, g.manifest, g.files, g.packages
+FROM targets t LEFT JOIN generations g ON g.id = t.current_gen `+where+`
+ORDER BY t.stream, t.distro, t.release`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list targets: %w", err)
+	}
+	defer rows.Close()
+	var out []repo.TargetInfo
+	for rows.Next() {
+		var ti repo.TargetInfo
+		var gid, gseq, gcreated, grev, gfiles, gpkgs sql.NullInt64
+		var gman sql.NullString
+		if err := rows.Scan(&ti.ID, &ti.Stream, &ti.Distro, &ti.Release, &ti.Format, &ti.Revision, &ti.Packages,
+			&gid, &gseq, &gcreated, &grev, &gman, &gfiles, &gpkgs); err != nil {
+			return nil, fmt.Errorf("list targets: %w", err)
+		}
+		if gid.Valid {
+			ti.Current = &repo.Generation{ID: gid.Int64, Seq: gseq.Int64, Created: time.Unix(gcreated.Int64, 0).UTC(),
+				Revision: grev.Int64, Manifest: gman.String, Files: int(gfiles.Int64), Packages: int(gpkgs.Int64)}
+		}
+		out = append(out, ti)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list targets: %w", err)
+	}
+	return out, nil
+}
+
+const pkgCols = `id, component, name, version, arch, sha256, size, sums, meta, uploaded`
+
+func scanPackage(s interface{ Scan(...any) error }) (*repo.Package, error) {
+	var p repo.Package
+	var sums []byte
+	var up int64
+	if err := s.Scan(&p.ID, &p.Component, &p.Name, &p.Version, &p.Arch, &p.SHA256, &p.Size, &sums, &p.Meta, &up); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(sums, &p.Sums); err != nil {
+		return nil, fmt.Errorf("decode sums of %s: %w", p.Name, err)
+	}
+	p.Uploaded = time.Unix(0, up).UTC()
+	return &p, nil
+}
+
+// AddPackage implements repo.Catalog.
+func (d *DB) AddPackage(ctx context.Context, target int64, p *repo.Package) (*repo.Package, bool, error) {
+	sums, err := json.Marshal(p.Sums)
+	if err != nil {
+		return nil, false, fmt.Errorf("encode sums: %w", err)
+	}
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, false, fmt.Errorf("add package: %w", err)
+	}
+	defer tx.Rollback()
+	old, err := scanPackage(tx.QueryRowContext(ctx, `SELECT `+pkgCols+` FROM packages
+		WHERE target_id = ? AND name = ? AND version = ? AND arch = ?`, target, p.Name, p.Version, p.Arch))
+	switch {
+	case err == nil:
+		if old.SHA256 == p.SHA256 {
+			return old, false, nil
+		}
+		return old, false, fmt.Errorf("%s %s (%s) already exists with other content (sha256 %s): %w",
+			p.Name, p.Version, p.Arch, old.SHA256, repo.ErrConflict)
+	case !errors.Is(err, sql.ErrNoRows):
+		return nil, false, fmt.Errorf("look up %s %s: %w", p.Name, p.Version, err)
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO packages (target_id, component, name, version, arch, sha256, size, sums, meta, uploaded)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, target, p.Component, p.Name, p.Version, p.Arch, p.SHA256, p.Size,
+		sums, p.Meta, p.Uploaded.UnixNano())
+	if err != nil {
+		return nil, false, fmt.Errorf("insert %s %s: %w", p.Name, p.Version, err)
+	}
+	if p.ID, err = res.LastInsertId(); err != nil {
+		return nil, false, fmt.Errorf("insert %s %s: %w", p.Name, p.Version, err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE targets SET revision = revision + 1 WHERE id = ?`, target); err != nil {
+		return nil, false, fmt.Errorf("bump revision: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, false, fmt.Errorf("commit package %s %s: %w", p.Name, p.Version, err)
+	}
+	return p, true, nil
+}
+
+// FindPackage implements repo.Catalog.
+func (d *DB) FindPackage(ctx context.Context, target int64, name, version, arch string) (*repo.Package, error) {
+	p, err := scanPackage(d.db.QueryRowContext(ctx, `SELECT `+pkgCols+` FROM packages
+		WHERE target_id = ? AND name = ? AND version = ? AND arch = ?`, target, name, version, arch))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("package %s %s (%s): %w", name, version, arch, repo.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("find package %s: %w", name, err)
+	}
+	return p, nil
+}
+
+// Packages implements repo.Catalog.
+func (d *DB) Packages(ctx context.Context, target int64) ([]repo.Package, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT `+pkgCols+` FROM packages WHERE target_id = ? ORDER BY id`, target)
+	if err != nil {
+		return nil, fmt.Errorf("list packages: %w", err)
+	}
+	defer rows.Close()
+	var out []repo.Package
+	for rows.Next() {
+		p, err := scanPackage(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list packages: %w", err)
+		}
+		out = append(out, *p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list packages: %w", err)
+	}
+	return out, nil
+}
+
+// AddGeneration implements repo.Catalog.
+func (d *DB) AddGeneration(ctx context.Context, target int64, g *repo.Generation) error {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("add generation: %w", err)
+	}
+	defer tx.Rollback()
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) + 1 FROM generations WHERE target_id = ?`, target).Scan(&g.Seq); err != nil {
+		return fmt.Errorf("next generation number: %w", err)
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO generations (target_id, seq, created, revision, manifest, files, packages)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, target, g.Seq, g.Created.Unix(), g.Revision, g.Manifest, g.Files, g.Packages)
+	if err != nil {
+		return fmt.Errorf("insert generation: %w", err)
+	}
+	if g.ID, err = res.LastInsertId(); err != nil {
+		return fmt.Errorf("insert generation: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE targets SET current_gen = ? WHERE id = ?`, g.ID, target); err != nil {
+		return fmt.Errorf("switch generation: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit generation: %w", err)
+	}
+	return nil
+}
+
+// Generations implements repo.Catalog.
+func (d *DB) Generations(ctx context.Context, target int64, limit int) ([]repo.Generation, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT id, seq, created, revision, manifest, files, packages
+		FROM generations WHERE target_id = ? ORDER BY seq DESC LIMIT ?`, target, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list generations: %w", err)
+	}
+	defer rows.Close()
+	var out []repo.Generation
+	for rows.Next() {
+		var g repo.Generation
+		var created int64
+		if err := rows.Scan(&g.ID, &g.Seq, &created, &g.Revision, &g.Manifest, &g.Files, &g.Packages); err != nil {
+			return nil, fmt.Errorf("list generations: %w", err)
+		}
+		g.Created = time.Unix(created, 0).UTC()
+		out = append(out, g)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list generations: %w", err)
+	}
+	return out, nil
+}

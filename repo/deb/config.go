@@ -1,0 +1,119 @@
+package deb
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Config configures the deb format.
+type Config struct {
+	// Origin is the Release file's Origin field. apt refuses to update when
+	// it changes, so keep it stable once clients use the repository.
+	Origin string `yaml:"origin"`
+	// Label is the Release file's Label field; as stable as Origin.
+	Label string `yaml:"label"`
+	// Architectures are published in every component even when no package
+	// has them, so that a client of that architecture finds an (empty)
+	// index instead of an error. Architectures of uploaded packages are
+	// published as well. "all" is never listed: arch-all packages appear in
+	// every architecture's Packages file.
+	Architectures []string `yaml:"architectures"`
+	// ValidDays, when positive, adds a Valid-Until field that many days
+	// after the publish time. apt rejects an expired Release, so only set it
+	// when something republishes on a schedule. Zero means no Valid-Until.
+	ValidDays int `yaml:"valid_days"`
+	// Limits bound what the reader accepts from an uploaded .deb.
+	Limits Limits `yaml:"limits"`
+}
+
+// Limits bound the work and memory spent on one uploaded .deb.
+type Limits struct {
+	// ControlTar is the largest accepted uncompressed size of the
+	// control.tar member, in bytes. It stops decompression bombs.
+	ControlTar int64 `yaml:"control_tar"`
+	// Control is the largest accepted control file, in bytes.
+	Control int64 `yaml:"control"`
+	// Name is the longest accepted package name, source name, architecture
+	// and control field name, in bytes.
+	Name int `yaml:"name"`
+	// Version is the longest accepted version string, in bytes.
+	Version int `yaml:"version"`
+}
+
+// Default limits.
+const (
+	defaultControlTar = 16 << 20
+	defaultControl    = 1 << 20
+	defaultName       = 128
+	defaultVersion    = 128
+)
+
+// Defaults fills unset fields with their default values.
+func (c *Config) Defaults() {
+	if c.Origin == "" {
+		c.Origin = "Pier"
+	}
+	if c.Label == "" {
+		c.Label = "Pier"
+	}
+	if len(c.Architectures) == 0 {
+		c.Architectures = []string{"amd64", "arm64"}
+	}
+	if c.Limits.ControlTar == 0 {
+		c.Limits.ControlTar = defaultControlTar
+	}
+	if c.Limits.Control == 0 {
+		c.Limits.Control = defaultControl
+	}
+	if c.Limits.Name == 0 {
+		c.Limits.Name = defaultName
+	}
+	if c.Limits.Version == 0 {
+		c.Limits.Version = defaultVersion
+	}
+}
+
+// Validate checks the config; it reports every problem at once.
+func (c *Config) Validate() error {
+	var errs []error
+	for _, f := range []struct{ name, value string }{{"origin", c.Origin}, {"label", c.Label}} {
+		if f.value == "" {
+			errs = append(errs, fmt.Errorf("deb: %s must not be empty", f.name))
+		} else if strings.ContainsFunc(f.value, func(r rune) bool { return r < 0x20 || r == 0x7f }) ||
+			strings.TrimSpace(f.value) != f.value {
+			errs = append(errs, fmt.Errorf("deb: %s %q must be one line without control characters or surrounding spaces", f.name, f.value))
+		}
+	}
+	if len(c.Architectures) == 0 {
+		errs = append(errs, errors.New("deb: architectures must not be empty"))
+	}
+	for _, a := range c.Architectures {
+		if reason := archProblem(a, defaultName); reason != "" {
+			errs = append(errs, fmt.Errorf("deb: architectures: %s", reason))
+		} else if a == "all" {
+			errs = append(errs, errors.New(`deb: architectures: "all" is not published as an architecture (arch-all packages go into every architecture)`))
+		}
+	}
+	if sorted := slices.Sorted(slices.Values(c.Architectures)); len(slices.Compact(sorted)) != len(c.Architectures) {
+		errs = append(errs, errors.New("deb: architectures has duplicates"))
+	}
+	if c.ValidDays < 0 || c.ValidDays > 3660 {
+		errs = append(errs, errors.New("deb: valid_days must be between 0 and 3660"))
+	}
+	l := c.Limits
+	if l.Control <= 0 {
+		errs = append(errs, errors.New("deb: limits.control must be positive"))
+	}
+	if l.ControlTar < l.Control {
+		errs = append(errs, errors.New("deb: limits.control_tar must be at least limits.control"))
+	}
+	if l.Name < 2 || l.Name > 1024 {
+		errs = append(errs, errors.New("deb: limits.name must be between 2 and 1024"))
+	}
+	if l.Version < 1 || l.Version > 1024 {
+		errs = append(errs, errors.New("deb: limits.version must be between 1 and 1024"))
+	}
+	return errors.Join(errs...)
+}

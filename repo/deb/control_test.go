@@ -1,0 +1,156 @@
+package deb
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestParseStanza(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want []field
+		err  string
+	}{
+		{
+			name: "simple",
+			in:   "Package: hello\nVersion: 1.0\n",
+			want: []field{{"Package", "hello"}, {"Version", "1.0"}},
+		},
+		{
+			name: "whitespace around values, no final newline",
+			in:   "Package:   hello  \t\nVersion:1.0",
+			want: []field{{"Package", "hello"}, {"Version", "1.0"}},
+		},
+		{
+			name: "continuation lines kept exactly",
+			in:   "Description: short\n long\n .\n  indented \n\ttab\nX: y\n",
+			want: []field{{"Description", "short\n long\n .\n  indented \n\ttab"}, {"X", "y"}},
+		},
+		{
+			name: "empty first line",
+			in:   "Description:\n long\n",
+			want: []field{{"Description", "\n long"}},
+		},
+		{
+			name: "empty value",
+			in:   "X:\nY: 1\n",
+			want: []field{{"X", ""}, {"Y", "1"}},
+		},
+		{
+			name: "leading and trailing blank lines",
+			in:   "\n \n\t\nPackage: a\n\n\n  \n",
+			want: []field{{"Package", "a"}},
+		},
+		{
+			name: "CRLF values trimmed at the end",
+			in:   "Package: a\r\nVersion: 1\r\n",
+			want: []field{{"Package", "a"}, {"Version", "1"}},
+		},
+		{
+			name: "colon in value",
+			in:   "Homepage: https://example.org:8080/x\n",
+			want: []field{{"Homepage", "https://example.org:8080/x"}},
+		},
+		{name: "empty", in: "", err: "control file is empty"},
+		{name: "only blank lines", in: "\n\n  \n", err: "control file is empty"},
+		{name: "duplicate, other case", in: "Package: a\npackage: b\n", err: `duplicate field "package"`},
+		{name: "second stanza", in: "A: 1\n\nB: 2\n", err: "line 3: more than one stanza"},
+		{name: "whitespace-only line ends the stanza", in: "A: 1\n \n continued\n", err: "more than one stanza"},
+		{name: "continuation first", in: " A: 1\n", err: "line 1: continuation line before the first field"},
+		{name: "no colon", in: "A: 1\nB\n", err: `line 2: expected "Field: value"`},
+		{name: "empty name", in: ": x\n", err: "empty name"},
+		{name: "name with space", in: "A B: x\n", err: "contains a space"},
+		{name: "name starts with dash", in: "-A: x\n", err: "starts with '-'"},
+		{name: "comment", in: "#A: x\n", err: "comment lines are not allowed"},
+		{name: "non-ASCII name", in: "Ä: x\n", err: "non-printable"},
+		{name: "long name", in: strings.Repeat("X", 129) + ": x\n", err: "longer than 128 bytes"},
+		{name: "NUL", in: "A: \x00\n", err: "NUL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, reason := parseStanza([]byte(tt.in), 128)
+			if tt.err != "" {
+				if !strings.Contains(reason, tt.err) {
+					t.Fatalf("reason %q, want %q", reason, tt.err)
+				}
+				return
+			}
+			if reason != "" {
+				t.Fatalf("unexpected error %q", reason)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("got %q, want %q", got, tt.want)
+			}
+			again, reason := parseStanza(renderStanza(got), 128)
+			if reason != "" || !reflect.DeepEqual(again, got) {
+				t.Fatalf("round trip: %q %q", again, reason)
+			}
+		})
+	}
+}
+
+func TestSplitStanza(t *testing.T) {
+	fields := []field{
+		{"Description", "d\n long"},
+		{"X-Unknown-B", "b"},
+		{"depends", "libc6"},
+		{"SHA256", "00"},
+		{"Homepage", "https://example.org"},
+		{"Version", "1"},
+		{"Status", "install ok installed"},
+		{"X-Unknown-A", "a"},
+		{"Package", "p"},
+		{"Tag", "t"},
+		{"Filename", "f"},
+		{"Size", "1"},
+		{"MD5sum", "00"},
+		{"sha1", "00"},
+		{"SHA512", "00"},
+		{"Architecture", "amd64"},
+		{"Installed-Size", "1"},
+		{"Description-md5", "00"},
+		{"Task", "x"},
+		{"Pre-Depends", "dpkg"},
+	}
+	head, tail := splitStanza(fields)
+	wantHead := "Package: p\nArchitecture: amd64\nVersion: 1\nInstalled-Size: 1\nPre-Depends: dpkg\nDepends: libc6\n"
+	wantTail := "Homepage: https://example.org\nDescription: d\n long\nDescription-md5: 00\nTag: t\nTask: x\nX-Unknown-B: b\nX-Unknown-A: a\n"
+	if head != wantHead {
+		t.Errorf("head:\n%s\nwant:\n%s", head, wantHead)
+	}
+	if tail != wantTail {
+		t.Errorf("tail:\n%s\nwant:\n%s", tail, wantTail)
+	}
+}
+
+func TestMetaRoundTrip(t *testing.T) {
+	tests := []Meta{
+		{Source: "hello", MD5: "00ff", SHA1: "ab", Head: "Package: hello\n", Tail: "Description: x\n"},
+		{Source: "hello", Head: "Package: hello\n"},
+		{},
+	}
+	for _, m := range tests {
+		b, err := m.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got Meta
+		if err := got.UnmarshalBinary(b); err != nil {
+			t.Fatalf("%q: %v", b, err)
+		}
+		if got != m {
+			t.Errorf("got %+v, want %+v", got, m)
+		}
+	}
+	for _, bad := range []string{"", "deb1", "deb1 a b c\n", "deb2 a b c 0\n", "deb1 a b c 5\nabc", "deb1 a b c d e\n", "deb1 a b c -1\n"} {
+		var m Meta
+		if err := m.UnmarshalBinary([]byte(bad)); err == nil {
+			t.Errorf("UnmarshalBinary(%q) succeeded", bad)
+		}
+	}
+	if _, err := (&Meta{Source: "a b"}).MarshalBinary(); err == nil {
+		t.Error("MarshalBinary accepted a source with a space")
+	}
+}

@@ -1,0 +1,42 @@
+// Package deb is Pier's Debian package format: it reads uploaded .deb files
+// and writes APT repositories (Packages, Release, InRelease, by-hash) for a
+// target.
+//
+// The reader parses the ar archive and the control.tar member itself and
+// never decompresses data.tar. It bounds every size by the file and by
+// Config.Limits, so a hostile upload gets a repo.ErrBadPackage error that
+// says what is wrong, never a panic or an unbounded allocation.
+//
+// At ingest the reader stores each package's Packages stanza, pre-rendered
+// in apt-ftparchive's field order, as its Meta; the indexer only
+// concatenates those fragments with the generated Filename, Size and
+// checksum lines, so a publish never re-reads or re-parses a package.
+package deb
+
+import (
+	"github.com/pierhq/pier/repo"
+)
+
+// Digests are the digests of an uploaded .deb that this format needs: the
+// Packages index lists MD5sum, SHA1 and SHA256. The core computes them
+// while it streams the upload and passes them to Read.
+var Digests = []repo.Digest{repo.MD5, repo.SHA1, repo.SHA256}
+
+// Format is the deb format. Create it with New; it is safe for concurrent
+// use and holds no state besides its configuration.
+type Format struct {
+	cfg Config
+}
+
+var _ repo.Format = (*Format)(nil)
+
+// New returns the deb format configured by cfg. Unset fields of cfg get
+// their defaults; call cfg.Validate first to report configuration errors.
+func New(cfg Config) *Format {
+	cfg.Architectures = append([]string(nil), cfg.Architectures...)
+	cfg.Defaults()
+	return &Format{cfg: cfg}
+}
+
+// Name returns "deb".
+func (f *Format) Name() string { return "deb" }

@@ -1,0 +1,124 @@
+package deb
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/pierhq/pier/repo"
+	"github.com/pierhq/pier/repo/deb/debtest"
+)
+
+// FuzzRead feeds arbitrary bytes to the reader: it must never panic, fail
+// only with bad-package errors, and whatever it accepts must make a Packages
+// stanza that parses back as one stanza of the same package.
+func FuzzRead(f *testing.F) {
+	seeds := []debtest.Options{
+		{Package: "hello", Version: "1:1.0-1", Arch: "amd64", Depends: "libc6", Description: "d\n long\n .\n more",
+			Files: map[string][]byte{"usr/bin/hello": []byte("hi")}, Fields: []debtest.Field{{Name: "Source", Value: "src (1)"}}},
+		{Package: "hello", Version: "1", Arch: "all", ControlCompression: "xz"},
+		{Package: "hello", Version: "1", Arch: "all", ControlCompression: "zst"},
+		{Package: "hello", Version: "1", Arch: "all", ControlCompression: "none"},
+		{Package: "hello", Version: "1", Arch: "all", ControlEntries: []debtest.Entry{{Name: "../evil"}}},
+		{Control: "Package: x\n"},
+	}
+	for _, o := range seeds {
+		b, err := debtest.Build(o)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	fixtures, _ := filepath.Glob(filepath.Join("testdata", "*.deb"))
+	for _, p := range fixtures {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	format := New(Config{Limits: Limits{ControlTar: 1 << 20, Control: 64 << 10}})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		format.Sniff(data)
+		sums := sumsOf(data)
+		p, err := format.Read(context.Background(), bytes.NewReader(data), int64(len(data)), sums)
+		if err != nil {
+			if !errors.Is(err, repo.ErrBadPackage) {
+				t.Fatalf("error does not wrap ErrBadPackage: %v", err)
+			}
+			return
+		}
+		pkg := repo.Package{Component: "main", Name: p.Name, Version: p.Version, Arch: p.Arch, Size: int64(len(data)),
+			SHA256: sums[repo.SHA256], Sums: sums, Meta: p.Meta}
+		if err := checkIndexPackage(&pkg); err != nil {
+			t.Fatalf("accepted package fails the index checks: %v", err)
+		}
+		m, err := decodeMeta(p.Meta)
+		if err != nil {
+			t.Fatalf("meta: %v", err)
+		}
+		e := indexEntry{pkg: &pkg, meta: m, pool: poolPath(&pkg, string(m.source)), md5: sums[repo.MD5], sha1: sums[repo.SHA1]}
+		stanza := appendStanza(nil, &e)
+		if len(stanza) != stanzaSize(&e) {
+			t.Fatalf("stanza is %d bytes, stanzaSize says %d", len(stanza), stanzaSize(&e))
+		}
+		fields, reason := parseStanza(stanza, 1<<20)
+		if reason != "" {
+			t.Fatalf("stanza does not parse: %s\n%s", reason, stanza)
+		}
+		if v, _ := lookup(fields, "Package"); v != p.Name {
+			t.Fatalf("stanza Package %q, want %q", v, p.Name)
+		}
+		if v, _ := lookup(fields, "SHA256"); v != pkg.SHA256 {
+			t.Fatalf("stanza SHA256 %q", v)
+		}
+	})
+}
+
+// FuzzControl checks the deb822 parser: no panics, and an accepted stanza
+// renders back to the same fields, also after the Packages reordering.
+func FuzzControl(f *testing.F) {
+	for _, s := range []string{
+		"Package: hello\nVersion: 1.0\nArchitecture: amd64\nDescription: d\n long\n .\n more\n",
+		"Package: a\r\nversion: 1\r\n\r\n",
+		"A:\n b\nC: d\n\n\n",
+		"Filename: x\nSize: 1\nX-Y: z\n",
+		" bad\n",
+		"A: 1\n\nB: 2\n",
+		"#c\nA: 1\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fields, reason := parseStanza(data, 128)
+		if reason != "" {
+			if fields != nil {
+				t.Fatal("fields returned with an error")
+			}
+			return
+		}
+		rendered := renderStanza(fields)
+		again, reason := parseStanza(rendered, 128)
+		if reason != "" || !reflect.DeepEqual(again, fields) {
+			t.Fatalf("round trip of %q: %q %q", rendered, again, reason)
+		}
+		head, tail := splitStanza(fields)
+		if head+tail == "" {
+			return
+		}
+		split, reason := parseStanza([]byte(head+tail), 128)
+		if reason != "" {
+			t.Fatalf("head+tail does not parse: %s", reason)
+		}
+		for _, f := range split {
+			if rank, _ := fieldRank(strings.ToLower(f.Name)); rank == rankDrop {
+				t.Fatalf("dropped field %q kept", f.Name)
+			}
+		}
+	})
+}

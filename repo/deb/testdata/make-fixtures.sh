@@ -1,0 +1,28 @@
+#!/bin/sh
+# Rebuilds the .deb fixtures of this directory with dpkg-deb (see README.md).
+set -eu
+cd "$(dirname "$0")"
+export SOURCE_DATE_EPOCH=1700000000
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+build() { # name arch compression output
+	mkdir -p "$tmp/$1/DEBIAN" "$tmp/$1/usr/share/doc/$1"
+	cat >"$tmp/$1/DEBIAN/control" <<CTL
+Package: $1
+Version: 1.0-1
+Architecture: $2
+Maintainer: Pier Test <test@example.org>
+Section: misc
+Priority: optional
+Homepage: https://example.org/pier
+Description: Pier test fixture
+ A tiny package built by dpkg-deb for Pier's tests.
+ .
+ It holds one documentation file.
+CTL
+	echo "fixture $1" >"$tmp/$1/usr/share/doc/$1/README"
+	dpkg-deb --root-owner-group -Z"$3" --build "$tmp/$1" "$4" >/dev/null
+}
+build pier-hello all xz hello_1.0-1_all.deb
+build pier-hello-gz amd64 gzip hello-gz_1.0-1_amd64.deb
+build pier-hello-zst arm64 zstd hello-zst_1.0-1_arm64.deb

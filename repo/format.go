@@ -1,0 +1,181 @@
+// Package repo is Pier's domain: targets, packages, the catalog view, ingest,
+// publishing of immutable generations and the formats that plug into them.
+//
+// The core never switches on a format's name: everything a format knows lives
+// behind the Format interface, implemented once per format in repo/deb,
+// repo/rpm and repo/apk.
+package repo
+
+import (
+	"context"
+	"crypto"
+	"io"
+	"time"
+)
+
+// Digest names a hash that a format wants computed over uploaded package
+// bytes. The ingest path computes exactly the digests the format asks for, in
+// the same pass that writes the upload to disk.
+type Digest string
+
+// Digests Pier knows how to compute.
+const (
+	MD5    Digest = "md5"
+	SHA1   Digest = "sha1"
+	SHA256 Digest = "sha256"
+	SHA512 Digest = "sha512"
+)
+
+// Hash returns the crypto.Hash for d.
+func (d Digest) Hash() crypto.Hash {
+	switch d {
+	case MD5:
+		return crypto.MD5
+	case SHA1:
+		return crypto.SHA1
+	case SHA512:
+		return crypto.SHA512
+	default:
+		return crypto.SHA256
+	}
+}
+
+// Sums maps a digest to its lower-case hex value. SHA256 is always present.
+type Sums map[Digest]string
+
+// Parsed is what a format's reader extracts from one package file.
+type Parsed struct {
+	Name    string // package name as the format's clients know it
+	Version string // full version string (epoch, release/revision included)
+	Arch    string // architecture as written in the package ("amd64", "all", "x86_64", "noarch"…)
+	// Meta is the format's own record of the package, stored in the catalog
+	// at ingest and handed back to the format's Indexer at publish time, so
+	// that a publish never re-reads package files. Its encoding is private to
+	// the format (JSON in practice).
+	Meta []byte
+}
+
+// Reader reads package files of one format.
+type Reader interface {
+	// Sniff reports whether head (the first bytes of a file, at least 512
+	// when the file is that long) looks like a package of this format.
+	Sniff(head []byte) bool
+	// Read parses the package in r (size bytes long, with digests sums
+	// already computed) and returns its metadata. Errors about the package's
+	// content wrap ErrBadPackage.
+	Read(ctx context.Context, r io.ReaderAt, size int64, sums Sums) (*Parsed, error)
+}
+
+// Target names one published repository: stream + distro + release.
+type Target struct {
+	Stream  string `json:"stream"`
+	Distro  string `json:"distro"`
+	Release string `json:"release"`
+}
+
+// String returns "stream/distro/release".
+func (t Target) String() string { return t.Stream + "/" + t.Distro + "/" + t.Release }
+
+// Package is one package as recorded in the catalog for a target.
+type Package struct {
+	ID        int64     `json:"-"`
+	Component string    `json:"component"`
+	Name      string    `json:"name"`
+	Version   string    `json:"version"`
+	Arch      string    `json:"architecture"`
+	Size      int64     `json:"size"`
+	Sums      Sums      `json:"-"`
+	SHA256    string    `json:"sha256"`
+	Meta      []byte    `json:"-"`
+	Uploaded  time.Time `json:"uploaded"`
+}
+
+// Kind classifies a published file. It decides caching (immutable or
+// revalidate) and the order in which a sync uploads files.
+type Kind int
+
+// Kinds, in the order a mirror sync must upload them.
+const (
+	KindPackage Kind = iota // package files: immutable
+	KindHashed              // content-addressed index files (by-hash, checksum-named): immutable
+	KindIndex               // plain index files at stable paths: revalidate
+	KindRoot                // signed roots (InRelease, repomd.xml, APKINDEX.tar.gz): revalidate, uploaded last
+)
+
+// File is one file of a published generation, named by its path relative to
+// Pier's public root (for example "deb/5.8/dists/bookworm/InRelease").
+type File struct {
+	Path string `json:"p"`
+	// SHA256 and Size name a blob in the blob store. Indexers set them for
+	// package files; for new index files they leave them empty and set Data.
+	SHA256 string `json:"h"`
+	Size   int64  `json:"s"`
+	Kind   Kind   `json:"k"`
+	// Order sorts roots among themselves (lower first) during a sync.
+	Order int `json:"o,omitempty"`
+	// Data holds the bytes of an index file produced by the indexer. The
+	// publisher stores it as a blob and fills SHA256 and Size.
+	Data []byte `json:"-"`
+}
+
+// Signer signs roots with Pier's OpenPGP key(s).
+type Signer interface {
+	// ClearSign returns the clear-signed form of msg (for InRelease).
+	ClearSign(msg []byte) ([]byte, error)
+	// DetachSign returns an ASCII-armored detached signature of msg.
+	DetachSign(msg []byte) ([]byte, error)
+	// PublicKey returns the armored public key block.
+	PublicKey() []byte
+}
+
+// IndexInput is everything an Indexer needs to publish one target.
+type IndexInput struct {
+	Target Target
+	// Packages of the target, in no particular order.
+	Packages []Package
+	// Time is the publish time: it goes into Date fields and timestamps.
+	// It is strictly later than the previous generation's Time.
+	Time   time.Time
+	Signer Signer
+}
+
+// Indexer writes a format's repository files for one target.
+type Indexer interface {
+	// Index returns every file of the target's new generation: package files
+	// (by blob) and index files (by Data). Output must be deterministic for a
+	// given input.
+	Index(ctx context.Context, in *IndexInput) ([]File, error)
+}
+
+// Format is one package format (deb, rpm, apk) wired into the core.
+type Format interface {
+	// Name is the format's short name ("deb").
+	Name() string
+	Reader
+	Indexer
+	// Compare orders two versions the way the format's clients do:
+	// negative if a < b, 0 if equal, positive if a > b.
+	Compare(a, b string) int
+}
+
+// PackagePather is implemented by formats that can name, at upload time,
+// the path a package will be published at.
+type PackagePather interface {
+	PackagePath(t Target, p *Package) string
+}
+
+// SetupInfo is what a format needs to write client setup instructions.
+type SetupInfo struct {
+	// BaseURL is Pier's public URL without a trailing slash.
+	BaseURL string
+	// Components are the target's components ("main" when it has none yet).
+	Components []string
+	// Fingerprint is the primary OpenPGP key's fingerprint.
+	Fingerprint string
+}
+
+// SetupWriter is implemented by formats that can tell a user how to add a
+// target to their package manager.
+type SetupWriter interface {
+	Setup(t Target, info SetupInfo) string
+}

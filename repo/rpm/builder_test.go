@@ -1,0 +1,153 @@
+package rpm
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"sort"
+
+	rpmutils "github.com/sassoftware/go-rpmutils"
+)
+
+// This file builds rpm files byte by byte for tests that need exact control
+// over the headers (dependency rules, hostile size claims, odd strings).
+
+// tv is one header entry: a tag and a value of type string (STRING),
+// []string (STRING_ARRAY), i18n (I18NSTRING), []uint32 (INT32), []uint16
+// (INT16), []uint64 (INT64) or []byte (BIN).
+type tv struct {
+	tag int
+	val any
+}
+
+// i18n marks a string written as I18NSTRING.
+type i18n string
+
+// encodeHeader writes a header structure holding entries, sorted by tag.
+func encodeHeader(entries []tv) []byte {
+	entries = append([]tv(nil), entries...)
+	sort.SliceStable(entries, func(i, j int) bool { return entries[i].tag < entries[j].tag })
+	var index, data []byte
+	align := func(n int) {
+		for len(data)%n != 0 {
+			data = append(data, 0)
+		}
+	}
+	for _, e := range entries {
+		var typ, count int
+		switch e.val.(type) {
+		case []uint16:
+			align(2)
+		case []uint32:
+			align(4)
+		case []uint64:
+			align(8)
+		}
+		start := len(data)
+		switch v := e.val.(type) {
+		case string:
+			typ, count = typeString, 1
+			data = append(append(data, v...), 0)
+		case i18n:
+			typ, count = typeI18N, 1
+			data = append(append(data, v...), 0)
+		case []string:
+			typ, count = typeStringArr, len(v)
+			for _, s := range v {
+				data = append(append(data, s...), 0)
+			}
+		case []uint16:
+			typ, count = typeInt16, len(v)
+			for _, x := range v {
+				data = binary.BigEndian.AppendUint16(data, x)
+			}
+		case []uint32:
+			typ, count = typeInt32, len(v)
+			for _, x := range v {
+				data = binary.BigEndian.AppendUint32(data, x)
+			}
+		case []uint64:
+			typ, count = typeInt64, len(v)
+			for _, x := range v {
+				data = binary.BigEndian.AppendUint64(data, x)
+			}
+		case []byte:
+			typ, count = typeBin, len(v)
+			data = append(data, v...)
+		default:
+			panic("encodeHeader: unsupported value type")
+		}
+		index = binary.BigEndian.AppendUint32(index, uint32(e.tag))
+		index = binary.BigEndian.AppendUint32(index, uint32(typ))
+		index = binary.BigEndian.AppendUint32(index, uint32(start))
+		index = binary.BigEndian.AppendUint32(index, uint32(count))
+	}
+	out := binary.BigEndian.AppendUint32(nil, headerMagic)
+	out = binary.BigEndian.AppendUint32(out, 0)
+	out = binary.BigEndian.AppendUint32(out, uint32(len(entries)))
+	out = binary.BigEndian.AppendUint32(out, uint32(len(data)))
+	out = append(out, index...)
+	return append(out, data...)
+}
+
+// rpmSpec describes a synthetic rpm.
+type rpmSpec struct {
+	source  bool   // lead type 1
+	main    []tv   // main header entries
+	sig     []tv   // extra signature header entries
+	payload []byte // stands in for the compressed payload
+	noSHA   bool   // leave out the SHA256 header digest
+}
+
+// build returns the rpm file.
+func (s rpmSpec) build() []byte {
+	mainHdr := encodeHeader(s.main)
+	sig := append([]tv(nil), s.sig...)
+	if !s.noSHA {
+		sum := sha256.Sum256(mainHdr)
+		sig = append(sig, tv{rpmutils.SIG_SHA256, hex.EncodeToString(sum[:])})
+	}
+	sig = append(sig, tv{1000, []uint32{uint32(len(mainHdr) + len(s.payload))}})
+	sigHdr := encodeHeader(sig)
+	lead := make([]byte, leadSize)
+	copy(lead, leadMagic[:])
+	lead[4], lead[5] = 3, 0
+	if s.source {
+		lead[7] = 1
+	}
+	copy(lead[10:], "synthetic")
+	lead[79] = 5 // signature type: header-style
+	out := append(lead, sigHdr...)
+	for len(out)%8 != 0 {
+		out = append(out, 0)
+	}
+	out = append(out, mainHdr...)
+	return append(out, s.payload...)
+}
+
+// basicMain returns the main header entries of a minimal valid package;
+// extra entries replace defaults with the same tag.
+func basicMain(name, version, release, arch string, extra ...tv) []tv {
+	defaults := []tv{
+		{rpmutils.NAME, name},
+		{rpmutils.VERSION, version},
+		{rpmutils.RELEASE, release},
+		{rpmutils.ARCH, arch},
+		{rpmutils.SUMMARY, i18n("A synthetic package")},
+		{rpmutils.DESCRIPTION, i18n("Made byte by byte.")},
+		{rpmutils.LICENSE, "MIT"},
+		{rpmutils.BUILDTIME, []uint32{1700000000}},
+		{rpmutils.SIZE, []uint32{1234}},
+	}
+	out := extra
+	for _, d := range defaults {
+		replaced := false
+		for _, e := range extra {
+			replaced = replaced || e.tag == d.tag
+		}
+		if !replaced {
+			out = append(out, d)
+		}
+	}
+	return out
+}

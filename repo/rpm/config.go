@@ -1,0 +1,63 @@
+package rpm
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Compression names for Config.Compression.
+const (
+	CompressionGzip = "gzip" // .xml.gz, read by every dnf, yum and zypper
+	CompressionZstd = "zstd" // .xml.zst, smaller and faster; not for old clients
+)
+
+// Default limits applied by Config.Defaults.
+const (
+	DefaultMaxHeaderSize = 64 << 20
+	DefaultMaxFiles      = 1 << 20
+)
+
+// maxHeaderEntries is rpm's own limit on the index entries of one header.
+const maxHeaderEntries = 0xffff
+
+// Config configures the rpm format.
+type Config struct {
+	// Compression of primary, filelists and other: "gzip" (default, the
+	// widest client support) or "zstd".
+	Compression string `yaml:"compression"`
+	// MaxHeaderSize bounds each of an uploaded rpm's two headers (signature
+	// and main), index and data together, in bytes. Larger claims are
+	// rejected before anything is allocated.
+	MaxHeaderSize int64 `yaml:"max_header_size"`
+	// MaxFiles bounds the number of files one package may list.
+	MaxFiles int `yaml:"max_files"`
+}
+
+// Defaults fills every zero field of c with its default.
+func (c *Config) Defaults() {
+	if c.Compression == "" {
+		c.Compression = CompressionGzip
+	}
+	if c.MaxHeaderSize == 0 {
+		c.MaxHeaderSize = DefaultMaxHeaderSize
+	}
+	if c.MaxFiles == 0 {
+		c.MaxFiles = DefaultMaxFiles
+	}
+}
+
+// Validate reports the first invalid field of c. Call it after Defaults.
+func (c *Config) Validate() error {
+	switch c.Compression {
+	case CompressionGzip, CompressionZstd:
+	default:
+		return fmt.Errorf("rpm: compression %q: want %q or %q", c.Compression, CompressionGzip, CompressionZstd)
+	}
+	if c.MaxHeaderSize < 1<<16 || c.MaxHeaderSize > 1<<30 {
+		return errors.New("rpm: max_header_size must be between 64 KiB and 1 GiB")
+	}
+	if c.MaxFiles < 1 {
+		return errors.New("rpm: max_files must be positive")
+	}
+	return nil
+}

@@ -1,0 +1,376 @@
+package rpm
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/pierhq/pier/repo"
+)
+
+// entry is one package of a publish, decoded.
+type entry struct {
+	pkg  *repo.Package
+	m    *meta
+	evr  evr
+	sum  string // sha256, the pkgid
+	href string // location relative to the repository base
+}
+
+// Index writes the target's repository: every package under
+// <base><arch>/, repodata/{primary,filelists,other}.xml.gz named by their
+// checksum, repodata/repomd.xml, and with a Signer repomd.xml.asc and
+// repomd.xml.key. base is "rpm/<stream>/<distro>/<release>/".
+func (f *Format) Index(ctx context.Context, in *repo.IndexInput) ([]repo.File, error) {
+	base, err := basePath(in.Target)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := decodeEntries(ctx, in.Packages)
+	if err != nil {
+		return nil, err
+	}
+	assignHrefs(entries)
+
+	out := make([]repo.File, 0, len(entries)+6)
+	for _, e := range entries {
+		out = append(out, repo.File{Path: base + e.href, SHA256: e.sum, Size: e.pkg.Size, Kind: repo.KindPackage})
+	}
+
+	parts, err := f.writeMetadata(ctx, entries)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range parts {
+		out = append(out, repo.File{Path: base + p.href, Data: p.data, Kind: repo.KindHashed})
+	}
+	repomd := buildRepomd(in.Time.Unix(), parts)
+	if in.Signer != nil {
+		out = append(out, repo.File{Path: base + "repodata/repomd.xml.key", Data: in.Signer.PublicKey(), Kind: repo.KindIndex})
+	}
+	out = append(out, repo.File{Path: base + "repodata/repomd.xml", Data: repomd, Kind: repo.KindRoot, Order: 0})
+	if in.Signer != nil {
+		sig, err := in.Signer.DetachSign(repomd)
+		if err != nil {
+			return nil, fmt.Errorf("rpm: sign repomd.xml of %s: %w", in.Target, err)
+		}
+		out = append(out, repo.File{Path: base + "repodata/repomd.xml.asc", Data: sig, Kind: repo.KindRoot, Order: 1})
+	}
+	return out, nil
+}
+
+// basePath returns "rpm/<stream>/<distro>/<release>/" after checking that
+// each part is one plain path segment.
+func basePath(t repo.Target) (string, error) {
+	for _, s := range []string{t.Stream, t.Distro, t.Release} {
+		if s == "" || s == "." || s == ".." || strings.ContainsAny(s, "/\\") {
+			return "", fmt.Errorf("rpm: target %q: %w", t.String(), repo.ErrInvalid)
+		}
+	}
+	return "rpm/" + t.Stream + "/" + t.Distro + "/" + t.Release + "/", nil
+}
+
+// decodeEntries decodes every package's Meta, sorts the packages by name,
+// version (rpm order) and architecture, and drops repeats of the same file.
+func decodeEntries(ctx context.Context, pkgs []repo.Package) ([]*entry, error) {
+	entries := make([]*entry, 0, len(pkgs))
+	for i := range pkgs {
+		if i%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		p := &pkgs[i]
+		m, err := decodeMeta(p.Meta)
+		if err != nil {
+			return nil, fmt.Errorf("rpm: package %s %s %s: %w", p.Name, p.Version, p.Arch, err)
+		}
+		sum := p.SHA256
+		if sum == "" {
+			sum = p.Sums[repo.SHA256]
+		}
+		if !isSHA256(sum) {
+			return nil, fmt.Errorf("rpm: package %s %s %s: sha256 %q is not 64 lower-case hex digits", p.Name, p.Version, p.Arch, sum)
+		}
+		if p.Size < 0 {
+			return nil, fmt.Errorf("rpm: package %s %s %s: negative size", p.Name, p.Version, p.Arch)
+		}
+		entries = append(entries, &entry{
+			pkg: p,
+			m:   m,
+			evr: evr{Epoch: m.Epoch, Version: m.Version, Release: m.Release},
+			sum: sum,
+		})
+	}
+	slices.SortFunc(entries, func(a, b *entry) int {
+		if c := strings.Compare(a.m.Name, b.m.Name); c != 0 {
+			return c
+		}
+		if c := compareEVR(a.evr, b.evr); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.m.Arch, b.m.Arch); c != 0 {
+			return c
+		}
+		return strings.Compare(a.sum, b.sum)
+	})
+	return slices.CompactFunc(entries, func(a, b *entry) bool { return a.sum == b.sum }), nil
+}
+
+func isSHA256(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !isDigit(c) && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// assignHrefs gives each package its location: "<arch>/<n>-<v>-<r>.<arch>.rpm".
+// Packages that would share one (same name, version, release and arch but
+// different epochs) keep it for the earliest uploaded; each of the others
+// goes into a subfolder named by its checksum, so a published package never
+// moves.
+func assignHrefs(entries []*entry) {
+	first := make(map[string]*entry, len(entries))
+	for _, e := range entries {
+		e.href = e.m.Arch + "/" + rpmFileName(e.m.Name, e.m.Version, e.m.Release, e.m.Arch)
+		f, ok := first[e.href]
+		if !ok || e.pkg.Uploaded.Before(f.pkg.Uploaded) ||
+			(e.pkg.Uploaded.Equal(f.pkg.Uploaded) && e.sum < f.sum) {
+			first[e.href] = e
+		}
+	}
+	for _, e := range entries {
+		if first[e.href] != e {
+			e.href = e.m.Arch + "/" + e.sum[:16] + "/" + rpmFileName(e.m.Name, e.m.Version, e.m.Release, e.m.Arch)
+		}
+	}
+}
+
+// mdFile is one written repodata file.
+type mdFile struct {
+	kind     string // "primary", "filelists", "other"
+	href     string // "repodata/<sum>-<kind>.xml.gz"
+	data     []byte // compressed
+	sum      string
+	openSum  string
+	openSize int64
+}
+
+// writeMetadata renders and compresses primary, filelists and other
+// concurrently.
+func (f *Format) writeMetadata(ctx context.Context, entries []*entry) ([]*mdFile, error) {
+	writers := []struct {
+		kind string
+		fn   func(ctx context.Context, w *bufio.Writer, entries []*entry) error
+	}{
+		{"primary", writePrimary},
+		{"filelists", writeFilelists},
+		{"other", writeOther},
+	}
+	parts := make([]*mdFile, len(writers))
+	errs := make([]error, len(writers))
+	var wg sync.WaitGroup
+	for i, w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			parts[i], errs[i] = f.compress(ctx, w.kind, func(bw *bufio.Writer) error {
+				return w.fn(ctx, bw, entries)
+			})
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return parts, nil
+}
+
+// countingHash hashes and counts what is written to it.
+type countingHash struct {
+	h hash.Hash
+	n int64
+}
+
+func (c *countingHash) Write(p []byte) (int, error) {
+	c.n += int64(len(p))
+	return c.h.Write(p)
+}
+
+// compress runs write into a compressor and records both checksums and
+// sizes of the result.
+func (f *Format) compress(ctx context.Context, kind string, write func(*bufio.Writer) error) (*mdFile, error) {
+	var buf bytes.Buffer
+	packed := sha256.New()
+	var (
+		zw  io.WriteCloser
+		ext string
+		err error
+	)
+	dst := io.MultiWriter(&buf, packed)
+	switch f.cfg.Compression {
+	case CompressionZstd:
+		ext = ".xml.zst"
+		zw, err = zstd.NewWriter(dst, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedDefault))
+	default:
+		ext = ".xml.gz"
+		zw, err = gzip.NewWriterLevel(dst, gzip.DefaultCompression)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("rpm: %s compressor: %w", kind, err)
+	}
+	open := &countingHash{h: sha256.New()}
+	bw := bufio.NewWriterSize(io.MultiWriter(open, zw), 256<<10)
+	if err := write(bw); err != nil {
+		return nil, fmt.Errorf("rpm: write %s: %w", kind, err)
+	}
+	if err := bw.Flush(); err != nil {
+		return nil, fmt.Errorf("rpm: write %s: %w", kind, err)
+	}
+	if err := zw.Close(); err != nil {
+		return nil, fmt.Errorf("rpm: compress %s: %w", kind, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	sum := hex.EncodeToString(packed.Sum(nil))
+	return &mdFile{
+		kind:     kind,
+		href:     "repodata/" + sum + "-" + kind + ext,
+		data:     buf.Bytes(),
+		sum:      sum,
+		openSum:  hex.EncodeToString(open.h.Sum(nil)),
+		openSize: open.n,
+	}, nil
+}
+
+// checkEvery is how many packages a writer handles between context checks.
+const checkEvery = 512
+
+func writePrimary(ctx context.Context, w *bufio.Writer, entries []*entry) error {
+	w.WriteString(xmlDecl + `<metadata xmlns="` + nsCommon + `" xmlns:rpm="` + nsRPM + `" packages="` + strconv.Itoa(len(entries)) + "\">\n")
+	var line []byte
+	for i, e := range entries {
+		if i%checkEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		w.WriteString(e.m.PrimaryHead)
+		w.WriteString(e.sum)
+		w.WriteString(e.m.PrimaryMid)
+		line = append(line[:0], "  <time"...)
+		line = appendUintAttr(line, "file", uploadTime(e.pkg))
+		line = appendUintAttr(line, "build", e.m.BuildTime)
+		line = append(line, "/>\n  <size"...)
+		line = appendUintAttr(line, "package", uint64(e.pkg.Size))
+		line = appendUintAttr(line, "installed", e.m.Installed)
+		line = appendUintAttr(line, "archive", e.m.Archive)
+		line = append(line, "/>\n  <location"...)
+		line = appendAttr(line, "href", e.href)
+		line = append(line, "/>\n"...)
+		w.Write(line)
+		w.WriteString(e.m.PrimaryTail)
+	}
+	_, err := w.WriteString("</metadata>\n")
+	return err
+}
+
+func writeFilelists(ctx context.Context, w *bufio.Writer, entries []*entry) error {
+	w.WriteString(xmlDecl + `<filelists xmlns="` + nsFilelists + `" packages="` + strconv.Itoa(len(entries)) + "\">\n")
+	for i, e := range entries {
+		if i%checkEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		w.WriteString(`<package pkgid="`)
+		w.WriteString(e.sum)
+		w.WriteString(`"`)
+		w.WriteString(e.m.Ident)
+		w.WriteString(e.m.Files)
+		w.WriteString("</package>\n")
+	}
+	_, err := w.WriteString("</filelists>\n")
+	return err
+}
+
+func writeOther(ctx context.Context, w *bufio.Writer, entries []*entry) error {
+	w.WriteString(xmlDecl + `<otherdata xmlns="` + nsOther + `" packages="` + strconv.Itoa(len(entries)) + "\">\n")
+	for i, e := range entries {
+		if i%checkEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		w.WriteString(`<package pkgid="`)
+		w.WriteString(e.sum)
+		w.WriteString(`"`)
+		w.WriteString(e.m.Ident)
+		w.WriteString(e.m.Changelog)
+		w.WriteString("</package>\n")
+	}
+	_, err := w.WriteString("</otherdata>\n")
+	return err
+}
+
+// uploadTime is primary's `time file`: the upload time, so that output
+// depends on the catalog only.
+func uploadTime(p *repo.Package) uint64 {
+	if p.Uploaded.IsZero() || p.Uploaded.Unix() < 0 {
+		return 0
+	}
+	return uint64(p.Uploaded.Unix())
+}
+
+// buildRepomd writes repomd.xml for parts with revision and timestamps t.
+func buildRepomd(t int64, parts []*mdFile) []byte {
+	ts := strconv.FormatInt(max(t, 0), 10)
+	b := make([]byte, 0, 2048)
+	b = append(b, xmlDecl...)
+	b = append(b, `<repomd xmlns="`+nsRepo+`" xmlns:rpm="`+nsRPM+`">`+"\n"...)
+	b = append(b, "  <revision>"+ts+"</revision>\n"...)
+	for _, p := range slices.SortedFunc(slices.Values(parts), func(a, b *mdFile) int {
+		return cmp.Compare(mdOrder(a.kind), mdOrder(b.kind))
+	}) {
+		b = append(b, `  <data type="`+p.kind+`">`+"\n"...)
+		b = append(b, `    <checksum type="sha256">`+p.sum+"</checksum>\n"...)
+		b = append(b, `    <open-checksum type="sha256">`+p.openSum+"</open-checksum>\n"...)
+		b = append(b, `    <location href="`+p.href+`"/>`+"\n"...)
+		b = append(b, "    <timestamp>"+ts+"</timestamp>\n"...)
+		b = append(b, "    <size>"+strconv.Itoa(len(p.data))+"</size>\n"...)
+		b = append(b, "    <open-size>"+strconv.FormatInt(p.openSize, 10)+"</open-size>\n"...)
+		b = append(b, "  </data>\n"...)
+	}
+	return append(b, "</repomd>\n"...)
+}
+
+func mdOrder(kind string) int {
+	switch kind {
+	case "primary":
+		return 0
+	case "filelists":
+		return 1
+	}
+	return 2
+}

@@ -1,0 +1,412 @@
+package repo
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// FormatSpec wires one format into the service: the format itself, the
+// digests its indexes need (computed while an upload streams to disk) and
+// the distros whose targets use it.
+type FormatSpec struct {
+	Format  Format
+	Digests []Digest
+	Distros []string
+}
+
+// Options configures a Service.
+type Options struct {
+	// TmpDir receives uploads while they stream in. It must be on the same
+	// filesystem as a local blob store so that a finished upload is renamed,
+	// not copied.
+	TmpDir string
+	// LockDir holds the per-target publish locks shared with other processes
+	// using the same data directory.
+	LockDir string
+	// MaxUploadSize is the largest package accepted, in bytes.
+	MaxUploadSize int64
+	// PublishDelay is how long an upload-triggered publish waits for more
+	// uploads to the same target before it runs.
+	PublishDelay time.Duration
+	// KeepGenerations is how many generations of a target stay servable
+	// (the current one included).
+	KeepGenerations int
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Hook, when set, is called at named points of an upload and a publish.
+	// Crash-safety tests use it to kill the process at exact moments.
+	Hook func(point string)
+}
+
+// Service is Pier's core: it ingests packages, publishes generations and
+// answers which blob a public path currently names.
+type Service struct {
+	cat     Catalog
+	blobs   *Blobs
+	signer  Signer
+	log     *slog.Logger
+	opts    Options
+	formats map[string]*FormatSpec // by distro
+
+	mu   sync.Mutex
+	pubs map[Target]*publisher
+	wg   sync.WaitGroup
+
+	view      viewHolder
+	publishes atomic.Int64
+}
+
+// Publishes returns how many publishes this service has run since it
+// started (coalesced requests count once).
+func (s *Service) Publishes() int64 { return s.publishes.Load() }
+
+// NewService returns a service. It removes upload leftovers of processes
+// that are no longer running.
+func NewService(cat Catalog, blobs *Blobs, signer Signer, formats []FormatSpec, opts Options, log *slog.Logger) (*Service, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.KeepGenerations < 1 {
+		opts.KeepGenerations = 3
+	}
+	s := &Service{cat: cat, blobs: blobs, signer: signer, log: log, opts: opts,
+		formats: map[string]*FormatSpec{}, pubs: map[Target]*publisher{}}
+	for i := range formats {
+		f := &formats[i]
+		for _, d := range f.Distros {
+			if _, dup := s.formats[d]; dup {
+				return nil, fmt.Errorf("distro %q is mapped to two formats: %w", d, ErrInvalid)
+			}
+			s.formats[d] = f
+		}
+	}
+	for _, dir := range []string{opts.TmpDir, opts.LockDir} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("create %s: %w", dir, err)
+		}
+	}
+	if err := cleanDeadUploads(opts.TmpDir); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close waits for running publishes to finish.
+func (s *Service) Close() { s.wg.Wait() }
+
+func (s *Service) hook(point string) {
+	if s.opts.Hook != nil {
+		s.opts.Hook(point)
+	}
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+~-]{0,63}$`)
+
+// ParseTarget parses "stream/distro/release" and checks each part.
+func ParseTarget(s string) (Target, error) {
+	parts := strings.Split(s, "/")
+	if len(parts) != 3 {
+		return Target{}, fmt.Errorf("target %q is not stream/distro/release: %w", s, ErrInvalid)
+	}
+	t := Target{Stream: parts[0], Distro: parts[1], Release: parts[2]}
+	return t, t.Validate()
+}
+
+// Validate checks that each part of t is a safe path element.
+func (t Target) Validate() error {
+	for _, p := range []struct{ what, v string }{{"stream", t.Stream}, {"distro", t.Distro}, {"release", t.Release}} {
+		if !nameRE.MatchString(p.v) || p.v == "." || p.v == ".." {
+			return fmt.Errorf("%s %q must be 1-64 letters, digits or ._+~- and start with a letter or digit: %w", p.what, p.v, ErrInvalid)
+		}
+	}
+	return nil
+}
+
+// Spec returns the format spec serving distro, or an error wrapping
+// ErrInvalid.
+func (s *Service) Spec(distro string) (*FormatSpec, error) {
+	f, ok := s.formats[distro]
+	if !ok {
+		known := make([]string, 0, len(s.formats))
+		for d := range s.formats {
+			known = append(known, d)
+		}
+		slices.Sort(known)
+		return nil, fmt.Errorf("unknown distro %q (known: %s): %w", distro, strings.Join(known, ", "), ErrInvalid)
+	}
+	return f, nil
+}
+
+// IngestOptions qualifies one upload.
+type IngestOptions struct {
+	// Component is the deb component or apk repository ("main" if empty).
+	Component string
+	// Filename is the client's name for the file, used only in messages.
+	Filename string
+}
+
+// IngestResult reports what an upload did.
+type IngestResult struct {
+	Package *Package
+	// Created is false when a byte-identical package was already there.
+	Created bool
+	Target  *TargetInfo
+	// Path is where the package is published, when the format can tell.
+	Path string
+}
+
+// Ingest streams r to disk, hashing it in the same pass, parses it with the
+// target's format, moves it into the blob store and records it in the
+// catalog. It returns only once the package is durable. It does not publish.
+func (s *Service) Ingest(ctx context.Context, t Target, r io.Reader, o IngestOptions) (*IngestResult, error) {
+	if err := t.Validate(); err != nil {
+		return nil, err
+	}
+	if o.Component == "" {
+		o.Component = "main"
+	}
+	if !nameRE.MatchString(o.Component) {
+		return nil, fmt.Errorf("component %q must be letters, digits or ._+~-: %w", o.Component, ErrInvalid)
+	}
+	spec, err := s.Spec(t.Distro)
+	if err != nil {
+		return nil, err
+	}
+	up, err := s.receive(ctx, r, spec.Digests)
+	if err != nil {
+		return nil, err
+	}
+	defer up.discard()
+	s.hook("upload.received")
+	if err := s.sniff(spec, up); err != nil {
+		return nil, err
+	}
+	parsed, err := readPackage(ctx, spec.Format, up)
+	if err != nil {
+		return nil, err
+	}
+	ti, err := s.cat.Target(ctx, t, spec.Format.Name())
+	if err != nil {
+		return nil, err
+	}
+	p := &Package{Component: o.Component, Name: parsed.Name, Version: parsed.Version, Arch: parsed.Arch,
+		Size: up.size, Sums: up.sums, SHA256: up.sums[SHA256], Meta: parsed.Meta, Uploaded: s.opts.Now().UTC()}
+	if old, err := s.cat.FindPackage(ctx, ti.ID, p.Name, p.Version, p.Arch); err == nil {
+		if old.SHA256 == p.SHA256 {
+			return &IngestResult{Package: old, Target: ti, Path: packagePath(spec.Format, t, old)}, nil
+		}
+		return nil, fmt.Errorf("%s %s (%s) already exists in %s with other content (sha256 %s): %w",
+			p.Name, p.Version, p.Arch, t, old.SHA256, ErrConflict)
+	} else if !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	if err := s.blobs.PutFile(ctx, p.SHA256, up.path); err != nil {
+		return nil, err
+	}
+	up.path = "" // moved
+	s.hook("upload.stored")
+	got, created, err := s.cat.AddPackage(ctx, ti.ID, p)
+	if err != nil {
+		return nil, err
+	}
+	s.hook("upload.recorded")
+	if created {
+		s.log.Info("package added", "target", t.String(), "name", p.Name, "version", p.Version, "arch", p.Arch,
+			"sha256", p.SHA256, "size", p.Size)
+	}
+	return &IngestResult{Package: got, Created: created, Target: ti, Path: packagePath(spec.Format, t, got)}, nil
+}
+
+func packagePath(f Format, t Target, p *Package) string {
+	if pp, ok := f.(PackagePather); ok {
+		return pp.PackagePath(t, p)
+	}
+	return ""
+}
+
+func readPackage(ctx context.Context, f Format, up *upload) (parsed *Parsed, err error) {
+	file, err := os.Open(up.path)
+	if err != nil {
+		return nil, fmt.Errorf("reopen upload: %w", err)
+	}
+	defer file.Close()
+	defer func() {
+		// A reader bug must not take the server down: report it as a bad package.
+		if r := recover(); r != nil {
+			parsed, err = nil, BadPackage(fmt.Sprintf("the %s reader failed on this file: %v", f.Name(), r))
+		}
+	}()
+	parsed, err = f.Read(ctx, file, up.size, up.sums)
+	if err != nil {
+		return nil, err
+	}
+	if parsed.Name == "" || parsed.Version == "" || parsed.Arch == "" {
+		return nil, BadPackage("the package has no name, version or architecture")
+	}
+	return parsed, nil
+}
+
+// sniff checks that the upload is a package of the target's format and, if
+// it is not, names the format it is.
+func (s *Service) sniff(spec *FormatSpec, up *upload) error {
+	if up.size == 0 {
+		return BadPackage("the upload is empty")
+	}
+	if spec.Format.Sniff(up.head) {
+		return nil
+	}
+	for _, other := range s.formats {
+		if other != spec && other.Format.Sniff(up.head) {
+			return BadPackage(fmt.Sprintf("this is a %s package, but %s targets take %s packages",
+				other.Format.Name(), strings.Join(spec.Distros, "/"), spec.Format.Name()))
+		}
+	}
+	return BadPackage(fmt.Sprintf("not a %s package (unrecognised file signature)", spec.Format.Name()))
+}
+
+// upload is a received file in TmpDir.
+type upload struct {
+	path string
+	size int64
+	sums Sums
+	head []byte
+}
+
+func (u *upload) discard() {
+	if u.path != "" {
+		os.Remove(u.path)
+	}
+}
+
+// receive streams r into a temp file, computing digests in the same pass,
+// and fsyncs it.
+func (s *Service) receive(ctx context.Context, r io.Reader, digests []Digest) (*upload, error) {
+	f, err := os.CreateTemp(s.opts.TmpDir, "upload-"+strconv.Itoa(os.Getpid())+"-*")
+	if err != nil {
+		return nil, fmt.Errorf("create upload file: %w", err)
+	}
+	up := &upload{path: f.Name(), sums: Sums{}}
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			up.discard()
+		}
+	}()
+	hashes := map[Digest]hash.Hash{SHA256: sha256.New()}
+	for _, d := range digests {
+		if _, done := hashes[d]; !done {
+			hashes[d] = newHash(d)
+		}
+	}
+	ws := []io.Writer{f}
+	for _, h := range hashes {
+		ws = append(ws, h)
+	}
+	head := &headWriter{max: 4096}
+	ws = append(ws, head)
+	limit := s.opts.MaxUploadSize
+	if limit <= 0 {
+		limit = 2 << 30
+	}
+	n, err := io.Copy(io.MultiWriter(ws...), &ctxReader{ctx: ctx, r: io.LimitReader(r, limit+1)})
+	if err != nil {
+		return nil, fmt.Errorf("receive upload: %w", err)
+	}
+	if n > limit {
+		return nil, fmt.Errorf("upload is larger than the limit of %d bytes: %w", limit, ErrTooLarge)
+	}
+	if err := f.Sync(); err != nil {
+		return nil, fmt.Errorf("sync upload: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("close upload: %w", err)
+	}
+	up.size = n
+	up.head = head.buf
+	for d, h := range hashes {
+		up.sums[d] = hex.EncodeToString(h.Sum(nil))
+	}
+	ok = true
+	return up, nil
+}
+
+func newHash(d Digest) hash.Hash {
+	switch d {
+	case MD5:
+		return md5.New()
+	case SHA1:
+		return sha1.New()
+	case SHA512:
+		return sha512.New()
+	default:
+		return sha256.New()
+	}
+}
+
+type headWriter struct {
+	buf []byte
+	max int
+}
+
+func (h *headWriter) Write(p []byte) (int, error) {
+	if room := h.max - len(h.buf); room > 0 {
+		h.buf = append(h.buf, p[:min(room, len(p))]...)
+	}
+	return len(p), nil
+}
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// cleanDeadUploads removes upload files left by processes that died.
+func cleanDeadUploads(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", dir, err)
+	}
+	for _, e := range ents {
+		rest, ok := strings.CutPrefix(e.Name(), "upload-")
+		if !ok {
+			continue
+		}
+		pidStr, _, _ := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(pidStr)
+		if err == nil && pid != os.Getpid() && syscall.Kill(pid, 0) == nil {
+			continue // its owner is alive
+		}
+		if pid == os.Getpid() {
+			continue
+		}
+		os.Remove(filepath.Join(dir, e.Name()))
+	}
+	return nil
+}

@@ -1,0 +1,177 @@
+package repo
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Served is one file Pier serves: which blob a public path names now.
+type Served struct {
+	SHA256  string
+	Size    int64
+	Kind    Kind
+	ModTime time.Time
+}
+
+// view is an immutable snapshot of every servable path.
+type view struct {
+	key   string // which generations it was built from
+	files map[string]Served
+}
+
+type viewHolder struct {
+	cur       atomic.Pointer[view]
+	mu        sync.Mutex        // serialises rebuilds
+	manifests map[string][]File // by manifest sha256
+}
+
+// Lookup returns the file served at path (no leading slash).
+func (s *Service) Lookup(path string) (Served, bool) {
+	v := s.view.cur.Load()
+	if v == nil {
+		return Served{}, false
+	}
+	f, ok := v.files[path]
+	return f, ok
+}
+
+// RefreshView rebuilds the served view if any target's current generation
+// changed, including changes made by another process on the same data
+// directory. It is cheap when nothing changed.
+func (s *Service) RefreshView(ctx context.Context) error {
+	s.view.mu.Lock()
+	defer s.view.mu.Unlock()
+	ts, err := s.cat.Targets(ctx)
+	if err != nil {
+		return err
+	}
+	var kb strings.Builder
+	for _, t := range ts {
+		if t.Current != nil {
+			fmt.Fprintf(&kb, "%d:%d,", t.ID, t.Current.ID)
+		}
+	}
+	key := kb.String()
+	if old := s.view.cur.Load(); old != nil && old.key == key {
+		return nil
+	}
+	if s.view.manifests == nil {
+		s.view.manifests = map[string][]File{}
+	}
+	used := map[string]bool{}
+	files := map[string]Served{}
+	for _, t := range ts {
+		if t.Current == nil {
+			continue
+		}
+		gens, err := s.cat.Generations(ctx, t.ID, s.opts.KeepGenerations)
+		if err != nil {
+			return err
+		}
+		// Oldest first, so the current generation wins; older generations
+		// contribute only files that are not roots, so that a client that
+		// read an older root can still fetch what it names.
+		for i := len(gens) - 1; i >= 0; i-- {
+			g := gens[i]
+			m, err := s.manifest(ctx, g.Manifest)
+			if err != nil {
+				return err
+			}
+			used[g.Manifest] = true
+			for _, f := range m {
+				if i > 0 && f.Kind == KindRoot {
+					continue
+				}
+				files[f.Path] = Served{SHA256: f.SHA256, Size: f.Size, Kind: f.Kind, ModTime: g.Created}
+			}
+		}
+	}
+	for k := range s.view.manifests {
+		if !used[k] {
+			delete(s.view.manifests, k)
+		}
+	}
+	s.view.cur.Store(&view{key: key, files: files})
+	return nil
+}
+
+func (s *Service) manifest(ctx context.Context, sum string) ([]File, error) {
+	if m, ok := s.view.manifests[sum]; ok {
+		return m, nil
+	}
+	data, err := s.blobs.ReadAll(ctx, sum)
+	if err != nil {
+		return nil, fmt.Errorf("read manifest: %w", err)
+	}
+	var m []File
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("decode manifest %s: %w", sum, err)
+	}
+	s.view.manifests[sum] = m
+	return m, nil
+}
+
+// Manifest returns the files of a generation.
+func (s *Service) Manifest(ctx context.Context, g *Generation) ([]File, error) {
+	data, err := s.blobs.ReadAll(ctx, g.Manifest)
+	if err != nil {
+		return nil, fmt.Errorf("read manifest: %w", err)
+	}
+	var m []File
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("decode manifest %s: %w", g.Manifest, err)
+	}
+	return m, nil
+}
+
+// WatchView refreshes the view every interval until ctx ends, so that
+// publishes by other processes (pier import) become visible.
+func (s *Service) WatchView(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.RefreshView(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("refresh served view", "err", err)
+			}
+		}
+	}
+}
+
+// Targets lists the catalog's targets.
+func (s *Service) Targets(ctx context.Context) ([]TargetInfo, error) { return s.cat.Targets(ctx) }
+
+// Packages lists the packages of t.
+func (s *Service) Packages(ctx context.Context, t Target) ([]Package, error) {
+	ti, err := s.FindTarget(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	return s.cat.Packages(ctx, ti.ID)
+}
+
+// FindTarget returns t as the catalog knows it, or an error wrapping
+// ErrNotFound if nothing was ever uploaded to it.
+func (s *Service) FindTarget(ctx context.Context, t Target) (*TargetInfo, error) {
+	ts, err := s.cat.Targets(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i := range ts {
+		if ts[i].Target == t {
+			return &ts[i], nil
+		}
+	}
+	return nil, fmt.Errorf("target %s: %w", t, ErrNotFound)
+}
+
+// Blobs returns the blob store.
+func (s *Service) Blobs() *Blobs { return s.blobs }
