@@ -164,4 +164,3 @@ func writeKey(t *testing.T, s *server, dir string) string {
 func sourceLine(keyPath, url, stream, release string) string {
 	return fmt.Sprintf("deb [arch=amd64,arm64 signed-by=%s] %s/deb/%s %s main\n", keyPath, url, stream, release)
 }
-

@@ -91,7 +91,7 @@ func pushFile(ctx context.Context, client *http.Client, endpoint, token, path st
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	var r struct {
 		Name, Version, Architecture, Path, Error string
-		Created                                 bool
+		Created                                  bool
 	}
 	_ = json.Unmarshal(body, &r)
 	switch resp.StatusCode {

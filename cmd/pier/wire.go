@@ -17,8 +17,8 @@ import (
 
 	"github.com/pierhq/pier/api"
 	"github.com/pierhq/pier/repo"
-	"github.com/pierhq/pier/repo/catalog"
 	"github.com/pierhq/pier/repo/apk"
+	"github.com/pierhq/pier/repo/catalog"
 	"github.com/pierhq/pier/repo/deb"
 	"github.com/pierhq/pier/repo/rpm"
 	"github.com/pierhq/pier/signing"
@@ -219,7 +219,6 @@ func crashHook() func(string) {
 		}
 	}
 }
-
 
 // keyFiles are the public keys served under /keys/.
 func (a *app) keyFiles() []api.KeyFile {
