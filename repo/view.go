@@ -175,3 +175,18 @@ func (s *Service) FindTarget(ctx context.Context, t Target) (*TargetInfo, error)
 
 // Blobs returns the blob store.
 func (s *Service) Blobs() *Blobs { return s.blobs }
+
+// ServedPaths yields every served path that starts with prefix.
+func (s *Service) ServedPaths(prefix string) func(yield func(string) bool) {
+	return func(yield func(string) bool) {
+		v := s.view.cur.Load()
+		if v == nil {
+			return
+		}
+		for p := range v.files {
+			if strings.HasPrefix(p, prefix) && !yield(p) {
+				return
+			}
+		}
+	}
+}

@@ -29,7 +29,7 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var cf commonFlags
 	cf.register(fset)
 	component := fset.String("component", "main", "component (deb) or repository (apk)")
-	workers := fset.Int("workers", 2, "files ingested at once")
+	workers := fset.Int("workers", 8, "files ingested at once (ingest waits on fsync more than on CPU)")
 	if err := fset.Parse(args); err != nil {
 		return errSilent
 	}

@@ -261,49 +261,11 @@ func (l *limitReader) Read(p []byte) (int, error) {
 // are checked.
 func (f *Format) readControlTar(ctx context.Context, r io.ReaderAt, m arMember) ([]byte, error) {
 	lim := f.cfg.Limits
-	sec := m.section(r)
-	var dec io.Reader
-	switch m.name {
-	case "control.tar":
-		dec = sec
-	case "control.tar.gz":
-		zr, err := gzip.NewReader(sec)
-		if err != nil {
-			return nil, decompressError(m.name, err)
-		}
-		defer zr.Close()
-		dec = zr
-	case "control.tar.xz":
-		reason, err := checkXZ(sec, m.size, lim.ControlTar)
-		if err != nil {
-			return nil, readError(m.name, m.offset, err)
-		}
-		if reason != "" {
-			if strings.HasPrefix(reason, "control.tar expands") {
-				return nil, repo.BadPackage(reason)
-			}
-			return nil, badf("%s is not a valid xz file: %s", m.name, reason)
-		}
-		zr, err := xz.ReaderConfig{DictCap: 4096}.NewReader(io.NewSectionReader(r, m.offset, m.size))
-		if err != nil {
-			return nil, decompressError(m.name, err)
-		}
-		dec = zr
-	case "control.tar.zst":
-		zr, err := zstd.NewReader(sec,
-			zstd.WithDecoderConcurrency(1),
-			zstd.WithDecoderLowmem(true),
-			zstd.WithDecoderMaxWindow(xzMaxDict),
-			zstd.WithDecoderMaxMemory(uint64(lim.ControlTar)+1))
-		if err != nil {
-			return nil, decompressError(m.name, err)
-		}
-		defer zr.Close()
-		dec = zr
-	default:
-		return nil, badf("not a .deb: unsupported control member %q (want control.tar, control.tar.gz, control.tar.xz or control.tar.zst)", clip(m.name))
+	dec, closeDec, err := openControl(r, m, lim.ControlTar)
+	if err != nil {
+		return nil, err
 	}
-
+	defer closeDec()
 	tr := tar.NewReader(&limitReader{r: dec, limit: lim.ControlTar})
 	var control []byte
 	found := false
@@ -325,18 +287,16 @@ func (f *Format) readControlTar(ctx context.Context, r io.ReaderAt, m arMember) 
 		if name != "control" {
 			continue
 		}
-		if hdr.Typeflag != tar.TypeReg {
+		switch {
+		case hdr.Typeflag != tar.TypeReg:
 			return nil, badf("control.tar: the control entry %q is not a regular file", clip(hdr.Name))
-		}
-		if found {
+		case found:
 			return nil, badf("control.tar has two control files")
-		}
-		found = true
-		if hdr.Size > lim.Control {
+		case hdr.Size > lim.Control:
 			return nil, badf("the control file is %d bytes long; at most %d are accepted", hdr.Size, lim.Control)
 		}
-		control, err = io.ReadAll(io.LimitReader(tr, lim.Control+1))
-		if err != nil {
+		found = true
+		if control, err = io.ReadAll(tr); err != nil {
 			return nil, tarError(m.name, err)
 		}
 	}
@@ -344,6 +304,50 @@ func (f *Format) readControlTar(ctx context.Context, r io.ReaderAt, m arMember) 
 		return nil, badf("control.tar has no control file")
 	}
 	return control, nil
+}
+
+// openControl returns a reader of the control member's uncompressed tar
+// and a function that releases the decompressor. maxOut bounds what the xz
+// container may declare.
+func openControl(r io.ReaderAt, m arMember, maxOut int64) (io.Reader, func(), error) {
+	nop := func() {}
+	sec := m.section(r)
+	switch m.name {
+	case "control.tar":
+		return sec, nop, nil
+	case "control.tar.gz":
+		zr, err := gzip.NewReader(sec)
+		if err != nil {
+			return nil, nil, decompressError(m.name, err)
+		}
+		return zr, func() { zr.Close() }, nil
+	case "control.tar.xz":
+		reason, err := checkXZ(sec, m.size, maxOut)
+		switch {
+		case err != nil:
+			return nil, nil, readError(m.name, m.offset, err)
+		case strings.HasPrefix(reason, "control.tar expands"):
+			return nil, nil, repo.BadPackage(reason)
+		case reason != "":
+			return nil, nil, badf("%s is not a valid xz file: %s", m.name, reason)
+		}
+		zr, err := xz.ReaderConfig{DictCap: 4096}.NewReader(sec)
+		if err != nil {
+			return nil, nil, decompressError(m.name, err)
+		}
+		return zr, nop, nil
+	case "control.tar.zst":
+		zr, err := zstd.NewReader(sec,
+			zstd.WithDecoderConcurrency(1),
+			zstd.WithDecoderLowmem(true),
+			zstd.WithDecoderMaxWindow(xzMaxDict),
+			zstd.WithDecoderMaxMemory(uint64(maxOut)+1))
+		if err != nil {
+			return nil, nil, decompressError(m.name, err)
+		}
+		return zr, zr.Close, nil
+	}
+	return nil, nil, badf("not a .deb: unsupported control member %q (want control.tar, control.tar.gz, control.tar.xz or control.tar.zst)", clip(m.name))
 }
 
 // checkEntry checks a control.tar entry and returns its cleaned name
