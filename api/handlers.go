@@ -20,10 +20,13 @@ type UploadResult struct {
 	Arch      string `json:"architecture"`
 	Component string `json:"component"`
 	SHA256    string `json:"sha256"`
-	Size      int64  `json:"size"`
-	Path      string `json:"path,omitempty"`
-	Target    string `json:"target"`
-	Created   bool   `json:"created"`
+	// OriginalSHA256 is the uploaded bytes' sha256 when Pier rewrote them
+	// (rpm signing); SHA256 is then the published file's.
+	OriginalSHA256 string `json:"original_sha256,omitempty"`
+	Size           int64  `json:"size"`
+	Path           string `json:"path,omitempty"`
+	Target         string `json:"target"`
+	Created        bool   `json:"created"`
 	// Filename and Error are set in multipart replies.
 	Filename string `json:"filename,omitempty"`
 	Error    string `json:"error,omitempty"`
@@ -117,7 +120,7 @@ func (s *Server) upload(c echo.Context) error {
 func result(t repo.Target, res *repo.IngestResult) UploadResult {
 	p := res.Package
 	return UploadResult{Name: p.Name, Version: p.Version, Arch: p.Arch, Component: p.Component, SHA256: p.SHA256,
-		Size: p.Size, Path: res.Path, Target: t.String(), Created: res.Created}
+		OriginalSHA256: p.OrigSHA256, Size: p.Size, Path: res.Path, Target: t.String(), Created: res.Created}
 }
 
 func (s *Server) publish(c echo.Context) error {

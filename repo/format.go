@@ -78,16 +78,31 @@ func (t Target) String() string { return t.Stream + "/" + t.Distro + "/" + t.Rel
 
 // Package is one package as recorded in the catalog for a target.
 type Package struct {
-	ID        int64     `json:"-"`
-	Component string    `json:"component"`
-	Name      string    `json:"name"`
-	Version   string    `json:"version"`
-	Arch      string    `json:"architecture"`
-	Size      int64     `json:"size"`
-	Sums      Sums      `json:"-"`
-	SHA256    string    `json:"sha256"`
-	Meta      []byte    `json:"-"`
-	Uploaded  time.Time `json:"uploaded"`
+	ID        int64  `json:"-"`
+	Component string `json:"component"`
+	Name      string `json:"name"`
+	Version   string `json:"version"`
+	Arch      string `json:"architecture"`
+	Size      int64  `json:"size"`
+	Sums      Sums   `json:"-"`
+	SHA256    string `json:"sha256"`
+	// OrigSHA256 is the sha256 of the bytes as uploaded when the format
+	// rewrote them at ingest (rpm signing); empty otherwise.
+	OrigSHA256 string    `json:"original_sha256,omitempty"`
+	Meta       []byte    `json:"-"`
+	Uploaded   time.Time `json:"uploaded"`
+}
+
+// SameUpload reports whether q is a re-upload of p: the same published
+// bytes, or the same bytes as uploaded before a rewrite (rpm signing).
+func (p *Package) SameUpload(q *Package) bool {
+	orig := func(x *Package) string {
+		if x.OrigSHA256 != "" {
+			return x.OrigSHA256
+		}
+		return x.SHA256
+	}
+	return p.SHA256 == q.SHA256 || orig(p) == orig(q)
 }
 
 // Kind classifies a published file. It decides caching (immutable or
@@ -178,4 +193,12 @@ type SetupInfo struct {
 // target to their package manager.
 type SetupWriter interface {
 	Setup(t Target, info SetupInfo) string
+}
+
+// Rewriter is implemented by formats that may rewrite a package at ingest,
+// such as rpm signing. Rewrite reads the uploaded package from r and, if t
+// wants it rewritten, writes the bytes to publish to w and returns true; it
+// returns false (and writes nothing) to keep the upload as it is.
+type Rewriter interface {
+	Rewrite(ctx context.Context, t Target, r io.ReaderAt, size int64, w io.Writer) (bool, error)
 }

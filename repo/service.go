@@ -211,13 +211,27 @@ func (s *Service) Ingest(ctx context.Context, t Target, r io.Reader, o IngestOpt
 	p := &Package{Component: o.Component, Name: parsed.Name, Version: parsed.Version, Arch: parsed.Arch,
 		Size: up.size, Sums: up.sums, SHA256: up.sums[SHA256], Meta: parsed.Meta, Uploaded: s.opts.Now().UTC()}
 	if old, err := s.cat.FindPackage(ctx, ti.ID, p.Name, p.Version, p.Arch); err == nil {
-		if old.SHA256 == p.SHA256 {
+		if old.SameUpload(p) {
 			return &IngestResult{Package: old, Target: ti, Path: packagePath(spec.Format, t, old)}, nil
 		}
 		return nil, fmt.Errorf("%s %s (%s) already exists in %s with other content (sha256 %s): %w",
 			p.Name, p.Version, p.Arch, t, old.SHA256, ErrConflict)
 	} else if !errors.Is(err, ErrNotFound) {
 		return nil, err
+	}
+	if rw, ok := spec.Format.(Rewriter); ok {
+		up2, err := s.rewrite(ctx, rw, t, up, spec.Digests)
+		if err != nil {
+			return nil, err
+		}
+		if up2 != nil {
+			defer up2.discard()
+			if parsed, err = readPackage(ctx, spec.Format, up2); err != nil {
+				return nil, fmt.Errorf("read rewritten package: %w", err)
+			}
+			p.OrigSHA256, p.Size, p.Sums, p.SHA256, p.Meta = p.SHA256, up2.size, up2.sums, up2.sums[SHA256], parsed.Meta
+			up = up2
+		}
 	}
 	if err := s.blobs.PutFile(ctx, p.SHA256, up.path); err != nil {
 		return nil, err
@@ -241,6 +255,44 @@ func packagePath(f Format, t Target, p *Package) string {
 		return pp.PackagePath(t, p)
 	}
 	return ""
+}
+
+// rewrite lets the format rewrite the upload (rpm signing) into a new temp
+// file; it returns nil when the format keeps the upload as it is.
+func (s *Service) rewrite(ctx context.Context, rw Rewriter, t Target, up *upload, digests []Digest) (*upload, error) {
+	in, err := os.Open(up.path)
+	if err != nil {
+		return nil, fmt.Errorf("reopen upload: %w", err)
+	}
+	defer in.Close()
+	pr, pw := io.Pipe()
+	type result struct {
+		changed bool
+		err     error
+	}
+	done := make(chan result, 1)
+	go func() {
+		changed, err := rw.Rewrite(ctx, t, in, up.size, pw)
+		pw.CloseWithError(err)
+		done <- result{changed, err}
+	}()
+	up2, err := s.receive(ctx, pr, digests)
+	pr.CloseWithError(err)
+	res := <-done
+	if res.err != nil {
+		if up2 != nil {
+			up2.discard()
+		}
+		return nil, res.err
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !res.changed {
+		up2.discard()
+		return nil, nil
+	}
+	return up2, nil
 }
 
 func readPackage(ctx context.Context, f Format, up *upload) (parsed *Parsed, err error) {

@@ -101,7 +101,7 @@ func open(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 	}
 	formats := []repo.FormatSpec{
 		{Format: deb.New(cfg.Deb), Digests: deb.Digests, Distros: distrosOf(cfg, "deb")},
-		{Format: rpm.New(cfg.RPM), Digests: rpm.Digests, Distros: distrosOf(cfg, "rpm")},
+		{Format: rpm.New(cfg.RPM).WithSigningKey(a.signer.PrivateKey()), Digests: rpm.Digests, Distros: distrosOf(cfg, "rpm")},
 		{Format: apk.New(cfg.APK, a.apkKey), Digests: apk.Digests, Distros: distrosOf(cfg, "apk")},
 	}
 	opts := repo.Options{

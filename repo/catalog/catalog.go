@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS packages (
 	version TEXT NOT NULL,
 	arch TEXT NOT NULL,
 	sha256 TEXT NOT NULL,
+	orig_sha256 TEXT NOT NULL DEFAULT '',
 	size INTEGER NOT NULL,
 	sums TEXT NOT NULL,
 	meta BLOB NOT NULL,
@@ -146,13 +147,13 @@ ORDER BY t.stream, t.distro, t.release`, args...)
 	return out, nil
 }
 
-const pkgCols = `id, component, name, version, arch, sha256, size, sums, meta, uploaded`
+const pkgCols = `id, component, name, version, arch, sha256, orig_sha256, size, sums, meta, uploaded`
 
 func scanPackage(s interface{ Scan(...any) error }) (*repo.Package, error) {
 	var p repo.Package
 	var sums []byte
 	var up int64
-	if err := s.Scan(&p.ID, &p.Component, &p.Name, &p.Version, &p.Arch, &p.SHA256, &p.Size, &sums, &p.Meta, &up); err != nil {
+	if err := s.Scan(&p.ID, &p.Component, &p.Name, &p.Version, &p.Arch, &p.SHA256, &p.OrigSHA256, &p.Size, &sums, &p.Meta, &up); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal(sums, &p.Sums); err != nil {
@@ -177,7 +178,7 @@ func (d *DB) AddPackage(ctx context.Context, target int64, p *repo.Package) (*re
 		WHERE target_id = ? AND name = ? AND version = ? AND arch = ?`, target, p.Name, p.Version, p.Arch))
 	switch {
 	case err == nil:
-		if old.SHA256 == p.SHA256 {
+		if old.SameUpload(p) {
 			return old, false, nil
 		}
 		return old, false, fmt.Errorf("%s %s (%s) already exists with other content (sha256 %s): %w",
@@ -185,8 +186,8 @@ func (d *DB) AddPackage(ctx context.Context, target int64, p *repo.Package) (*re
 	case !errors.Is(err, sql.ErrNoRows):
 		return nil, false, fmt.Errorf("look up %s %s: %w", p.Name, p.Version, err)
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO packages (target_id, component, name, version, arch, sha256, size, sums, meta, uploaded)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, target, p.Component, p.Name, p.Version, p.Arch, p.SHA256, p.Size,
+	res, err := tx.ExecContext(ctx, `INSERT INTO packages (target_id, component, name, version, arch, sha256, orig_sha256, size, sums, meta, uploaded)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, target, p.Component, p.Name, p.Version, p.Arch, p.SHA256, p.OrigSHA256, p.Size,
 		sums, p.Meta, p.Uploaded.UnixNano())
 	if err != nil {
 		return nil, false, fmt.Errorf("insert %s %s: %w", p.Name, p.Version, err)

@@ -306,6 +306,11 @@ func (f *Format) readControlTar(ctx context.Context, r io.ReaderAt, m arMember) 
 	return control, nil
 }
 
+// zstdMaxWindow bounds the window a control.tar.zst may ask the decoder to
+// allocate (zstd --ultra -22 uses 128 MiB; dpkg-deb never more than 8 MiB
+// for a control member).
+const zstdMaxWindow = 64 << 20
+
 // openControl returns a reader of the control member's uncompressed tar
 // and a function that releases the decompressor. maxOut bounds what the xz
 // container may declare.
@@ -340,7 +345,7 @@ func openControl(r io.ReaderAt, m arMember, maxOut int64) (io.Reader, func(), er
 		zr, err := zstd.NewReader(sec,
 			zstd.WithDecoderConcurrency(1),
 			zstd.WithDecoderLowmem(true),
-			zstd.WithDecoderMaxWindow(xzMaxDict),
+			zstd.WithDecoderMaxWindow(zstdMaxWindow),
 			zstd.WithDecoderMaxMemory(uint64(maxOut)+1))
 		if err != nil {
 			return nil, nil, decompressError(m.name, err)

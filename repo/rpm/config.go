@@ -3,6 +3,8 @@ package rpm
 import (
 	"errors"
 	"fmt"
+	"path"
+	"strings"
 )
 
 // Compression names for Config.Compression.
@@ -31,6 +33,14 @@ type Config struct {
 	MaxHeaderSize int64 `yaml:"max_header_size"`
 	// MaxFiles bounds the number of files one package may list.
 	MaxFiles int `yaml:"max_files"`
+	// SignPackages makes Pier sign each uploaded rpm with its OpenPGP key
+	// at ingest, the way rpmsign does (a header signature plus a
+	// header+payload signature), and publish the signed bytes.
+	SignPackages bool `yaml:"sign_packages"`
+	// SignTargets limits SignPackages to targets matching these
+	// "stream/distro/release" glob patterns (e.g. "5.8/el/*"). Empty means
+	// every rpm target.
+	SignTargets []string `yaml:"sign_targets"`
 }
 
 // Defaults fills every zero field of c with its default.
@@ -58,6 +68,11 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxFiles < 1 {
 		return errors.New("rpm: max_files must be positive")
+	}
+	for _, p := range c.SignTargets {
+		if _, err := path.Match(p, "s/d/r"); err != nil || strings.Count(p, "/") != 2 {
+			return fmt.Errorf("rpm: sign_targets %q: want a stream/distro/release glob pattern", p)
+		}
 	}
 	return nil
 }

@@ -12,6 +12,8 @@
 package rpm
 
 import (
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+
 	"github.com/pierhq/pier/repo"
 )
 
@@ -21,7 +23,8 @@ var Digests = []repo.Digest{repo.SHA256}
 
 // Format implements repo.Format for rpm.
 type Format struct {
-	cfg Config
+	cfg     Config
+	signKey *packet.PrivateKey // signs packages at ingest when cfg.SignPackages
 }
 
 var _ repo.Format = (*Format)(nil)

@@ -44,7 +44,11 @@ func (f *Format) Setup(t repo.Target, info repo.SetupInfo) string {
 	}
 	fmt.Fprintf(&b, "sudo tee /etc/yum.repos.d/%s.repo <<'EOF'\n", id)
 	fmt.Fprintf(&b, "[%s]\nname=Pier %s %s %s\nbaseurl=%s\nenabled=1\n", id, t.Stream, t.Distro, t.Release, base)
-	fmt.Fprintf(&b, "repo_gpgcheck=1\ngpgcheck=0\ngpgkey=%s\nmetadata_expire=300\nEOF\n", key)
+	gpgcheck := 0
+	if f.signs(t) {
+		gpgcheck = 1
+	}
+	fmt.Fprintf(&b, "repo_gpgcheck=1\ngpgcheck=%d\ngpgkey=%s\nmetadata_expire=300\nEOF\n", gpgcheck, key)
 	fmt.Fprintf(&b, "sudo dnf makecache --repo %s\n", id)
 	return b.String()
 }
