@@ -1,0 +1,79 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// TestConfigExample checks that config.example.yaml loads strictly and
+// names every config key with a comment above it.
+func TestConfigExample(t *testing.T) {
+	if _, err := loadConfig("../../config.example.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile("../../config.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(data), "\n")
+	documented := map[string]bool{}
+	for i, l := range lines {
+		k, _, ok := strings.Cut(strings.TrimSpace(l), ":")
+		if !ok || strings.HasPrefix(k, "#") || strings.HasPrefix(k, "-") {
+			continue
+		}
+		if i > 0 && strings.HasPrefix(strings.TrimSpace(lines[i-1]), "#") {
+			documented[k] = true
+		} else if strings.HasSuffix(strings.TrimSpace(l), ":") {
+			documented[k] = true // a section: its keys carry the comments
+		}
+	}
+	for _, k := range yamlKeys(reflect.TypeOf(Config{})) {
+		if !documented[k] {
+			t.Errorf("config key %q is not documented with a comment in config.example.yaml", k)
+		}
+	}
+}
+
+func yamlKeys(t reflect.Type) []string {
+	var out []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		out = append(out, name)
+		if f.Type.Kind() == reflect.Struct {
+			out = append(out, yamlKeys(f.Type)...)
+		}
+	}
+	return out
+}
+
+// TestConfigStrict: unknown keys and bad values are errors.
+func TestConfigStrict(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct{ name, yaml string }{
+		{"unknown key", "listen: 127.0.0.1:1\nlisten_port: 3\n"},
+		{"unknown nested", "deb:\n  origin: X\n  colour: red\n"},
+		{"bad size", "max_upload_size: lots\n"},
+		{"bad format", "distros:\n  gentoo: ebuild\n"},
+		{"bad level", "log_level: loud\n"},
+	} {
+		p := filepath.Join(dir, "c.yaml")
+		os.WriteFile(p, []byte(c.yaml), 0o644)
+		if _, err := loadConfig(p); err == nil {
+			t.Errorf("%s: accepted", c.name)
+		}
+	}
+	p := filepath.Join(dir, "ok.yaml")
+	os.WriteFile(p, []byte("max_upload_size: 3MiB\ndata_dir: /x\n"), 0o644)
+	c, err := loadConfig(p)
+	if err != nil || c.MaxUploadSize != 3<<20 || c.DataDir != "/x" || c.Listen != "127.0.0.1:8080" {
+		t.Errorf("ok config: %v %+v", err, c)
+	}
+}
