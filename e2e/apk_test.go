@@ -74,7 +74,7 @@ func TestApkEndToEnd(t *testing.T) {
 			dir = "x86_64" // the first configured architecture
 		}
 		wantPath := "apk/5.8/v3.20/main/" + dir + "/" + name + "-" + apkVersion + ".apk"
-		if reply["name"] != name || reply["version"] != apkVersion || reply["arch"] != arch ||
+		if reply["name"] != name || reply["version"] != apkVersion || reply["architecture"] != arch ||
 			reply["sha256"] != sha(uploads[k]) || reply["size"] != float64(len(uploads[k])) || reply["path"] != wantPath {
 			t.Errorf("upload %s: reply %v, want path %s", k, reply, wantPath)
 		}

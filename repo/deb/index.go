@@ -61,8 +61,8 @@ func (f *Format) Index(ctx context.Context, in *repo.IndexInput) ([]repo.File, e
 	if in.Signer == nil {
 		return fail(errors.New("no signer"))
 	}
-	base := "deb/" + t.Stream + "/"
-	dists := base + "dists/" + t.Release + "/"
+	streamBase := "deb/" + t.Stream + "/"
+	dists := streamBase + "dists/" + t.Release + "/"
 
 	entries, comps, archs, err := f.entries(in.Packages)
 	if err != nil {
@@ -77,7 +77,7 @@ func (f *Format) Index(ctx context.Context, in *repo.IndexInput) ([]repo.File, e
 	}
 
 	out := make([]repo.File, 0, len(entries)+len(files)*6+3)
-	out = appendPoolFiles(out, base, entries)
+	out = appendPoolFiles(out, streamBase, entries)
 	for _, pf := range files {
 		for v, name := range packagesNames() {
 			dir := dists + pf.dir + "/"
@@ -268,7 +268,7 @@ func digest(sums repo.Sums, d repo.Digest, fromMeta []byte, n int) string {
 }
 
 // appendPoolFiles appends one File per distinct pool path.
-func appendPoolFiles(out []repo.File, base string, entries []indexEntry) []repo.File {
+func appendPoolFiles(out []repo.File, streamBase string, entries []indexEntry) []repo.File {
 	seen := make(map[string]bool, len(entries))
 	start := len(out)
 	for i := range entries {
@@ -277,7 +277,7 @@ func appendPoolFiles(out []repo.File, base string, entries []indexEntry) []repo.
 			continue
 		}
 		seen[e.pool] = true
-		out = append(out, repo.File{Path: base + e.pool, SHA256: e.pkg.SHA256, Size: e.pkg.Size, Kind: repo.KindPackage})
+		out = append(out, repo.File{Path: streamBase + e.pool, SHA256: e.pkg.SHA256, Size: e.pkg.Size, Kind: repo.KindPackage})
 	}
 	slices.SortFunc(out[start:], func(a, b repo.File) int { return strings.Compare(a.Path, b.Path) })
 	return out
