@@ -300,8 +300,8 @@ func TestApkEndToEnd(t *testing.T) {
 		}
 	}
 	// Through go-apk: it downloads the swapped package and parses it without
-	// complaint, since it never compares a package with the index; the
-	// check above must be what refuses it.
+	// complaint (its pax checksums were updated too), since it never
+	// compares a package with the index; the check above must refuse it.
 	mirror = apkMirror(t, s.url, map[string][]byte{apkRepo + "/x86_64/hello-" + apkVersion + ".apk": swapped})
 	idx, err := goapk.GetRepositoryIndexes(ctx, []string{mirror + apkRepo},
 		map[string][]byte{keyName: pubPEM}, "x86_64", goapk.WithHTTPClient(client))
@@ -663,19 +663,23 @@ func apkEditIndex(t *testing.T, b []byte, sigLen int, old, new string) []byte {
 	return out.Bytes()
 }
 
-// apkSwapPayload returns package b with old replaced by new (same length)
-// in its data member (at dataOff), recompressed: a valid package carrying
-// other files.
+// apkSwapPayload returns package b with a file's contents old replaced by
+// new (same length) in its data member (at dataOff), its pax
+// APK-TOOLS.checksum.SHA1 updated to match, recompressed: a valid package
+// carrying other files.
 func apkSwapPayload(t *testing.T, b []byte, dataOff int, old, new string) []byte {
 	t.Helper()
 	_, plain, err := apkNextMember(b[dataOff:])
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(old) != len(new) || !bytes.Contains(plain, []byte(old)) {
+	oldSum, newSum := sha1.Sum([]byte(old)), sha1.Sum([]byte(new))
+	oldHex, newHex := []byte(hex.EncodeToString(oldSum[:])), []byte(hex.EncodeToString(newSum[:]))
+	if len(old) != len(new) || !bytes.Contains(plain, []byte(old)) || !bytes.Contains(plain, oldHex) {
 		t.Fatalf("cannot swap %q for %q in the data member", old, new)
 	}
 	plain = bytes.Replace(plain, []byte(old), []byte(new), 1)
+	plain = bytes.Replace(plain, oldHex, newHex, 1)
 	var out bytes.Buffer
 	out.Write(b[:dataOff])
 	zw := gzip.NewWriter(&out)

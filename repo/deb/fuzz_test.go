@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/pierhq/pier/repo"
 	"github.com/pierhq/pier/repo/deb/debtest"
+	"github.com/ulikunitz/xz"
 )
 
 // FuzzRead feeds arbitrary bytes to the reader: it must never panic, fail
@@ -119,6 +121,40 @@ func FuzzControl(f *testing.F) {
 			if rank, _ := fieldRank(strings.ToLower(f.Name)); rank == rankDrop {
 				t.Fatalf("dropped field %q kept", f.Name)
 			}
+		}
+	})
+}
+
+// FuzzCheckXZ checks the xz container walker: no panics, and when it
+// accepts data that the decoder then decodes, the output stays within the
+// limit the walker enforced.
+func FuzzCheckXZ(f *testing.F) {
+	for _, s := range []string{"", "hello", strings.Repeat("Package: x\n", 500)} {
+		var b bytes.Buffer
+		w, err := xz.WriterConfig{BlockSize: 1024}.NewWriter(&b)
+		if err != nil {
+			f.Fatal(err)
+		}
+		w.Write([]byte(s))
+		w.Close()
+		f.Add(b.Bytes())
+	}
+	const maxOut = 4096
+	f.Fuzz(func(t *testing.T, data []byte) {
+		reason, err := checkXZ(bytes.NewReader(data), int64(len(data)), maxOut)
+		if err != nil {
+			t.Fatalf("error from a bytes.Reader: %v", err)
+		}
+		if reason != "" {
+			return
+		}
+		r, err := xz.ReaderConfig{DictCap: 4096}.NewReader(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		out, err := io.ReadAll(io.LimitReader(r, maxOut+1))
+		if len(out) > maxOut {
+			t.Fatalf("decoded more than %d bytes after the walker accepted the data (err %v)", maxOut, err)
 		}
 	})
 }
