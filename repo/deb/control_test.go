@@ -144,7 +144,8 @@ func TestMetaRoundTrip(t *testing.T) {
 			t.Errorf("got %+v, want %+v", got, m)
 		}
 	}
-	for _, bad := range []string{"", "deb1", "deb1 a b c\n", "deb2 a b c 0\n", "deb1 a b c 5\nabc", "deb1 a b c d e\n", "deb1 a b c -1\n"} {
+	for _, bad := range []string{"", "deb1", "deb1 a b c\n", "deb2 a b c 0\n", "deb1 a b c 5\nabc", "deb1 a b c d e\n", "deb1 a b c -1\n",
+		"deb1 a - - 3\nA: 1\n", "deb1 a - - 0\nA: 1", "deb1 a - - 5\nA: 1\n\nB: 2\n", "deb1 a - - 0\n cont\n"} {
 		var m Meta
 		if err := m.UnmarshalBinary([]byte(bad)); err == nil {
 			t.Errorf("UnmarshalBinary(%q) succeeded", bad)

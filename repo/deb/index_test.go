@@ -534,22 +534,42 @@ func TestIndexCanceled(t *testing.T) {
 	}
 }
 
-// TestIndexXZTool checks Packages.xz with the xz command (liblzma, as apt
-// uses it) when it is installed.
+// TestIndexXZTool checks every Packages.xz with the xz command (liblzma, as
+// apt uses it) when it is installed: small, empty, and multi-block files.
 func TestIndexXZTool(t *testing.T) {
 	if _, err := exec.LookPath("xz"); err != nil {
+		if isCI() {
+			t.Fatal("xz is required when CI=true")
+		}
 		t.Skip("xz not installed")
 	}
 	f := goldenFormat()
-	_, byPath := index(t, f, goldenInput(t, f))
-	const dir = "deb/5.8/dists/bookworm/main/binary-amd64/"
-	cmd := exec.Command("xz", "-dc")
-	cmd.Stdin = bytes.NewReader(byPath[dir+"Packages.xz"].Data)
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("xz -dc: %v", err)
+	inputs := map[string]*repo.IndexInput{
+		"golden": goldenInput(t, f),
+		"empty":  {Target: repo.Target{Stream: "1", Release: "x"}, Time: goldenTime, Signer: fakeSigner{}},
+		"large":  {Target: repo.Target{Stream: "1", Release: "x"}, Packages: syntheticPackages(t, 3000), Time: goldenTime, Signer: fakeSigner{}},
 	}
-	if !bytes.Equal(out, byPath[dir+"Packages"].Data) {
-		t.Error("xz -dc output differs from Packages")
+	for name, in := range inputs {
+		files, byPath := index(t, f, in)
+		n := 0
+		for _, file := range files {
+			plainPath, ok := strings.CutSuffix(file.Path, ".xz")
+			if !ok {
+				continue
+			}
+			n++
+			cmd := exec.Command("xz", "-dc")
+			cmd.Stdin = bytes.NewReader(file.Data)
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("%s: xz -dc %s: %v", name, file.Path, err)
+			}
+			if !bytes.Equal(out, byPath[plainPath].Data) {
+				t.Errorf("%s: xz -dc %s differs from Packages", name, file.Path)
+			}
+		}
+		if n == 0 {
+			t.Errorf("%s: no .xz files", name)
+		}
 	}
 }

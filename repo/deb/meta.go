@@ -115,7 +115,19 @@ func decodeMeta(data []byte) (metaView, error) {
 	if string(v.source) == "-" {
 		v.source = nil
 	}
+	if !validFragment(v.head) || !validFragment(v.tail) {
+		return metaView{}, fmt.Errorf("%w: a stanza fragment is not a run of whole field lines", errMeta)
+	}
 	return v, nil
+}
+
+// validFragment reports whether b can be pasted into a Packages stanza:
+// empty, or whole lines that start with a field and hold no blank line.
+func validFragment(b []byte) bool {
+	if len(b) == 0 {
+		return true
+	}
+	return b[len(b)-1] == '\n' && b[0] != ' ' && b[0] != '\t' && b[0] != '\n' && !bytes.Contains(b, []byte("\n\n"))
 }
 
 // atoi parses a small non-negative decimal number.
