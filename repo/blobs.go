@@ -43,12 +43,19 @@ func (s *Blobs) Has(ctx context.Context, sum string) (bool, error) {
 
 // PutFile moves the local file at path (whose sha256 the caller computed
 // while writing it) into the store. The file is gone afterwards unless an
-// error is returned.
-func (s *Blobs) PutFile(ctx context.Context, sum, path string) error {
+// error is returned. With durable false, a backend that can defer syncing
+// does, and the caller must call Sync before relying on the blob.
+func (s *Blobs) PutFile(ctx context.Context, sum, path string, durable bool) error {
 	if ok, err := s.Has(ctx, sum); err != nil {
 		return err
 	} else if ok {
 		return os.Remove(path)
+	}
+	if ds, ok := s.b.(storage.DeferredSyncer); ok && !durable {
+		if err := ds.PutFileNoSync(ctx, Key(sum), path); err != nil {
+			return fmt.Errorf("store blob %s: %w", sum, err)
+		}
+		return nil
 	}
 	if fp, ok := s.b.(storage.FilePutter); ok {
 		if err := fp.PutFile(ctx, Key(sum), path); err != nil {
@@ -70,6 +77,14 @@ func (s *Blobs) PutFile(ctx context.Context, sum, path string) error {
 	}
 	f.Close()
 	return os.Remove(path)
+}
+
+// Sync makes blobs stored with PutFile(…, false) durable.
+func (s *Blobs) Sync(ctx context.Context) error {
+	if ds, ok := s.b.(storage.DeferredSyncer); ok {
+		return ds.Sync(ctx)
+	}
+	return nil
 }
 
 // PutBytes stores data and returns its sha256. Storing an existing blob is

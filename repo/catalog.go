@@ -18,6 +18,15 @@ type TargetInfo struct {
 	Current *Generation `json:"generation,omitempty"`
 }
 
+// AddResult is the outcome of adding one package with AddPackages: the
+// package now recorded (the new one, or the identical one that was there),
+// whether it was added, or an error wrapping ErrConflict.
+type AddResult struct {
+	Package *Package
+	Added   bool
+	Err     error
+}
+
 // Generation is one immutable published state of a target.
 type Generation struct {
 	ID int64 `json:"-"`
@@ -46,6 +55,9 @@ type Catalog interface {
 	// ErrConflict. Otherwise it inserts p, bumps the target's revision and
 	// returns p and true.
 	AddPackage(ctx context.Context, target int64, p *Package) (*Package, bool, error)
+	// AddPackages is AddPackage for many packages in one transaction; the
+	// error is for the transaction, per-package outcomes are in the results.
+	AddPackages(ctx context.Context, target int64, ps []*Package) ([]AddResult, error)
 	// FindPackage returns the package with that name, version and
 	// architecture, or an error wrapping ErrNotFound.
 	FindPackage(ctx context.Context, target int64, name, version, arch string) (*Package, error)

@@ -178,76 +178,168 @@ type IngestResult struct {
 // target's format, moves it into the blob store and records it in the
 // catalog. It returns only once the package is durable. It does not publish.
 func (s *Service) Ingest(ctx context.Context, t Target, r io.Reader, o IngestOptions) (*IngestResult, error) {
-	if err := t.Validate(); err != nil {
+	st, done, err := s.stage(ctx, t, r, o, true)
+	if err != nil || done != nil {
+		return done, err
+	}
+	got, created, err := s.cat.AddPackage(ctx, st.target.ID, st.pkg)
+	if err != nil {
 		return nil, err
+	}
+	return s.recorded(t, st, got, created), nil
+}
+
+// staged is a package whose bytes are in the blob store and which is not
+// recorded in the catalog yet.
+type staged struct {
+	target *TargetInfo
+	spec   *FormatSpec
+	pkg    *Package
+}
+
+func (s *Service) recorded(t Target, st *staged, got *Package, created bool) *IngestResult {
+	s.hook("upload.recorded")
+	if created {
+		s.log.Info("package added", "target", t.String(), "name", got.Name, "version", got.Version, "arch", got.Arch,
+			"sha256", got.SHA256, "size", got.Size)
+	}
+	return &IngestResult{Package: got, Created: created, Target: st.target, Path: packagePath(st.spec.Format, t, got)}
+}
+
+// stage receives, checks and stores one package. When the package is
+// already recorded it returns the final result instead (or a conflict).
+// With durable false the blob is moved into place without syncing; the
+// caller must sync the blob store before recording it.
+func (s *Service) stage(ctx context.Context, t Target, r io.Reader, o IngestOptions, durable bool) (*staged, *IngestResult, error) {
+	if err := t.Validate(); err != nil {
+		return nil, nil, err
 	}
 	if o.Component == "" {
 		o.Component = "main"
 	}
 	if !nameRE.MatchString(o.Component) {
-		return nil, fmt.Errorf("component %q must be letters, digits or ._+~-: %w", o.Component, ErrInvalid)
+		return nil, nil, fmt.Errorf("component %q must be letters, digits or ._+~-: %w", o.Component, ErrInvalid)
 	}
 	spec, err := s.Spec(t.Distro)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	up, err := s.receive(ctx, r, spec.Digests)
+	up, err := s.receive(ctx, r, spec.Digests, durable)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer up.discard()
 	s.hook("upload.received")
 	if err := s.sniff(spec, up); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	parsed, err := readPackage(ctx, spec.Format, up)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ti, err := s.cat.Target(ctx, t, spec.Format.Name())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	p := &Package{Component: o.Component, Name: parsed.Name, Version: parsed.Version, Arch: parsed.Arch,
 		Size: up.size, Sums: up.sums, SHA256: up.sums[SHA256], Meta: parsed.Meta, Uploaded: s.opts.Now().UTC()}
 	if old, err := s.cat.FindPackage(ctx, ti.ID, p.Name, p.Version, p.Arch); err == nil {
 		if old.SameUpload(p) {
-			return &IngestResult{Package: old, Target: ti, Path: packagePath(spec.Format, t, old)}, nil
+			return nil, &IngestResult{Package: old, Target: ti, Path: packagePath(spec.Format, t, old)}, nil
 		}
-		return nil, fmt.Errorf("%s %s (%s) already exists in %s with other content (sha256 %s): %w",
+		return nil, nil, fmt.Errorf("%s %s (%s) already exists in %s with other content (sha256 %s): %w",
 			p.Name, p.Version, p.Arch, t, old.SHA256, ErrConflict)
 	} else if !errors.Is(err, ErrNotFound) {
-		return nil, err
+		return nil, nil, err
 	}
 	if rw, ok := spec.Format.(Rewriter); ok {
-		up2, err := s.rewrite(ctx, rw, t, up, spec.Digests)
+		up2, err := s.rewrite(ctx, rw, t, up, spec.Digests, durable)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if up2 != nil {
 			defer up2.discard()
 			if parsed, err = readPackage(ctx, spec.Format, up2); err != nil {
-				return nil, fmt.Errorf("read rewritten package: %w", err)
+				return nil, nil, fmt.Errorf("read rewritten package: %w", err)
 			}
 			p.OrigSHA256, p.Size, p.Sums, p.SHA256, p.Meta = p.SHA256, up2.size, up2.sums, up2.sums[SHA256], parsed.Meta
 			up = up2
 		}
 	}
-	if err := s.blobs.PutFile(ctx, p.SHA256, up.path); err != nil {
-		return nil, err
+	if err := s.blobs.PutFile(ctx, p.SHA256, up.path, durable); err != nil {
+		return nil, nil, err
 	}
 	up.path = "" // moved
 	s.hook("upload.stored")
-	got, created, err := s.cat.AddPackage(ctx, ti.ID, p)
+	return &staged{target: ti, spec: spec, pkg: p}, nil, nil
+}
+
+// Batch ingests many packages into one target for a bulk import: blobs are
+// moved into place without a sync each, and Commit makes them durable with
+// one sync and records them in one catalog transaction. Add may be called
+// from several goroutines.
+type Batch struct {
+	s      *Service
+	t      Target
+	mu     sync.Mutex
+	staged []*staged
+}
+
+// NewBatch starts a batch for t.
+func (s *Service) NewBatch(t Target) *Batch { return &Batch{s: s, t: t} }
+
+// Add stages one package. It returns a result at once for a package that
+// is already recorded; otherwise nil, and Commit reports its result.
+func (b *Batch) Add(ctx context.Context, r io.Reader, o IngestOptions) (*IngestResult, error) {
+	st, done, err := b.s.stage(ctx, b.t, r, o, false)
+	if err != nil || done != nil {
+		return done, err
+	}
+	b.mu.Lock()
+	b.staged = append(b.staged, st)
+	b.mu.Unlock()
+	return nil, nil
+}
+
+// Pending returns how many staged packages wait for Commit.
+func (b *Batch) Pending() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.staged)
+}
+
+// Commit syncs the blob store and records every staged package in one
+// transaction. A package that conflicts with one recorded meanwhile gets an
+// error in its result's place (errs[i]); the error return is for the batch.
+func (b *Batch) Commit(ctx context.Context) (res []*IngestResult, errs []error, err error) {
+	b.mu.Lock()
+	sts := b.staged
+	b.staged = nil
+	b.mu.Unlock()
+	if len(sts) == 0 {
+		return nil, nil, nil
+	}
+	if err := b.s.blobs.Sync(ctx); err != nil {
+		return nil, nil, err
+	}
+	ps := make([]*Package, len(sts))
+	for i, st := range sts {
+		ps[i] = st.pkg
+	}
+	out, err := b.s.cat.AddPackages(ctx, sts[0].target.ID, ps)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	s.hook("upload.recorded")
-	if created {
-		s.log.Info("package added", "target", t.String(), "name", p.Name, "version", p.Version, "arch", p.Arch,
-			"sha256", p.SHA256, "size", p.Size)
+	res = make([]*IngestResult, len(out))
+	errs = make([]error, len(out))
+	for i, r := range out {
+		if r.Err != nil {
+			errs[i] = r.Err
+			continue
+		}
+		res[i] = b.s.recorded(b.t, sts[i], r.Package, r.Added)
 	}
-	return &IngestResult{Package: got, Created: created, Target: ti, Path: packagePath(spec.Format, t, got)}, nil
+	return res, errs, nil
 }
 
 func packagePath(f Format, t Target, p *Package) string {
@@ -259,7 +351,7 @@ func packagePath(f Format, t Target, p *Package) string {
 
 // rewrite lets the format rewrite the upload (rpm signing) into a new temp
 // file; it returns nil when the format keeps the upload as it is.
-func (s *Service) rewrite(ctx context.Context, rw Rewriter, t Target, up *upload, digests []Digest) (*upload, error) {
+func (s *Service) rewrite(ctx context.Context, rw Rewriter, t Target, up *upload, digests []Digest, durable bool) (*upload, error) {
 	in, err := os.Open(up.path)
 	if err != nil {
 		return nil, fmt.Errorf("reopen upload: %w", err)
@@ -276,7 +368,7 @@ func (s *Service) rewrite(ctx context.Context, rw Rewriter, t Target, up *upload
 		pw.CloseWithError(err)
 		done <- result{changed, err}
 	}()
-	up2, err := s.receive(ctx, pr, digests)
+	up2, err := s.receive(ctx, pr, digests, durable)
 	pr.CloseWithError(err)
 	res := <-done
 	if res.err != nil {
@@ -351,7 +443,7 @@ func (u *upload) discard() {
 
 // receive streams r into a temp file, computing digests in the same pass,
 // and fsyncs it.
-func (s *Service) receive(ctx context.Context, r io.Reader, digests []Digest) (*upload, error) {
+func (s *Service) receive(ctx context.Context, r io.Reader, digests []Digest, durable bool) (*upload, error) {
 	f, err := os.CreateTemp(s.opts.TmpDir, "upload-"+strconv.Itoa(os.Getpid())+"-*")
 	if err != nil {
 		return nil, fmt.Errorf("create upload file: %w", err)
@@ -387,8 +479,10 @@ func (s *Service) receive(ctx context.Context, r io.Reader, digests []Digest) (*
 	if n > limit {
 		return nil, fmt.Errorf("upload is larger than the limit of %d bytes: %w", limit, ErrTooLarge)
 	}
-	if err := f.Sync(); err != nil {
-		return nil, fmt.Errorf("sync upload: %w", err)
+	if durable {
+		if err := f.Sync(); err != nil {
+			return nil, fmt.Errorf("sync upload: %w", err)
+		}
 	}
 	if err := f.Close(); err != nil {
 		return nil, fmt.Errorf("close upload: %w", err)

@@ -124,6 +124,17 @@ type FilePutter interface {
 	PutFile(ctx context.Context, key, path string) error
 }
 
+// DeferredSyncer is an optional interface of a FilePutter that can move
+// many files into place without syncing each one, then make them all durable
+// at once: a bulk import pays one sync instead of two per file.
+type DeferredSyncer interface {
+	// PutFileNoSync is PutFile without durability: after a crash the object
+	// may be missing or empty until Sync has returned.
+	PutFileNoSync(ctx context.Context, key, path string) error
+	// Sync makes every earlier PutFileNoSync durable.
+	Sync(ctx context.Context) error
+}
+
 // Filer is an optional interface of an Object backed by an open local file.
 // A server may pass File() to http.ServeContent instead of the Object, so
 // the kernel can send it with sendfile(2). The file belongs to the Object:

@@ -63,8 +63,43 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		bar = progressbar.NewOptions(len(files), progressbar.OptionSetWriter(stderr),
 			progressbar.OptionSetDescription("importing"), progressbar.OptionShowCount(), progressbar.OptionClearOnFinish())
 	}
+	// A batch moves blobs into place without a sync each; every commitEvery
+	// staged packages (and at the end) one sync and one catalog transaction
+	// record them.
+	const commitEvery = 1000
+	batch := a.svc.NewBatch(t)
 	var mu sync.Mutex
 	var added, same, failed int
+	report := func(path string, res *repo.IngestResult, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case err != nil:
+			failed++
+			if bar != nil {
+				bar.Clear()
+			}
+			fmt.Fprintf(stderr, "%s: %v\n", path, err)
+		case res == nil:
+			return // staged: counted at commit
+		case res.Created:
+			added++
+		default:
+			same++
+		}
+	}
+	commit := func() error {
+		res, errs, err := batch.Commit(ctx)
+		if err != nil {
+			return err
+		}
+		for i := range res {
+			report(res2name(res[i]), res[i], errs[i])
+		}
+		return nil
+	}
+	var commitErr error
+	var commitOnce sync.Once
 	jobs := make(chan string)
 	var wg sync.WaitGroup
 	for range max(1, *workers) {
@@ -72,29 +107,21 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		go func() {
 			defer wg.Done()
 			for path := range jobs {
-				res, err := importFile(ctx, a.svc, t, path, *component)
-				mu.Lock()
-				switch {
-				case err != nil:
-					failed++
-					if bar != nil {
-						bar.Clear()
-					}
-					fmt.Fprintf(stderr, "%s: %v\n", path, err)
-				case res.Created:
-					added++
-				default:
-					same++
-				}
+				res, err := importFile(ctx, batch, path, *component)
+				report(path, res, err)
 				if bar != nil {
 					bar.Add(1)
 				}
-				mu.Unlock()
+				if batch.Pending() >= commitEvery {
+					if err := commit(); err != nil {
+						commitOnce.Do(func() { commitErr = err })
+					}
+				}
 			}
 		}()
 	}
 	for _, f := range files {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || commitErr != nil {
 			break
 		}
 		jobs <- f
@@ -103,6 +130,12 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	wg.Wait()
 	if bar != nil {
 		bar.Finish()
+	}
+	if commitErr == nil {
+		commitErr = commit()
+	}
+	if commitErr != nil {
+		return fmt.Errorf("record imported packages: %w", commitErr)
 	}
 	if ctx.Err() != nil {
 		return ctx.Err()
@@ -122,13 +155,21 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
-func importFile(ctx context.Context, svc *repo.Service, t repo.Target, path, component string) (*repo.IngestResult, error) {
+func importFile(ctx context.Context, b *repo.Batch, path, component string) (*repo.IngestResult, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return svc.Ingest(ctx, t, f, repo.IngestOptions{Component: component, Filename: filepath.Base(path)})
+	return b.Add(ctx, f, repo.IngestOptions{Component: component, Filename: filepath.Base(path)})
+}
+
+// res2name names a package for messages.
+func res2name(r *repo.IngestResult) string {
+	if r == nil || r.Package == nil {
+		return "package"
+	}
+	return r.Package.Name + " " + r.Package.Version + " (" + r.Package.Arch + ")"
 }
 
 // collect expands directories into the package files under them.

@@ -165,43 +165,71 @@ func scanPackage(s interface{ Scan(...any) error }) (*repo.Package, error) {
 
 // AddPackage implements repo.Catalog.
 func (d *DB) AddPackage(ctx context.Context, target int64, p *repo.Package) (*repo.Package, bool, error) {
-	sums, err := json.Marshal(p.Sums)
+	res, err := d.AddPackages(ctx, target, []*repo.Package{p})
 	if err != nil {
-		return nil, false, fmt.Errorf("encode sums: %w", err)
+		return nil, false, err
 	}
+	return res[0].Package, res[0].Added, res[0].Err
+}
+
+// AddPackages implements repo.Catalog.
+func (d *DB) AddPackages(ctx context.Context, target int64, ps []*repo.Package) ([]repo.AddResult, error) {
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, false, fmt.Errorf("add package: %w", err)
+		return nil, fmt.Errorf("add packages: %w", err)
 	}
 	defer tx.Rollback()
+	out := make([]repo.AddResult, len(ps))
+	added := 0
+	for i, p := range ps {
+		r, err := addPackage(ctx, tx, target, p)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = r
+		if r.Added {
+			added++
+		}
+	}
+	if added > 0 {
+		if _, err := tx.ExecContext(ctx, `UPDATE targets SET revision = revision + 1 WHERE id = ?`, target); err != nil {
+			return nil, fmt.Errorf("bump revision: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("commit packages: %w", err)
+	}
+	return out, nil
+}
+
+// addPackage adds p inside tx; a conflict is a result, not an error.
+func addPackage(ctx context.Context, tx *sql.Tx, target int64, p *repo.Package) (repo.AddResult, error) {
+	sums, err := json.Marshal(p.Sums)
+	if err != nil {
+		return repo.AddResult{}, fmt.Errorf("encode sums: %w", err)
+	}
 	old, err := scanPackage(tx.QueryRowContext(ctx, `SELECT `+pkgCols+` FROM packages
 		WHERE target_id = ? AND name = ? AND version = ? AND arch = ?`, target, p.Name, p.Version, p.Arch))
 	switch {
 	case err == nil:
 		if old.SameUpload(p) {
-			return old, false, nil
+			return repo.AddResult{Package: old}, nil
 		}
-		return old, false, fmt.Errorf("%s %s (%s) already exists with other content (sha256 %s): %w",
-			p.Name, p.Version, p.Arch, old.SHA256, repo.ErrConflict)
+		return repo.AddResult{Package: old, Err: fmt.Errorf("%s %s (%s) already exists with other content (sha256 %s): %w",
+			p.Name, p.Version, p.Arch, old.SHA256, repo.ErrConflict)}, nil
 	case !errors.Is(err, sql.ErrNoRows):
-		return nil, false, fmt.Errorf("look up %s %s: %w", p.Name, p.Version, err)
+		return repo.AddResult{}, fmt.Errorf("look up %s %s: %w", p.Name, p.Version, err)
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO packages (target_id, component, name, version, arch, sha256, orig_sha256, size, sums, meta, uploaded)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, target, p.Component, p.Name, p.Version, p.Arch, p.SHA256, p.OrigSHA256, p.Size,
 		sums, p.Meta, p.Uploaded.UnixNano())
 	if err != nil {
-		return nil, false, fmt.Errorf("insert %s %s: %w", p.Name, p.Version, err)
+		return repo.AddResult{}, fmt.Errorf("insert %s %s: %w", p.Name, p.Version, err)
 	}
 	if p.ID, err = res.LastInsertId(); err != nil {
-		return nil, false, fmt.Errorf("insert %s %s: %w", p.Name, p.Version, err)
+		return repo.AddResult{}, fmt.Errorf("insert %s %s: %w", p.Name, p.Version, err)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE targets SET revision = revision + 1 WHERE id = ?`, target); err != nil {
-		return nil, false, fmt.Errorf("bump revision: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, false, fmt.Errorf("commit package %s %s: %w", p.Name, p.Version, err)
-	}
-	return p, true, nil
+	return repo.AddResult{Package: p, Added: true}, nil
 }
 
 // FindPackage implements repo.Catalog.

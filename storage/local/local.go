@@ -22,6 +22,8 @@
 package local
 
 import (
+	"golang.org/x/sys/unix"
+
 	"context"
 	"errors"
 	"fmt"
@@ -289,6 +291,53 @@ func (b *Backend) PutFile(ctx context.Context, key, path string) error {
 		return fmt.Errorf("put file %q: %w", key, err)
 	}
 	return b.putFileCopy(ctx, key, path)
+}
+
+var _ storage.DeferredSyncer = (*Backend)(nil)
+
+// PutFileNoSync implements storage.DeferredSyncer: PutFile without the
+// file and directory syncs, which Sync does for all of them at once.
+func (b *Backend) PutFileNoSync(ctx context.Context, key, path string) error {
+	dest, err := b.path(key)
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("put file %q: %w", key, err)
+	}
+	if err := os.Chmod(path, 0o644); err != nil {
+		return fmt.Errorf("put file %q: %w", key, err)
+	}
+	dir := filepath.Dir(dest)
+	for attempt := 1; ; attempt++ {
+		err = b.mkdirAll(dir)
+		if err == nil {
+			if err = os.Rename(path, dest); err == nil {
+				return nil
+			}
+		}
+		var linkErr *os.LinkError
+		if errors.As(err, &linkErr) && errors.Is(linkErr.Err, syscall.EXDEV) {
+			return b.putFileCopy(ctx, key, path)
+		}
+		if !errors.Is(err, fs.ErrNotExist) || attempt >= renameAttempts {
+			return fmt.Errorf("put file %q: %w", key, err)
+		}
+	}
+}
+
+// Sync implements storage.DeferredSyncer with syncfs(2) on the backend's
+// file system.
+func (b *Backend) Sync(ctx context.Context) error {
+	d, err := os.Open(b.Root())
+	if err != nil {
+		return fmt.Errorf("sync: %w", err)
+	}
+	defer d.Close()
+	if err := unix.Syncfs(int(d.Fd())); err != nil {
+		return fmt.Errorf("sync %s: %w", b.Root(), err)
+	}
+	return ctx.Err()
 }
 
 // putFileCopy is PutFile across file systems: Put a copy, then remove path.
