@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -239,4 +240,44 @@ func TestPutKeyConflicts(t *testing.T) {
 		t.Fatal(err)
 	}
 	o.Close()
+}
+
+// TestPutFileNoSync moves files into place without syncing them one by one;
+// Sync then makes them durable, and the objects read back.
+func TestPutFileNoSync(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	b, err := New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		src := filepath.Join(t.TempDir(), "f")
+		os.WriteFile(src, []byte{byte(i)}, 0o600)
+		key := fmt.Sprintf("sha256/0%d/x%d", i, i)
+		if err := b.PutFileNoSync(ctx, key, src); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(src); !os.IsNotExist(err) {
+			t.Errorf("source still there: %v", err)
+		}
+	}
+	if err := b.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	o, err := b.Open(ctx, "sha256/02/x2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := io.ReadAll(o)
+	o.Close()
+	if len(data) != 1 || data[0] != 2 {
+		t.Errorf("read %v", data)
+	}
+	if fi, _ := os.Stat(filepath.Join(root, "sha256/02/x2")); fi.Mode().Perm() != 0o644 {
+		t.Errorf("mode %v", fi.Mode())
+	}
+	if err := b.PutFileNoSync(ctx, "../x", filepath.Join(t.TempDir(), "f")); err == nil {
+		t.Error("invalid key accepted")
+	}
 }
