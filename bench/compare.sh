@@ -49,6 +49,7 @@ for fmt in "${what[@]}"; do
     case $fmt in deb) tg=5.8/debian/bookworm ;; rpm) tg=5.8/el/9 ;; apk) tg=5.8/alpine/v3.20 ;; esac
     fresh "$work/pier-$fmt-$n"; cold
     measure "pier import + publish (cold cache)" "$work/pier" import --data "$work/pier-$fmt-$n" "$tg" "$pk"
+    sleep 1 # a publish waits for the next second after the previous one (Release Date)
     measure "pier import 1 + publish ($n in target)" "$work/pier" import --data "$work/pier-$fmt-$n" "$tg" "$one"
     case $fmt in
     deb)
