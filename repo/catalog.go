@@ -12,7 +12,8 @@ type TargetInfo struct {
 	Format string `json:"format"`
 	// Revision counts changes to the target's package set.
 	Revision int64 `json:"revision"`
-	// Packages is the number of packages in the target.
+	// Packages is the number of packages in the target (filled by
+	// Catalog.Targets; Catalog.Target leaves it 0 to stay cheap).
 	Packages int64 `json:"packages"`
 	// Current is the live generation, nil before the first publish.
 	Current *Generation `json:"generation,omitempty"`

@@ -90,35 +90,53 @@ func (d *DB) Close() error { return d.db.Close() }
 // Ping checks that the database answers.
 func (d *DB) Ping(ctx context.Context) error { return d.db.PingContext(ctx) }
 
-// Target implements repo.Catalog.
+// Target implements repo.Catalog. It is cheap when the target exists (one
+// indexed read, no write lock, no package count): ingest calls it for every
+// package.
 func (d *DB) Target(ctx context.Context, t repo.Target, format string) (*repo.TargetInfo, error) {
-	if _, err := d.db.ExecContext(ctx,
-		`INSERT INTO targets (stream, distro, release, format) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		t.Stream, t.Distro, t.Release, format); err != nil {
-		return nil, fmt.Errorf("create target %s: %w", t, err)
+	ti, err := d.lookupTarget(ctx, t)
+	if errors.Is(err, sql.ErrNoRows) {
+		if _, err := d.db.ExecContext(ctx,
+			`INSERT INTO targets (stream, distro, release, format) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			t.Stream, t.Distro, t.Release, format); err != nil {
+			return nil, fmt.Errorf("create target %s: %w", t, err)
+		}
+		ti, err = d.lookupTarget(ctx, t)
 	}
-	ts, err := d.targets(ctx, `WHERE t.stream = ? AND t.distro = ? AND t.release = ?`, t.Stream, t.Distro, t.Release)
+	if err != nil {
+		return nil, fmt.Errorf("look up target %s: %w", t, err)
+	}
+	if ti.Format != format {
+		return nil, fmt.Errorf("target %s holds %s packages, not %s: %w", t, ti.Format, format, repo.ErrInvalid)
+	}
+	return ti, nil
+}
+
+func (d *DB) lookupTarget(ctx context.Context, t repo.Target) (*repo.TargetInfo, error) {
+	ts, err := d.targets(ctx, false, `WHERE t.stream = ? AND t.distro = ? AND t.release = ?`, t.Stream, t.Distro, t.Release)
 	if err != nil {
 		return nil, err
 	}
-	if len(ts) != 1 {
-		return nil, fmt.Errorf("target %s: %w", t, repo.ErrNotFound)
-	}
-	if ts[0].Format != format {
-		return nil, fmt.Errorf("target %s holds %s packages, not %s: %w", t, ts[0].Format, format, repo.ErrInvalid)
+	if len(ts) == 0 {
+		return nil, sql.ErrNoRows
 	}
 	return &ts[0], nil
 }
 
 // Targets implements repo.Catalog.
 func (d *DB) Targets(ctx context.Context) ([]repo.TargetInfo, error) {
-	return d.targets(ctx, "")
+	return d.targets(ctx, true, "")
 }
 
-func (d *DB) targets(ctx context.Context, where string, args ...any) ([]repo.TargetInfo, error) {
+// targets lists targets; counting packages costs a scan of each target's
+// packages, so only listings ask for it.
+func (d *DB) targets(ctx context.Context, count bool, where string, args ...any) ([]repo.TargetInfo, error) {
+	countExpr := "0"
+	if count {
+		countExpr = "(SELECT count(*) FROM packages p WHERE p.target_id = t.id)"
+	}
 	rows, err := d.db.QueryContext(ctx, `
-SELECT t.id, t.stream, t.distro, t.release, t.format, t.revision,
-       (SELECT count(*) FROM packages p WHERE p.target_id = t.id),
+SELECT t.id, t.stream, t.distro, t.release, t.format, t.revision, `+countExpr+`,
        g.id, g.seq, g.created, g.revision, g.manifest, g.files, g.packages
 FROM targets t LEFT JOIN generations g ON g.id = t.current_gen `+where+`
 ORDER BY t.stream, t.distro, t.release`, args...)
