@@ -66,6 +66,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stdout, "pier %s serving %s on %s\n", version, cfg.DataDir, base)
 	fmt.Fprintf(stdout, "signing key (%s): %s\n", verb, a.signer.Fingerprint())
 	fmt.Fprintf(stdout, "public key: %s/keys/pier.asc (binary keyring: %s/keys/pier.gpg)\n", base, base)
+	fmt.Fprintf(stdout, "apk signing key: %s/keys/%s\n", base, a.apkKey.KeyName())
 	switch {
 	case tokenPath == "":
 		fmt.Fprintln(stdout, "admin token: from PIER_ADMIN_TOKEN")
