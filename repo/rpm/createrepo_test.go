@@ -29,7 +29,12 @@ func TestCompareCreaterepo(t *testing.T) {
 		}
 		pkgs = append(pkgs, catalogPackage(t, f, b, fixtureTime))
 	}
+	_, rpmbuildErr := exec.LookPath("rpmbuild")
+	fresh := rpmbuildErr == nil || os.Getenv("CI") == "true"
 	for _, name := range fixtureFiles {
+		if fresh && strings.HasPrefix(name, "greet-") {
+			continue // rebuilt below with the same NEVRA: one target cannot hold both
+		}
 		add(name, readFixture(t, name))
 	}
 	// Freshly built packages too, so that the comparison follows the tools
@@ -37,7 +42,7 @@ func TestCompareCreaterepo(t *testing.T) {
 	nfdir := t.TempDir()
 	add("fresh-nfpm.rpm", buildNFPM(t, nfpmInfo(t, nfdir, "hello", "arm64", "4", "2.0~rc1"), false))
 	add("fresh-nfpm.src.rpm", buildNFPM(t, nfpmInfo(t, nfdir, "hello-data", "amd64", "", "2.0^git1"), true))
-	if _, err := exec.LookPath("rpmbuild"); err == nil || os.Getenv("CI") == "true" {
+	if fresh {
 		bin, src := buildRPMBuild(t)
 		add("fresh-greet.noarch.rpm", bin)
 		add("fresh-greet.src.rpm", src)

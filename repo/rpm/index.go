@@ -142,26 +142,24 @@ func isSHA256(s string) bool {
 	return true
 }
 
-// assignHrefs gives each package its location: "<arch>/<n>-<v>-<r>.<arch>.rpm".
-// Packages that would share one (same name, version, release and arch but
-// different epochs) keep it for the earliest uploaded; each of the others
-// goes into a subfolder named by its checksum, so a published package never
-// moves.
+// assignHrefs gives each package its location (see packageHref).
 func assignHrefs(entries []*entry) {
-	first := make(map[string]*entry, len(entries))
 	for _, e := range entries {
-		e.href = e.m.Arch + "/" + rpmFileName(e.m.Name, e.m.Version, e.m.Release, e.m.Arch)
-		f, ok := first[e.href]
-		if !ok || e.pkg.Uploaded.Before(f.pkg.Uploaded) ||
-			(e.pkg.Uploaded.Equal(f.pkg.Uploaded) && e.sum < f.sum) {
-			first[e.href] = e
-		}
+		e.href = packageHref(e.m.Arch, e.m.Name, e.m.Epoch, e.m.Version, e.m.Release)
 	}
-	for _, e := range entries {
-		if first[e.href] != e {
-			e.href = e.m.Arch + "/" + e.sum[:16] + "/" + rpmFileName(e.m.Name, e.m.Version, e.m.Release, e.m.Arch)
-		}
+}
+
+// packageHref is a package's path below the repository base:
+// "<arch>/<n>-<v>-<r>.<arch>.rpm", or "<arch>/e<epoch>/<n>-<v>-<r>.<arch>.rpm"
+// for a non-zero epoch. The file name carries no epoch (rpm's convention),
+// so the epoch folder keeps packages that differ only by epoch apart: the
+// path is a function of the NEVRA alone, known at upload and never moving.
+func packageHref(arch, name, epoch, version, release string) string {
+	dir := arch + "/"
+	if epoch != "" && strings.TrimLeft(epoch, "0") != "" {
+		dir += "e" + epoch + "/"
 	}
+	return dir + rpmFileName(name, version, release, arch)
 }
 
 // mdFile is one written repodata file.

@@ -388,7 +388,7 @@ func TestIndexConsistency(t *testing.T) {
 	if want := []string{"greet noarch", "greet src", "hello aarch64", "hello x86_64", "hello-data noarch"}; !reflect.DeepEqual(wantOrder, want) {
 		t.Errorf("order = %q, want %q", wantOrder, want)
 	}
-	if pri.Packages[1].Location.Href != "src/greet-1.0-1.src.rpm" || pri.Packages[3].Location.Href != "x86_64/hello-1.2.3-1.x86_64.rpm" {
+	if pri.Packages[1].Location.Href != "src/e3/greet-1.0-1.src.rpm" || pri.Packages[3].Location.Href != "x86_64/hello-1.2.3-1.x86_64.rpm" {
 		t.Errorf("hrefs: %s, %s", pri.Packages[1].Location.Href, pri.Packages[3].Location.Href)
 	}
 	if got := pri.Packages[0].Time.File; got != fixtureTime.Add(3*time.Minute).Unix() {
@@ -487,7 +487,7 @@ func TestIndexEmpty(t *testing.T) {
 }
 
 // TestIndexEpochCollision publishes two packages that differ only by
-// epoch: the earlier upload keeps the conventional path.
+// epoch: each non-zero epoch has its own folder, and PackagePath agrees.
 func TestIndexEpochCollision(t *testing.T) {
 	f := newTestFormat()
 	mk := func(epoch uint32, at time.Time) repo.Package {
@@ -503,11 +503,16 @@ func TestIndexEpochCollision(t *testing.T) {
 		got[pp.Version.Epoch] = pp.Location.Href
 	}
 	want := map[string]string{
-		"2": "x86_64/dup-1.0-1.x86_64.rpm",
-		"1": "x86_64/" + newer.SHA256[:16] + "/dup-1.0-1.x86_64.rpm",
+		"2": "x86_64/e2/dup-1.0-1.x86_64.rpm",
+		"1": "x86_64/e1/dup-1.0-1.x86_64.rpm",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("hrefs = %v, want %v", got, want)
+	}
+	for _, p := range []repo.Package{older, newer} {
+		if got, want := f.PackagePath(testTarget, &p), "rpm/"+testTarget.String()+"/x86_64/e"+p.Version[:1]+"/dup-1.0-1.x86_64.rpm"; got != want {
+			t.Errorf("PackagePath = %s, want %s", got, want)
+		}
 	}
 	if pri.Packages[0].Version.Epoch != "1" {
 		t.Errorf("epoch 1 should sort first: %+v", pri.Packages[0].Version)

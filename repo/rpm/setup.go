@@ -13,13 +13,10 @@ var (
 )
 
 // PackagePath returns where p is published in t:
-// "rpm/<stream>/<distro>/<release>/<arch>/<n>-<v>-<r>.<arch>.rpm". The one
-// exception is a package that differs from an earlier upload only by its
-// epoch: Index puts it into a subfolder named by its checksum.
+// "rpm/<stream>/<distro>/<release>/" + packageHref.
 func (f *Format) PackagePath(t repo.Target, p *repo.Package) string {
 	v := parseEVR(p.Version)
-	return "rpm/" + t.Stream + "/" + t.Distro + "/" + t.Release + "/" + p.Arch + "/" +
-		rpmFileName(p.Name, v.Version, v.Release, p.Arch)
+	return "rpm/" + t.Stream + "/" + t.Distro + "/" + t.Release + "/" + packageHref(p.Arch, p.Name, v.Epoch, v.Version, v.Release)
 }
 
 // Setup tells a user how to add t to dnf/yum, or to zypper for SUSE
