@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/rand"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -96,5 +99,42 @@ func TestPush(t *testing.T) {
 	out, err = exec.Command(pierBin, "push", "--server", s.url, "--token", "nope", "nightly/debian/bookworm", a).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "403") {
 		t.Errorf("wrong token: %v\n%s", err, out)
+	}
+}
+
+// TestUploadLimit: an upload over max_upload_size gets 413, whether the
+// client announces its length or streams it chunked, and leaves nothing.
+func TestUploadLimit(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "pier.yaml")
+	os.WriteFile(cfg, []byte("max_upload_size: 4KiB\n"), 0o644)
+	s := startServer(t, "", "PIER_CONFIG="+cfg)
+	noise := make([]byte, 20000)
+	rand.Read(noise) // incompressible, so the .deb stays large
+	big := mkdeb(t, "toobig", "1.0", "amd64", string(noise))
+	if len(big) <= 4096 {
+		t.Fatalf("test package is only %d bytes", len(big))
+	}
+	if code, reply := s.upload("5.8/debian/bookworm", big, ""); code != http.StatusRequestEntityTooLarge {
+		t.Errorf("sized upload: %d %v", code, reply)
+	}
+	// Chunked: no Content-Length, the server finds out while streaming.
+	req, _ := http.NewRequest("POST", s.url+"/api/v1/targets/5.8/debian/bookworm/packages", io.MultiReader(bytes.NewReader(big)))
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	req.ContentLength = -1
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(body), "limit") {
+		t.Errorf("chunked upload: %d %s", resp.StatusCode, body)
+	}
+	small := mkdeb(t, "small", "1.0", "amd64", "s")
+	if code, reply := s.upload("5.8/debian/bookworm", small, ""); code != http.StatusCreated {
+		t.Errorf("small upload: %d %v (%d bytes)", code, reply, len(small))
+	}
+	if ents, _ := os.ReadDir(filepath.Join(s.data, "tmp")); len(ents) != 0 {
+		t.Errorf("temp files left: %v", ents)
 	}
 }
