@@ -183,6 +183,12 @@ func TestServingHeaders(t *testing.T) {
 			t.Errorf("setup lacks %q:\n%s", want, setup)
 		}
 	}
+	code, list := s.do("GET", "/api/v1/targets/5.8/debian/bookworm/packages", nil)
+	var pkgs []map[string]any
+	if err := json.Unmarshal(list, &pkgs); code != 200 || err != nil || len(pkgs) != 1 || pkgs[0]["name"] != "hdr" ||
+		pkgs[0]["sha256"] != sha(pkg) || pkgs[0]["architecture"] != "amd64" {
+		t.Errorf("package list: %d %s", code, list)
+	}
 	if code, _, _ := s.get("/healthz"); code != 200 {
 		t.Errorf("/healthz: %d", code)
 	}
