@@ -48,8 +48,11 @@ type Catalog interface {
 	// Target returns the target, creating it with format if it does not
 	// exist yet.
 	Target(ctx context.Context, t Target, format string) (*TargetInfo, error)
-	// Targets lists every target.
+	// Targets lists every target with its package count.
 	Targets(ctx context.Context) ([]TargetInfo, error)
+	// Heads lists every target with its current generation but without
+	// counting packages: cheap enough to poll.
+	Heads(ctx context.Context) ([]TargetInfo, error)
 	// AddPackage records p in target id. If a package with the same name,
 	// version and architecture exists with the same sha256 it returns that
 	// package and false; with other bytes it returns an error wrapping

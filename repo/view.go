@@ -46,7 +46,7 @@ func (s *Service) Lookup(path string) (Served, bool) {
 func (s *Service) RefreshView(ctx context.Context) error {
 	s.view.mu.Lock()
 	defer s.view.mu.Unlock()
-	ts, err := s.cat.Targets(ctx)
+	ts, err := s.cat.Heads(ctx)
 	if err != nil {
 		return err
 	}
@@ -161,7 +161,7 @@ func (s *Service) Packages(ctx context.Context, t Target) ([]Package, error) {
 // FindTarget returns t as the catalog knows it, or an error wrapping
 // ErrNotFound if nothing was ever uploaded to it.
 func (s *Service) FindTarget(ctx context.Context, t Target) (*TargetInfo, error) {
-	ts, err := s.cat.Targets(ctx)
+	ts, err := s.cat.Heads(ctx)
 	if err != nil {
 		return nil, err
 	}

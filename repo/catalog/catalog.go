@@ -128,6 +128,11 @@ func (d *DB) Targets(ctx context.Context) ([]repo.TargetInfo, error) {
 	return d.targets(ctx, true, "")
 }
 
+// Heads implements repo.Catalog.
+func (d *DB) Heads(ctx context.Context) ([]repo.TargetInfo, error) {
+	return d.targets(ctx, false, "")
+}
+
 // targets lists targets; counting packages costs a scan of each target's
 // packages, so only listings ask for it.
 func (d *DB) targets(ctx context.Context, count bool, where string, args ...any) ([]repo.TargetInfo, error) {
