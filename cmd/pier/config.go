@@ -13,6 +13,7 @@ import (
 	"github.com/pierhq/pier/repo/apk"
 	"github.com/pierhq/pier/repo/deb"
 	"github.com/pierhq/pier/repo/rpm"
+	"github.com/pierhq/pier/storage/s3"
 )
 
 // Config is pier's configuration file. Every key is documented in
@@ -29,6 +30,7 @@ type Config struct {
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level"`
 
+	Storage StorageConfig     `yaml:"storage"`
 	Auth    AuthConfig        `yaml:"auth"`
 	Signing SigningConfig     `yaml:"signing"`
 	Publish PublishConfig     `yaml:"publish"`
@@ -36,6 +38,15 @@ type Config struct {
 	Deb     deb.Config        `yaml:"deb"`
 	RPM     rpm.Config        `yaml:"rpm"`
 	APK     apk.Config        `yaml:"apk"`
+}
+
+// StorageConfig says where package and index blobs live. The catalog, keys
+// and uploads in progress stay in the data directory either way.
+type StorageConfig struct {
+	// Type is "local" (<data_dir>/blobs) or "s3".
+	Type string `yaml:"type"`
+	// S3 configures the bucket when Type is "s3".
+	S3 s3.Config `yaml:"s3"`
 }
 
 // AuthConfig says where the admin token comes from.
@@ -105,6 +116,12 @@ func (c *Config) Defaults() {
 			c.Distros[d] = f
 		}
 	}
+	if c.Storage.Type == "" {
+		c.Storage.Type = "local"
+	}
+	if c.Storage.Type == "s3" {
+		c.Storage.S3.Defaults()
+	}
 	c.Deb.Defaults()
 	c.RPM.Defaults()
 	c.APK.Defaults()
@@ -130,6 +147,15 @@ func (c *Config) Validate() error {
 		if f != "deb" && f != "rpm" && f != "apk" {
 			return fmt.Errorf("distros.%s: unknown format %q (known: deb, rpm, apk)", d, f)
 		}
+	}
+	switch c.Storage.Type {
+	case "local":
+	case "s3":
+		if err := c.Storage.S3.Validate(); err != nil {
+			return fmt.Errorf("storage.s3: %w", err)
+		}
+	default:
+		return fmt.Errorf("storage.type %q must be local or s3", c.Storage.Type)
 	}
 	if err := c.Deb.Validate(); err != nil {
 		return fmt.Errorf("deb: %w", err)

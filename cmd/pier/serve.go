@@ -38,8 +38,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer a.Close()
 	// Blob writes a crashed process left half done. (pier import running
 	// during this start would lose an index write in flight and fail.)
-	if err := a.backend.CleanTemp(); err != nil {
-		return err
+	if c, ok := a.backend.(interface{ CleanTemp() error }); ok {
+		if err := c.CleanTemp(); err != nil {
+			return err
+		}
 	}
 	token, tokenPath, tokenCreated, err := adminToken(cfg)
 	if err != nil {

@@ -22,7 +22,9 @@ import (
 	"github.com/pierhq/pier/repo/deb"
 	"github.com/pierhq/pier/repo/rpm"
 	"github.com/pierhq/pier/signing"
+	"github.com/pierhq/pier/storage"
 	"github.com/pierhq/pier/storage/local"
+	"github.com/pierhq/pier/storage/s3"
 )
 
 // commonFlags are the flags of every command that works on a data dir.
@@ -55,7 +57,7 @@ type app struct {
 	signer  *signing.OpenPGP
 	apkKey  *signing.RSAKey
 	svc     *repo.Service
-	backend *local.Backend
+	backend storage.Backend
 	created bool // the signing key was generated now
 }
 
@@ -88,11 +90,9 @@ func open(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 			cat.Close()
 		}
 	}()
-	backend, err := local.New(filepath.Join(dir, "blobs"))
-	if err != nil {
+	if a.backend, err = openBackend(ctx, cfg); err != nil {
 		return nil, err
 	}
-	a.backend = backend
 	if a.signer, a.created, err = loadSigner(cfg); err != nil {
 		return nil, err
 	}
@@ -118,6 +118,21 @@ func open(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 	}
 	ok = true
 	return a, nil
+}
+
+// openBackend opens the blob store the config names.
+func openBackend(ctx context.Context, cfg *Config) (storage.Backend, error) {
+	if cfg.Storage.Type != "s3" {
+		return local.New(filepath.Join(cfg.DataDir, "blobs"))
+	}
+	b, err := s3.New(ctx, cfg.Storage.S3)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.Check(ctx); err != nil {
+		return nil, fmt.Errorf("blob store: %w", err)
+	}
+	return b, nil
 }
 
 func distrosOf(cfg *Config, format string) []string {
