@@ -546,11 +546,8 @@ func cleanDeadUploads(dir string) error {
 		}
 		pidStr, _, _ := strings.Cut(rest, "-")
 		pid, err := strconv.Atoi(pidStr)
-		if err == nil && pid != os.Getpid() && syscall.Kill(pid, 0) == nil {
-			continue // its owner is alive
-		}
-		if pid == os.Getpid() {
-			continue
+		if err == nil && (pid == os.Getpid() || syscall.Kill(pid, 0) == nil) {
+			continue // its owner is alive: an import running beside us
 		}
 		os.Remove(filepath.Join(dir, e.Name()))
 	}
