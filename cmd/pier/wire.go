@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -142,6 +143,7 @@ func distrosOf(cfg *Config, format string) []string {
 			out = append(out, d)
 		}
 	}
+	slices.Sort(out)
 	return out
 }
 
