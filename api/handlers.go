@@ -224,44 +224,10 @@ func (s *Server) serveFile(c echo.Context) error {
 	}
 	defer obj.Close()
 	h := c.Response().Header()
-	h.Set("Content-Type", contentType(path))
+	h.Set("Content-Type", repo.ContentType(path))
 	h.Set("ETag", `"`+f.SHA256+`"`)
-	switch f.Kind {
-	case repo.KindPackage, repo.KindHashed:
-		h.Set("Cache-Control", "public, max-age=31536000, immutable")
-	default:
-		h.Set("Cache-Control", "public, no-cache")
-	}
+	h.Set("Cache-Control", repo.CacheControl(f.Kind))
 	h.Set("X-Content-Sha256", f.SHA256)
 	http.ServeContent(c.Response(), c.Request(), "", f.ModTime, obj)
 	return nil
-}
-
-// contentType names the media type of a published file by its name.
-func contentType(path string) string {
-	name := path[strings.LastIndexByte(path, '/')+1:]
-	switch {
-	case strings.Contains(path, "/by-hash/"):
-		return "application/octet-stream"
-	case strings.HasSuffix(name, ".deb"):
-		return "application/vnd.debian.binary-package"
-	case strings.HasSuffix(name, ".rpm"):
-		return "application/x-rpm"
-	case strings.HasSuffix(name, ".apk"):
-		return "application/vnd.alpine.package"
-	case strings.HasSuffix(name, ".gz"):
-		return "application/gzip"
-	case strings.HasSuffix(name, ".xz"):
-		return "application/x-xz"
-	case strings.HasSuffix(name, ".zst"):
-		return "application/zstd"
-	case strings.HasSuffix(name, ".xml"):
-		return "application/xml"
-	case strings.HasSuffix(name, ".asc"), strings.HasSuffix(name, ".gpg"):
-		return "application/pgp-signature"
-	case strings.HasSuffix(name, ".key"):
-		return "application/pgp-keys"
-	default:
-		return "text/plain; charset=utf-8"
-	}
 }

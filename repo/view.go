@@ -190,3 +190,12 @@ func (s *Service) ServedPaths(prefix string) func(yield func(string) bool) {
 		}
 	}
 }
+
+// Heads lists every target with its current generation (no package counts).
+func (s *Service) Heads(ctx context.Context) ([]TargetInfo, error) { return s.cat.Heads(ctx) }
+
+// Retained returns the generations of target that stay servable, newest
+// first: the current one and up to KeepGenerations-1 before it.
+func (s *Service) Retained(ctx context.Context, t *TargetInfo) ([]Generation, error) {
+	return s.cat.Generations(ctx, t.ID, s.opts.KeepGenerations)
+}

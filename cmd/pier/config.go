@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"path"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -31,6 +33,7 @@ type Config struct {
 	LogLevel string `yaml:"log_level"`
 
 	Storage StorageConfig     `yaml:"storage"`
+	Mirrors []MirrorConfig    `yaml:"mirrors"`
 	Auth    AuthConfig        `yaml:"auth"`
 	Signing SigningConfig     `yaml:"signing"`
 	Publish PublishConfig     `yaml:"publish"`
@@ -47,6 +50,54 @@ type StorageConfig struct {
 	Type string `yaml:"type"`
 	// S3 configures the bucket when Type is "s3".
 	S3 s3.Config `yaml:"s3"`
+}
+
+// MirrorConfig is one sync destination: an S3 bucket (the s3 keys inline)
+// or a directory, holding the same paths Pier serves.
+type MirrorConfig struct {
+	// Name identifies the mirror in `pier sync NAME` and the logs.
+	Name string `yaml:"name"`
+	// Type is "s3" or "dir".
+	Type string `yaml:"type"`
+	// Path is the directory of a "dir" mirror.
+	Path string `yaml:"path"`
+	// Targets are stream/distro/release glob patterns ("*/*/*" for all).
+	Targets []string `yaml:"targets"`
+	// Grace is how long objects no retained generation names stay before
+	// a sync deletes them.
+	Grace time.Duration `yaml:"grace"`
+	// S3 holds the bucket settings of an "s3" mirror, written inline.
+	S3 s3.Config `yaml:",inline"`
+}
+
+var mirrorNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+
+func (m *MirrorConfig) validate() error {
+	if !mirrorNameRE.MatchString(m.Name) {
+		return fmt.Errorf("mirror name %q must be lower-case letters, digits, - or _", m.Name)
+	}
+	if m.Grace == 0 {
+		m.Grace = time.Hour
+	}
+	for _, p := range m.Targets {
+		if _, err := path.Match(p, "s/d/r"); err != nil || strings.Count(p, "/") != 2 {
+			return fmt.Errorf("mirror %s: target pattern %q must be stream/distro/release globs", m.Name, p)
+		}
+	}
+	switch m.Type {
+	case "dir":
+		if m.Path == "" {
+			return fmt.Errorf("mirror %s: type dir needs path", m.Name)
+		}
+	case "s3":
+		m.S3.Defaults()
+		if err := m.S3.Validate(); err != nil {
+			return fmt.Errorf("mirror %s: %w", m.Name, err)
+		}
+	default:
+		return fmt.Errorf("mirror %s: type %q must be s3 or dir", m.Name, m.Type)
+	}
+	return nil
 }
 
 // AuthConfig says where the admin token comes from.
@@ -156,6 +207,16 @@ func (c *Config) Validate() error {
 		}
 	default:
 		return fmt.Errorf("storage.type %q must be local or s3", c.Storage.Type)
+	}
+	seen := map[string]bool{}
+	for i := range c.Mirrors {
+		if err := c.Mirrors[i].validate(); err != nil {
+			return err
+		}
+		if seen[c.Mirrors[i].Name] {
+			return fmt.Errorf("two mirrors are named %q", c.Mirrors[i].Name)
+		}
+		seen[c.Mirrors[i].Name] = true
 	}
 	if err := c.Deb.Validate(); err != nil {
 		return fmt.Errorf("deb: %w", err)

@@ -77,3 +77,45 @@ func TestConfigStrict(t *testing.T) {
 		t.Errorf("ok config: %v %+v", err, c)
 	}
 }
+
+// TestMirrorConfig decodes the mirror entry shape users write (the s3
+// keys inline) and rejects bad entries.
+func TestMirrorConfig(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "m.yaml")
+	os.WriteFile(p, []byte(`mirrors:
+  - name: bucket            # type dir takes path: instead of the s3 keys
+    type: s3
+    bucket: pier-mirror
+    prefix: ""
+    endpoint: http://127.0.0.1:7070
+    region: us-east-1
+    path_style: true
+    targets: ["*/*/*"]
+  - name: www
+    type: dir
+    path: /srv/www
+`), 0o644)
+	c, err := loadConfig(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := c.Mirrors[0]
+	if m.Name != "bucket" || m.S3.Bucket != "pier-mirror" || !m.S3.PathStyle || m.S3.Endpoint != "http://127.0.0.1:7070" ||
+		m.Grace.String() != "1h0m0s" || c.Mirrors[1].Path != "/srv/www" {
+		t.Errorf("decoded %+v", c.Mirrors)
+	}
+	for _, bad := range []string{
+		"mirrors:\n  - name: x\n    type: ftp\n",
+		"mirrors:\n  - name: x\n    type: dir\n",
+		"mirrors:\n  - name: X!\n    type: dir\n    path: /x\n",
+		"mirrors:\n  - name: x\n    type: dir\n    path: /x\n    targets: [\"5.8\"]\n",
+		"mirrors:\n  - name: x\n    type: dir\n    path: /x\n  - name: x\n    type: dir\n    path: /y\n",
+		"mirrors:\n  - name: x\n    type: dir\n    path: /x\n    colour: red\n",
+	} {
+		os.WriteFile(p, []byte(bad), 0o644)
+		if _, err := loadConfig(p); err == nil {
+			t.Errorf("accepted:\n%s", bad)
+		}
+	}
+}

@@ -4,6 +4,7 @@
 //	pier import  [--config FILE] [--data DIR] [--component C] STREAM/DISTRO/RELEASE FILE_OR_DIR...
 //	pier publish [--config FILE] [--data DIR] STREAM/DISTRO/RELEASE
 //	pier push    [--server URL] [--token T] [--component C] STREAM/DISTRO/RELEASE FILE...
+//	pier sync    [--config FILE] [--data DIR] [--verify] [MIRROR]
 //
 // All dependencies are wired here explicitly; nothing registers itself.
 package main
@@ -24,6 +25,7 @@ commands:
   import    add package files from local disk to a target, then publish it
   publish   publish a target now
   push      upload package files to a remote Pier
+  sync      copy published repositories to the configured mirrors (--verify: check them)
   version   print the version
 
 Run 'pier <command> -h' for a command's flags.
@@ -53,6 +55,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdPublish(ctx, args[1:], stdout, stderr)
 	case "push":
 		err = cmdPush(ctx, args[1:], stdout, stderr)
+	case "sync":
+		err = cmdSync(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "pier", version)
 	case "help", "-h", "--help":

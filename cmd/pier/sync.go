@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	"github.com/pierhq/pier/repo/mirror"
+	"github.com/pierhq/pier/storage"
+	"github.com/pierhq/pier/storage/local"
+	"github.com/pierhq/pier/storage/s3"
+)
+
+// openMirror builds the mirror a config entry names.
+func openMirror(ctx context.Context, cfg *Config, mc MirrorConfig) (*mirror.Mirror, error) {
+	var dest storage.Backend
+	switch mc.Type {
+	case "dir":
+		b, err := local.New(mc.Path)
+		if err != nil {
+			return nil, fmt.Errorf("mirror %s: %w", mc.Name, err)
+		}
+		dest = b
+	case "s3":
+		b, err := s3.New(ctx, mc.S3)
+		if err != nil {
+			return nil, fmt.Errorf("mirror %s: %w", mc.Name, err)
+		}
+		dest = b
+	}
+	return &mirror.Mirror{Name: mc.Name, Dest: dest, Targets: mc.Targets, Grace: mc.Grace,
+		StateDir: filepath.Join(cfg.DataDir, "mirrors")}, nil
+}
+
+// cmdSync syncs (or with --verify checks) the configured mirrors, or the
+// one named. It is safe while pier serve runs on the same data dir.
+func cmdSync(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fset := flag.NewFlagSet("pier sync", flag.ContinueOnError)
+	fset.SetOutput(stderr)
+	var cf commonFlags
+	cf.register(fset)
+	verify := fset.Bool("verify", false, "check the mirror against the current generations without changing it")
+	if err := fset.Parse(args); err != nil {
+		return errSilent
+	}
+	cfg, err := cf.load()
+	if err != nil {
+		return err
+	}
+	if len(cfg.Mirrors) == 0 {
+		return fmt.Errorf("no mirrors configured (see mirrors: in config.example.yaml)")
+	}
+	a, err := open(ctx, cfg, newLogger(stderr, "warn"))
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	found, failed := false, false
+	for _, mc := range cfg.Mirrors {
+		if fset.NArg() > 0 && mc.Name != fset.Arg(0) {
+			continue
+		}
+		found = true
+		m, err := openMirror(ctx, cfg, mc)
+		if err != nil {
+			return err
+		}
+		start := time.Now()
+		if *verify {
+			probs, err := m.Verify(ctx, a.svc)
+			for _, p := range probs {
+				fmt.Fprintf(stdout, "%s: %s: %s\n", mc.Name, p.Path, p.What)
+			}
+			if err != nil || len(probs) > 0 {
+				failed = true
+				fmt.Fprintf(stderr, "pier: mirror %s: %d problems %v\n", mc.Name, len(probs), errOrNil(err))
+				continue
+			}
+			fmt.Fprintf(stdout, "%s: ok\n", mc.Name)
+			continue
+		}
+		rep, err := m.Sync(ctx, a.svc)
+		if err != nil {
+			failed = true
+			fmt.Fprintf(stderr, "pier: %v\n", err)
+		}
+		fmt.Fprintf(stdout, "%s: uploaded %d (%d bytes), unchanged %d, deleted %d in %.1fs\n", mc.Name,
+			rep.Uploaded, rep.Bytes, rep.Skipped, rep.Deleted, time.Since(start).Seconds())
+	}
+	if !found {
+		return fmt.Errorf("no mirror named %q", fset.Arg(0))
+	}
+	if failed {
+		return errSilent
+	}
+	return nil
+}
+
+func errOrNil(err error) string {
+	if err == nil {
+		return ""
+	}
+	return "(" + err.Error() + ")"
+}

@@ -1,0 +1,295 @@
+// Package mirror copies published generations to a storage.Backend (an S3
+// bucket, a directory) in an order that never shows a client a broken
+// repository: package files first, then content-addressed index files,
+// then plain index files, and the roots (InRelease, repomd.xml,
+// APKINDEX.tar.gz …) last. Objects that no retained generation names any
+// more are deleted only after a grace period. An interrupted sync leaves the
+// previous or the new generation in place; running it again finishes it.
+package mirror
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pierhq/pier/repo"
+	"github.com/pierhq/pier/storage"
+)
+
+// Source is what a mirror copies from: Pier's service.
+type Source interface {
+	Heads(ctx context.Context) ([]repo.TargetInfo, error)
+	Retained(ctx context.Context, t *repo.TargetInfo) ([]repo.Generation, error)
+	Manifest(ctx context.Context, g *repo.Generation) ([]repo.File, error)
+	Blobs() *repo.Blobs
+}
+
+// Mirror is one sync destination.
+type Mirror struct {
+	// Name identifies the mirror (its state file is <StateDir>/<Name>.json).
+	Name string
+	// Dest receives the objects, keyed by the paths Pier serves.
+	Dest storage.Backend
+	// Targets are "stream/distro/release" glob patterns; empty means all.
+	Targets []string
+	// Grace is how long an object no retained generation names stays
+	// before it is deleted.
+	Grace time.Duration
+	// StateDir keeps what was uploaded, so unchanged objects are skipped.
+	StateDir string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Report says what a sync did.
+type Report struct {
+	Uploaded, Skipped, Deleted int
+	Bytes                      int64
+}
+
+// object is what the state remembers of one uploaded object.
+type object struct {
+	SHA256 string `json:"h"`
+	Size   int64  `json:"s"`
+	// Orphaned is when a sync first found no retained generation naming
+	// the object (zero while one does).
+	Orphaned time.Time `json:"o,omitzero"`
+}
+
+func (m *Mirror) now() time.Time {
+	if m.Now != nil {
+		return m.Now()
+	}
+	return time.Now()
+}
+
+func (m *Mirror) matches(t repo.Target) bool {
+	if len(m.Targets) == 0 {
+		return true
+	}
+	for _, p := range m.Targets {
+		if ok, _ := path.Match(p, t.String()); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// plan returns the files of every matching target's current generation in
+// upload order, and the paths any retained generation names.
+func (m *Mirror) plan(ctx context.Context, src Source) ([]repo.File, map[string]bool, error) {
+	heads, err := src.Heads(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	want := map[string]repo.File{}
+	referenced := map[string]bool{}
+	for i := range heads {
+		t := &heads[i]
+		if t.Current == nil || !m.matches(t.Target) {
+			continue
+		}
+		gens, err := src.Retained(ctx, t)
+		if err != nil {
+			return nil, nil, err
+		}
+		for gi := range gens {
+			files, err := src.Manifest(ctx, &gens[gi])
+			if err != nil {
+				return nil, nil, err
+			}
+			for _, f := range files {
+				referenced[f.Path] = true
+				if gi == 0 {
+					want[f.Path] = f
+				}
+			}
+		}
+	}
+	files := make([]repo.File, 0, len(want))
+	for _, f := range want {
+		files = append(files, f)
+	}
+	slices.SortFunc(files, func(a, b repo.File) int {
+		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Order, b.Order), strings.Compare(a.Path, b.Path))
+	})
+	return files, referenced, nil
+}
+
+// Sync uploads what changed since the last sync, in order, then deletes
+// objects orphaned for longer than the grace period.
+func (m *Mirror) Sync(ctx context.Context, src Source) (rep Report, err error) {
+	state, err := m.loadState()
+	if err != nil {
+		return rep, err
+	}
+	// Keep what was done even when the sync fails half way.
+	defer func() {
+		if serr := m.saveState(state); serr != nil && err == nil {
+			err = serr
+		}
+	}()
+	files, referenced, err := m.plan(ctx, src)
+	if err != nil {
+		return rep, err
+	}
+	for _, f := range files {
+		if o, ok := state[f.Path]; ok && o.SHA256 == f.SHA256 && o.Size == f.Size {
+			rep.Skipped++
+			continue
+		}
+		if err := m.put(ctx, src, f); err != nil {
+			return rep, fmt.Errorf("mirror %s: upload %s: %w", m.Name, f.Path, err)
+		}
+		state[f.Path] = &object{SHA256: f.SHA256, Size: f.Size}
+		rep.Uploaded++
+		rep.Bytes += f.Size
+	}
+	now := m.now()
+	for p, o := range state {
+		if referenced[p] {
+			o.Orphaned = time.Time{}
+			continue
+		}
+		if o.Orphaned.IsZero() {
+			o.Orphaned = now
+		}
+		if now.Sub(o.Orphaned) < m.Grace {
+			continue
+		}
+		if err := m.Dest.Delete(ctx, p); err != nil {
+			return rep, fmt.Errorf("mirror %s: delete %s: %w", m.Name, p, err)
+		}
+		delete(state, p)
+		rep.Deleted++
+	}
+	return rep, nil
+}
+
+func (m *Mirror) put(ctx context.Context, src Source, f repo.File) error {
+	obj, err := src.Blobs().Open(ctx, f.SHA256)
+	if err != nil {
+		return err
+	}
+	defer obj.Close()
+	return m.Dest.Put(ctx, f.Path, obj, f.Size, storage.PutOptions{
+		ContentType:  repo.ContentType(f.Path),
+		CacheControl: repo.CacheControl(f.Kind),
+		Metadata:     map[string]string{"sha256": f.SHA256},
+	})
+}
+
+// Problem is one object of the mirror that differs from the current
+// generation.
+type Problem struct {
+	Path, What string
+}
+
+// Verify checks every file of the current generations in the mirror
+// (size, and sha256: from object metadata where the backend keeps it,
+// otherwise by reading the object) without changing anything.
+func (m *Mirror) Verify(ctx context.Context, src Source) ([]Problem, error) {
+	files, _, err := m.plan(ctx, src)
+	if err != nil {
+		return nil, err
+	}
+	var probs []Problem
+	for _, f := range files {
+		info, err := m.Dest.Stat(ctx, f.Path)
+		if errors.Is(err, fs.ErrNotExist) {
+			probs = append(probs, Problem{f.Path, "missing"})
+			continue
+		}
+		if err != nil {
+			return probs, fmt.Errorf("mirror %s: stat %s: %w", m.Name, f.Path, err)
+		}
+		if info.Size != f.Size {
+			probs = append(probs, Problem{f.Path, fmt.Sprintf("size %d, want %d", info.Size, f.Size)})
+			continue
+		}
+		sum := info.Metadata["sha256"]
+		if sum == "" {
+			if sum, err = hashObject(ctx, m.Dest, f.Path); err != nil {
+				return probs, err
+			}
+		}
+		if sum != f.SHA256 {
+			probs = append(probs, Problem{f.Path, fmt.Sprintf("sha256 %s, want %s", sum, f.SHA256)})
+		}
+	}
+	return probs, nil
+}
+
+func hashObject(ctx context.Context, b storage.Backend, key string) (string, error) {
+	o, err := b.Open(ctx, key)
+	if err != nil {
+		return "", err
+	}
+	defer o.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, o); err != nil {
+		return "", fmt.Errorf("read %s: %w", key, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func (m *Mirror) statePath() string { return filepath.Join(m.StateDir, m.Name+".json") }
+
+func (m *Mirror) loadState() (map[string]*object, error) {
+	state := map[string]*object{}
+	data, err := os.ReadFile(m.statePath())
+	if errors.Is(err, fs.ErrNotExist) {
+		return state, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("mirror %s: read state: %w", m.Name, err)
+	}
+	if err := json.Unmarshal(data, &state); err != nil {
+		return nil, fmt.Errorf("mirror %s: state %s is corrupt (delete it to re-upload everything): %w", m.Name, m.statePath(), err)
+	}
+	return state, nil
+}
+
+// saveState writes the state atomically (temp file, fsync, rename).
+func (m *Mirror) saveState(state map[string]*object) error {
+	data, err := json.Marshal(state)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(m.StateDir, 0o755); err != nil {
+		return fmt.Errorf("mirror %s: save state: %w", m.Name, err)
+	}
+	f, err := os.CreateTemp(m.StateDir, m.Name+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("mirror %s: save state: %w", m.Name, err)
+	}
+	defer os.Remove(f.Name())
+	if _, err := io.Copy(f, bytes.NewReader(data)); err != nil {
+		f.Close()
+		return fmt.Errorf("mirror %s: save state: %w", m.Name, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("mirror %s: save state: %w", m.Name, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("mirror %s: save state: %w", m.Name, err)
+	}
+	if err := os.Rename(f.Name(), m.statePath()); err != nil {
+		return fmt.Errorf("mirror %s: save state: %w", m.Name, err)
+	}
+	return nil
+}
