@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/pierhq/pier/repo"
+	"github.com/pierhq/pier/repo/mirror"
 )
 
 // Config configures the HTTP server.
@@ -57,24 +58,37 @@ type KeyFile struct {
 	Data        []byte
 }
 
-// Server is the HTTP server.
-type Server struct {
-	cfg   Config
-	svc   *repo.Service
-	keys  map[string]KeyFile
-	fpr   string
-	token []byte
-	log   *slog.Logger
-	e     *echo.Echo
+// Deps are what the server works with, wired in cmd.
+type Deps struct {
+	Service *repo.Service
+	// Keys are served under /keys/<name>.
+	Keys []KeyFile
+	// Fingerprint is the primary OpenPGP key's, for setup snippets.
+	Fingerprint string
+	// AdminToken is the bearer token that authorises API calls.
+	AdminToken string
+	// Mirrors reports mirror sync state for GET /api/v1/mirrors (nil: none).
+	Mirrors interface{ Status() []mirror.Status }
+	Log     *slog.Logger
 }
 
-// New returns a server. keys are served under /keys/<name>; fingerprint is
-// the primary OpenPGP key's, for setup snippets; adminToken is the bearer
-// token that authorises API calls.
-func New(cfg Config, svc *repo.Service, keys []KeyFile, fingerprint, adminToken string, log *slog.Logger) *Server {
-	s := &Server{cfg: cfg, svc: svc, keys: map[string]KeyFile{}, fpr: fingerprint, token: []byte(adminToken),
-		log: log, e: echo.New()}
-	for _, k := range keys {
+// Server is the HTTP server.
+type Server struct {
+	cfg     Config
+	svc     *repo.Service
+	keys    map[string]KeyFile
+	fpr     string
+	token   []byte
+	mirrors interface{ Status() []mirror.Status }
+	log     *slog.Logger
+	e       *echo.Echo
+}
+
+// New returns a server.
+func New(cfg Config, d Deps) *Server {
+	s := &Server{cfg: cfg, svc: d.Service, keys: map[string]KeyFile{}, fpr: d.Fingerprint, token: []byte(d.AdminToken),
+		mirrors: d.Mirrors, log: d.Log, e: echo.New()}
+	for _, k := range d.Keys {
 		s.keys[k.Name] = k
 	}
 	s.e.HideBanner = true
@@ -99,6 +113,7 @@ func (s *Server) routes() {
 	v1.GET("/targets/:stream/:distro/:release/packages", s.listPackages)
 	v1.POST("/targets/:stream/:distro/:release/packages", s.upload)
 	v1.POST("/targets/:stream/:distro/:release/publish", s.publish)
+	v1.GET("/mirrors", s.listMirrors)
 
 	e.GET("/*", s.serveFile)
 	e.HEAD("/*", s.serveFile)

@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/pierhq/pier/repo"
+	"github.com/pierhq/pier/repo/mirror"
 )
 
 // UploadResult is the JSON reply for one uploaded package.
@@ -133,6 +134,14 @@ func (s *Server) publish(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, gen)
+}
+
+func (s *Server) listMirrors(c echo.Context) error {
+	st := []mirror.Status{}
+	if s.mirrors != nil {
+		st = s.mirrors.Status()
+	}
+	return c.JSON(http.StatusOK, st)
 }
 
 func (s *Server) listTargets(c echo.Context) error {

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestSyncToS3 publishes a deb target, runs `pier sync` to a real
@@ -88,5 +90,85 @@ func TestSyncToS3(t *testing.T) {
 	os.WriteFile(inrel, []byte("damaged"), 0o644)
 	if out, err := sync("--verify", "bucket"); err == nil || !strings.Contains(out, "deb/5.8/dists/bookworm/Release") {
 		t.Errorf("verify missed a damaged object: %v\n%s", err, out)
+	}
+}
+
+// TestAutoSyncReaders: pier serve syncs a directory mirror after every
+// publish (GET /api/v1/mirrors shows it), and the real apt-get update,
+// run in a loop against the mirror while 20 publishes and their syncs go
+// on, never sees a hash mismatch or any other problem.
+func TestAutoSyncReaders(t *testing.T) {
+	need(t, "apt-get")
+	dirMirror := t.TempDir()
+	cfg := filepath.Join(t.TempDir(), "pier.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("publish:\n  delay: 10ms\nmirrors:\n  - name: www\n    type: dir\n    path: %s\n", dirMirror)), 0o600)
+	s := startServer(t, "", "PIER_CONFIG="+cfg)
+	if code, r := s.upload("5.8/debian/bookworm", mkdeb(t, "auto-0", "1.0", "amd64", "0"), ""); code != 201 {
+		t.Fatalf("upload: %d %v", code, r)
+	}
+	waitMirror := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for time.Now().Before(deadline) {
+			if b, err := os.ReadFile(filepath.Join(dirMirror, "deb/5.8/dists/bookworm/main/binary-amd64/Packages")); err == nil &&
+				strings.Contains(string(b), want) {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Fatalf("the mirror never got %s", want)
+	}
+	waitMirror("Package: auto-0\n")
+	code, body := s.do("GET", "/api/v1/mirrors", nil)
+	var st []struct {
+		Name       string
+		LastOK     string                 `json:"last_ok"`
+		LastError  string                 `json:"last_error"`
+		LastReport struct{ Uploaded int } `json:"last_report"`
+	}
+	if err := json.Unmarshal(body, &st); code != 200 || err != nil || len(st) != 1 || st[0].Name != "www" || st[0].LastOK == "" || st[0].LastError != "" {
+		t.Fatalf("GET /api/v1/mirrors: %d %s", code, body)
+	}
+
+	www := httptest.NewServer(http.FileServer(http.Dir(dirMirror)))
+	defer www.Close()
+	apt := newApt(t, sourceLine(writeKey(t, s, t.TempDir()), www.URL, "5.8", "bookworm"))
+	apt.update()
+
+	done := make(chan struct{})
+	var runs int
+	var bad []string
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			out, err := apt.run("update")
+			runs++
+			if p := problems(out); err != nil || len(p) > 0 {
+				bad = append(bad, fmt.Sprintf("run %d: %v %v", runs, err, p))
+			}
+		}
+	}()
+	for i := 1; i <= 20; i++ {
+		if code, r := s.upload("5.8/debian/bookworm", mkdeb(t, fmt.Sprintf("auto-%d", i), "1.0", "amd64", fmt.Sprint(i)), "?publish=false"); code != 201 {
+			t.Fatalf("upload %d: %d %v", i, code, r)
+		}
+		s.publish("5.8/debian/bookworm")
+	}
+	waitMirror("Package: auto-20\n")
+	close(done)
+	<-readerDone
+	if len(bad) > 0 {
+		t.Errorf("apt-get update saw problems during syncs:\n%s", strings.Join(bad, "\n"))
+	}
+	t.Logf("%d apt-get update runs during 20 publishes and syncs", runs)
+	apt.update()
+	if got := apt.download("auto-20"); len(got) == 0 {
+		t.Error("auto-20 not downloadable from the mirror")
 	}
 }

@@ -52,6 +52,9 @@ type Options struct {
 	KeepGenerations int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// OnChange, when set, is called after the served view changed: a new
+	// generation went live (published here or by another process).
+	OnChange func()
 	// Hook, when set, is called at named points of an upload and a publish.
 	// Crash-safety tests use it to kill the process at exact moments.
 	Hook func(point string)

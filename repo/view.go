@@ -97,6 +97,9 @@ func (s *Service) RefreshView(ctx context.Context) error {
 		}
 	}
 	s.view.cur.Store(&view{key: key, files: files})
+	if s.opts.OnChange != nil {
+		s.opts.OnChange()
+	}
 	return nil
 }
 

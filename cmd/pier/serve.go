@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pierhq/pier/api"
+	"github.com/pierhq/pier/repo/mirror"
 )
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -58,8 +59,18 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if base == "" {
 		base = "http://" + ln.Addr().String()
 	}
+	var ms []*mirror.Mirror
+	for _, mc := range cfg.Mirrors {
+		m, err := openMirror(ctx, cfg, mc)
+		if err != nil {
+			return err
+		}
+		ms = append(ms, m)
+	}
+	a.mirrors = mirror.NewManager(a.svc, ms, log)
 	srv := api.New(api.Config{Listen: cfg.Listen, PublicURL: cfg.PublicURL, MaxUploadSize: int64(cfg.MaxUploadSize)},
-		a.svc, a.keyFiles(), a.signer.Fingerprint(), token, log)
+		api.Deps{Service: a.svc, Keys: a.keyFiles(), Fingerprint: a.signer.Fingerprint(), AdminToken: token,
+			Mirrors: a.mirrors, Log: log})
 
 	verb := "using"
 	if a.created {
@@ -81,6 +92,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	defer stopWatch()
 	go a.svc.WatchView(watchCtx, time.Second)
+	mirrorsDone := make(chan struct{})
+	go func() { a.mirrors.Run(watchCtx); close(mirrorsDone) }()
+	defer func() { stopWatch(); <-mirrorsDone }()
 
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 30 * time.Second}
 	errc := make(chan error, 1)

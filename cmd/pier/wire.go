@@ -21,6 +21,7 @@ import (
 	"github.com/pierhq/pier/repo/apk"
 	"github.com/pierhq/pier/repo/catalog"
 	"github.com/pierhq/pier/repo/deb"
+	"github.com/pierhq/pier/repo/mirror"
 	"github.com/pierhq/pier/repo/rpm"
 	"github.com/pierhq/pier/signing"
 	"github.com/pierhq/pier/storage"
@@ -57,6 +58,7 @@ type app struct {
 	cat     *catalog.DB
 	signer  *signing.OpenPGP
 	apkKey  *signing.RSAKey
+	mirrors *mirror.Manager // pier serve only
 	svc     *repo.Service
 	backend storage.Backend
 	created bool // the signing key was generated now
@@ -112,6 +114,11 @@ func open(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 		PublishDelay:    cfg.Publish.Delay,
 		KeepGenerations: cfg.Publish.KeepGenerations,
 		Hook:            crashHook(),
+		OnChange: func() {
+			if a.mirrors != nil {
+				a.mirrors.Trigger()
+			}
+		},
 	}
 	a.svc, err = repo.NewService(cat, repo.NewBlobs(a.backend), a.signer, formats, opts, log)
 	if err != nil {

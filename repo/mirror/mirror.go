@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/pierhq/pier/repo"
@@ -132,6 +133,11 @@ func (m *Mirror) plan(ctx context.Context, src Source) ([]repo.File, map[string]
 // Sync uploads what changed since the last sync, in order, then deletes
 // objects orphaned for longer than the grace period.
 func (m *Mirror) Sync(ctx context.Context, src Source) (rep Report, err error) {
+	unlock, err := m.lock()
+	if err != nil {
+		return rep, err
+	}
+	defer unlock()
 	state, err := m.loadState()
 	if err != nil {
 		return rep, err
@@ -244,6 +250,24 @@ func hashObject(ctx context.Context, b storage.Backend, key string) (string, err
 		return "", fmt.Errorf("read %s: %w", key, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// lock serialises syncs of one mirror across processes (pier serve's
+// background sync and a pier sync run on the same data dir), so that an
+// older generation's roots never overwrite a newer one's.
+func (m *Mirror) lock() (func(), error) {
+	if err := os.MkdirAll(m.StateDir, 0o755); err != nil {
+		return nil, fmt.Errorf("mirror %s: %w", m.Name, err)
+	}
+	f, err := os.OpenFile(filepath.Join(m.StateDir, m.Name+".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("mirror %s: lock: %w", m.Name, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("mirror %s: lock: %w", m.Name, err)
+	}
+	return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
 }
 
 func (m *Mirror) statePath() string { return filepath.Join(m.StateDir, m.Name+".json") }
