@@ -1,0 +1,148 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/rsa"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	goapk "github.com/chainguard-dev/go-apk/pkg/apk"
+	apkfs "github.com/chainguard-dev/go-apk/pkg/fs"
+)
+
+// TestMirrorAllClients publishes a deb, an rpm and an apk target, syncs
+// them to a real versitygw bucket, serves the bucket's objects over HTTP,
+// and has apt-get, dnf and the apk client (go-apk plus the apk-tools
+// checks) install from the mirror. Objects carry the Content-Type and
+// Cache-Control a CDN needs (checked with HeadObject).
+func TestMirrorAllClients(t *testing.T) {
+	need(t, "apt-get")
+	need(t, "dnf")
+	endpoint, access, secret, objects := startVersitygw(t, "pier-all")
+	cfg := filepath.Join(t.TempDir(), "pier.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`mirrors:
+  - name: bucket
+    type: s3
+    bucket: pier-all
+    endpoint: %s
+    path_style: true
+    access_key_id: %s
+    secret_access_key: %s
+`, endpoint, access, secret)), 0o600)
+	s := startServer(t, "", "PIER_CONFIG="+cfg)
+	debPkg := mkdeb(t, "mirror-deb", "1.0", "amd64", "deb")
+	rpmPkg := mkrpm(t, "mirror-rpm", "", "1.0", "x86_64", "rpm")
+	apkPkg := apkBuild(t, "mirror-apk", "x86_64", "apk", nil)
+	for target, b := range map[string][]byte{"5.8/debian/bookworm": debPkg, "5.8/el/9": rpmPkg, "5.8/alpine/v3.20": apkPkg} {
+		if code, r := s.upload(target, b, "?publish=false"); code != 201 {
+			t.Fatalf("upload to %s: %d %v", target, code, r)
+		}
+		s.publish(target)
+	}
+	cmd := exec.Command(pierBin, "sync", "--data", s.data)
+	cmd.Env = append(os.Environ(), "PIER_CONFIG="+cfg)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("pier sync: %v\n%s", err, out)
+	}
+	cmd = exec.Command(pierBin, "sync", "--verify", "--data", s.data)
+	cmd.Env = append(os.Environ(), "PIER_CONFIG="+cfg)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("pier sync --verify: %v\n%s", err, out)
+	}
+	mirror := httptest.NewServer(http.FileServer(http.Dir(filepath.Join(objects, "pier-all"))))
+	defer mirror.Close()
+
+	// apt-get.
+	apt := newApt(t, sourceLine(writeKey(t, s, t.TempDir()), mirror.URL, "5.8", "bookworm"))
+	apt.update()
+	if got := apt.download("mirror-deb"); !bytes.Equal(got, debPkg) {
+		t.Error("apt-get: mirror-deb differs")
+	}
+
+	// dnf, with the repository signature checked.
+	key, _ := rpmKeyring(t, s)
+	dnf := newDnf(t, "pier", dnfRepo("pier", mirror.URL+"/rpm/5.8/el/9/"), key)
+	dnf.must("makecache")
+	files, out, err := dnf.download("mirror-rpm")
+	if err != nil || !bytes.Equal(files["mirror-rpm-1.0-1.x86_64.rpm"], rpmPkg) {
+		t.Errorf("dnf from the mirror: %v\n%s", err, out)
+	}
+
+	// apk: go-apk and the apk-tools checks.
+	_, setup, _ := s.get("/setup/5.8/alpine/v3.20")
+	m := regexp.MustCompile(`/etc/apk/keys/(\S+\.rsa\.pub)`).FindStringSubmatch(string(setup))
+	if m == nil {
+		t.Fatalf("no apk key in setup:\n%s", setup)
+	}
+	_, pubPEM, _ := s.get("/keys/" + m[1])
+	pub, err := apkPublicKey(pubPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	client := &http.Client{Timeout: time.Minute}
+	repoURL := mirror.URL + "/apk/5.8/v3.20/main"
+	idx, err := goapk.GetRepositoryIndexes(ctx, []string{repoURL}, map[string][]byte{m[1]: pubPEM}, "x86_64", goapk.WithHTTPClient(client))
+	if err != nil || len(idx) != 1 || len(idx[0].Packages()) != 1 {
+		t.Fatalf("go-apk index from the mirror: %v", err)
+	}
+	a, _ := goapk.New(goapk.WithFS(apkfs.NewMemFS()), goapk.WithArch("x86_64"))
+	a.SetClient(client)
+	rc, err := a.FetchPackage(ctx, idx[0].Packages()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := io.ReadAll(rc)
+	rc.Close()
+	if !bytes.Equal(data, apkPkg) {
+		t.Error("go-apk: mirror-apk differs")
+	}
+	resp, err := http.Get(repoURL + "/x86_64/APKINDEX.tar.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	text, err := apkVerifyIndex(raw, map[string]*rsa.PublicKey{m[1]: pub})
+	if err != nil {
+		t.Fatalf("APKINDEX from the mirror: %v", err)
+	}
+	st, err := apkParseIndex(text)
+	if err != nil || len(st) != 1 {
+		t.Fatalf("APKINDEX: %v", err)
+	}
+	if err := apkCheckPackage(data, st[0]); err != nil {
+		t.Errorf("mirror-apk: %v", err)
+	}
+
+	// Object headers for a CDN in front of the bucket.
+	cl := awss3.New(awss3.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider(access, secret, "")})
+	for key, want := range map[string][2]string{
+		"deb/5.8/dists/bookworm/InRelease":                {"text/plain; charset=utf-8", "no-cache"},
+		"rpm/5.8/el/9/repodata/repomd.xml":                {"application/xml", "no-cache"},
+		"rpm/5.8/el/9/x86_64/mirror-rpm-1.0-1.x86_64.rpm": {"application/x-rpm", "immutable"},
+	} {
+		h, err := cl.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String("pier-all"), Key: aws.String(key)})
+		if err != nil {
+			t.Errorf("HeadObject %s: %v", key, err)
+			continue
+		}
+		if aws.ToString(h.ContentType) != want[0] || !strings.Contains(aws.ToString(h.CacheControl), want[1]) || h.Metadata["sha256"] == "" {
+			t.Errorf("%s: Content-Type %q Cache-Control %q metadata %v", key, aws.ToString(h.ContentType), aws.ToString(h.CacheControl), h.Metadata)
+		}
+	}
+}
