@@ -31,7 +31,11 @@ func openMirror(ctx context.Context, cfg *Config, mc MirrorConfig) (*mirror.Mirr
 		}
 		dest = b
 	}
-	return &mirror.Mirror{Name: mc.Name, Dest: dest, Targets: mc.Targets, Grace: mc.Grace,
+	parallel := 4
+	if mc.Type == "s3" {
+		parallel = mc.S3.Concurrency
+	}
+	return &mirror.Mirror{Name: mc.Name, Dest: dest, Targets: mc.Targets, Grace: mc.Grace, Parallel: parallel,
 		StateDir: filepath.Join(cfg.DataDir, "mirrors")}, nil
 }
 

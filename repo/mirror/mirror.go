@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -49,6 +50,9 @@ type Mirror struct {
 	// Grace is how long an object no retained generation names stays
 	// before it is deleted.
 	Grace time.Duration
+	// Parallel is how many uploads of one kind run at once (roots always
+	// go one by one); 0 or 1 means sequential.
+	Parallel int
 	// StateDir keeps what was uploaded, so unchanged objects are skipped.
 	StateDir string
 	// Now is the clock; nil means time.Now.
@@ -152,17 +156,30 @@ func (m *Mirror) Sync(ctx context.Context, src Source) (rep Report, err error) {
 	if err != nil {
 		return rep, err
 	}
+	// Uploads run Parallel at a time within one kind; a kind starts only
+	// when every file of the kinds before it is uploaded, and roots go one
+	// by one in their order.
+	var todo []repo.File
 	for _, f := range files {
 		if o, ok := state[f.Path]; ok && o.SHA256 == f.SHA256 && o.Size == f.Size {
 			rep.Skipped++
 			continue
 		}
-		if err := m.put(ctx, src, f); err != nil {
-			return rep, fmt.Errorf("mirror %s: upload %s: %w", m.Name, f.Path, err)
+		todo = append(todo, f)
+	}
+	for len(todo) > 0 {
+		n := 1
+		for n < len(todo) && todo[n].Kind == todo[0].Kind {
+			n++
 		}
-		state[f.Path] = &object{SHA256: f.SHA256, Size: f.Size}
-		rep.Uploaded++
-		rep.Bytes += f.Size
+		workers := max(1, m.Parallel)
+		if todo[0].Kind == repo.KindRoot {
+			workers = 1
+		}
+		if err := m.putAll(ctx, src, todo[:n], workers, state, &rep); err != nil {
+			return rep, err
+		}
+		todo = todo[n:]
 	}
 	now := m.now()
 	for p, o := range state {
@@ -183,6 +200,46 @@ func (m *Mirror) Sync(ctx context.Context, src Source) (rep Report, err error) {
 		rep.Deleted++
 	}
 	return rep, nil
+}
+
+// putAll uploads files with up to workers at once, recording each success
+// in state; it returns the first error after the uploads in flight end.
+func (m *Mirror) putAll(ctx context.Context, src Source, files []repo.File, workers int, state map[string]*object, rep *Report) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var mu sync.Mutex
+	var first error
+	jobs := make(chan repo.File)
+	var wg sync.WaitGroup
+	for range min(workers, len(files)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for f := range jobs {
+				err := m.put(ctx, src, f)
+				mu.Lock()
+				if err != nil && first == nil {
+					first = fmt.Errorf("mirror %s: upload %s: %w", m.Name, f.Path, err)
+					cancel()
+				}
+				if err == nil {
+					state[f.Path] = &object{SHA256: f.SHA256, Size: f.Size}
+					rep.Uploaded++
+					rep.Bytes += f.Size
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, f := range files {
+		if ctx.Err() != nil {
+			break
+		}
+		jobs <- f
+	}
+	close(jobs)
+	wg.Wait()
+	return first
 }
 
 func (m *Mirror) put(ctx context.Context, src Source, f repo.File) error {

@@ -125,8 +125,11 @@ func (c *counting) Put(ctx context.Context, key string, r io.Reader, size int64,
 }
 
 func newMirror(t *testing.T, dest storage.Backend, state string) *Mirror {
-	return &Mirror{Name: "test", Dest: dest, Grace: time.Hour, StateDir: state}
+	return &Mirror{Name: "test", Dest: dest, Grace: time.Hour, StateDir: state, Parallel: parallel}
 }
+
+// parallel is the Parallel of the mirrors newMirror makes.
+var parallel = 1
 
 // consistent checks the mirror as a client sees it: every root it holds is
 // the root of one of gens, and every package and content-addressed file of
@@ -181,6 +184,14 @@ func consistent(t *testing.T, dest storage.Backend, gens map[int64][]repo.File) 
 // a sync completes: after each failure the mirror serves the old or the
 // new generation consistently, and a rerun finishes the job.
 func TestSyncInterrupted(t *testing.T) {
+	for _, p := range []int{1, 4} {
+		parallel = p
+		t.Run(fmt.Sprintf("parallel=%d", p), testSyncInterrupted)
+	}
+	parallel = 1
+}
+
+func testSyncInterrupted(t *testing.T) {
 	ctx := context.Background()
 	for k := int64(0); ; k++ {
 		f := newFixture(t)
