@@ -4,7 +4,7 @@
 # reports wall time and peak RSS (GNU time). Also: adding one package to the
 # largest target, and the server's peak RSS while it receives a 1 GiB upload.
 #
-#   bench/compare.sh [deb|rpm|apk|upload ...]      default: deb rpm apk upload
+#   bench/compare.sh [deb|rpm|apk|sync|upload ...]  default: deb rpm apk sync upload
 #   N="1000 10000" SIZE=50000 BENCH_DIR=/tmp/x bench/compare.sh rpm
 #
 # Peers: deb — apt-ftparchive (apt-utils) and aptly; rpm — createrepo_c
@@ -14,7 +14,7 @@
 # aptly runs with -skip-signing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-what=("${@:-deb rpm apk upload}")
+what=("${@:-deb rpm apk sync upload}")
 read -r -a what <<<"${what[*]}"
 read -r -a sizes <<<"${N:-1000 10000}"
 work=${BENCH_DIR:-$(mktemp -d /tmp/pier-bench.XXXXXX)}
@@ -41,7 +41,7 @@ cold() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true; }
 
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; payload $payload bytes per package; work dir $work"
 for fmt in "${what[@]}"; do
-  [ "$fmt" = upload ] && continue
+  [ "$fmt" = upload ] || [ "$fmt" = sync ] && continue
   for n in "${sizes[@]}"; do
     pk="$work/$fmt-$n"; gen "$fmt" "$n" "$pk"
     one="$work/$fmt-one-$n"; gen "$fmt" 1 "$one" extra $((n + 500000))
@@ -71,6 +71,25 @@ for fmt in "${what[@]}"; do
     esac
   done
 done
+
+if [[ " ${what[*]} " == *" sync "* ]]; then
+  # Sync of the largest deb target to a real versitygw bucket.
+  n=${sizes[-1]}; data="$work/pier-deb-$n"
+  [ -d "$data" ] || { echo "run the deb benchmark first"; exit 1; }
+  gw="$(go env GOPATH)/bin/versitygw"; rm -rf "$work/vgw"; mkdir -p "$work/vgw/bench"
+  "$gw" --port 127.0.0.1:17071 --access benchkey --secret benchsecret1 --quiet posix "$work/vgw" &
+  gwpid=$!; sleep 2
+  printf 'mirrors:\n  - name: bench\n    type: s3\n    bucket: bench\n    endpoint: http://127.0.0.1:17071\n    path_style: true\n    access_key_id: benchkey\n    secret_access_key: benchsecret1\n' > "$work/sync.yaml"
+  rm -rf "$data/mirrors"
+  echo "== sync of the $n-package deb target to versitygw"
+  measure "pier sync from empty" "$work/pier" sync --config "$work/sync.yaml" --data "$data"
+  measure "pier sync, nothing changed" "$work/pier" sync --config "$work/sync.yaml" --data "$data"
+  one="$work/sync-one"; rm -rf "$one"; gen deb 1 "$one" syncextra $((n + 700000)); sleep 1
+  "$work/pier" import --data "$data" 5.8/debian/bookworm "$one" >/dev/null
+  measure "pier sync after adding one package" "$work/pier" sync --config "$work/sync.yaml" --data "$data"
+  "$work/pier" sync --config "$work/sync.yaml" --data "$data" | sed 's/^/  /'
+  kill $gwpid
+fi
 
 if [[ " ${what[*]} " == *" upload "* ]]; then
   echo "== 1 GiB upload"
