@@ -41,6 +41,8 @@ func TestMirrorAllClients(t *testing.T) {
     path_style: true
     access_key_id: %s
     secret_access_key: %s
+    cache_control:
+      root: "public, max-age=30"
 `, endpoint, access, secret)), 0o600)
 	s := startServer(t, "", "PIER_CONFIG="+cfg)
 	debPkg := mkdeb(t, "mirror-deb", "1.0", "amd64", "deb")
@@ -132,9 +134,10 @@ func TestMirrorAllClients(t *testing.T) {
 	cl := awss3.New(awss3.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), UsePathStyle: true,
 		Credentials: credentials.NewStaticCredentialsProvider(access, secret, "")})
 	for key, want := range map[string][2]string{
-		"deb/5.8/dists/bookworm/InRelease":                {"text/plain; charset=utf-8", "no-cache"},
-		"rpm/5.8/el/9/repodata/repomd.xml":                {"application/xml", "no-cache"},
-		"rpm/5.8/el/9/x86_64/mirror-rpm-1.0-1.x86_64.rpm": {"application/x-rpm", "immutable"},
+		"deb/5.8/dists/bookworm/InRelease":                  {"text/plain; charset=utf-8", "max-age=30"},
+		"rpm/5.8/el/9/repodata/repomd.xml":                  {"application/xml", "max-age=30"},
+		"deb/5.8/dists/bookworm/main/binary-amd64/Packages": {"text/plain; charset=utf-8", "no-cache"},
+		"rpm/5.8/el/9/x86_64/mirror-rpm-1.0-1.x86_64.rpm":   {"application/x-rpm", "immutable"},
 	} {
 		h, err := cl.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String("pier-all"), Key: aws.String(key)})
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/pierhq/pier/repo/apk"
 	"github.com/pierhq/pier/repo/deb"
+	"github.com/pierhq/pier/repo/mirror"
 	"github.com/pierhq/pier/repo/rpm"
 	"github.com/pierhq/pier/storage/s3"
 )
@@ -66,6 +68,10 @@ type MirrorConfig struct {
 	// Grace is how long objects no retained generation names stay before
 	// a sync deletes them.
 	Grace time.Duration `yaml:"grace"`
+	// CacheControl sets the Cache-Control of objects by kind: package,
+	// hashed (by-hash, checksum-named repodata), index (plain indexes),
+	// root (InRelease, repomd.xml, APKINDEX.tar.gz …).
+	CacheControl map[string]string `yaml:"cache_control"`
 	// S3 holds the bucket settings of an "s3" mirror, written inline.
 	S3 s3.Config `yaml:",inline"`
 }
@@ -82,6 +88,11 @@ func (m *MirrorConfig) validate() error {
 	for _, p := range m.Targets {
 		if _, err := path.Match(p, "s/d/r"); err != nil || strings.Count(p, "/") != 2 {
 			return fmt.Errorf("mirror %s: target pattern %q must be stream/distro/release globs", m.Name, p)
+		}
+	}
+	for k := range m.CacheControl {
+		if !slices.Contains(mirror.KindNames, k) {
+			return fmt.Errorf("mirror %s: cache_control key %q must be one of %v", m.Name, k, mirror.KindNames)
 		}
 	}
 	switch m.Type {

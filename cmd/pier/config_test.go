@@ -112,6 +112,7 @@ func TestMirrorConfig(t *testing.T) {
 		"mirrors:\n  - name: x\n    type: dir\n    path: /x\n    targets: [\"5.8\"]\n",
 		"mirrors:\n  - name: x\n    type: dir\n    path: /x\n  - name: x\n    type: dir\n    path: /y\n",
 		"mirrors:\n  - name: x\n    type: dir\n    path: /x\n    colour: red\n",
+		"mirrors:\n  - name: x\n    type: dir\n    path: /x\n    cache_control:\n      roots: x\n",
 	} {
 		os.WriteFile(p, []byte(bad), 0o644)
 		if _, err := loadConfig(p); err == nil {

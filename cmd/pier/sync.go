@@ -36,7 +36,8 @@ func openMirror(ctx context.Context, cfg *Config, mc MirrorConfig) (*mirror.Mirr
 		parallel = mc.S3.Concurrency
 	}
 	return &mirror.Mirror{Name: mc.Name, Dest: dest, Targets: mc.Targets, Grace: mc.Grace, Parallel: parallel,
-		StateDir: filepath.Join(cfg.DataDir, "mirrors")}, nil
+		CacheControl: mc.CacheControl,
+		StateDir:     filepath.Join(cfg.DataDir, "mirrors")}, nil
 }
 
 // cmdSync syncs (or with --verify checks) the configured mirrors, or the

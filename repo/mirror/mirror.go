@@ -53,6 +53,11 @@ type Mirror struct {
 	// Parallel is how many uploads of one kind run at once (roots always
 	// go one by one); 0 or 1 means sequential.
 	Parallel int
+	// CacheControl overrides the Cache-Control of objects by kind
+	// ("package", "hashed", "index", "root"); the default is
+	// repo.CacheControl: immutable for packages and hashed files, no-cache
+	// for the rest.
+	CacheControl map[string]string
 	// StateDir keeps what was uploaded, so unchanged objects are skipped.
 	StateDir string
 	// Now is the clock; nil means time.Now.
@@ -250,9 +255,21 @@ func (m *Mirror) put(ctx context.Context, src Source, f repo.File) error {
 	defer obj.Close()
 	return m.Dest.Put(ctx, f.Path, obj, f.Size, storage.PutOptions{
 		ContentType:  repo.ContentType(f.Path),
-		CacheControl: repo.CacheControl(f.Kind),
+		CacheControl: m.cacheControl(f.Kind),
 		Metadata:     map[string]string{"sha256": f.SHA256},
 	})
+}
+
+// KindNames are the names CacheControl is keyed by, indexed by repo.Kind.
+var KindNames = []string{"package", "hashed", "index", "root"}
+
+func (m *Mirror) cacheControl(k repo.Kind) string {
+	if int(k) < len(KindNames) {
+		if v, ok := m.CacheControl[KindNames[k]]; ok {
+			return v
+		}
+	}
+	return repo.CacheControl(k)
 }
 
 // Problem is one object of the mirror that differs from the current
