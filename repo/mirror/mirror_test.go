@@ -184,23 +184,29 @@ func consistent(t *testing.T, dest storage.Backend, gens map[int64][]repo.File) 
 // a sync completes: after each failure the mirror serves the old or the
 // new generation consistently, and a rerun finishes the job.
 func TestSyncInterrupted(t *testing.T) {
+	localDest := func(t *testing.T) storage.Backend {
+		b, err := local.New(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
 	for _, p := range []int{1, 4} {
 		parallel = p
-		t.Run(fmt.Sprintf("parallel=%d", p), testSyncInterrupted)
+		t.Run(fmt.Sprintf("dir/parallel=%d", p), func(t *testing.T) { testSyncInterrupted(t, localDest) })
 	}
+	parallel = 4
+	t.Run("s3/parallel=4", func(t *testing.T) { testSyncInterrupted(t, s3Dest(t)) })
 	parallel = 1
 }
 
-func testSyncInterrupted(t *testing.T) {
+func testSyncInterrupted(t *testing.T, newDest func(t *testing.T) storage.Backend) {
 	ctx := context.Background()
 	for k := int64(0); ; k++ {
 		f := newFixture(t)
 		g1 := f.add()
 		f.add()
-		dest, err := local.New(t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
+		dest := newDest(t)
 		state := t.TempDir()
 		if _, err := newMirror(t, dest, state).Sync(ctx, f.svc); err != nil {
 			t.Fatal(err)
@@ -214,7 +220,7 @@ func testSyncInterrupted(t *testing.T) {
 			gens[ret[i].Seq] = f.manifest(&ret[i])
 		}
 		c := &counting{Backend: dest, failAfter: k}
-		_, err = newMirror(t, c, state).Sync(ctx, f.svc)
+		_, err := newMirror(t, c, state).Sync(ctx, f.svc)
 		consistent(t, dest, gens)
 		if err == nil {
 			if k == 0 {
