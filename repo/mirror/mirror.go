@@ -221,6 +221,15 @@ func (m *Mirror) putAll(ctx context.Context, src Source, files []repo.File, work
 		go func() {
 			defer wg.Done()
 			for f := range jobs {
+				// Not in the state (first sync, lost state): an object the
+				// bucket holds with this size and sha256 is kept.
+				if m.present(ctx, f) {
+					mu.Lock()
+					state[f.Path] = &object{SHA256: f.SHA256, Size: f.Size}
+					rep.Skipped++
+					mu.Unlock()
+					continue
+				}
 				err := m.put(ctx, src, f)
 				mu.Lock()
 				if err != nil && first == nil {
@@ -245,6 +254,13 @@ func (m *Mirror) putAll(ctx context.Context, src Source, files []repo.File, work
 	close(jobs)
 	wg.Wait()
 	return first
+}
+
+// present reports whether the destination already holds f, judged by
+// size and the sha256 kept in the object's metadata.
+func (m *Mirror) present(ctx context.Context, f repo.File) bool {
+	info, err := m.Dest.Stat(ctx, f.Path)
+	return err == nil && info.Size == f.Size && info.Metadata["sha256"] == f.SHA256
 }
 
 func (m *Mirror) put(ctx context.Context, src Source, f repo.File) error {

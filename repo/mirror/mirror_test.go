@@ -339,3 +339,26 @@ func TestSyncIncremental(t *testing.T) {
 	}
 	t.Logf("verify: %v", probs)
 }
+
+// TestSyncLostState: with its state file gone, a sync to S3 finds the
+// objects the bucket already holds (size and sha256 metadata) and uploads
+// nothing again.
+func TestSyncLostState(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.add()
+	dest := s3Dest(t)(t)
+	stateDir := t.TempDir()
+	c := &counting{Backend: dest, failAfter: -1}
+	m := &Mirror{Name: "m", Dest: c, StateDir: stateDir, Parallel: 4}
+	if _, err := m.Sync(ctx, f.svc); err != nil {
+		t.Fatal(err)
+	}
+	first := c.puts.Load()
+	os.Remove(filepath.Join(stateDir, "m.json"))
+	c.puts.Store(0)
+	rep, err := m.Sync(ctx, f.svc)
+	if err != nil || c.puts.Load() != 0 || rep.Skipped != int(first) {
+		t.Errorf("sync without state: %d puts, %+v, %v (first sync %d puts)", c.puts.Load(), rep, err, first)
+	}
+}
