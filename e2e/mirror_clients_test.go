@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/rsa"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -21,17 +23,19 @@ import (
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	goapk "github.com/chainguard-dev/go-apk/pkg/apk"
 	apkfs "github.com/chainguard-dev/go-apk/pkg/fs"
+
+	"github.com/pierhq/pier/storage/s3"
 )
 
 // TestMirrorAllClients publishes a deb, an rpm and an apk target, syncs
-// them to a real versitygw bucket, serves the bucket's objects over HTTP,
+// them to a real versitygw bucket, serves the bucket's objects over HTTP
 // and has apt-get, dnf and the apk client (go-apk plus the apk-tools
-// checks) install from the mirror. Objects carry the Content-Type and
+// checks) install from the mirror, read back through the S3 API. Objects carry the Content-Type and
 // Cache-Control a CDN needs (checked with HeadObject).
 func TestMirrorAllClients(t *testing.T) {
 	need(t, "apt-get")
 	need(t, "dnf")
-	endpoint, access, secret, objects := startVersitygw(t, "pier-all")
+	endpoint, access, secret, _ := startVersitygw(t, "pier-all")
 	cfg := filepath.Join(t.TempDir(), "pier.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`mirrors:
   - name: bucket
@@ -64,7 +68,28 @@ func TestMirrorAllClients(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("pier sync --verify: %v\n%s", err, out)
 	}
-	mirror := httptest.NewServer(http.FileServer(http.Dir(filepath.Join(objects, "pier-all"))))
+	// Serve the bucket over HTTP by reading every object back through the
+	// S3 API (GetObject via Pier's storage/s3), as a CDN in front of it would.
+	bucketCfg := s3.Config{Bucket: "pier-all", Endpoint: endpoint, PathStyle: true, AccessKeyID: access, SecretAccessKey: secret}
+	bucketCfg.Defaults()
+	bucket, err := s3.New(context.Background(), bucketCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mirror := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key := strings.TrimPrefix(r.URL.Path, "/")
+		obj, err := bucket.Open(r.Context(), key)
+		if errors.Is(err, fs.ErrNotExist) {
+			http.NotFound(w, r)
+			return
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer obj.Close()
+		http.ServeContent(w, r, key, time.Time{}, obj)
+	}))
 	defer mirror.Close()
 
 	// apt-get.
