@@ -6,15 +6,20 @@
 package api
 
 import (
+	"context"
+	"crypto/rand"
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/pierhq/pier/metrics"
 	"github.com/pierhq/pier/repo"
 	"github.com/pierhq/pier/repo/mirror"
 )
@@ -69,7 +74,11 @@ type Deps struct {
 	AdminToken string
 	// Mirrors reports mirror sync state for GET /api/v1/mirrors (nil: none).
 	Mirrors interface{ Status() []mirror.Status }
-	Log     *slog.Logger
+	// Metrics, when set, counts requests and serves /metrics.
+	Metrics *metrics.Metrics
+	// Ready checks what /readyz reports (catalog, blob store, keys).
+	Ready func(ctx context.Context) error
+	Log   *slog.Logger
 }
 
 // Server is the HTTP server.
@@ -80,6 +89,8 @@ type Server struct {
 	fpr     string
 	token   []byte
 	mirrors interface{ Status() []mirror.Status }
+	metrics *metrics.Metrics
+	ready   func(ctx context.Context) error
 	log     *slog.Logger
 	e       *echo.Echo
 }
@@ -87,7 +98,7 @@ type Server struct {
 // New returns a server.
 func New(cfg Config, d Deps) *Server {
 	s := &Server{cfg: cfg, svc: d.Service, keys: map[string]KeyFile{}, fpr: d.Fingerprint, token: []byte(d.AdminToken),
-		mirrors: d.Mirrors, log: d.Log, e: echo.New()}
+		mirrors: d.Mirrors, metrics: d.Metrics, ready: d.Ready, log: d.Log, e: echo.New()}
 	for _, k := range d.Keys {
 		s.keys[k.Name] = k
 	}
@@ -103,7 +114,12 @@ func (s *Server) Handler() http.Handler { return s.e }
 
 func (s *Server) routes() {
 	e := s.e
+	e.Use(s.observe)
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
+	e.GET("/readyz", s.readyz)
+	if s.metrics != nil {
+		e.GET("/metrics", echo.WrapHandler(s.metrics.Handler()))
+	}
 	e.GET("/keys/:name", s.publicKey)
 	e.HEAD("/keys/:name", s.publicKey)
 	e.GET("/setup/:stream/:distro/:release", s.setup)
@@ -117,6 +133,53 @@ func (s *Server) routes() {
 
 	e.GET("/*", s.serveFile)
 	e.HEAD("/*", s.serveFile)
+}
+
+// observe gives every request an id (X-Request-Id, taken from the client
+// when it sends one), logs one line per request and counts it by route and
+// status.
+func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		id := req.Header.Get("X-Request-Id")
+		if id == "" || len(id) > 64 {
+			b := make([]byte, 8)
+			rand.Read(b)
+			id = hex.EncodeToString(b)
+		}
+		c.Set(requestIDKey, id)
+		c.Response().Header().Set("X-Request-Id", id)
+		start := time.Now()
+		if err := next(c); err != nil {
+			c.Error(err)
+		}
+		code := c.Response().Status
+		route := c.Path()
+		s.log.Info("request", "id", id, "method", req.Method, "route", route, "path", req.URL.Path, "status", code,
+			"bytes", c.Response().Size, "duration_ms", time.Since(start).Milliseconds(), "remote", c.RealIP())
+		if s.metrics != nil {
+			s.metrics.Request(route, code)
+		}
+		return nil
+	}
+}
+
+const requestIDKey = "request_id"
+
+func requestID(c echo.Context) string {
+	id, _ := c.Get(requestIDKey).(string)
+	return id
+}
+
+// readyz answers 200 when the catalog answers, the blob store takes a
+// write and the keys are loaded, and 503 with the reason otherwise.
+func (s *Server) readyz(c echo.Context) error {
+	if s.ready != nil {
+		if err := s.ready(c.Request().Context()); err != nil {
+			return c.JSON(http.StatusServiceUnavailable, errorBody{Error: "not ready: " + err.Error()})
+		}
+	}
+	return c.String(http.StatusOK, "ready\n")
 }
 
 // auth requires "Authorization: Bearer <token>": 401 without one, 403 with
@@ -142,7 +205,8 @@ func target(c echo.Context) (repo.Target, error) {
 }
 
 type errorBody struct {
-	Error string `json:"error"`
+	Error     string `json:"error"`
+	RequestID string `json:"request_id,omitempty"`
 }
 
 // status maps a domain error to an HTTP status.
@@ -185,11 +249,11 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	code := status(err)
 	if code >= 500 {
-		s.log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
+		s.log.Error("request failed", "id", requestID(c), "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
 	}
 	if c.Request().Method == http.MethodHead {
 		c.NoContent(code)
 		return
 	}
-	c.JSON(code, errorBody{Error: message(err, code)})
+	c.JSON(code, errorBody{Error: message(err, code), RequestID: requestID(c)})
 }

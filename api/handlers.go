@@ -32,6 +32,8 @@ type UploadResult struct {
 	Filename string `json:"filename,omitempty"`
 	Error    string `json:"error,omitempty"`
 	Status   int    `json:"status,omitempty"`
+	// RequestID is the X-Request-Id of the upload, also in the server log.
+	RequestID string `json:"request_id,omitempty"`
 }
 
 func (s *Server) upload(c echo.Context) error {
@@ -59,7 +61,9 @@ func (s *Server) upload(c echo.Context) error {
 		if res.Created {
 			code = http.StatusCreated
 		}
-		return c.JSON(code, result(t, res))
+		r := result(t, res)
+		r.RequestID = requestID(c)
+		return c.JSON(code, r)
 	}
 
 	mr, err := req.MultipartReader()
@@ -90,11 +94,13 @@ func (s *Server) upload(c echo.Context) error {
 				firstErr = err
 			}
 			code := status(err)
-			out = append(out, UploadResult{Target: t.String(), Filename: o.Filename, Error: message(err, code), Status: code})
+			out = append(out, UploadResult{Target: t.String(), Filename: o.Filename, Error: message(err, code), Status: code,
+				RequestID: requestID(c)})
 			continue
 		}
 		r := result(t, res)
 		r.Filename = o.Filename
+		r.RequestID = requestID(c)
 		r.Status = http.StatusOK
 		if res.Created {
 			r.Status = http.StatusCreated

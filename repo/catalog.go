@@ -15,6 +15,8 @@ type TargetInfo struct {
 	// Packages is the number of packages in the target (filled by
 	// Catalog.Targets; Catalog.Target leaves it 0 to stay cheap).
 	Packages int64 `json:"packages"`
+	// Bytes is the size of the target's packages (Catalog.Targets only).
+	Bytes int64 `json:"bytes"`
 	// Current is the live generation, nil before the first publish.
 	Current *Generation `json:"generation,omitempty"`
 }

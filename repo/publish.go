@@ -83,8 +83,16 @@ func (s *Service) runPublisher(t Target, p *publisher, delay time.Duration) {
 			return
 		}
 		s.mu.Unlock()
+		start := time.Now()
 		gen, err := s.publishOnce(context.Background(), t)
 		s.publishes.Add(1)
+		if s.opts.Observer != nil {
+			format := ""
+			if spec, serr := s.Spec(t.Distro); serr == nil {
+				format = spec.Format.Name()
+			}
+			s.opts.Observer.Published(t, format, time.Since(start), err)
+		}
 		if err != nil {
 			s.log.Error("publish failed", "target", t.String(), "err", err)
 		} else {

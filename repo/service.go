@@ -52,6 +52,8 @@ type Options struct {
 	KeepGenerations int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Observer, when set, is told about every ingest and publish.
+	Observer Observer
 	// OnChange, when set, is called after the served view changed: a new
 	// generation went live (published here or by another process).
 	OnChange func()
@@ -180,7 +182,16 @@ type IngestResult struct {
 // Ingest streams r to disk, hashing it in the same pass, parses it with the
 // target's format, moves it into the blob store and records it in the
 // catalog. It returns only once the package is durable. It does not publish.
-func (s *Service) Ingest(ctx context.Context, t Target, r io.Reader, o IngestOptions) (*IngestResult, error) {
+func (s *Service) Ingest(ctx context.Context, t Target, r io.Reader, o IngestOptions) (res *IngestResult, err error) {
+	if s.opts.Observer != nil {
+		defer func() {
+			format := ""
+			if spec, serr := s.Spec(t.Distro); serr == nil {
+				format = spec.Format.Name()
+			}
+			s.opts.Observer.Ingested(t, format, res != nil && res.Created, err)
+		}()
+	}
 	st, done, err := s.stage(ctx, t, r, o, true)
 	if err != nil || done != nil {
 		return done, err

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pierhq/pier/api"
+	"github.com/pierhq/pier/repo"
 	"github.com/pierhq/pier/repo/mirror"
 )
 
@@ -20,6 +21,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var cf commonFlags
 	cf.register(fs)
 	listen := fs.String("listen", "", "listen address (overrides listen; env PIER_LISTEN)")
+	logFormat := fs.String("log-format", getenv("PIER_LOG_FORMAT", "auto"), "log format: text, json, or auto (text on a terminal, JSON otherwise; env PIER_LOG_FORMAT)")
 	if err := fs.Parse(args); err != nil {
 		return errSilent
 	}
@@ -31,7 +33,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		*listen = getenv("PIER_LISTEN", cfg.Listen)
 	}
 	cfg.Listen = *listen
-	log := newLogger(stderr, cfg.LogLevel)
+	switch *logFormat {
+	case "text", "json", "auto":
+	default:
+		return fmt.Errorf("--log-format %q: want text, json or auto", *logFormat)
+	}
+	log := newLogger(stderr, cfg.LogLevel, *logFormat)
 	a, err := open(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -70,7 +77,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	a.mirrors = mirror.NewManager(a.svc, ms, log)
 	srv := api.New(api.Config{Listen: cfg.Listen, PublicURL: cfg.PublicURL, MaxUploadSize: int64(cfg.MaxUploadSize)},
 		api.Deps{Service: a.svc, Keys: a.keyFiles(), Fingerprint: a.signer.Fingerprint(), AdminToken: token,
-			Mirrors: a.mirrors, Log: log})
+			Mirrors: a.mirrors, Metrics: a.metrics, Ready: a.ready, Log: log})
+	a.metrics.WatchTargets(func() ([]repo.TargetInfo, error) { return a.svc.Targets(context.Background()) })
+	a.metrics.WatchMirrors(a.mirrors.Status)
 
 	verb := "using"
 	if a.created {

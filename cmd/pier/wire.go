@@ -16,7 +16,10 @@ import (
 	"strings"
 	"syscall"
 
+	"golang.org/x/term"
+
 	"github.com/pierhq/pier/api"
+	"github.com/pierhq/pier/metrics"
 	"github.com/pierhq/pier/repo"
 	"github.com/pierhq/pier/repo/apk"
 	"github.com/pierhq/pier/repo/catalog"
@@ -59,6 +62,7 @@ type app struct {
 	signer  *signing.OpenPGP
 	apkKey  *signing.RSAKey
 	mirrors *mirror.Manager // pier serve only
+	metrics *metrics.Metrics
 	svc     *repo.Service
 	backend storage.Backend
 	created bool // the signing key was generated now
@@ -69,10 +73,26 @@ func (a *app) Close() {
 	a.cat.Close()
 }
 
-func newLogger(w io.Writer, level string) *slog.Logger {
+// newLogger returns a logger writing to w: format "text", "json", or
+// "auto" (text on a terminal, JSON otherwise).
+func newLogger(w io.Writer, level string, format ...string) *slog.Logger {
 	var l slog.Level
 	l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+	opts := &slog.HandlerOptions{Level: l}
+	f := "text"
+	if len(format) > 0 {
+		f = format[0]
+	}
+	if f == "auto" {
+		f = "json"
+		if file, ok := w.(*os.File); ok && term.IsTerminal(int(file.Fd())) {
+			f = "text"
+		}
+	}
+	if f == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // open wires catalog, blob store, signing key, formats and the service on
@@ -86,7 +106,7 @@ func open(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, log: log, cat: cat}
+	a := &app{cfg: cfg, log: log, cat: cat, metrics: metrics.New()}
 	ok := false
 	defer func() {
 		if !ok {
@@ -120,7 +140,8 @@ func open(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 			}
 		},
 	}
-	a.svc, err = repo.NewService(cat, repo.NewBlobs(a.backend), a.signer, formats, opts, log)
+	opts.Observer = a.metrics
+	a.svc, err = repo.NewService(cat, repo.NewBlobs(a.backend), metrics.Signer{Signer: a.signer, M: a.metrics}, formats, opts, log)
 	if err != nil {
 		return nil, err
 	}
@@ -242,6 +263,25 @@ func crashHook() func(string) {
 			syscall.Kill(os.Getpid(), syscall.SIGKILL)
 		}
 	}
+}
+
+// ready is what /readyz checks: the catalog answers, the blob store takes a
+// write, the keys are loaded.
+func (a *app) ready(ctx context.Context) error {
+	if err := a.cat.Ping(ctx); err != nil {
+		return fmt.Errorf("catalog: %w", err)
+	}
+	key := fmt.Sprintf("readyz/probe-%d", os.Getpid())
+	if err := a.backend.Put(ctx, key, strings.NewReader("ok"), 2, storage.PutOptions{}); err != nil {
+		return fmt.Errorf("blob store is not writable: %w", err)
+	}
+	if err := a.backend.Delete(ctx, key); err != nil {
+		return fmt.Errorf("blob store: %w", err)
+	}
+	if a.signer == nil || a.apkKey == nil {
+		return fmt.Errorf("signing keys are not loaded")
+	}
+	return nil
 }
 
 // keyFiles are the public keys served under /keys/.

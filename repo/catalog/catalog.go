@@ -136,9 +136,9 @@ func (d *DB) Heads(ctx context.Context) ([]repo.TargetInfo, error) {
 // targets lists targets; counting packages costs a scan of each target's
 // packages, so only listings ask for it.
 func (d *DB) targets(ctx context.Context, count bool, where string, args ...any) ([]repo.TargetInfo, error) {
-	countExpr := "0"
+	countExpr := "0, 0"
 	if count {
-		countExpr = "(SELECT count(*) FROM packages p WHERE p.target_id = t.id)"
+		countExpr = "(SELECT count(*) FROM packages p WHERE p.target_id = t.id), (SELECT coalesce(sum(size), 0) FROM packages p WHERE p.target_id = t.id)"
 	}
 	rows, err := d.db.QueryContext(ctx, `
 SELECT t.id, t.stream, t.distro, t.release, t.format, t.revision, `+countExpr+`,
@@ -154,7 +154,7 @@ ORDER BY t.stream, t.distro, t.release`, args...)
 		var ti repo.TargetInfo
 		var gid, gseq, gcreated, grev, gfiles, gpkgs sql.NullInt64
 		var gman sql.NullString
-		if err := rows.Scan(&ti.ID, &ti.Stream, &ti.Distro, &ti.Release, &ti.Format, &ti.Revision, &ti.Packages,
+		if err := rows.Scan(&ti.ID, &ti.Stream, &ti.Distro, &ti.Release, &ti.Format, &ti.Revision, &ti.Packages, &ti.Bytes,
 			&gid, &gseq, &gcreated, &grev, &gman, &gfiles, &gpkgs); err != nil {
 			return nil, fmt.Errorf("list targets: %w", err)
 		}
