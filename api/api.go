@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -70,8 +71,9 @@ type Deps struct {
 	Keys []KeyFile
 	// Fingerprint is the primary OpenPGP key's, for setup snippets.
 	Fingerprint string
-	// AdminToken is the bearer token that authorises API calls.
-	AdminToken string
+	// Tokens holds the bearer tokens that authorise API calls; it may be
+	// swapped at run time (SIGHUP).
+	Tokens *Tokens
 	// Mirrors reports mirror sync state for GET /api/v1/mirrors (nil: none).
 	Mirrors interface{ Status() []mirror.Status }
 	// Metrics, when set, counts requests and serves /metrics.
@@ -87,7 +89,7 @@ type Server struct {
 	svc     *repo.Service
 	keys    map[string]KeyFile
 	fpr     string
-	token   []byte
+	tokens  *Tokens
 	mirrors interface{ Status() []mirror.Status }
 	metrics *metrics.Metrics
 	ready   func(ctx context.Context) error
@@ -97,7 +99,7 @@ type Server struct {
 
 // New returns a server.
 func New(cfg Config, d Deps) *Server {
-	s := &Server{cfg: cfg, svc: d.Service, keys: map[string]KeyFile{}, fpr: d.Fingerprint, token: []byte(d.AdminToken),
+	s := &Server{cfg: cfg, svc: d.Service, keys: map[string]KeyFile{}, fpr: d.Fingerprint, tokens: d.Tokens,
 		mirrors: d.Mirrors, metrics: d.Metrics, ready: d.Ready, log: d.Log, e: echo.New()}
 	for _, k := range d.Keys {
 		s.keys[k.Name] = k
@@ -133,6 +135,39 @@ func (s *Server) routes() {
 
 	e.GET("/*", s.serveFile)
 	e.HEAD("/*", s.serveFile)
+}
+
+// Tokens is the set of accepted API tokens, safe to swap while requests
+// are served.
+type Tokens struct {
+	cur atomic.Pointer[[][]byte]
+}
+
+// NewTokens returns a set holding tokens.
+func NewTokens(tokens ...string) *Tokens {
+	t := &Tokens{}
+	t.Set(tokens...)
+	return t
+}
+
+// Set replaces the accepted tokens.
+func (t *Tokens) Set(tokens ...string) {
+	bs := make([][]byte, 0, len(tokens))
+	for _, tok := range tokens {
+		if tok != "" {
+			bs = append(bs, []byte(tok))
+		}
+	}
+	t.cur.Store(&bs)
+}
+
+// Check reports whether tok is accepted, comparing in constant time.
+func (t *Tokens) Check(tok string) bool {
+	ok := 0
+	for _, b := range *t.cur.Load() {
+		ok |= subtle.ConstantTimeCompare([]byte(tok), b)
+	}
+	return ok == 1
 }
 
 // observe gives every request an id (X-Request-Id, taken from the client
@@ -192,7 +227,7 @@ func (s *Server) auth(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="pier"`)
 			return echo.NewHTTPError(http.StatusUnauthorized, "missing bearer token (Authorization: Bearer <token>)")
 		}
-		if subtle.ConstantTimeCompare([]byte(tok), s.token) != 1 {
+		if !s.tokens.Check(tok) {
 			return echo.NewHTTPError(http.StatusForbidden, "token not accepted")
 		}
 		return next(c)

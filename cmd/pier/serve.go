@@ -6,8 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/pierhq/pier/api"
@@ -66,6 +70,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if base == "" {
 		base = "http://" + ln.Addr().String()
 	}
+	tokens := api.NewTokens(token)
 	var ms []*mirror.Mirror
 	for _, mc := range cfg.Mirrors {
 		m, err := openMirror(ctx, cfg, mc)
@@ -76,7 +81,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	a.mirrors = mirror.NewManager(a.svc, ms, log)
 	srv := api.New(api.Config{Listen: cfg.Listen, PublicURL: cfg.PublicURL, MaxUploadSize: int64(cfg.MaxUploadSize)},
-		api.Deps{Service: a.svc, Keys: a.keyFiles(), Fingerprint: a.signer.Fingerprint(), AdminToken: token,
+		api.Deps{Service: a.svc, Keys: a.keyFiles(), Fingerprint: a.signer.Fingerprint(), Tokens: tokens,
 			Mirrors: a.mirrors, Metrics: a.metrics, Ready: a.ready, Log: log})
 	a.metrics.WatchTargets(func() ([]repo.TargetInfo, error) { return a.svc.Targets(context.Background()) })
 	a.metrics.WatchMirrors(a.mirrors.Status)
@@ -105,6 +110,15 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	go func() { a.mirrors.Run(watchCtx); close(mirrorsDone) }()
 	defer func() { stopWatch(); <-mirrorsDone }()
 
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			reload(&cf, cfg, tokens, log)
+		}
+	}()
+
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 30 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -113,11 +127,37 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
+	log.Info("shutting down: finishing requests in flight (at most 30s)")
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// reload re-reads the config on SIGHUP and applies what can change while
+// serving: the admin token (auth.admin_token_file or <data>/admin.token;
+// PIER_ADMIN_TOKEN cannot change). Connections are not dropped. An invalid
+// config changes nothing and the log says why; changes that need a restart
+// are named in the log.
+func reload(cf *commonFlags, running *Config, tokens *api.Tokens, log *slog.Logger) {
+	cfg, err := cf.load()
+	if err != nil {
+		log.Error("reload refused, the running config stays in force", "err", err)
+		return
+	}
+	cfg.DataDir, cfg.Listen = running.DataDir, running.Listen
+	token, _, _, err := adminToken(cfg)
+	if err != nil || token == "" {
+		log.Error("reload refused, the running config stays in force", "err", fmt.Errorf("admin token: %w", err))
+		return
+	}
+	changed := !tokens.Check(token)
+	tokens.Set(token)
+	log.Info("reloaded", "admin_token_changed", changed)
+	if fmt.Sprint(cfg.Mirrors) != fmt.Sprint(running.Mirrors) || fmt.Sprint(cfg.Deb, cfg.RPM, cfg.APK, cfg.Storage) !=
+		fmt.Sprint(running.Deb, running.RPM, running.APK, running.Storage) {
+		log.Warn("reload: mirrors, storage and format settings changed in the file apply at the next restart")
+	}
 }
