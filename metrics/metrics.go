@@ -116,7 +116,11 @@ type targetCollector struct {
 	pkgs, bytes, gen *prometheus.Desc
 }
 
-func (c *targetCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.pkgs; ch <- c.bytes; ch <- c.gen }
+func (c *targetCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.pkgs
+	ch <- c.bytes
+	ch <- c.gen
+}
 
 func (c *targetCollector) Collect(ch chan<- prometheus.Metric) {
 	ts, err := c.list()
