@@ -3,7 +3,7 @@ GO ?= go
 PKGS := ./...
 FUZZTIME ?= 10s
 
-.PHONY: all build test unit e2e fuzz vet fmt bench clean
+.PHONY: all build test unit e2e fuzz vet fmt bench clean packages
 
 all: build
 
@@ -38,4 +38,14 @@ bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./repo/...
 
 clean:
-	rm -rf bin
+	rm -rf bin dist
+
+VERSION ?= 0.0.0-dev
+# packages: Pier's own .deb, .rpm and .apk for amd64 and arm64 (CGO off,
+# cross-compiled) in dist/.
+packages:
+	mkdir -p dist
+	for arch in amd64 arm64; do \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o dist/pier-linux-$$arch ./cmd/pier || exit 1; \
+	done
+	$(GO) run ./packaging/build -version $(VERSION) -bin dist -out dist
