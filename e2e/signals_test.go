@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -132,4 +133,47 @@ func TestSIGTERMDuringUpload(t *testing.T) {
 	if code != 200 || !bytes.Contains(body, []byte(`"name":"term"`)) {
 		t.Errorf("after restart: %d %s", code, body)
 	}
+}
+
+// TestSdNotify: under a Type=notify unit pier sends READY=1 once it
+// listens, RELOADING=1/READY=1 around a SIGHUP and STOPPING=1 on SIGTERM.
+func TestSdNotify(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	got := make(chan string, 16)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, _, err := conn.ReadFromUnix(buf)
+			if err != nil {
+				return
+			}
+			got <- string(buf[:n])
+		}
+	}()
+	next := func(want string) {
+		t.Helper()
+		select {
+		case msg := <-got:
+			if !strings.HasPrefix(msg, want) {
+				t.Errorf("notify: %q, want %q", msg, want)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("no %q notification", want)
+		}
+	}
+	s := startServer(t, "", "NOTIFY_SOCKET="+sock)
+	next("READY=1")
+	if code, _, _ := s.get("/healthz"); code != 200 {
+		t.Errorf("healthz after READY: %d", code)
+	}
+	s.cmd.Process.Signal(syscall.SIGHUP)
+	next("RELOADING=1")
+	next("READY=1")
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	next("STOPPING=1")
 }

@@ -115,19 +115,27 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer signal.Stop(hup)
 	go func() {
 		for range hup {
+			sdNotify("RELOADING=1")
 			reload(&cf, cfg, tokens, log)
+			sdNotify("READY=1")
 		}
 	}()
 
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 30 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	// The listener accepts, the catalog and keys are open: tell systemd
+	// (Type=notify) that the service is up.
+	if err := sdNotify("READY=1\nSTATUS=serving " + base); err != nil {
+		log.Warn("notify systemd", "err", err)
+	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
 	log.Info("shutting down: finishing requests in flight (at most 30s)")
+	sdNotify("STOPPING=1")
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
