@@ -177,3 +177,50 @@ func TestSdNotify(t *testing.T) {
 	s.cmd.Process.Signal(syscall.SIGTERM)
 	next("STOPPING=1")
 }
+
+// TestSIGHUPReload: SIGHUP applies changed target settings (deb origin) and
+// a new mirror while serving: the next publish carries the new Origin and
+// lands in the new mirror, which GET /api/v1/mirrors lists.
+func TestSIGHUPReload(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "pier.yaml")
+	os.WriteFile(cfg, []byte("deb:\n  origin: First\n"), 0o600)
+	s := startServer(t, "", "PIER_CONFIG="+cfg)
+	if code, r := s.upload("5.8/debian/bookworm", mkdeb(t, "reload-a", "1.0", "amd64", "a"), "?publish=false"); code != 201 {
+		t.Fatalf("upload: %d %v", code, r)
+	}
+	s.publish("5.8/debian/bookworm")
+	if _, b, _ := s.get("/deb/5.8/dists/bookworm/Release"); !bytes.Contains(b, []byte("Origin: First\n")) {
+		t.Fatalf("Release:\n%s", b)
+	}
+	mirrorDir := t.TempDir()
+	os.WriteFile(cfg, []byte("deb:\n  origin: Second\nmirrors:\n  - name: www\n    type: dir\n    path: "+mirrorDir+"\n"), 0o600)
+	s.cmd.Process.Signal(syscall.SIGHUP)
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(s.logs(), "reloaded") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no reload logged\n%s", s.logs())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code, r := s.upload("5.8/debian/bookworm", mkdeb(t, "reload-b", "1.0", "amd64", "b"), "?publish=false"); code != 201 {
+		t.Fatalf("upload: %d %v", code, r)
+	}
+	s.publish("5.8/debian/bookworm")
+	if _, b, _ := s.get("/deb/5.8/dists/bookworm/Release"); !bytes.Contains(b, []byte("Origin: Second\n")) {
+		t.Errorf("Release after reload:\n%s", b)
+	}
+	for {
+		b, err := os.ReadFile(filepath.Join(mirrorDir, "deb/5.8/dists/bookworm/Release"))
+		if err == nil && bytes.Contains(b, []byte("Origin: Second\n")) {
+			break
+		}
+		if time.Now().After(deadline.Add(20 * time.Second)) {
+			t.Fatalf("the new mirror never got the new generation")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if code, body := s.do("GET", "/api/v1/mirrors", nil); code != 200 || !bytes.Contains(body, []byte(`"name":"www"`)) {
+		t.Errorf("mirrors after reload: %d %s", code, body)
+	}
+}

@@ -70,7 +70,7 @@ type Service struct {
 	signer  Signer
 	log     *slog.Logger
 	opts    Options
-	formats map[string]*FormatSpec // by distro
+	formats atomic.Pointer[map[string]*FormatSpec] // by distro; swapped by SetFormats
 
 	mu   sync.Mutex
 	pubs map[Target]*publisher
@@ -93,16 +93,9 @@ func NewService(cat Catalog, blobs *Blobs, signer Signer, formats []FormatSpec, 
 	if opts.KeepGenerations < 1 {
 		opts.KeepGenerations = 3
 	}
-	s := &Service{cat: cat, blobs: blobs, signer: signer, log: log, opts: opts,
-		formats: map[string]*FormatSpec{}, pubs: map[Target]*publisher{}}
-	for i := range formats {
-		f := &formats[i]
-		for _, d := range f.Distros {
-			if _, dup := s.formats[d]; dup {
-				return nil, fmt.Errorf("distro %q is mapped to two formats: %w", d, ErrInvalid)
-			}
-			s.formats[d] = f
-		}
+	s := &Service{cat: cat, blobs: blobs, signer: signer, log: log, opts: opts, pubs: map[Target]*publisher{}}
+	if err := s.SetFormats(formats); err != nil {
+		return nil, err
 	}
 	for _, dir := range []string{opts.TmpDir, opts.LockDir} {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -113,6 +106,24 @@ func NewService(cat Catalog, blobs *Blobs, signer Signer, formats []FormatSpec, 
 		return nil, err
 	}
 	return s, nil
+}
+
+// SetFormats replaces the formats and their distro mapping (a config
+// reload). Ingests and publishes already running finish with the formats
+// they started with.
+func (s *Service) SetFormats(formats []FormatSpec) error {
+	m := map[string]*FormatSpec{}
+	for i := range formats {
+		f := &formats[i]
+		for _, d := range f.Distros {
+			if _, dup := m[d]; dup {
+				return fmt.Errorf("distro %q is mapped to two formats: %w", d, ErrInvalid)
+			}
+			m[d] = f
+		}
+	}
+	s.formats.Store(&m)
+	return nil
 }
 
 // Close waits for running publishes to finish.
@@ -149,10 +160,11 @@ func (t Target) Validate() error {
 // Spec returns the format spec serving distro, or an error wrapping
 // ErrInvalid.
 func (s *Service) Spec(distro string) (*FormatSpec, error) {
-	f, ok := s.formats[distro]
+	formats := *s.formats.Load()
+	f, ok := formats[distro]
 	if !ok {
-		known := make([]string, 0, len(s.formats))
-		for d := range s.formats {
+		known := make([]string, 0, len(formats))
+		for d := range formats {
 			known = append(known, d)
 		}
 		slices.Sort(known)
@@ -432,7 +444,7 @@ func (s *Service) sniff(spec *FormatSpec, up *upload) error {
 	if spec.Format.Sniff(up.head) {
 		return nil
 	}
-	for _, other := range s.formats {
+	for _, other := range *s.formats.Load() {
 		if other != spec && other.Format.Sniff(up.head) {
 			return BadPackage(fmt.Sprintf("this is a %s package, but %s targets take %s packages",
 				other.Format.Name(), strings.Join(spec.Distros, "/"), spec.Format.Name()))

@@ -116,7 +116,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	go func() {
 		for range hup {
 			sdNotify("RELOADING=1")
-			reload(&cf, cfg, tokens, log)
+			reload(ctx, &cf, cfg, a, tokens, log)
 			sdNotify("READY=1")
 		}
 	}()
@@ -145,27 +145,52 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 // reload re-reads the config on SIGHUP and applies what can change while
-// serving: the admin token (auth.admin_token_file or <data>/admin.token;
-// PIER_ADMIN_TOKEN cannot change). Connections are not dropped. An invalid
-// config changes nothing and the log says why; changes that need a restart
-// are named in the log.
-func reload(cf *commonFlags, running *Config, tokens *api.Tokens, log *slog.Logger) {
+// serving, without dropping connections: the admin token
+// (auth.admin_token_file or <data>/admin.token; PIER_ADMIN_TOKEN cannot
+// change), the mirrors, and the targets' settings (distros and the deb, rpm
+// and apk sections). An invalid config changes nothing and the log says
+// why; settings that need a restart (listen, data_dir, storage, signing,
+// publish) are named in the log.
+func reload(ctx context.Context, cf *commonFlags, running *Config, a *app, tokens *api.Tokens, log *slog.Logger) {
+	refuse := func(err error) { log.Error("reload refused, the running config stays in force", "err", err) }
 	cfg, err := cf.load()
 	if err != nil {
-		log.Error("reload refused, the running config stays in force", "err", err)
+		refuse(err)
 		return
 	}
 	cfg.DataDir, cfg.Listen = running.DataDir, running.Listen
 	token, _, _, err := adminToken(cfg)
 	if err != nil || token == "" {
-		log.Error("reload refused, the running config stays in force", "err", fmt.Errorf("admin token: %w", err))
+		refuse(fmt.Errorf("admin token: %w", err))
 		return
 	}
-	changed := !tokens.Check(token)
-	tokens.Set(token)
-	log.Info("reloaded", "admin_token_changed", changed)
-	if fmt.Sprint(cfg.Mirrors) != fmt.Sprint(running.Mirrors) || fmt.Sprint(cfg.Deb, cfg.RPM, cfg.APK, cfg.Storage) !=
-		fmt.Sprint(running.Deb, running.RPM, running.APK, running.Storage) {
-		log.Warn("reload: mirrors, storage and format settings changed in the file apply at the next restart")
+	var ms []*mirror.Mirror
+	for _, mc := range cfg.Mirrors {
+		m, err := openMirror(ctx, cfg, mc)
+		if err != nil {
+			refuse(err)
+			return
+		}
+		ms = append(ms, m)
 	}
+	formatsChanged := fmt.Sprint(cfg.Distros, cfg.Deb, cfg.RPM, cfg.APK) != fmt.Sprint(running.Distros, running.Deb, running.RPM, running.APK)
+	if formatsChanged {
+		if err := a.svc.SetFormats(a.formats(cfg)); err != nil {
+			refuse(err)
+			return
+		}
+	}
+	tokenChanged := !tokens.Check(token)
+	tokens.Set(token)
+	mirrorsChanged := fmt.Sprint(cfg.Mirrors) != fmt.Sprint(running.Mirrors)
+	if mirrorsChanged {
+		a.mirrors.Replace(ms)
+	}
+	log.Info("reloaded", "admin_token_changed", tokenChanged, "mirrors_changed", mirrorsChanged, "target_settings_changed", formatsChanged)
+	if fmt.Sprint(cfg.Storage, cfg.Signing, cfg.Publish, cfg.MaxUploadSize, cfg.PublicURL) !=
+		fmt.Sprint(running.Storage, running.Signing, running.Publish, running.MaxUploadSize, running.PublicURL) {
+		log.Warn("reload: storage, signing, publish, max_upload_size and public_url changes apply at the next restart")
+	}
+	cfg.Storage, cfg.Signing, cfg.Publish, cfg.MaxUploadSize, cfg.PublicURL = running.Storage, running.Signing, running.Publish, running.MaxUploadSize, running.PublicURL
+	*running = *cfg
 }

@@ -122,11 +122,7 @@ func open(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 	if a.apkKey, _, err = signing.LoadOrCreateRSA(filepath.Join(dir, "keys"), cfg.Signing.APKKeyName, 0); err != nil {
 		return nil, err
 	}
-	formats := []repo.FormatSpec{
-		{Format: deb.New(cfg.Deb), Digests: deb.Digests, Distros: distrosOf(cfg, "deb")},
-		{Format: rpm.New(cfg.RPM).WithSigningKey(a.signer.PrivateKey()), Digests: rpm.Digests, Distros: distrosOf(cfg, "rpm")},
-		{Format: apk.New(cfg.APK, a.apkKey), Digests: apk.Digests, Distros: distrosOf(cfg, "apk")},
-	}
+	formats := a.formats(cfg)
 	opts := repo.Options{
 		TmpDir:          filepath.Join(dir, "tmp"),
 		LockDir:         filepath.Join(dir, "locks"),
@@ -162,6 +158,15 @@ func openBackend(ctx context.Context, cfg *Config) (storage.Backend, error) {
 		return nil, fmt.Errorf("blob store: %w", err)
 	}
 	return b, nil
+}
+
+// formats wires the formats cfg configures, with the app's keys.
+func (a *app) formats(cfg *Config) []repo.FormatSpec {
+	return []repo.FormatSpec{
+		{Format: deb.New(cfg.Deb), Digests: deb.Digests, Distros: distrosOf(cfg, "deb")},
+		{Format: rpm.New(cfg.RPM).WithSigningKey(a.signer.PrivateKey()), Digests: rpm.Digests, Distros: distrosOf(cfg, "rpm")},
+		{Format: apk.New(cfg.APK, a.apkKey), Digests: apk.Digests, Distros: distrosOf(cfg, "apk")},
+	}
 }
 
 func distrosOf(cfg *Config, format string) []string {

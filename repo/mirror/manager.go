@@ -24,9 +24,14 @@ type Status struct {
 // served by one more; a failed sync is retried with backoff. It never
 // blocks the caller, so local serving never waits for a mirror.
 type Manager struct {
-	src     Source
-	log     *slog.Logger
+	src Source
+	log *slog.Logger
+
+	mu      sync.Mutex
 	mirrors []*managed
+	parent  context.Context    // Run's context; nil before Run
+	stop    context.CancelFunc // stops the current mirrors' loops
+	wg      sync.WaitGroup
 }
 
 type managed struct {
@@ -40,14 +45,22 @@ type managed struct {
 // NewManager returns a manager for ms reading from src.
 func NewManager(src Source, ms []*Mirror, log *slog.Logger) *Manager {
 	mg := &Manager{src: src, log: log}
-	for _, m := range ms {
-		mg.mirrors = append(mg.mirrors, &managed{m: m, wake: make(chan struct{}, 1), status: Status{Name: m.Name}})
-	}
+	mg.mirrors = managedList(ms)
 	return mg
+}
+
+func managedList(ms []*Mirror) []*managed {
+	var out []*managed
+	for _, m := range ms {
+		out = append(out, &managed{m: m, wake: make(chan struct{}, 1), status: Status{Name: m.Name}})
+	}
+	return out
 }
 
 // Trigger asks every mirror for a sync.
 func (mg *Manager) Trigger() {
+	mg.mu.Lock()
+	defer mg.mu.Unlock()
 	for _, m := range mg.mirrors {
 		select {
 		case m.wake <- struct{}{}:
@@ -58,16 +71,47 @@ func (mg *Manager) Trigger() {
 
 // Run syncs until ctx ends; it triggers one sync at start.
 func (mg *Manager) Run(ctx context.Context) {
-	var wg sync.WaitGroup
+	mg.mu.Lock()
+	mg.parent = ctx
+	mg.startLocked()
+	mg.mu.Unlock()
+	mg.Trigger()
+	<-ctx.Done()
+	mg.wg.Wait()
+}
+
+// startLocked starts a loop per mirror; mg.mu is held.
+func (mg *Manager) startLocked() {
+	ctx, cancel := context.WithCancel(mg.parent)
+	mg.stop = cancel
 	for _, m := range mg.mirrors {
-		wg.Add(1)
+		mg.wg.Add(1)
 		go func() {
-			defer wg.Done()
+			defer mg.wg.Done()
 			mg.loop(ctx, m)
 		}()
 	}
+}
+
+// Replace swaps the mirrors (a config reload): syncs in progress finish
+// or are cancelled, then the new mirrors start and sync once.
+func (mg *Manager) Replace(ms []*Mirror) {
+	mg.mu.Lock()
+	running := mg.parent != nil
+	if running {
+		mg.stop()
+	}
+	mg.mu.Unlock()
+	if running {
+		mg.wg.Wait()
+	}
+	mg.mu.Lock()
+	mg.mirrors = managedList(ms)
+	if running {
+		mg.startLocked()
+	}
+	mg.mu.Unlock()
 	mg.Trigger()
-	wg.Wait()
 }
 
 func (mg *Manager) loop(ctx context.Context, m *managed) {
@@ -110,8 +154,11 @@ func (mg *Manager) loop(ctx context.Context, m *managed) {
 
 // Status returns every mirror's state.
 func (mg *Manager) Status() []Status {
-	out := make([]Status, 0, len(mg.mirrors))
-	for _, m := range mg.mirrors {
+	mg.mu.Lock()
+	ms := mg.mirrors
+	mg.mu.Unlock()
+	out := make([]Status, 0, len(ms))
+	for _, m := range ms {
 		m.mu.Lock()
 		out = append(out, m.status)
 		m.mu.Unlock()
