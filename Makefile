@@ -3,7 +3,7 @@ GO ?= go
 PKGS := ./...
 FUZZTIME ?= 10s
 
-.PHONY: all build test unit e2e fuzz vet fmt bench clean packages
+.PHONY: all build test unit e2e e2e-race fuzz vet fmt bench clean packages
 
 all: build
 
@@ -23,6 +23,11 @@ unit:
 
 e2e:
 	$(GO) test -count=1 -timeout 30m -v ./e2e/
+
+# e2e-race runs the end-to-end tests against a pier built with -race; a
+# race reported by pier serve fails the test that started it.
+e2e-race:
+	PIER_E2E_RACE=1 $(GO) test -count=1 -timeout 30m ./e2e/
 
 # fuzz runs each Fuzz target for FUZZTIME.
 fuzz:

@@ -30,7 +30,12 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	pierBin = filepath.Join(dir, "pier")
-	build := exec.Command("go", "build", "-o", pierBin, "../cmd/pier")
+	// PIER_E2E_RACE=1 builds pier with the race detector.
+	args := []string{"build", "-o", pierBin}
+	if os.Getenv("PIER_E2E_RACE") == "1" {
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, "../cmd/pier")...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build pier:", err)
@@ -80,7 +85,12 @@ func startServer(t *testing.T, data string, env ...string) *server {
 	}
 	s := &server{t: t, data: data, env: env, listen: "127.0.0.1:0"}
 	s.start()
-	t.Cleanup(func() { s.stop() })
+	t.Cleanup(func() {
+		s.stop()
+		if strings.Contains(s.logs(), "DATA RACE") {
+			t.Errorf("pier serve reported a data race:\n%s", s.logs())
+		}
+	})
 	return s
 }
 
