@@ -2,20 +2,11 @@ package e2e
 
 import (
 	"bytes"
-	"context"
-	"crypto/rsa"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
-	"time"
-
-	goapk "github.com/chainguard-dev/go-apk/pkg/apk"
-	apkfs "github.com/chainguard-dev/go-apk/pkg/fs"
 )
 
 // TestDogfood builds Pier's own packages with `make packages`, checks
@@ -109,45 +100,7 @@ func TestDogfood(t *testing.T) {
 	}
 
 	// apk: go-apk plus the apk-tools checks.
-	_, setup, _ := s.get("/setup/pier/alpine/v3.20")
-	m := regexp.MustCompile(`/etc/apk/keys/(\S+\.rsa\.pub)`).FindStringSubmatch(string(setup))
-	if m == nil {
-		t.Fatalf("no apk key in setup:\n%s", setup)
-	}
-	_, pubPEM, _ := s.get("/keys/" + m[1])
-	pub, err := apkPublicKey(pubPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	client := &http.Client{Timeout: time.Minute}
-	repoURL := s.url + "/apk/pier/v3.20/main"
-	idx, err := goapk.GetRepositoryIndexes(ctx, []string{repoURL}, map[string][]byte{m[1]: pubPEM}, "x86_64", goapk.WithHTTPClient(client))
-	if err != nil || len(idx) != 1 || len(idx[0].Packages()) != 1 {
-		t.Fatalf("go-apk index: %v", err)
-	}
-	a, _ := goapk.New(goapk.WithFS(apkfs.NewMemFS()), goapk.WithArch("x86_64"))
-	a.SetClient(client)
-	rc, err := a.FetchPackage(ctx, idx[0].Packages()[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	apkData, _ := io.ReadAll(rc)
-	rc.Close()
+	keyName, pubPEM := apkServerKey(t, s, "pier/alpine/v3.20")
 	wantAPK, _ := os.ReadFile(filepath.Join(dist, "x86_64/pier-0.0.1.apk"))
-	if !bytes.Equal(apkData, wantAPK) {
-		t.Error("go-apk: pier apk differs")
-	}
-	_, raw, _ := s.get("/apk/pier/v3.20/main/x86_64/APKINDEX.tar.gz")
-	text, err := apkVerifyIndex(raw, map[string]*rsa.PublicKey{m[1]: pub})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := apkParseIndex(text)
-	if err != nil || len(st) != 1 {
-		t.Fatalf("APKINDEX: %v", err)
-	}
-	if err := apkCheckPackage(apkData, st[0]); err != nil {
-		t.Errorf("pier apk: %v", err)
-	}
+	apkInstallOne(t, s.url+"/apk/pier/v3.20/main", keyName, pubPEM, wantAPK)
 }

@@ -3,17 +3,14 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"crypto/rsa"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -21,8 +18,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
-	goapk "github.com/chainguard-dev/go-apk/pkg/apk"
-	apkfs "github.com/chainguard-dev/go-apk/pkg/fs"
 
 	"github.com/pierhq/pier/storage/s3"
 )
@@ -108,52 +103,9 @@ func TestMirrorAllClients(t *testing.T) {
 		t.Errorf("dnf from the mirror: %v\n%s", err, out)
 	}
 
-	// apk: go-apk and the apk-tools checks.
-	_, setup, _ := s.get("/setup/5.8/alpine/v3.20")
-	m := regexp.MustCompile(`/etc/apk/keys/(\S+\.rsa\.pub)`).FindStringSubmatch(string(setup))
-	if m == nil {
-		t.Fatalf("no apk key in setup:\n%s", setup)
-	}
-	_, pubPEM, _ := s.get("/keys/" + m[1])
-	pub, err := apkPublicKey(pubPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	client := &http.Client{Timeout: time.Minute}
-	repoURL := mirror.URL + "/apk/5.8/v3.20/main"
-	idx, err := goapk.GetRepositoryIndexes(ctx, []string{repoURL}, map[string][]byte{m[1]: pubPEM}, "x86_64", goapk.WithHTTPClient(client))
-	if err != nil || len(idx) != 1 || len(idx[0].Packages()) != 1 {
-		t.Fatalf("go-apk index from the mirror: %v", err)
-	}
-	a, _ := goapk.New(goapk.WithFS(apkfs.NewMemFS()), goapk.WithArch("x86_64"))
-	a.SetClient(client)
-	rc, err := a.FetchPackage(ctx, idx[0].Packages()[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, _ := io.ReadAll(rc)
-	rc.Close()
-	if !bytes.Equal(data, apkPkg) {
-		t.Error("go-apk: mirror-apk differs")
-	}
-	resp, err := http.Get(repoURL + "/x86_64/APKINDEX.tar.gz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	text, err := apkVerifyIndex(raw, map[string]*rsa.PublicKey{m[1]: pub})
-	if err != nil {
-		t.Fatalf("APKINDEX from the mirror: %v", err)
-	}
-	st, err := apkParseIndex(text)
-	if err != nil || len(st) != 1 {
-		t.Fatalf("APKINDEX: %v", err)
-	}
-	if err := apkCheckPackage(data, st[0]); err != nil {
-		t.Errorf("mirror-apk: %v", err)
-	}
+	// apk: go-apk plus the apk-tools checks.
+	keyName, pubPEM := apkServerKey(t, s, "5.8/alpine/v3.20")
+	apkInstallOne(t, mirror.URL+"/apk/5.8/v3.20/main", keyName, pubPEM, apkPkg)
 
 	// Object headers for a CDN in front of the bucket.
 	cl := awss3.New(awss3.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), UsePathStyle: true,
@@ -164,7 +116,7 @@ func TestMirrorAllClients(t *testing.T) {
 		"deb/5.8/dists/bookworm/main/binary-amd64/Packages": {"text/plain; charset=utf-8", "no-cache"},
 		"rpm/5.8/el/9/x86_64/mirror-rpm-1.0-1.x86_64.rpm":   {"application/x-rpm", "immutable"},
 	} {
-		h, err := cl.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String("pier-all"), Key: aws.String(key)})
+		h, err := cl.HeadObject(context.Background(), &awss3.HeadObjectInput{Bucket: aws.String("pier-all"), Key: aws.String(key)})
 		if err != nil {
 			t.Errorf("HeadObject %s: %v", key, err)
 			continue

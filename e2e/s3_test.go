@@ -2,68 +2,23 @@ package e2e
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/pierhq/pier/storage/s3/s3test"
 )
 
-// startVersitygw runs a real S3-compatible server (versitygw, posix
-// backend) on a free 127.0.0.1 port with one bucket, and returns its
-// endpoint, credentials and the directory holding the bucket's objects.
+// startVersitygw runs a real S3-compatible server with one bucket and
+// returns its endpoint, credentials and the directory holding the objects.
 func startVersitygw(t *testing.T, bucket string) (endpoint, access, secret, dir string) {
 	t.Helper()
-	bin := need(t, "versitygw")
-	dir = t.TempDir()
-	if err := os.Mkdir(filepath.Join(dir, bucket), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	k := make([]byte, 16)
-	rand.Read(k)
-	access, secret = "pier"+hex.EncodeToString(k[:4]), hex.EncodeToString(k)
-	cmd := exec.Command(bin, "--port", addr, "--access", access, "--secret", secret, "--quiet", "posix", dir)
-	var log bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
-	for i := 0; ; i++ {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			break
-		}
-		if i > 100 {
-			t.Fatalf("versitygw did not start:\n%s", log.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return "http://" + addr, access, secret, dir
+	srv := s3test.Start(t, bucket)
+	return srv.Endpoint, srv.Access, srv.Secret, srv.Dir
 }
 
 // TestS3BlobStore runs pier serve with `storage: {type: s3}` against a real
