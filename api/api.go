@@ -131,6 +131,7 @@ func (s *Server) routes() {
 	v1.GET("/targets/:stream/:distro/:release/packages", s.listPackages)
 	v1.POST("/targets/:stream/:distro/:release/packages", s.upload)
 	v1.POST("/targets/:stream/:distro/:release/publish", s.publish)
+	v1.DELETE("/targets/:stream/:distro/:release/packages/:name/:version/:arch", s.deletePackage)
 	v1.GET("/mirrors", s.listMirrors)
 
 	e.GET("/*", s.serveFile)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -128,6 +129,29 @@ func result(t repo.Target, res *repo.IngestResult) UploadResult {
 	p := res.Package
 	return UploadResult{Name: p.Name, Version: p.Version, Arch: p.Arch, Component: p.Component, SHA256: p.SHA256,
 		OriginalSHA256: p.OrigSHA256, Size: p.Size, Path: res.Path, Target: t.String(), Created: res.Created}
+}
+
+// deletePackage removes one package and, unless ?publish=false, schedules
+// a publish of its target.
+func (s *Server) deletePackage(c echo.Context) error {
+	t, err := target(c)
+	if err != nil {
+		return err
+	}
+	name, version, arch := c.Param("name"), c.Param("version"), c.Param("arch")
+	for _, p := range []*string{&name, &version, &arch} {
+		if v, err := url.PathUnescape(*p); err == nil {
+			*p = v
+		}
+	}
+	if err := s.svc.Delete(c.Request().Context(), t, name, version, arch); err != nil {
+		return err
+	}
+	if c.QueryParam("publish") != "false" {
+		s.svc.SchedulePublish(t)
+	}
+	return c.JSON(http.StatusOK, map[string]string{"deleted": name + " " + version + " " + arch, "target": t.String(),
+		"request_id": requestID(c)})
 }
 
 func (s *Server) publish(c echo.Context) error {

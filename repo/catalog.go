@@ -67,6 +67,10 @@ type Catalog interface {
 	// FindPackage returns the package with that name, version and
 	// architecture, or an error wrapping ErrNotFound.
 	FindPackage(ctx context.Context, target int64, name, version, arch string) (*Package, error)
+	// DeletePackage removes the package with that name, version and
+	// architecture from target id (its blob stays for other targets and
+	// older generations), or returns an error wrapping ErrNotFound.
+	DeletePackage(ctx context.Context, target int64, name, version, arch string) error
 	// Packages returns every package of target id, with Meta.
 	Packages(ctx context.Context, target int64) ([]Package, error)
 	// AddGeneration records g for target id and makes it current in one

@@ -202,3 +202,17 @@ func (s *Service) Heads(ctx context.Context) ([]TargetInfo, error) { return s.ca
 func (s *Service) Retained(ctx context.Context, t *TargetInfo) ([]Generation, error) {
 	return s.cat.Generations(ctx, t.ID, s.opts.KeepGenerations)
 }
+
+// Delete removes a package from t. It does not publish; the package stays
+// in the generations that have it until they are replaced.
+func (s *Service) Delete(ctx context.Context, t Target, name, version, arch string) error {
+	ti, err := s.FindTarget(ctx, t)
+	if err != nil {
+		return err
+	}
+	if err := s.cat.DeletePackage(ctx, ti.ID, name, version, arch); err != nil {
+		return err
+	}
+	s.log.Info("package deleted", "target", t.String(), "name", name, "version", version, "arch", arch)
+	return nil
+}

@@ -5,6 +5,7 @@
 //	pier publish [--config FILE] [--data DIR] STREAM/DISTRO/RELEASE
 //	pier push    [--server URL] [--token T] [--component C] STREAM/DISTRO/RELEASE FILE...
 //	pier sync    [--config FILE] [--data DIR] [--verify] [MIRROR]
+//	pier rm      [--config FILE] [--data DIR] STREAM/DISTRO/RELEASE NAME VERSION ARCH
 //
 // All dependencies are wired here explicitly; nothing registers itself.
 package main
@@ -26,6 +27,7 @@ commands:
   publish   publish a target now
   push      upload package files to a remote Pier
   sync      copy published repositories to the configured mirrors (--verify: check them)
+  rm        remove a package from a target, then publish it
   version   print the version
 
 Run 'pier <command> -h' for a command's flags.
@@ -57,6 +59,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdPush(ctx, args[1:], stdout, stderr)
 	case "sync":
 		err = cmdSync(ctx, args[1:], stdout, stderr)
+	case "rm":
+		err = cmdRm(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "pier", version)
 	case "help", "-h", "--help":

@@ -268,6 +268,30 @@ func (d *DB) FindPackage(ctx context.Context, target int64, name, version, arch 
 	return p, nil
 }
 
+// DeletePackage implements repo.Catalog.
+func (d *DB) DeletePackage(ctx context.Context, target int64, name, version, arch string) error {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("delete package: %w", err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `DELETE FROM packages WHERE target_id = ? AND name = ? AND version = ? AND arch = ?`,
+		target, name, version, arch)
+	if err != nil {
+		return fmt.Errorf("delete %s %s: %w", name, version, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("package %s %s (%s): %w", name, version, arch, repo.ErrNotFound)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE targets SET revision = revision + 1 WHERE id = ?`, target); err != nil {
+		return fmt.Errorf("bump revision: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit delete: %w", err)
+	}
+	return nil
+}
+
 // Packages implements repo.Catalog.
 func (d *DB) Packages(ctx context.Context, target int64) ([]repo.Package, error) {
 	rows, err := d.db.QueryContext(ctx, `SELECT `+pkgCols+` FROM packages WHERE target_id = ? ORDER BY id`, target)
