@@ -27,34 +27,11 @@ import (
 
 // Config configures the HTTP server.
 type Config struct {
-	// Listen is the address to listen on.
-	Listen string `yaml:"listen"`
 	// PublicURL is the URL clients reach Pier at, used in setup snippets.
 	// Empty means it is derived from each request's Host.
-	PublicURL string `yaml:"public_url"`
+	PublicURL string
 	// MaxUploadSize is the largest accepted package in bytes.
-	MaxUploadSize int64 `yaml:"max_upload_size"`
-}
-
-// Defaults fills unset fields.
-func (c *Config) Defaults() {
-	if c.Listen == "" {
-		c.Listen = "127.0.0.1:8080"
-	}
-	if c.MaxUploadSize == 0 {
-		c.MaxUploadSize = 2 << 30
-	}
-}
-
-// Validate checks the config.
-func (c *Config) Validate() error {
-	if c.MaxUploadSize < 0 {
-		return fmt.Errorf("max_upload_size must be positive")
-	}
-	if c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
-		return fmt.Errorf("public_url %q must start with http:// or https://", c.PublicURL)
-	}
-	return nil
+	MaxUploadSize int64
 }
 
 // KeyFile is one public key file served under /keys/.

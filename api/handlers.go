@@ -86,21 +86,20 @@ func (s *Server) upload(c echo.Context) error {
 			part.Close()
 			continue
 		}
-		o := opts
-		o.Filename = part.FileName()
-		res, err := s.svc.Ingest(req.Context(), t, part, o)
+		filename := part.FileName()
+		res, err := s.svc.Ingest(req.Context(), t, part, opts)
 		part.Close()
 		if err != nil {
 			if firstErr == nil {
 				firstErr = err
 			}
 			code := status(err)
-			out = append(out, UploadResult{Target: t.String(), Filename: o.Filename, Error: message(err, code), Status: code,
+			out = append(out, UploadResult{Target: t.String(), Filename: filename, Error: message(err, code), Status: code,
 				RequestID: requestID(c)})
 			continue
 		}
 		r := result(t, res)
-		r.Filename = o.Filename
+		r.Filename = filename
 		r.RequestID = requestID(c)
 		r.Status = http.StatusOK
 		if res.Created {

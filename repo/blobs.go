@@ -23,9 +23,6 @@ type Blobs struct {
 // NewBlobs returns a blob store over b.
 func NewBlobs(b storage.Backend) *Blobs { return &Blobs{b: b} }
 
-// Backend returns the storage backend under the blob store.
-func (s *Blobs) Backend() storage.Backend { return s.b }
-
 // Key returns the storage key of the blob with that sha256.
 func Key(sum string) string { return "sha256/" + sum[:2] + "/" + sum }
 
@@ -92,15 +89,20 @@ func (s *Blobs) Sync(ctx context.Context) error {
 func (s *Blobs) PutBytes(ctx context.Context, data []byte) (string, error) {
 	h := sha256.Sum256(data)
 	sum := hex.EncodeToString(h[:])
+	return sum, s.putSum(ctx, sum, data)
+}
+
+// putSum stores data whose sha256 the caller computed.
+func (s *Blobs) putSum(ctx context.Context, sum string, data []byte) error {
 	if ok, err := s.Has(ctx, sum); err != nil {
-		return "", err
+		return err
 	} else if ok {
-		return sum, nil
+		return nil
 	}
 	if err := s.b.Put(ctx, Key(sum), bytes.NewReader(data), int64(len(data)), storage.PutOptions{}); err != nil {
-		return "", fmt.Errorf("store blob %s: %w", sum, err)
+		return fmt.Errorf("store blob %s: %w", sum, err)
 	}
-	return sum, nil
+	return nil
 }
 
 // Open opens the blob with that sha256.

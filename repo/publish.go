@@ -157,6 +157,11 @@ func (s *Service) publishOnce(ctx context.Context, t Target) (*Generation, error
 	if err != nil {
 		return nil, err
 	}
+	// The view needs this manifest next: keep the decoded form rather than
+	// read, verify and decode it back from the blob store.
+	s.view.mu.Lock()
+	s.view.manifests[msum] = files
+	s.view.mu.Unlock()
 	s.hook("publish.before-switch")
 	gen := &Generation{Created: now, Revision: ti.Revision, Manifest: msum, Files: len(files), Packages: len(pkgs)}
 	if err := s.cat.AddGeneration(ctx, ti.ID, gen); err != nil {
@@ -214,7 +219,7 @@ func (s *Service) storeFiles(ctx context.Context, files []File) error {
 			continue
 		}
 		seen[f.SHA256] = true
-		if _, err := s.blobs.PutBytes(ctx, f.Data); err != nil {
+		if err := s.blobs.putSum(ctx, f.SHA256, f.Data); err != nil {
 			return err
 		}
 		f.Data = nil

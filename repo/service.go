@@ -94,6 +94,7 @@ func NewService(cat Catalog, blobs *Blobs, signer Signer, formats []FormatSpec, 
 		opts.KeepGenerations = 3
 	}
 	s := &Service{cat: cat, blobs: blobs, signer: signer, log: log, opts: opts, pubs: map[Target]*publisher{}}
+	s.view.manifests = map[string][]File{}
 	if err := s.SetFormats(formats); err != nil {
 		return nil, err
 	}
@@ -177,8 +178,6 @@ func (s *Service) Spec(distro string) (*FormatSpec, error) {
 type IngestOptions struct {
 	// Component is the deb component or apk repository ("main" if empty).
 	Component string
-	// Filename is the client's name for the file, used only in messages.
-	Filename string
 }
 
 // IngestResult reports what an upload did.

@@ -60,9 +60,6 @@ func (s *Service) RefreshView(ctx context.Context) error {
 	if old := s.view.cur.Load(); old != nil && old.key == key {
 		return nil
 	}
-	if s.view.manifests == nil {
-		s.view.manifests = map[string][]File{}
-	}
 	used := map[string]bool{}
 	files := map[string]Served{}
 	for _, t := range ts {
@@ -103,6 +100,8 @@ func (s *Service) RefreshView(ctx context.Context) error {
 	return nil
 }
 
+// manifest returns a manifest, cached for the retained generations;
+// s.view.mu must be held. Callers must not modify the slice.
 func (s *Service) manifest(ctx context.Context, sum string) ([]File, error) {
 	if m, ok := s.view.manifests[sum]; ok {
 		return m, nil
@@ -119,17 +118,12 @@ func (s *Service) manifest(ctx context.Context, sum string) ([]File, error) {
 	return m, nil
 }
 
-// Manifest returns the files of a generation.
+// Manifest returns the files of a generation, from the same cache the
+// served view uses. The slice is shared: callers must not modify it.
 func (s *Service) Manifest(ctx context.Context, g *Generation) ([]File, error) {
-	data, err := s.blobs.ReadAll(ctx, g.Manifest)
-	if err != nil {
-		return nil, fmt.Errorf("read manifest: %w", err)
-	}
-	var m []File
-	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, fmt.Errorf("decode manifest %s: %w", g.Manifest, err)
-	}
-	return m, nil
+	s.view.mu.Lock()
+	defer s.view.mu.Unlock()
+	return s.manifest(ctx, g.Manifest)
 }
 
 // WatchView refreshes the view every interval until ctx ends, so that

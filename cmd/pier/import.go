@@ -44,11 +44,7 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	cfg, err := cf.load()
-	if err != nil {
-		return err
-	}
-	a, err := open(ctx, cfg, newLogger(io.Discard, "error"))
+	a, err := cf.openApp(ctx, newLogger(io.Discard, "error"))
 	if err != nil {
 		return err
 	}
@@ -161,7 +157,7 @@ func importFile(ctx context.Context, b *repo.Batch, path, component string) (*re
 		return nil, err
 	}
 	defer f.Close()
-	return b.Add(ctx, f, repo.IngestOptions{Component: component, Filename: filepath.Base(path)})
+	return b.Add(ctx, f, repo.IngestOptions{Component: component})
 }
 
 // res2name names a package for messages.
@@ -227,11 +223,7 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	cfg, err := cf.load()
-	if err != nil {
-		return err
-	}
-	a, err := open(ctx, cfg, newLogger(stderr, "warn"))
+	a, err := cf.openApp(ctx, newLogger(stderr, "warn"))
 	if err != nil {
 		return err
 	}

@@ -28,11 +28,7 @@ func cmdRm(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := cf.load()
-	if err != nil {
-		return err
-	}
-	a, err := open(ctx, cfg, newLogger(stderr, "warn"))
+	a, err := cf.openApp(ctx, newLogger(stderr, "warn"))
 	if err != nil {
 		return err
 	}

@@ -43,6 +43,16 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.data, "data", os.Getenv("PIER_DATA"), "data directory (overrides data_dir; env PIER_DATA)")
 }
 
+// openApp loads the config and wires the app on its data dir, for the
+// commands that work on a data dir beside (or without) pier serve.
+func (c *commonFlags) openApp(ctx context.Context, log *slog.Logger) (*app, error) {
+	cfg, err := c.load()
+	if err != nil {
+		return nil, err
+	}
+	return open(ctx, cfg, log)
+}
+
 func (c *commonFlags) load() (*Config, error) {
 	cfg, err := loadConfig(c.config)
 	if err != nil {
