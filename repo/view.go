@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,6 +17,9 @@ type Served struct {
 	Size    int64
 	Kind    Kind
 	ModTime time.Time
+	// Targets are the targets whose retained generations hold the path
+	// (several for a pool file shared by the releases of a stream).
+	Targets []Target
 }
 
 // view is an immutable snapshot of every servable path.
@@ -84,7 +88,12 @@ func (s *Service) RefreshView(ctx context.Context) error {
 				if i > 0 && f.Kind == KindRoot {
 					continue
 				}
-				files[f.Path] = Served{SHA256: f.SHA256, Size: f.Size, Kind: f.Kind, ModTime: g.Created}
+				old, seen := files[f.Path]
+				sv := Served{SHA256: f.SHA256, Size: f.Size, Kind: f.Kind, ModTime: g.Created, Targets: old.Targets}
+				if !seen || !slices.Contains(old.Targets, t.Target) {
+					sv.Targets = append(slices.Clip(old.Targets), t.Target)
+				}
+				files[f.Path] = sv
 			}
 		}
 	}

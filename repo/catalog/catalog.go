@@ -77,9 +77,14 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open catalog %s: %w", path, err)
 	}
-	if _, err := db.ExecContext(ctx, schema); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("create catalog schema in %s: %w", path, err)
+	for _, sc := range []string{schema, authSchema} {
+		if sc == "" {
+			continue
+		}
+		if _, err := db.ExecContext(ctx, sc); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("create catalog schema in %s: %w", path, err)
+		}
 	}
 	return &DB{db: db}, nil
 }
