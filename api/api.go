@@ -48,6 +48,8 @@ type Deps struct {
 	Keys []KeyFile
 	// Fingerprint is the primary OpenPGP key's, for setup snippets.
 	Fingerprint string
+	// Fingerprints are all signing keys' fingerprints, primary first.
+	Fingerprints []string
 	// Tokens holds the bearer tokens that authorise API calls; it may be
 	// swapped at run time (SIGHUP).
 	Tokens *Tokens
@@ -66,6 +68,7 @@ type Server struct {
 	svc     *repo.Service
 	keys    map[string]KeyFile
 	fpr     string
+	fprs    []string
 	tokens  *Tokens
 	mirrors interface{ Status() []mirror.Status }
 	metrics *metrics.Metrics
@@ -76,7 +79,7 @@ type Server struct {
 
 // New returns a server.
 func New(cfg Config, d Deps) *Server {
-	s := &Server{cfg: cfg, svc: d.Service, keys: map[string]KeyFile{}, fpr: d.Fingerprint, tokens: d.Tokens,
+	s := &Server{cfg: cfg, svc: d.Service, keys: map[string]KeyFile{}, fpr: d.Fingerprint, fprs: d.Fingerprints, tokens: d.Tokens,
 		mirrors: d.Mirrors, metrics: d.Metrics, ready: d.Ready, log: d.Log, e: echo.New()}
 	for _, k := range d.Keys {
 		s.keys[k.Name] = k

@@ -232,7 +232,7 @@ func (s *Server) setup(c echo.Context) error {
 	if !ok {
 		return fmt.Errorf("no setup instructions for %s targets: %w", spec.Format.Name(), repo.ErrNotFound)
 	}
-	info := repo.SetupInfo{BaseURL: s.baseURL(c), Components: []string{"main"}, Fingerprint: s.fpr}
+	info := repo.SetupInfo{BaseURL: s.baseURL(c), Components: []string{"main"}, Fingerprint: s.fpr, Fingerprints: s.fprs}
 	if ps, err := s.svc.Packages(c.Request().Context(), t); err == nil {
 		seen := map[string]bool{}
 		var comps []string

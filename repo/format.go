@@ -187,6 +187,12 @@ type SetupInfo struct {
 	Components []string
 	// Fingerprint is the primary OpenPGP key's fingerprint.
 	Fingerprint string
+	// Fingerprints are every signing key's fingerprint, primary first (all
+	// of them sign every root during a key rotation).
+	Fingerprints []string
+	// Private is set when the target requires a read token: the setup text
+	// then says how the client sends it (HTTP Basic, token as password).
+	Private bool
 }
 
 // SetupWriter is implemented by formats that can tell a user how to add a

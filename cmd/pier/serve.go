@@ -81,7 +81,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	a.mirrors = mirror.NewManager(a.svc, ms, log)
 	srv := api.New(api.Config{PublicURL: cfg.PublicURL, MaxUploadSize: int64(cfg.MaxUploadSize)},
-		api.Deps{Service: a.svc, Keys: a.keyFiles(), Fingerprint: a.signer.Fingerprint(), Tokens: tokens,
+		api.Deps{Service: a.svc, Keys: a.keyFiles(), Fingerprint: a.signer.Fingerprint(), Fingerprints: a.signer.Fingerprints(), Tokens: tokens,
 			Mirrors: a.mirrors, Metrics: a.metrics, Ready: a.ready, Log: log})
 	a.metrics.WatchTargets(func() ([]repo.TargetInfo, error) { return a.svc.Targets(context.Background()) })
 	a.metrics.WatchMirrors(a.mirrors.Status)
