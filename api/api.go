@@ -32,6 +32,8 @@ type Config struct {
 	PublicURL string
 	// MaxUploadSize is the largest accepted package in bytes.
 	MaxUploadSize int64
+	// GCGrace spares unreferenced blobs younger than this in POST /gc.
+	GCGrace time.Duration
 }
 
 // KeyFile is one public key file served under /keys/.

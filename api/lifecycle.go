@@ -1,20 +1,205 @@
 package api
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/url"
+	"strconv"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/pierhq/pier/repo"
 )
 
-// Lifecycle handlers: generations, rollback, promotion, pins, retention.
+// Lifecycle handlers: generations, rollback, promotion, pins, retention and
+// garbage collection.
 
-func (s *Server) listGenerations(c echo.Context) error { return notYet() }
-func (s *Server) rollback(c echo.Context) error        { return notYet() }
-func (s *Server) promote(c echo.Context) error         { return notYet() }
-func (s *Server) listPins(c echo.Context) error        { return notYet() }
-func (s *Server) pin(c echo.Context) error             { return notYet() }
-func (s *Server) unpin(c echo.Context) error           { return notYet() }
-func (s *Server) prune(c echo.Context) error           { return notYet() }
-func (s *Server) collectGarbage(c echo.Context) error  { return notYet() }
+func (s *Server) listGenerations(c echo.Context) error {
+	t, err := target(c)
+	if err != nil {
+		return err
+	}
+	gens, err := s.svc.Generations(c.Request().Context(), t)
+	if err != nil {
+		return err
+	}
+	if gens == nil {
+		gens = []repo.Generation{}
+	}
+	return c.JSON(http.StatusOK, gens)
+}
 
-func notYet() error { return echo.NewHTTPError(http.StatusNotImplemented, "not implemented yet") }
+// RollbackRequest is the body of POST .../rollback.
+type RollbackRequest struct {
+	Generation int64 `json:"generation"`
+}
+
+func (s *Server) rollback(c echo.Context) error {
+	t, err := target(c)
+	if err != nil {
+		return err
+	}
+	var req RollbackRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if req.Generation < 1 {
+		return fmt.Errorf("rollback needs {\"generation\": N} with N >= 1: %w", repo.ErrInvalid)
+	}
+	gen, err := s.svc.Rollback(c.Request().Context(), t, req.Generation)
+	if err != nil {
+		return err
+	}
+	s.lcAudit(c, "rollback", t, map[string]any{"to": req.Generation, "generation": gen.Seq})
+	return c.JSON(http.StatusOK, gen)
+}
+
+// PromoteRequest is the body of POST .../promote: the destination target is
+// the URL's.
+type PromoteRequest struct {
+	// From is the source target, "stream/distro/release".
+	From string `json:"from"`
+	// Packages are NAME or NAME=VERSION.
+	Packages []string `json:"packages"`
+	// Publish, when false, leaves publishing the destination to a later
+	// call; default true.
+	Publish *bool `json:"publish,omitempty"`
+}
+
+// PromoteReply is the answer to a promotion.
+type PromoteReply struct {
+	From       string               `json:"from"`
+	To         string               `json:"to"`
+	Packages   []repo.PromoteResult `json:"packages"`
+	Generation *repo.Generation     `json:"generation,omitempty"`
+}
+
+func (s *Server) promote(c echo.Context) error {
+	dst, err := target(c)
+	if err != nil {
+		return err
+	}
+	var req PromoteRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	src, err := repo.ParseTarget(req.From)
+	if err != nil {
+		return err
+	}
+	if err := s.lcAllowed(c, "read", src); err != nil {
+		return err
+	}
+	specs := make([]repo.PackageSpec, 0, len(req.Packages))
+	for _, p := range req.Packages {
+		sp, err := repo.ParsePackageSpec(p)
+		if err != nil {
+			return err
+		}
+		specs = append(specs, sp)
+	}
+	ctx := c.Request().Context()
+	res, err := s.svc.Promote(ctx, src, dst, specs)
+	if err != nil {
+		return err
+	}
+	reply := PromoteReply{From: src.String(), To: dst.String(), Packages: res}
+	if req.Publish == nil || *req.Publish {
+		if reply.Generation, err = s.svc.Publish(ctx, dst); err != nil {
+			return err
+		}
+	}
+	s.lcAudit(c, "promote", dst, map[string]any{"from": src.String(), "packages": req.Packages})
+	return c.JSON(http.StatusOK, reply)
+}
+
+func (s *Server) listPins(c echo.Context) error {
+	t, err := target(c)
+	if err != nil {
+		return err
+	}
+	pins, err := s.svc.Pins(c.Request().Context(), t)
+	if err != nil {
+		return err
+	}
+	if pins == nil {
+		pins = []repo.Pin{}
+	}
+	return c.JSON(http.StatusOK, pins)
+}
+
+func (s *Server) pin(c echo.Context) error   { return s.setPin(c, true) }
+func (s *Server) unpin(c echo.Context) error { return s.setPin(c, false) }
+
+func (s *Server) setPin(c echo.Context, on bool) error {
+	t, err := target(c)
+	if err != nil {
+		return err
+	}
+	name, version := c.Param("name"), c.Param("version")
+	for _, p := range []*string{&name, &version} {
+		if v, err := url.PathUnescape(*p); err == nil {
+			*p = v
+		}
+	}
+	if err := s.svc.SetPin(c.Request().Context(), t, name, version, on); err != nil {
+		return err
+	}
+	action := "pin"
+	if !on {
+		action = "unpin"
+	}
+	s.lcAudit(c, action, t, map[string]string{"name": name, "version": version})
+	return c.JSON(http.StatusOK, map[string]any{"target": t.String(), "name": name, "version": version, "pinned": on})
+}
+
+// PruneReply lists what a prune removed (or, with ?dry_run=true, would).
+type PruneReply struct {
+	Target     string           `json:"target"`
+	DryRun     bool             `json:"dry_run"`
+	Retention  repo.Retention   `json:"retention"`
+	Removed    []repo.Package   `json:"removed"`
+	Generation *repo.Generation `json:"generation,omitempty"`
+}
+
+func (s *Server) prune(c echo.Context) error {
+	t, err := target(c)
+	if err != nil {
+		return err
+	}
+	dry, _ := strconv.ParseBool(c.QueryParam("dry_run"))
+	gone, gen, err := s.svc.Prune(c.Request().Context(), t, dry)
+	if err != nil {
+		return err
+	}
+	if gone == nil {
+		gone = []repo.Package{}
+	}
+	if !dry {
+		s.lcAudit(c, "prune", t, map[string]any{"removed": len(gone)})
+	}
+	return c.JSON(http.StatusOK, PruneReply{Target: t.String(), DryRun: dry, Retention: s.svc.RetentionFor(t), Removed: gone, Generation: gen})
+}
+
+func (s *Server) collectGarbage(c echo.Context) error {
+	dry, _ := strconv.ParseBool(c.QueryParam("dry_run"))
+	st, err := s.svc.CollectGarbage(c.Request().Context(), repo.GCOptions{DryRun: dry, Grace: s.cfg.GCGrace})
+	if err != nil {
+		return err
+	}
+	if !dry {
+		s.lcAudit(c, "gc", repo.Target{}, st)
+	}
+	return c.JSON(http.StatusOK, st)
+}
+
+// decodeJSON reads a small JSON request body strictly.
+func decodeJSON(c echo.Context, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(c.Response(), c.Request().Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("request body: %v: %w", err, repo.ErrInvalid)
+	}
+	return nil
+}

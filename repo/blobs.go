@@ -23,8 +23,11 @@ type Blobs struct {
 // NewBlobs returns a blob store over b.
 func NewBlobs(b storage.Backend) *Blobs { return &Blobs{b: b} }
 
+// blobPrefix is the storage key prefix of every blob.
+const blobPrefix = "sha256/"
+
 // Key returns the storage key of the blob with that sha256.
-func Key(sum string) string { return "sha256/" + sum[:2] + "/" + sum }
+func Key(sum string) string { return blobPrefix + sum[:2] + "/" + sum }
 
 // Has reports whether the blob exists.
 func (s *Blobs) Has(ctx context.Context, sum string) (bool, error) {

@@ -41,6 +41,42 @@ type Generation struct {
 	Manifest string `json:"manifest"`
 	Files    int    `json:"files"`
 	Packages int    `json:"packages"`
+	// Note says why the generation was made when it was not an ordinary
+	// publish ("rollback to generation 3").
+	Note string `json:"note,omitempty"`
+	// Changes is what changed from the previous generation; the catalog
+	// computes it when the generation is added.
+	Changes *Changes `json:"changes,omitempty"`
+	// PackageIDs are the catalog ids of the generation's packages, kept so
+	// that a retained generation can be restored (rollback). Only
+	// Catalog.Generation fills it.
+	PackageIDs []int64 `json:"-"`
+}
+
+// Changes lists what one generation changed in a target's package set.
+// Added and Removed hold at most MaxChangesListed entries ("name version
+// arch"); the counts are complete.
+type Changes struct {
+	Added        []string `json:"added,omitempty"`
+	Removed      []string `json:"removed,omitempty"`
+	AddedCount   int      `json:"added_count"`
+	RemovedCount int      `json:"removed_count"`
+}
+
+// MaxChangesListed bounds the package names a generation's Changes lists.
+const MaxChangesListed = 50
+
+// Pin keeps one version of a package from retention pruning in a target.
+type Pin struct {
+	Name    string    `json:"name"`
+	Version string    `json:"version"`
+	Created time.Time `json:"created"`
+}
+
+// CollectStats says what Catalog.Collect removed.
+type CollectStats struct {
+	Generations int `json:"generations"`
+	Packages    int `json:"packages"`
 }
 
 // Catalog is the source of truth for targets, their packages and their
@@ -71,6 +107,24 @@ type Catalog interface {
 	// architecture from target id (its blob stays for other targets and
 	// older generations), or returns an error wrapping ErrNotFound.
 	DeletePackage(ctx context.Context, target int64, name, version, arch string) error
+	// RemovePackages removes the live packages with these ids from target
+	// id, in one transaction. Removed packages stay restorable while a
+	// retained generation holds them.
+	RemovePackages(ctx context.Context, target int64, ids []int64) error
+	// SetLivePackages makes exactly the packages with these ids (live or
+	// removed rows of target id) the target's live set, in one transaction:
+	// the restore step of a rollback. It fails with ErrNotFound if a row is
+	// gone and with ErrConflict if two of them share name, version and
+	// architecture.
+	SetLivePackages(ctx context.Context, target int64, ids []int64) error
+	// LiveElsewhere returns which of sums are the sha256 of a live package
+	// in a target other than target id.
+	LiveElsewhere(ctx context.Context, target int64, sums []string) (map[string]bool, error)
+	// Pins lists target id's pins.
+	Pins(ctx context.Context, target int64) ([]Pin, error)
+	// SetPin pins (on) or unpins name=version in target id; unpinning what
+	// is not pinned returns an error wrapping ErrNotFound.
+	SetPin(ctx context.Context, target int64, name, version string, on bool) error
 	// Packages returns every package of target id, with Meta.
 	Packages(ctx context.Context, target int64) ([]Package, error)
 	// AddGeneration records g for target id and makes it current in one
@@ -79,4 +133,16 @@ type Catalog interface {
 	// Generations returns up to limit of the target's most recent
 	// generations, newest first.
 	Generations(ctx context.Context, target int64, limit int) ([]Generation, error)
+	// Generation returns generation seq of target id with its PackageIDs,
+	// or an error wrapping ErrNotFound.
+	Generation(ctx context.Context, target int64, seq int64) (*Generation, error)
+	// Collect forgets every target's generations older than its keep most
+	// recent ones, then deletes removed package rows that no remaining
+	// generation holds.
+	Collect(ctx context.Context, keep int) (CollectStats, error)
+	// References calls fn with the sha256 of every blob the catalog still
+	// needs: every package row's (live or restorable) and every remaining
+	// generation's manifest. The blobs a manifest names are the caller's
+	// to add.
+	References(ctx context.Context, fn func(sum string, manifest bool) error) error
 }

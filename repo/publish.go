@@ -107,6 +107,18 @@ func (s *Service) runPublisher(t Target, p *publisher, delay time.Duration) {
 
 // publishOnce builds and switches to a new generation of t.
 func (s *Service) publishOnce(ctx context.Context, t Target) (*Generation, error) {
+	return s.publishWith(ctx, t, nil)
+}
+
+// prepFunc changes a target's package set under its publish lock, right
+// before the publish reads it (the restore step of a rollback), and returns
+// the new generation's note.
+type prepFunc func(ctx context.Context, ti *TargetInfo) (note string, err error)
+
+// publishWith builds and switches to a new generation of t: under the
+// target's publish lock it runs prep (if any), applies the target's
+// retention rule, indexes the live packages and switches.
+func (s *Service) publishWith(ctx context.Context, t Target, prep prepFunc) (*Generation, error) {
 	spec, err := s.Spec(t.Distro)
 	if err != nil {
 		return nil, err
@@ -120,10 +132,26 @@ func (s *Service) publishOnce(ctx context.Context, t Target) (*Generation, error
 	if err != nil {
 		return nil, err
 	}
+	note := ""
+	if prep != nil {
+		if note, err = prep(ctx, ti); err != nil {
+			return nil, err
+		}
+	}
 	pkgs, err := s.cat.Packages(ctx, ti.ID)
 	if err != nil {
 		return nil, err
 	}
+	if pkgs, err = s.applyRetention(ctx, ti, spec.Format, pkgs); err != nil {
+		return nil, err
+	}
+	// Index blobs are stored before the generation that names them is
+	// recorded: hold off garbage collection in between.
+	gcUnlock, err := s.gcLock(false)
+	if err != nil {
+		return nil, err
+	}
+	defer gcUnlock()
 	now, err := s.publishTime(ctx, ti)
 	if err != nil {
 		return nil, err
@@ -163,7 +191,12 @@ func (s *Service) publishOnce(ctx context.Context, t Target) (*Generation, error
 	s.view.manifests[msum] = files
 	s.view.mu.Unlock()
 	s.hook("publish.before-switch")
-	gen := &Generation{Created: now, Revision: ti.Revision, Manifest: msum, Files: len(files), Packages: len(pkgs)}
+	ids := make([]int64, len(pkgs))
+	for i := range pkgs {
+		ids[i] = pkgs[i].ID
+	}
+	gen := &Generation{Created: now, Revision: ti.Revision, Manifest: msum, Files: len(files), Packages: len(pkgs),
+		Note: note, PackageIDs: ids}
 	if err := s.cat.AddGeneration(ctx, ti.ID, gen); err != nil {
 		return nil, err
 	}

@@ -71,6 +71,8 @@ type Service struct {
 	log     *slog.Logger
 	opts    Options
 	formats atomic.Pointer[map[string]*FormatSpec] // by distro; swapped by SetFormats
+	// retention holds the retention rules; swapped by SetRetention.
+	retention atomic.Pointer[[]RetentionRule]
 
 	mu   sync.Mutex
 	pubs map[Target]*publisher
@@ -207,6 +209,7 @@ func (s *Service) Ingest(ctx context.Context, t Target, r io.Reader, o IngestOpt
 	if err != nil || done != nil {
 		return done, err
 	}
+	defer st.unlock()
 	got, created, err := s.cat.AddPackage(ctx, st.target.ID, st.pkg)
 	if err != nil {
 		return nil, err
@@ -220,6 +223,10 @@ type staged struct {
 	target *TargetInfo
 	spec   *FormatSpec
 	pkg    *Package
+	// unlock releases the garbage-collection lock a durable stage takes
+	// before it stores the blob; the caller calls it once the package is
+	// recorded. A batch holds one lock for all its packages instead.
+	unlock func()
 }
 
 func (s *Service) recorded(t Target, st *staged, got *Package, created bool) *IngestResult {
@@ -291,12 +298,19 @@ func (s *Service) stage(ctx context.Context, t Target, r io.Reader, o IngestOpti
 			up = up2
 		}
 	}
+	unlock := func() {}
+	if durable {
+		if unlock, err = s.gcLock(false); err != nil {
+			return nil, nil, err
+		}
+	}
 	if err := s.blobs.PutFile(ctx, p.SHA256, up.path, durable); err != nil {
+		unlock()
 		return nil, nil, err
 	}
 	up.path = "" // moved
 	s.hook("upload.stored")
-	return &staged{target: ti, spec: spec, pkg: p}, nil, nil
+	return &staged{target: ti, spec: spec, pkg: p, unlock: unlock}, nil, nil
 }
 
 // Batch ingests many packages into one target for a bulk import: blobs are
@@ -308,6 +322,21 @@ type Batch struct {
 	t      Target
 	mu     sync.Mutex
 	staged []*staged
+	// unlock releases the garbage-collection lock held from the first
+	// staged blob until Close.
+	unlock func()
+}
+
+// Close releases what the batch holds (its garbage-collection lock). Call
+// it after the last Commit; staged packages not committed are left to the
+// garbage collector.
+func (b *Batch) Close() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.unlock != nil {
+		b.unlock()
+		b.unlock = nil
+	}
 }
 
 // NewBatch starts a batch for t.
@@ -316,6 +345,16 @@ func (s *Service) NewBatch(t Target) *Batch { return &Batch{s: s, t: t} }
 // Add stages one package. It returns a result at once for a package that
 // is already recorded; otherwise nil, and Commit reports its result.
 func (b *Batch) Add(ctx context.Context, r io.Reader, o IngestOptions) (*IngestResult, error) {
+	b.mu.Lock()
+	if b.unlock == nil {
+		unlock, err := b.s.gcLock(false)
+		if err != nil {
+			b.mu.Unlock()
+			return nil, err
+		}
+		b.unlock = unlock
+	}
+	b.mu.Unlock()
 	st, done, err := b.s.stage(ctx, b.t, r, o, false)
 	if err != nil || done != nil {
 		return done, err

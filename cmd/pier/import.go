@@ -64,6 +64,7 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	// record them.
 	const commitEvery = 1000
 	batch := a.svc.NewBatch(t)
+	defer batch.Close()
 	var mu sync.Mutex
 	var added, same, failed int
 	report := func(path string, res *repo.IngestResult, err error) {

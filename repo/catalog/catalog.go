@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/pierhq/pier/repo"
@@ -49,8 +50,9 @@ CREATE TABLE IF NOT EXISTS packages (
 	sums TEXT NOT NULL,
 	meta BLOB NOT NULL,
 	uploaded INTEGER NOT NULL,
-	UNIQUE (target_id, name, version, arch)
+	removed INTEGER
 );
+CREATE UNIQUE INDEX IF NOT EXISTS packages_live ON packages (target_id, name, version, arch) WHERE removed IS NULL;
 CREATE INDEX IF NOT EXISTS packages_sha256 ON packages (sha256);
 CREATE TABLE IF NOT EXISTS generations (
 	id INTEGER PRIMARY KEY,
@@ -61,7 +63,17 @@ CREATE TABLE IF NOT EXISTS generations (
 	manifest TEXT NOT NULL,
 	files INTEGER NOT NULL,
 	packages INTEGER NOT NULL,
+	package_ids BLOB,
+	note TEXT NOT NULL DEFAULT '',
+	changes TEXT NOT NULL DEFAULT '',
 	UNIQUE (target_id, seq)
+);
+CREATE TABLE IF NOT EXISTS pins (
+	target_id INTEGER NOT NULL REFERENCES targets(id),
+	name TEXT NOT NULL,
+	version TEXT NOT NULL,
+	created INTEGER NOT NULL,
+	PRIMARY KEY (target_id, name, version)
 );
 `
 
@@ -76,6 +88,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open catalog %s: %w", path, err)
+	}
+	if err := migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrate catalog %s: %w", path, err)
 	}
 	for _, sc := range []string{schema, authSchema} {
 		if sc == "" {
@@ -143,7 +159,7 @@ func (d *DB) Heads(ctx context.Context) ([]repo.TargetInfo, error) {
 func (d *DB) targets(ctx context.Context, count bool, where string, args ...any) ([]repo.TargetInfo, error) {
 	countExpr := "0, 0"
 	if count {
-		countExpr = "(SELECT count(*) FROM packages p WHERE p.target_id = t.id), (SELECT coalesce(sum(size), 0) FROM packages p WHERE p.target_id = t.id)"
+		countExpr = "(SELECT count(*) FROM packages p WHERE p.target_id = t.id AND p.removed IS NULL), (SELECT coalesce(sum(size), 0) FROM packages p WHERE p.target_id = t.id AND p.removed IS NULL)"
 	}
 	rows, err := d.db.QueryContext(ctx, `
 SELECT t.id, t.stream, t.distro, t.release, t.format, t.revision, `+countExpr+`,
@@ -237,7 +253,7 @@ func addPackage(ctx context.Context, tx *sql.Tx, target int64, p *repo.Package) 
 		return repo.AddResult{}, fmt.Errorf("encode sums: %w", err)
 	}
 	old, err := scanPackage(tx.QueryRowContext(ctx, `SELECT `+pkgCols+` FROM packages
-		WHERE target_id = ? AND name = ? AND version = ? AND arch = ?`, target, p.Name, p.Version, p.Arch))
+		WHERE target_id = ? AND name = ? AND version = ? AND arch = ? AND removed IS NULL`, target, p.Name, p.Version, p.Arch))
 	switch {
 	case err == nil:
 		if old.SameUpload(p) {
@@ -263,7 +279,7 @@ func addPackage(ctx context.Context, tx *sql.Tx, target int64, p *repo.Package) 
 // FindPackage implements repo.Catalog.
 func (d *DB) FindPackage(ctx context.Context, target int64, name, version, arch string) (*repo.Package, error) {
 	p, err := scanPackage(d.db.QueryRowContext(ctx, `SELECT `+pkgCols+` FROM packages
-		WHERE target_id = ? AND name = ? AND version = ? AND arch = ?`, target, name, version, arch))
+		WHERE target_id = ? AND name = ? AND version = ? AND arch = ? AND removed IS NULL`, target, name, version, arch))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("package %s %s (%s): %w", name, version, arch, repo.ErrNotFound)
 	}
@@ -280,8 +296,9 @@ func (d *DB) DeletePackage(ctx context.Context, target int64, name, version, arc
 		return fmt.Errorf("delete package: %w", err)
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `DELETE FROM packages WHERE target_id = ? AND name = ? AND version = ? AND arch = ?`,
-		target, name, version, arch)
+	res, err := tx.ExecContext(ctx, `UPDATE packages SET removed = ?
+		WHERE target_id = ? AND name = ? AND version = ? AND arch = ? AND removed IS NULL`,
+		time.Now().UnixNano(), target, name, version, arch)
 	if err != nil {
 		return fmt.Errorf("delete %s %s: %w", name, version, err)
 	}
@@ -299,7 +316,7 @@ func (d *DB) DeletePackage(ctx context.Context, target int64, name, version, arc
 
 // Packages implements repo.Catalog.
 func (d *DB) Packages(ctx context.Context, target int64) ([]repo.Package, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT `+pkgCols+` FROM packages WHERE target_id = ? ORDER BY id`, target)
+	rows, err := d.db.QueryContext(ctx, `SELECT `+pkgCols+` FROM packages WHERE target_id = ? AND removed IS NULL ORDER BY id`, target)
 	if err != nil {
 		return nil, fmt.Errorf("list packages: %w", err)
 	}
@@ -318,18 +335,50 @@ func (d *DB) Packages(ctx context.Context, target int64) ([]repo.Package, error)
 	return out, nil
 }
 
-// AddGeneration implements repo.Catalog.
+// AddGeneration implements repo.Catalog. It stores g.PackageIDs and fills
+// g.Changes by comparing them with the previous generation's.
 func (d *DB) AddGeneration(ctx context.Context, target int64, g *repo.Generation) error {
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("add generation: %w", err)
 	}
 	defer tx.Rollback()
+	var prevIDs []byte
+	var hasPrev bool
+	err = tx.QueryRowContext(ctx, `SELECT package_ids FROM generations WHERE target_id = ? ORDER BY seq DESC LIMIT 1`, target).Scan(&prevIDs)
+	switch {
+	case err == nil:
+		hasPrev = true
+	case !errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("read previous generation: %w", err)
+	}
+	ids := slices.Clone(g.PackageIDs)
+	slices.Sort(ids)
+	if hasPrev && prevIDs == nil {
+		// Written before generations kept their package ids: unknown.
+	} else if hasPrev {
+		prev, err := decodeIDs(prevIDs)
+		if err != nil {
+			return err
+		}
+		if g.Changes, err = changes(ctx, tx, prev, ids); err != nil {
+			return err
+		}
+	} else {
+		if g.Changes, err = changes(ctx, tx, nil, ids); err != nil {
+			return err
+		}
+	}
+	chg, err := json.Marshal(g.Changes)
+	if err != nil {
+		return fmt.Errorf("encode changes: %w", err)
+	}
 	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) + 1 FROM generations WHERE target_id = ?`, target).Scan(&g.Seq); err != nil {
 		return fmt.Errorf("next generation number: %w", err)
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO generations (target_id, seq, created, revision, manifest, files, packages)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, target, g.Seq, g.Created.Unix(), g.Revision, g.Manifest, g.Files, g.Packages)
+	res, err := tx.ExecContext(ctx, `INSERT INTO generations (target_id, seq, created, revision, manifest, files, packages, package_ids, note, changes)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, target, g.Seq, g.Created.Unix(), g.Revision, g.Manifest, g.Files, g.Packages,
+		encodeIDs(ids), g.Note, chg)
 	if err != nil {
 		return fmt.Errorf("insert generation: %w", err)
 	}
@@ -347,7 +396,7 @@ func (d *DB) AddGeneration(ctx context.Context, target int64, g *repo.Generation
 
 // Generations implements repo.Catalog.
 func (d *DB) Generations(ctx context.Context, target int64, limit int) ([]repo.Generation, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT id, seq, created, revision, manifest, files, packages
+	rows, err := d.db.QueryContext(ctx, `SELECT id, seq, created, revision, manifest, files, packages, note, changes
 		FROM generations WHERE target_id = ? ORDER BY seq DESC LIMIT ?`, target, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list generations: %w", err)
@@ -357,10 +406,17 @@ func (d *DB) Generations(ctx context.Context, target int64, limit int) ([]repo.G
 	for rows.Next() {
 		var g repo.Generation
 		var created int64
-		if err := rows.Scan(&g.ID, &g.Seq, &created, &g.Revision, &g.Manifest, &g.Files, &g.Packages); err != nil {
+		var chg string
+		if err := rows.Scan(&g.ID, &g.Seq, &created, &g.Revision, &g.Manifest, &g.Files, &g.Packages, &g.Note, &chg); err != nil {
 			return nil, fmt.Errorf("list generations: %w", err)
 		}
 		g.Created = time.Unix(created, 0).UTC()
+		if chg != "" && chg != "null" {
+			g.Changes = &repo.Changes{}
+			if err := json.Unmarshal([]byte(chg), g.Changes); err != nil {
+				return nil, fmt.Errorf("decode changes of generation %d: %w", g.Seq, err)
+			}
+		}
 		out = append(out, g)
 	}
 	if err := rows.Err(); err != nil {
