@@ -13,6 +13,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/pierhq/pier/repo"
 	"github.com/pierhq/pier/repo/apk"
 	"github.com/pierhq/pier/repo/deb"
 	"github.com/pierhq/pier/repo/mirror"
@@ -43,6 +44,10 @@ type Config struct {
 	Deb     deb.Config        `yaml:"deb"`
 	RPM     rpm.Config        `yaml:"rpm"`
 	APK     apk.Config        `yaml:"apk"`
+
+	// Retention prunes old versions at publish and collects unreferenced
+	// blobs.
+	Retention RetentionConfig `yaml:"retention"`
 }
 
 // StorageConfig says where package and index blobs live. The catalog, keys
@@ -143,6 +148,19 @@ type PublishConfig struct {
 	KeepGenerations int `yaml:"keep_generations"`
 }
 
+// RetentionConfig says which package versions each target keeps and how
+// unreferenced blobs are collected.
+type RetentionConfig struct {
+	// Rules apply to the targets matching their patterns; the first match
+	// wins. Targets no rule matches keep every version.
+	Rules []repo.RetentionRule `yaml:"rules"`
+	// GCInterval is how often pier serve deletes blobs that no package and
+	// no retained generation references (0 disables; pier gc runs it once).
+	GCInterval time.Duration `yaml:"gc_interval"`
+	// GCGrace spares unreferenced blobs written less than this long ago.
+	GCGrace time.Duration `yaml:"gc_grace"`
+}
+
 // defaultDistros maps distro names to formats.
 var defaultDistros = map[string]string{
 	"debian": "deb", "ubuntu": "deb",
@@ -169,6 +187,12 @@ func (c *Config) Defaults() {
 	}
 	if c.Publish.KeepGenerations == 0 {
 		c.Publish.KeepGenerations = 3
+	}
+	if c.Retention.GCInterval == 0 {
+		c.Retention.GCInterval = time.Hour
+	}
+	if c.Retention.GCGrace == 0 {
+		c.Retention.GCGrace = time.Hour
 	}
 	if c.Distros == nil {
 		c.Distros = map[string]string{}
@@ -204,6 +228,22 @@ func (c *Config) Validate() error {
 	}
 	if c.Publish.Delay < 0 || c.Publish.KeepGenerations < 1 {
 		return fmt.Errorf("publish.delay must be >= 0 and publish.keep_generations >= 1")
+	}
+	for i, r := range c.Retention.Rules {
+		if len(r.Targets) == 0 {
+			return fmt.Errorf("retention.rules[%d]: targets is empty", i)
+		}
+		for _, p := range r.Targets {
+			if err := repo.ValidatePattern(p); err != nil {
+				return fmt.Errorf("retention.rules[%d]: %w", i, err)
+			}
+		}
+		if r.KeepVersions < 0 || r.KeepDays < 0 {
+			return fmt.Errorf("retention.rules[%d]: keep_versions and keep_days must be >= 0", i)
+		}
+	}
+	if c.Retention.GCInterval < 0 || c.Retention.GCGrace < 0 {
+		return fmt.Errorf("retention.gc_interval and retention.gc_grace must be >= 0")
 	}
 	for d, f := range c.Distros {
 		if f != "deb" && f != "rpm" && f != "apk" {

@@ -6,6 +6,12 @@
 //	pier push    [--server URL] [--token T] [--component C] STREAM/DISTRO/RELEASE FILE...
 //	pier sync    [--config FILE] [--data DIR] [--verify] [MIRROR]
 //	pier rm      [--config FILE] [--data DIR] STREAM/DISTRO/RELEASE NAME VERSION ARCH
+//	pier promote [--config FILE] [--data DIR] SRC DST --package NAME[=VERSION]...
+//	pier generations [--config FILE] [--data DIR] [--json] TARGET
+//	pier rollback [--config FILE] [--data DIR] TARGET GENERATION
+//	pier prune   [--config FILE] [--data DIR] [--dry-run] [TARGET...]
+//	pier pin     [--config FILE] [--data DIR] [--remove] TARGET [NAME=VERSION...]
+//	pier gc      [--config FILE] [--data DIR] [--dry-run] [--grace D]
 //
 // All dependencies are wired here explicitly; nothing registers itself.
 package main
@@ -28,6 +34,12 @@ commands:
   push      upload package files to a remote Pier
   sync      copy published repositories to the configured mirrors (--verify: check them)
   rm        remove a package from a target, then publish it
+  promote   copy packages from one target to another (same blobs), then publish it
+  generations  list a target's retained generations and what each changed
+  rollback  republish a retained generation as a new generation
+  prune     apply the retention rules now (--dry-run: show what would go)
+  pin       keep versions from retention (--remove: unpin; no versions: list)
+  gc        delete blobs no package or retained generation references
   version   print the version
 
 Run 'pier <command> -h' for a command's flags.
@@ -61,6 +73,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdSync(ctx, args[1:], stdout, stderr)
 	case "rm":
 		err = cmdRm(ctx, args[1:], stdout, stderr)
+	case "promote":
+		err = cmdPromote(ctx, args[1:], stdout, stderr)
+	case "generations":
+		err = cmdGenerations(ctx, args[1:], stdout, stderr)
+	case "rollback":
+		err = cmdRollback(ctx, args[1:], stdout, stderr)
+	case "prune":
+		err = cmdPrune(ctx, args[1:], stdout, stderr)
+	case "pin":
+		err = cmdPin(ctx, args[1:], stdout, stderr)
+	case "gc":
+		err = cmdGC(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "pier", version)
 	case "help", "-h", "--help":

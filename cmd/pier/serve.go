@@ -80,7 +80,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ms = append(ms, m)
 	}
 	a.mirrors = mirror.NewManager(a.svc, ms, log)
-	srv := api.New(api.Config{PublicURL: cfg.PublicURL, MaxUploadSize: int64(cfg.MaxUploadSize)},
+	srv := api.New(api.Config{PublicURL: cfg.PublicURL, MaxUploadSize: int64(cfg.MaxUploadSize), GCGrace: cfg.Retention.GCGrace},
 		api.Deps{Service: a.svc, Keys: a.keyFiles(), Fingerprint: a.signer.Fingerprint(), Fingerprints: a.signer.Fingerprints(), Tokens: tokens,
 			Mirrors: a.mirrors, Metrics: a.metrics, Ready: a.ready, Log: log})
 	a.metrics.WatchTargets(func() ([]repo.TargetInfo, error) { return a.svc.Targets(context.Background()) })
@@ -106,6 +106,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	defer stopWatch()
 	go a.svc.WatchView(watchCtx, time.Second)
+	go a.svc.GCLoop(watchCtx, cfg.Retention.GCInterval, repo.GCOptions{Grace: cfg.Retention.GCGrace})
 	mirrorsDone := make(chan struct{})
 	go func() { a.mirrors.Run(watchCtx); close(mirrorsDone) }()
 	defer func() { stopWatch(); <-mirrorsDone }()
@@ -172,6 +173,10 @@ func reload(ctx context.Context, cf *commonFlags, running *Config, a *app, token
 			return
 		}
 		ms = append(ms, m)
+	}
+	if err := a.svc.SetRetention(cfg.Retention.Rules); err != nil {
+		refuse(err)
+		return
 	}
 	formatsChanged := fmt.Sprint(cfg.Distros, cfg.Deb, cfg.RPM, cfg.APK) != fmt.Sprint(running.Distros, running.Deb, running.RPM, running.APK)
 	if formatsChanged {

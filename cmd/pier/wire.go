@@ -151,6 +151,9 @@ func open(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := a.svc.SetRetention(cfg.Retention.Rules); err != nil {
+		return nil, err
+	}
 	ok = true
 	return a, nil
 }

@@ -1,0 +1,305 @@
+package repo_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pierhq/pier/repo"
+	"github.com/pierhq/pier/repo/deb/debtest"
+)
+
+// clock is a fake clock that moves a minute forward at each reading, so
+// that generations need not wait for the next second.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(time.Minute)
+	return c.t
+}
+
+func newClockedService(t *testing.T, keep int) *repo.Service {
+	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	return newService(t, repo.Options{KeepGenerations: keep, Now: c.Now})
+}
+
+func put(t *testing.T, svc *repo.Service, tg repo.Target, name, version string) *repo.Package {
+	t.Helper()
+	b, err := debtest.Build(debtest.Options{Package: name, Version: version, Arch: "amd64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := svc.Ingest(context.Background(), tg, bytes.NewReader(b), repo.IngestOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Package
+}
+
+// served returns the Packages index of tg's main/amd64 as served now.
+func served(t *testing.T, svc *repo.Service, tg repo.Target) string {
+	t.Helper()
+	f, ok := svc.Lookup("deb/" + tg.Stream + "/dists/" + tg.Release + "/main/binary-amd64/Packages")
+	if !ok {
+		t.Fatalf("no Packages served for %s", tg)
+	}
+	b, err := svc.Blobs().ReadAll(context.Background(), f.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func versions(t *testing.T, svc *repo.Service, tg repo.Target, name string) []string {
+	t.Helper()
+	ps, err := svc.Packages(context.Background(), tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, p := range ps {
+		if p.Name == name {
+			out = append(out, p.Version)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestRetention: 12 versions with keep_versions 5 leave the 5 highest by
+// Debian's version order (epochs and tildes), plus the pinned and the
+// promoted one; the others' blobs are collected once no retained
+// generation holds them.
+func TestRetention(t *testing.T) {
+	ctx := context.Background()
+	svc := newClockedService(t, 1)
+	nightly := repo.Target{Stream: "nightly", Distro: "debian", Release: "bookworm"}
+	stable := repo.Target{Stream: "5.8", Distro: "debian", Release: "bookworm"}
+	all := []string{"1.0~rc1", "1:0.9", "1.0", "0.1", "1.0+b1", "2.0~a", "1.1~beta", "1:0.5", "1.1", "2.0~~a", "1:0.9~rc1", "0.9"}
+	sums := map[string]string{}
+	for _, v := range all {
+		sums[v] = put(t, svc, nightly, "hello", v).SHA256
+	}
+	put(t, svc, nightly, "world", "1")
+	put(t, svc, nightly, "world", "2")
+	if _, err := svc.Publish(ctx, nightly); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.SetPin(ctx, nightly, "hello", "1.0", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Promote(ctx, nightly, stable, []repo.PackageSpec{{Name: "hello", Version: "0.9"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.SetRetention([]repo.RetentionRule{{Targets: []string{"nightly/*/*"}, Retention: repo.Retention{KeepVersions: 5}}}); err != nil {
+		t.Fatal(err)
+	}
+	dry, gen, err := svc.Prune(ctx, nightly, true)
+	if err != nil || gen != nil {
+		t.Fatalf("dry run: %v %v", gen, err)
+	}
+	var dryVers []string
+	for _, p := range dry {
+		dryVers = append(dryVers, p.Version)
+	}
+	if want := []string{"0.1", "1.0~rc1", "1.0+b1", "1.1~beta", "1.1"}; !slices.Equal(dryVers, want) {
+		t.Errorf("dry run would remove %v, want %v (in version order)", dryVers, want)
+	}
+	if got := versions(t, svc, nightly, "hello"); len(got) != 12 {
+		t.Errorf("dry run changed the target: %v", got)
+	}
+	if _, err := svc.Publish(ctx, nightly); err != nil {
+		t.Fatal(err)
+	}
+	kept := []string{"0.9", "1.0", "1:0.5", "1:0.9", "1:0.9~rc1", "2.0~a", "2.0~~a"}
+	slices.Sort(kept)
+	if got := versions(t, svc, nightly, "hello"); !slices.Equal(got, kept) {
+		t.Errorf("after publish: %v, want %v", got, kept)
+	}
+	if got := versions(t, svc, nightly, "world"); len(got) != 2 {
+		t.Errorf("world: %v", got)
+	}
+	idx := served(t, svc, nightly)
+	for _, v := range all {
+		in := strings.Contains(idx, "\nVersion: "+v+"\n")
+		if in != slices.Contains(kept, v) {
+			t.Errorf("served Packages lists %s: %v", v, in)
+		}
+	}
+	st, err := svc.CollectGarbage(ctx, repo.GCOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Generations < 1 || st.Packages != 5 || st.Blobs < 5 {
+		t.Errorf("gc: %+v, want the first generation, 5 packages and their blobs", st)
+	}
+	for _, v := range all {
+		has, err := svc.Blobs().Has(ctx, sums[v])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if has != slices.Contains(kept, v) {
+			t.Errorf("blob of hello %s present: %v", v, has)
+		}
+	}
+	// Everything still served is still there.
+	for p := range svc.ServedPaths("deb/") {
+		f, _ := svc.Lookup(p)
+		if ok, err := svc.Blobs().Has(ctx, f.SHA256); err != nil || !ok {
+			t.Errorf("served %s lost its blob: %v", p, err)
+		}
+	}
+	st, err = svc.CollectGarbage(ctx, repo.GCOptions{})
+	if err != nil || st.Blobs != 0 || st.Packages != 0 {
+		t.Errorf("second gc: %+v %v", st, err)
+	}
+	// Unpinned, 1.0 goes at the next publish; 0.9 stays while 5.8 has it.
+	if err := svc.SetPin(ctx, nightly, "hello", "1.0", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Publish(ctx, nightly); err != nil {
+		t.Fatal(err)
+	}
+	if got := versions(t, svc, nightly, "hello"); slices.Contains(got, "1.0") || !slices.Contains(got, "0.9") {
+		t.Errorf("after unpin: %v", got)
+	}
+}
+
+func TestPruneCandidatesKeepDays(t *testing.T) {
+	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	day := 24 * time.Hour
+	pkgs := []repo.Package{
+		{ID: 1, Name: "a", Arch: "x86_64", Version: "1.0-1", Uploaded: now.Add(-40 * day)},
+		{ID: 2, Name: "a", Arch: "x86_64", Version: "1.1-1", Uploaded: now.Add(-35 * day)},
+		{ID: 3, Name: "a", Arch: "x86_64", Version: "1.2-1", Uploaded: now.Add(-2 * day)},
+		{ID: 4, Name: "b", Arch: "x86_64", Version: "3-1", Uploaded: now.Add(-400 * day)},
+	}
+	cmp := func(a, b string) int { return strings.Compare(a, b) }
+	got := repo.PruneCandidates(pkgs, repo.Retention{KeepDays: 30}, cmp, func(*repo.Package) bool { return false }, now)
+	var ids []int64
+	for _, p := range got {
+		ids = append(ids, p.ID)
+	}
+	// a 1.0 and 1.1 are too old; b 3 is old but the only (highest) version.
+	if !slices.Equal(ids, []int64{1, 2}) {
+		t.Errorf("keep_days 30 removes %v, want [1 2]", ids)
+	}
+	got = repo.PruneCandidates(pkgs, repo.Retention{KeepDays: 30}, cmp, func(p *repo.Package) bool { return p.ID == 1 }, now)
+	if len(got) != 1 || got[0].ID != 2 {
+		t.Errorf("with 1 kept: %+v", got)
+	}
+	if got := repo.PruneCandidates(pkgs, repo.Retention{}, cmp, func(*repo.Package) bool { return false }, now); got != nil {
+		t.Errorf("no rule removes %v", got)
+	}
+}
+
+// TestRollback: after generations 1..3, rolling back to 1 publishes
+// generation 4 with generation 1's packages, and records what changed.
+func TestRollback(t *testing.T) {
+	ctx := context.Background()
+	svc := newClockedService(t, 5)
+	put(t, svc, target, "aa", "1")
+	if _, err := svc.Publish(ctx, target); err != nil {
+		t.Fatal(err)
+	}
+	put(t, svc, target, "bb", "1")
+	if _, err := svc.Publish(ctx, target); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Delete(ctx, target, "aa", "1", "amd64"); err != nil {
+		t.Fatal(err)
+	}
+	put(t, svc, target, "cc", "1")
+	if _, err := svc.Publish(ctx, target); err != nil {
+		t.Fatal(err)
+	}
+	gens, err := svc.Generations(ctx, target)
+	if err != nil || len(gens) != 3 {
+		t.Fatalf("generations: %v %v", gens, err)
+	}
+	if c := gens[0].Changes; c == nil || c.AddedCount != 1 || c.RemovedCount != 1 || c.Added[0] != "cc 1 amd64" || c.Removed[0] != "aa 1 amd64" {
+		t.Errorf("generation 3 changes: %+v", gens[0].Changes)
+	}
+	g, err := svc.Rollback(ctx, target, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Seq != 4 || g.Packages != 1 || g.Note != "rollback to generation 1" {
+		t.Errorf("rollback generation: %+v", g)
+	}
+	if c := g.Changes; c == nil || c.AddedCount != 1 || c.RemovedCount != 2 {
+		t.Errorf("rollback changes: %+v", g.Changes)
+	}
+	idx := served(t, svc, target)
+	if !strings.Contains(idx, "Package: aa\n") || strings.Contains(idx, "Package: bb\n") || strings.Contains(idx, "Package: cc\n") {
+		t.Errorf("served after rollback:\n%s", idx)
+	}
+	if _, err := svc.Rollback(ctx, target, 99); !errors.Is(err, repo.ErrNotFound) {
+		t.Errorf("rollback to a missing generation: %v", err)
+	}
+	// And forward again to generation 3.
+	if g, err := svc.Rollback(ctx, target, 3); err != nil || g.Packages != 2 {
+		t.Fatalf("roll forward: %+v %v", g, err)
+	}
+	if got := versions(t, svc, target, "cc"); len(got) != 1 {
+		t.Errorf("c after roll forward: %v", got)
+	}
+}
+
+func TestPromoteRules(t *testing.T) {
+	ctx := context.Background()
+	svc := newClockedService(t, 3)
+	nightly := repo.Target{Stream: "nightly", Distro: "debian", Release: "bookworm"}
+	stable := repo.Target{Stream: "5.8", Distro: "debian", Release: "bookworm"}
+	p1 := put(t, svc, nightly, "hello", "1.0")
+	put(t, svc, nightly, "hello", "1.1")
+	if _, err := svc.Promote(ctx, nightly, stable, []repo.PackageSpec{{Name: "nope"}}); !errors.Is(err, repo.ErrNotFound) {
+		t.Errorf("missing package: %v", err)
+	}
+	if _, err := svc.Promote(ctx, repo.Target{Stream: "x", Distro: "debian", Release: "bookworm"}, stable,
+		[]repo.PackageSpec{{Name: "hello"}}); !errors.Is(err, repo.ErrNotFound) {
+		t.Errorf("missing source target: %v", err)
+	}
+	if _, err := svc.Promote(ctx, nightly, nightly, []repo.PackageSpec{{Name: "hello"}}); !errors.Is(err, repo.ErrInvalid) {
+		t.Errorf("promote to itself: %v", err)
+	}
+	// Without a version: the highest.
+	res, err := svc.Promote(ctx, nightly, stable, []repo.PackageSpec{{Name: "hello"}})
+	if err != nil || len(res) != 1 || res[0].Package.Version != "1.1" || !res[0].Added {
+		t.Fatalf("promote hello: %+v %v", res, err)
+	}
+	// Same blob as the source; again is a no-op.
+	res, err = svc.Promote(ctx, nightly, stable, []repo.PackageSpec{{Name: "hello", Version: "1.0"}})
+	if err != nil || res[0].Package.SHA256 != p1.SHA256 {
+		t.Fatalf("promote hello=1.0: %+v %v", res, err)
+	}
+	if res, err := svc.Promote(ctx, nightly, stable, []repo.PackageSpec{{Name: "hello", Version: "1.0"}}); err != nil || res[0].Added {
+		t.Errorf("second promotion: %+v %v", res, err)
+	}
+	// A conflicting package in the destination refuses the whole promotion.
+	other, err := debtest.Build(debtest.Options{Package: "hello", Version: "1.2", Arch: "amd64", Description: "other bytes"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(t, svc, nightly, "hello", "1.2")
+	if _, err := svc.Ingest(ctx, stable, bytes.NewReader(other), repo.IngestOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	put(t, svc, nightly, "extra", "1")
+	if _, err := svc.Promote(ctx, nightly, stable, []repo.PackageSpec{{Name: "extra"}, {Name: "hello", Version: "1.2"}}); !errors.Is(err, repo.ErrConflict) {
+		t.Errorf("conflicting promotion: %v", err)
+	}
+	if got := versions(t, svc, stable, "extra"); len(got) != 0 {
+		t.Errorf("a refused promotion copied %v", got)
+	}
+}
