@@ -215,27 +215,15 @@ func LoadOrCreate(dir string, opts Options) (s *OpenPGP, created bool, err error
 	if err == nil || !errors.Is(err, fs.ErrNotExist) {
 		return s, false, err
 	}
-	name := opts.Name
-	if name == "" {
-		name = DefaultKeyName
-	}
-	e, err := GenerateRSA(name, opts.Email, opts.Bits, opts.now())
+	e, err := generateFor(opts)
 	if err != nil {
 		return nil, false, err
 	}
-	var buf bytes.Buffer
-	w, err := armor.Encode(&buf, openpgp.PrivateKeyType, nil)
+	data, err := marshalPrivate(e)
 	if err != nil {
-		return nil, false, fmt.Errorf("signing: armor private key: %w", err)
+		return nil, false, err
 	}
-	if err := e.SerializePrivateWithoutSigning(w, nil); err != nil {
-		return nil, false, fmt.Errorf("signing: serialize private key: %w", err)
-	}
-	if err := w.Close(); err != nil {
-		return nil, false, fmt.Errorf("signing: armor private key: %w", err)
-	}
-	buf.WriteByte('\n')
-	if err := createFileExclusive(path, buf.Bytes(), 0o600); err != nil {
+	if err := createFileExclusive(path, data, 0o600); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			// Another process won the race; use its key.
 			s, err = loadFile(path, opts)
@@ -284,13 +272,45 @@ func Load(r io.Reader, passphrase []byte) (*OpenPGP, error) {
 // [ErrNoSigningKey]; an encrypted key without a passphrase wraps
 // [ErrPassphraseRequired]; a failed decryption wraps [ErrBadPassphrase].
 func ReadPrivateKeys(r io.Reader, passphrase []byte) ([]*openpgp.Entity, error) {
-	data, err := io.ReadAll(io.LimitReader(r, maxKeyFileSize+1))
+	data, err := readLimited(r)
 	if err != nil {
 		return nil, fmt.Errorf("signing: read private key: %w", err)
 	}
-	if len(data) > maxKeyFileSize {
-		return nil, fmt.Errorf("signing: read private key: more than %d bytes", maxKeyFileSize)
+	entities, err := readEntities(data)
+	if err != nil {
+		return nil, err
 	}
+	for _, e := range entities {
+		fpr := fingerprint(e)
+		if !isEncrypted(e) {
+			continue
+		}
+		if len(passphrase) == 0 {
+			return nil, fmt.Errorf("%w: key %s", ErrPassphraseRequired, fpr)
+		}
+		if err := e.DecryptPrivateKeys(passphrase); err != nil {
+			return nil, fmt.Errorf("%w: key %s: %w", ErrBadPassphrase, fpr, err)
+		}
+	}
+	return entities, nil
+}
+
+// readLimited reads all of r, at most maxKeyFileSize bytes.
+func readLimited(r io.Reader) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, maxKeyFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxKeyFileSize {
+		return nil, fmt.Errorf("more than %d bytes", maxKeyFileSize)
+	}
+	return data, nil
+}
+
+// readEntities parses the OpenPGP private keys in data (armored, possibly
+// several armor blocks, or binary) without decrypting them. It fails with
+// [ErrNoSigningKey] when there is none or one is a public key only.
+func readEntities(data []byte) ([]*openpgp.Entity, error) {
 	var entities []*openpgp.Entity
 	if bytes.Contains(data, []byte("-----BEGIN PGP ")) {
 		for _, block := range splitArmorBlocks(data) {
@@ -311,18 +331,8 @@ func ReadPrivateKeys(r io.Reader, passphrase []byte) ([]*openpgp.Entity, error) 
 		return nil, ErrNoSigningKey
 	}
 	for _, e := range entities {
-		fpr := fingerprint(e)
 		if e.PrivateKey == nil {
-			return nil, fmt.Errorf("%w: key %s is a public key", ErrNoSigningKey, fpr)
-		}
-		if !isEncrypted(e) {
-			continue
-		}
-		if len(passphrase) == 0 {
-			return nil, fmt.Errorf("%w: key %s", ErrPassphraseRequired, fpr)
-		}
-		if err := e.DecryptPrivateKeys(passphrase); err != nil {
-			return nil, fmt.Errorf("%w: key %s: %w", ErrBadPassphrase, fpr, err)
+			return nil, fmt.Errorf("%w: key %s is a public key", ErrNoSigningKey, fingerprint(e))
 		}
 	}
 	return entities, nil

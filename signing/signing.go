@@ -11,6 +11,10 @@
 //   - [RSAKey] holds the plain RSA key Alpine's apk uses for APKINDEX
 //     signatures, stored the way abuild-keygen stores it.
 //
+// A [Ring] is the set of OpenPGP keys a repository signs with during a key
+// rotation: configured key files plus every private key in a key directory
+// (where [CreateKey] adds new keys and [RetireKey] moves keys out of use).
+//
 // Keys are loaded once; signing methods never touch the disk and are safe for
 // concurrent use. Passphrases and private key material never appear in an
 // error.

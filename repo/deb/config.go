@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Config configures the deb format.
@@ -24,6 +25,11 @@ type Config struct {
 	// after the publish time. apt rejects an expired Release, so only set it
 	// when something republishes on a schedule. Zero means no Valid-Until.
 	ValidDays int `yaml:"valid_days"`
+	// ResignMargin is how long before Valid-Until Pier publishes the target
+	// again on its own (pier serve) to sign fresh roots. Zero means a third
+	// of the roots' validity (56h for valid_days 7). It must be shorter than
+	// valid_days.
+	ResignMargin time.Duration `yaml:"resign_margin"`
 	// Limits bound what the reader accepts from an uploaded .deb.
 	Limits Limits `yaml:"limits"`
 }
@@ -101,6 +107,11 @@ func (c *Config) Validate() error {
 	}
 	if c.ValidDays < 0 || c.ValidDays > 3660 {
 		errs = append(errs, errors.New("deb: valid_days must be between 0 and 3660"))
+	}
+	if c.ResignMargin < 0 {
+		errs = append(errs, errors.New("deb: resign_margin must not be negative"))
+	} else if c.ValidDays > 0 && c.ResignMargin >= time.Duration(c.ValidDays)*24*time.Hour {
+		errs = append(errs, fmt.Errorf("deb: resign_margin %s must be shorter than valid_days (%d days)", c.ResignMargin, c.ValidDays))
 	}
 	l := c.Limits
 	if l.Control <= 0 {

@@ -3,6 +3,7 @@ package deb
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -60,6 +61,8 @@ func TestConfigValidate(t *testing.T) {
 		{"arch bad", func(c *Config) { c.Architectures = []string{"AMD64"} }, "architectures"},
 		{"arch dup", func(c *Config) { c.Architectures = []string{"amd64", "amd64"} }, "duplicates"},
 		{"valid days", func(c *Config) { c.ValidDays = -1 }, "valid_days"},
+		{"resign margin negative", func(c *Config) { c.ValidDays = 7; c.ResignMargin = -time.Hour }, "resign_margin"},
+		{"resign margin too long", func(c *Config) { c.ValidDays = 1; c.ResignMargin = 24 * time.Hour }, "resign_margin"},
 		{"control", func(c *Config) { c.Limits.Control = -1 }, "limits.control"},
 		{"control tar", func(c *Config) { c.Limits.ControlTar = 10; c.Limits.Control = 100 }, "limits.control_tar"},
 		{"name", func(c *Config) { c.Limits.Name = 1 }, "limits.name"},
