@@ -127,6 +127,13 @@ type Catalog interface {
 	SetPin(ctx context.Context, target int64, name, version string, on bool) error
 	// Packages returns every package of target id, with Meta.
 	Packages(ctx context.Context, target int64) ([]Package, error)
+	// LivePackageIDs returns the ids of target id's packages, ascending:
+	// with PackagesByID it lets a cache of package rows (which never change
+	// once written) fetch only what it lacks.
+	LivePackageIDs(ctx context.Context, target int64) ([]int64, error)
+	// PackagesByID returns the packages of target id with these ids, with
+	// Meta, whether live or removed.
+	PackagesByID(ctx context.Context, target int64, ids []int64) ([]Package, error)
 	// AddGeneration records g for target id and makes it current in one
 	// transaction; it fills g.ID and g.Seq.
 	AddGeneration(ctx context.Context, target int64, g *Generation) error

@@ -303,3 +303,38 @@ func TestPromoteRules(t *testing.T) {
 		t.Errorf("a refused promotion copied %v", got)
 	}
 }
+
+// TestPackageCache: publishes read unchanged rows from the in-memory cache;
+// with a cache too small for two targets, alternating publishes evict each
+// other and still index exactly the live packages.
+func TestPackageCache(t *testing.T) {
+	ctx := context.Background()
+	for _, limit := range []int64{0, 3000, -1} {
+		c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+		svc := newService(t, repo.Options{Now: c.Now, PackageCacheBytes: limit})
+		t1 := repo.Target{Stream: "a", Distro: "debian", Release: "bookworm"}
+		t2 := repo.Target{Stream: "b", Distro: "debian", Release: "bookworm"}
+		for i := range 4 {
+			for _, tg := range []repo.Target{t1, t2} {
+				put(t, svc, tg, "pkg"+tg.Stream+string(rune('a'+i)), "1")
+				if i == 2 {
+					if err := svc.Delete(ctx, tg, "pkg"+tg.Stream+"a", "1", "amd64"); err != nil {
+						t.Fatal(err)
+					}
+				}
+				g, err := svc.Publish(ctx, tg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := i + 1
+				if i >= 2 {
+					want--
+				}
+				idx := served(t, svc, tg)
+				if g.Packages != want || strings.Count(idx, "Package: ") != want || (i >= 2 && strings.Contains(idx, "Package: pkg"+tg.Stream+"a\n")) {
+					t.Errorf("limit %d, %s round %d: generation has %d packages, index:\n%s", limit, tg, i, g.Packages, idx)
+				}
+			}
+		}
+	}
+}

@@ -128,6 +128,14 @@ func (s *Service) publishWith(ctx context.Context, t Target, prep prepFunc) (*Ge
 		return nil, err
 	}
 	defer unlock()
+	// Hold off garbage collection for the whole publish: the rows a
+	// rollback restores, the rows being read and the index blobs stored
+	// before the generation naming them is recorded must all survive it.
+	gcUnlock, err := s.gcLock(false)
+	if err != nil {
+		return nil, err
+	}
+	defer gcUnlock()
 	ti, err := s.cat.Target(ctx, t, spec.Format.Name())
 	if err != nil {
 		return nil, err
@@ -138,20 +146,13 @@ func (s *Service) publishWith(ctx context.Context, t Target, prep prepFunc) (*Ge
 			return nil, err
 		}
 	}
-	pkgs, err := s.cat.Packages(ctx, ti.ID)
+	pkgs, err := s.livePackages(ctx, ti)
 	if err != nil {
 		return nil, err
 	}
 	if pkgs, err = s.applyRetention(ctx, ti, spec.Format, pkgs); err != nil {
 		return nil, err
 	}
-	// Index blobs are stored before the generation that names them is
-	// recorded: hold off garbage collection in between.
-	gcUnlock, err := s.gcLock(false)
-	if err != nil {
-		return nil, err
-	}
-	defer gcUnlock()
 	now, err := s.publishTime(ctx, ti)
 	if err != nil {
 		return nil, err

@@ -50,6 +50,10 @@ type Options struct {
 	// KeepGenerations is how many generations of a target stay servable
 	// (the current one included).
 	KeepGenerations int
+	// PackageCacheBytes bounds the in-memory cache of package rows that
+	// spares a publish re-reading unchanged rows; 0 means 256 MiB, negative
+	// disables it.
+	PackageCacheBytes int64
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Observer, when set, is told about every ingest and publish.
@@ -80,6 +84,7 @@ type Service struct {
 
 	view      viewHolder
 	publishes atomic.Int64
+	pkgs      pkgCache
 }
 
 // Publishes returns how many publishes this service has run since it
@@ -95,7 +100,11 @@ func NewService(cat Catalog, blobs *Blobs, signer Signer, formats []FormatSpec, 
 	if opts.KeepGenerations < 1 {
 		opts.KeepGenerations = 3
 	}
+	if opts.PackageCacheBytes == 0 {
+		opts.PackageCacheBytes = 256 << 20
+	}
 	s := &Service{cat: cat, blobs: blobs, signer: signer, log: log, opts: opts, pubs: map[Target]*publisher{}}
+	s.pkgs.limit = opts.PackageCacheBytes
 	s.view.manifests = map[string][]File{}
 	if err := s.SetFormats(formats); err != nil {
 		return nil, err

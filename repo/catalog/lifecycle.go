@@ -444,3 +444,46 @@ func (d *DB) References(ctx context.Context, fn func(sum string, manifest bool) 
 	}
 	return nil
 }
+
+// LivePackageIDs implements repo.Catalog.
+func (d *DB) LivePackageIDs(ctx context.Context, target int64) ([]int64, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT id FROM packages WHERE target_id = ? AND removed IS NULL ORDER BY id`, target)
+	if err != nil {
+		return nil, fmt.Errorf("list package ids: %w", err)
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("list package ids: %w", err)
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// PackagesByID implements repo.Catalog.
+func (d *DB) PackagesByID(ctx context.Context, target int64, ids []int64) ([]repo.Package, error) {
+	out := make([]repo.Package, 0, len(ids))
+	for _, c := range chunks(ids, 500) {
+		rows, err := d.db.QueryContext(ctx, `SELECT `+pkgCols+` FROM packages WHERE target_id = ? AND id IN (`+placeholders(len(c))+`)`,
+			append([]any{target}, anys(c)...)...)
+		if err != nil {
+			return nil, fmt.Errorf("read packages: %w", err)
+		}
+		for rows.Next() {
+			p, err := scanPackage(rows)
+			if err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read packages: %w", err)
+			}
+			out = append(out, *p)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("read packages: %w", err)
+		}
+	}
+	return out, nil
+}
