@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -83,5 +84,33 @@ func TestS3BlobStore(t *testing.T) {
 	code, body, _ := s.get("/deb/5.8/dists/bookworm/InRelease")
 	if code != 200 || !bytes.HasPrefix(body, []byte("-----BEGIN PGP SIGNED MESSAGE-----")) {
 		t.Fatalf("InRelease from S3: %d", code)
+	}
+
+	// Garbage collection in S3: once s3-two is deleted and the generations
+	// holding it are older than the retained three, pier gc deletes its
+	// object from the bucket and keeps everything still served.
+	if code, body := s.do("DELETE", "/api/v1/targets/5.8/debian/bookworm/packages/s3-two/2.0/all?publish=false", nil); code != 200 {
+		t.Fatalf("delete s3-two: %d %s", code, body)
+	}
+	for range 3 {
+		s.publish("5.8/debian/bookworm")
+	}
+	object := func(b []byte) string {
+		h := sha(b)
+		return filepath.Join(objects, "pier-blobs", "blobs", "sha256", h[:2], h)
+	}
+	out, err := exec.Command(pierBin, "gc", "--data", s.data, "--config", cfg, "--grace", "0s").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "forgot 1 generation(s) and 1 removed package(s)") {
+		t.Fatalf("pier gc: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(object(pkgs["s3-two"])); !os.IsNotExist(err) {
+		t.Errorf("s3-two's object is still in the bucket after gc: %v", err)
+	}
+	if _, err := os.Stat(object(pkgs["s3-one:amd64"])); err != nil {
+		t.Errorf("s3-one's object was collected: %v", err)
+	}
+	apt.update()
+	if got := apt.download("s3-one:amd64"); !bytes.Equal(got, pkgs["s3-one:amd64"]) {
+		t.Errorf("s3-one after gc: downloaded bytes differ")
 	}
 }
