@@ -124,12 +124,16 @@ type AuthConfig struct {
 	AdminTokenFile string `yaml:"admin_token_file"`
 }
 
-// SigningConfig says which OpenPGP key signs the repositories.
+// SigningConfig says which OpenPGP keys sign the repositories. Every key
+// of the ring signs every root: key_file, then key_files, then each private
+// key in <data_dir>/keys (oldest first); the first is the primary.
 type SigningConfig struct {
-	// KeyFile is an armored OpenPGP private key. Empty means a key generated
-	// on first start in <data_dir>/keys.
+	// KeyFile is an armored OpenPGP private key. When no key is configured
+	// and <data_dir>/keys holds none, one is generated on first start.
 	KeyFile string `yaml:"key_file"`
-	// PassphraseFile holds the key's passphrase, if it has one.
+	// KeyFiles are more armored private keys that sign too (key rotation).
+	KeyFiles []string `yaml:"key_files"`
+	// PassphraseFile holds the passphrase of encrypted keys, if any.
 	// PIER_SIGNING_PASSPHRASE overrides it.
 	PassphraseFile string `yaml:"passphrase_file"`
 	// APKKeyName names the RSA key that signs APKINDEX files, kept in

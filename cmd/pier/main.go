@@ -12,6 +12,7 @@
 //	pier prune   [--config FILE] [--data DIR] [--dry-run] [TARGET...]
 //	pier pin     [--config FILE] [--data DIR] [--remove] TARGET [NAME=VERSION...]
 //	pier gc      [--config FILE] [--data DIR] [--dry-run] [--grace D]
+//	pier keys    list|generate|export|retire [--config FILE] [--data DIR] [FINGERPRINT]
 //
 // All dependencies are wired here explicitly; nothing registers itself.
 package main
@@ -40,6 +41,7 @@ commands:
   prune     apply the retention rules now (--dry-run: show what would go)
   pin       keep versions from retention (--remove: unpin; no versions: list)
   gc        delete blobs no package or retained generation references
+  keys      OpenPGP signing keys: list, generate, export, retire (key rotation)
   version   print the version
 
 Run 'pier <command> -h' for a command's flags.
@@ -85,6 +87,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdPin(ctx, args[1:], stdout, stderr)
 	case "gc":
 		err = cmdGC(ctx, args[1:], stdout, stderr)
+	case "keys":
+		err = cmdKeys(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "pier", version)
 	case "help", "-h", "--help":

@@ -92,6 +92,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintf(stdout, "pier %s serving %s on %s\n", version, cfg.DataDir, base)
 	fmt.Fprintf(stdout, "signing key (%s): %s\n", verb, a.signer.Fingerprint())
+	for _, fpr := range a.signer.Fingerprints()[1:] {
+		fmt.Fprintf(stdout, "signing key (also signs): %s\n", fpr)
+	}
 	fmt.Fprintf(stdout, "public key: %s/keys/pier.asc (binary keyring: %s/keys/pier.gpg)\n", base, base)
 	fmt.Fprintf(stdout, "apk signing key: %s/keys/%s\n", base, a.apkKey.KeyName())
 	switch {
@@ -107,6 +110,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer stopWatch()
 	go a.svc.WatchView(watchCtx, time.Second)
 	go a.svc.GCLoop(watchCtx, cfg.Retention.GCInterval, repo.GCOptions{Grace: cfg.Retention.GCGrace})
+	// Roots with a Valid-Until (deb.valid_days) are re-signed before they
+	// expire; a key ring that changed since the last start re-signs all.
+	go a.svc.ResignLoop(watchCtx, 5*time.Second)
+	go resignForNewRing(watchCtx, a, log)
 	mirrorsDone := make(chan struct{})
 	go func() { a.mirrors.Run(watchCtx); close(mirrorsDone) }()
 	defer func() { stopWatch(); <-mirrorsDone }()
@@ -195,6 +202,9 @@ func reload(ctx context.Context, cf *commonFlags, running *Config, a *app, token
 	if fmt.Sprint(cfg.Storage, cfg.Signing, cfg.Publish, cfg.MaxUploadSize, cfg.PublicURL) !=
 		fmt.Sprint(running.Storage, running.Signing, running.Publish, running.MaxUploadSize, running.PublicURL) {
 		log.Warn("reload: storage, signing, publish, max_upload_size and public_url changes apply at the next restart")
+	}
+	if keyRingChanged(cfg, a) {
+		log.Warn("reload: the signing keys changed; restart pier serve to sign with them (it then re-signs every target)")
 	}
 	cfg.Storage, cfg.Signing, cfg.Publish, cfg.MaxUploadSize, cfg.PublicURL = running.Storage, running.Signing, running.Publish, running.MaxUploadSize, running.PublicURL
 	*running = *cfg

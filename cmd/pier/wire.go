@@ -140,6 +140,7 @@ func open(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 		PublishDelay:    cfg.Publish.Delay,
 		KeepGenerations: cfg.Publish.KeepGenerations,
 		Hook:            crashHook(),
+		Now:             testClock(log),
 		OnChange: func() {
 			if a.mirrors != nil {
 				a.mirrors.Trigger()
@@ -191,23 +192,6 @@ func distrosOf(cfg *Config, format string) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-func loadSigner(cfg *Config) (*signing.OpenPGP, bool, error) {
-	if cfg.Signing.KeyFile == "" {
-		return signing.LoadOrCreate(filepath.Join(cfg.DataDir, "keys"), signing.Options{})
-	}
-	pass, err := secret("PIER_SIGNING_PASSPHRASE", cfg.Signing.PassphraseFile)
-	if err != nil {
-		return nil, false, err
-	}
-	f, err := os.Open(cfg.Signing.KeyFile)
-	if err != nil {
-		return nil, false, fmt.Errorf("signing key: %w", err)
-	}
-	defer f.Close()
-	s, err := signing.Load(f, []byte(pass))
-	return s, false, err
 }
 
 // secret reads a secret from env var env, else from file (trimmed).
