@@ -140,6 +140,22 @@ func aptWithKey(t *testing.T, s *server, key string, want []byte, fail bool) {
 
 var fprRE = regexp.MustCompile(`^[0-9A-F]{40}$`)
 
+// logsContain waits a little for each of subs to appear in the server's
+// output (the lines after "serving … on" arrive after start returns).
+func logsContain(s *server, subs ...string) bool {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		all := true
+		for _, sub := range subs {
+			all = all && strings.Contains(s.logs(), sub)
+		}
+		if all || time.Now().After(deadline) {
+			return all
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // TestKeyRotation rotates the signing key of a data dir that started with
 // one generated key: `pier keys generate` adds a second key, and after a
 // restart Pier re-signs every target with both, so apt-get trusting only
@@ -200,7 +216,7 @@ func TestKeyRotation(t *testing.T) {
 
 	// Restart: both keys sign, every target is re-signed without an upload.
 	s.start()
-	if !strings.Contains(s.logs(), "signing key (using): "+oldFpr) || !strings.Contains(s.logs(), "signing key (also signs): "+newFpr) {
+	if !logsContain(s, "signing key (using): "+oldFpr, "signing key (also signs): "+newFpr) {
 		t.Errorf("startup lines do not name both keys:\n%s", s.logs())
 	}
 	waitSignatures(t, s, "/deb/5.8/dists/bookworm/InRelease", 2)
@@ -293,7 +309,7 @@ func TestKeysConfigured(t *testing.T) {
 		t.Errorf("pier keys list with configured keys:\n%s", out)
 	}
 	s := startServer(t, data, "PIER_CONFIG="+cfg)
-	if !strings.Contains(s.logs(), "signing key (using): "+second) || !strings.Contains(s.logs(), "signing key (also signs): "+first) {
+	if !logsContain(s, "signing key (using): "+second, "signing key (also signs): "+first) {
 		t.Errorf("startup:\n%s", s.logs())
 	}
 	if ents, _ := filepath.Glob(filepath.Join(data, "keys", "*.asc")); len(ents) != 0 {
