@@ -8,18 +8,18 @@ package api
 import (
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
-	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/pierhq/pier/audit"
+	"github.com/pierhq/pier/auth"
 	"github.com/pierhq/pier/metrics"
 	"github.com/pierhq/pier/repo"
 	"github.com/pierhq/pier/repo/mirror"
@@ -34,6 +34,10 @@ type Config struct {
 	MaxUploadSize int64
 	// GCGrace spares unreferenced blobs younger than this in POST /gc.
 	GCGrace time.Duration
+	// TrustedProxies are the proxies whose X-Forwarded-For is believed
+	// for the client address (rate limiting, audit, logs). Empty: the
+	// connection's peer address is the client's.
+	TrustedProxies []*net.IPNet
 }
 
 // KeyFile is one public key file served under /keys/.
@@ -52,9 +56,12 @@ type Deps struct {
 	Fingerprint string
 	// Fingerprints are all signing keys' fingerprints, primary first.
 	Fingerprints []string
-	// Tokens holds the bearer tokens that authorise API calls; it may be
-	// swapped at run time (SIGHUP).
-	Tokens *Tokens
+	// Auth checks tokens and knows the private targets; it may be
+	// reconfigured at run time (SIGHUP).
+	Auth *auth.Authenticator
+	// Audit records changes (nil: not recorded) and serves GET
+	// /api/v1/audit.
+	Audit audit.Store
 	// Mirrors reports mirror sync state for GET /api/v1/mirrors (nil: none).
 	Mirrors interface{ Status() []mirror.Status }
 	// Metrics, when set, counts requests and serves /metrics.
@@ -71,7 +78,8 @@ type Server struct {
 	keys    map[string]KeyFile
 	fpr     string
 	fprs    []string
-	tokens  *Tokens
+	auth    *auth.Authenticator
+	audit   audit.Store
 	mirrors interface{ Status() []mirror.Status }
 	metrics *metrics.Metrics
 	ready   func(ctx context.Context) error
@@ -81,14 +89,15 @@ type Server struct {
 
 // New returns a server.
 func New(cfg Config, d Deps) *Server {
-	s := &Server{cfg: cfg, svc: d.Service, keys: map[string]KeyFile{}, fpr: d.Fingerprint, fprs: d.Fingerprints, tokens: d.Tokens,
-		mirrors: d.Mirrors, metrics: d.Metrics, ready: d.Ready, log: d.Log, e: echo.New()}
+	s := &Server{cfg: cfg, svc: d.Service, keys: map[string]KeyFile{}, fpr: d.Fingerprint, fprs: d.Fingerprints, auth: d.Auth,
+		audit: d.Audit, mirrors: d.Mirrors, metrics: d.Metrics, ready: d.Ready, log: d.Log, e: echo.New()}
 	for _, k := range d.Keys {
 		s.keys[k.Name] = k
 	}
 	s.e.HideBanner = true
 	s.e.HidePort = true
 	s.e.HTTPErrorHandler = s.handleError
+	s.e.IPExtractor = ipExtractor(cfg.TrustedProxies)
 	s.routes()
 	return s
 }
@@ -108,57 +117,30 @@ func (s *Server) routes() {
 	e.HEAD("/keys/:name", s.publicKey)
 	e.GET("/setup/:stream/:distro/:release", s.setup)
 
-	v1 := e.Group("/api/v1", s.auth)
-	v1.GET("/targets", s.listTargets)
-	v1.GET("/targets/:stream/:distro/:release/packages", s.listPackages)
-	v1.POST("/targets/:stream/:distro/:release/packages", s.upload)
-	v1.POST("/targets/:stream/:distro/:release/publish", s.publish)
-	v1.DELETE("/targets/:stream/:distro/:release/packages/:name/:version/:arch", s.deletePackage)
-	v1.GET("/targets/:stream/:distro/:release/generations", s.listGenerations)
-	v1.POST("/targets/:stream/:distro/:release/rollback", s.rollback)
-	v1.POST("/targets/:stream/:distro/:release/promote", s.promote)
-	v1.GET("/targets/:stream/:distro/:release/pins", s.listPins)
-	v1.PUT("/targets/:stream/:distro/:release/pins/:name/:version", s.pin)
-	v1.DELETE("/targets/:stream/:distro/:release/pins/:name/:version", s.unpin)
-	v1.POST("/targets/:stream/:distro/:release/prune", s.prune)
-	v1.POST("/gc", s.collectGarbage)
-	v1.GET("/mirrors", s.listMirrors)
+	// Every /api/v1 route names the scope it needs (see need); the target
+	// is the route's :stream/:distro/:release.
+	v1 := e.Group("/api/v1", s.authenticate)
+	v1.GET("/targets", s.listTargets, s.need(anyToken))
+	v1.GET("/targets/:stream/:distro/:release/packages", s.listPackages, s.need(auth.Read))
+	v1.POST("/targets/:stream/:distro/:release/packages", s.upload, s.need(auth.Upload))
+	v1.POST("/targets/:stream/:distro/:release/publish", s.publish, s.need(auth.Publish))
+	v1.DELETE("/targets/:stream/:distro/:release/packages/:name/:version/:arch", s.deletePackage, s.need(auth.Delete))
+	v1.GET("/targets/:stream/:distro/:release/generations", s.listGenerations, s.need(auth.Read))
+	v1.POST("/targets/:stream/:distro/:release/rollback", s.rollback, s.need(auth.Publish))
+	v1.POST("/targets/:stream/:distro/:release/promote", s.promote, s.need(auth.Promote)) // read on the source: in promote
+	v1.GET("/targets/:stream/:distro/:release/pins", s.listPins, s.need(auth.Read))
+	v1.PUT("/targets/:stream/:distro/:release/pins/:name/:version", s.pin, s.need(auth.Publish))
+	v1.DELETE("/targets/:stream/:distro/:release/pins/:name/:version", s.unpin, s.need(auth.Publish))
+	v1.POST("/targets/:stream/:distro/:release/prune", s.prune, s.need(auth.Delete))
+	v1.POST("/gc", s.collectGarbage, s.need(auth.Admin))
+	v1.GET("/mirrors", s.listMirrors, s.need(auth.Read))
+	v1.POST("/tokens", s.createToken, s.need(auth.Admin))
+	v1.GET("/tokens", s.listTokens, s.need(auth.Admin))
+	v1.DELETE("/tokens/:name", s.revokeToken, s.need(auth.Admin))
+	v1.GET("/audit", s.auditLog, s.need(auth.Admin))
 
 	e.GET("/*", s.serveFile)
 	e.HEAD("/*", s.serveFile)
-}
-
-// Tokens is the set of accepted API tokens, safe to swap while requests
-// are served.
-type Tokens struct {
-	cur atomic.Pointer[[][]byte]
-}
-
-// NewTokens returns a set holding tokens.
-func NewTokens(tokens ...string) *Tokens {
-	t := &Tokens{}
-	t.Set(tokens...)
-	return t
-}
-
-// Set replaces the accepted tokens.
-func (t *Tokens) Set(tokens ...string) {
-	bs := make([][]byte, 0, len(tokens))
-	for _, tok := range tokens {
-		if tok != "" {
-			bs = append(bs, []byte(tok))
-		}
-	}
-	t.cur.Store(&bs)
-}
-
-// Check reports whether tok is accepted, comparing in constant time.
-func (t *Tokens) Check(tok string) bool {
-	ok := 0
-	for _, b := range *t.cur.Load() {
-		ok |= subtle.ConstantTimeCompare([]byte(tok), b)
-	}
-	return ok == 1
 }
 
 // observe gives every request an id (X-Request-Id, taken from the client
@@ -206,23 +188,6 @@ func (s *Server) readyz(c echo.Context) error {
 		}
 	}
 	return c.String(http.StatusOK, "ready\n")
-}
-
-// auth requires "Authorization: Bearer <token>": 401 without one, 403 with
-// a wrong one.
-func (s *Server) auth(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		h := c.Request().Header.Get("Authorization")
-		tok, ok := strings.CutPrefix(h, "Bearer ")
-		if !ok || tok == "" {
-			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="pier"`)
-			return echo.NewHTTPError(http.StatusUnauthorized, "missing bearer token (Authorization: Bearer <token>)")
-		}
-		if !s.tokens.Check(tok) {
-			return echo.NewHTTPError(http.StatusForbidden, "token not accepted")
-		}
-		return next(c)
-	}
 }
 
 func target(c echo.Context) (repo.Target, error) {

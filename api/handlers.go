@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/pierhq/pier/audit"
 	"github.com/pierhq/pier/repo"
 	"github.com/pierhq/pier/repo/mirror"
 )
@@ -44,7 +45,9 @@ func (s *Server) upload(c echo.Context) error {
 	}
 	req := c.Request()
 	if s.cfg.MaxUploadSize > 0 && req.ContentLength > s.cfg.MaxUploadSize {
-		return fmt.Errorf("upload of %d bytes is over the limit of %d bytes: %w", req.ContentLength, s.cfg.MaxUploadSize, repo.ErrTooLarge)
+		err := fmt.Errorf("upload of %d bytes is over the limit of %d bytes: %w", req.ContentLength, s.cfg.MaxUploadSize, repo.ErrTooLarge)
+		s.record(c, audit.Upload, t, uploadDetail("", nil, err))
+		return err
 	}
 	opts := repo.IngestOptions{Component: c.QueryParam("component")}
 	publish := c.QueryParam("publish") != "false"
@@ -52,6 +55,7 @@ func (s *Server) upload(c echo.Context) error {
 	mt, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type"))
 	if mt != "multipart/form-data" {
 		res, err := s.svc.Ingest(req.Context(), t, req.Body, opts)
+		s.record(c, audit.Upload, t, uploadDetail("", res, err))
 		if err != nil {
 			return err
 		}
@@ -89,6 +93,7 @@ func (s *Server) upload(c echo.Context) error {
 		filename := part.FileName()
 		res, err := s.svc.Ingest(req.Context(), t, part, opts)
 		part.Close()
+		s.record(c, audit.Upload, t, uploadDetail(filename, res, err))
 		if err != nil {
 			if firstErr == nil {
 				firstErr = err
@@ -146,6 +151,7 @@ func (s *Server) deletePackage(c echo.Context) error {
 	if err := s.svc.Delete(c.Request().Context(), t, name, version, arch); err != nil {
 		return err
 	}
+	s.record(c, audit.Delete, t, map[string]string{"name": name, "version": version, "architecture": arch})
 	if c.QueryParam("publish") != "false" {
 		s.svc.SchedulePublish(t)
 	}
@@ -162,6 +168,7 @@ func (s *Server) publish(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	s.record(c, audit.Publish, t, map[string]any{"generation": gen.Seq, "packages": gen.Packages})
 	return c.JSON(http.StatusOK, gen)
 }
 
@@ -178,10 +185,15 @@ func (s *Server) listTargets(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if ts == nil {
-		ts = []repo.TargetInfo{}
+	// A token sees the targets it holds any scope on (admin: all).
+	p := principal(c)
+	out := []repo.TargetInfo{}
+	for _, ti := range ts {
+		if p.Touches(ti.Target) {
+			out = append(out, ti)
+		}
 	}
-	return c.JSON(http.StatusOK, ts)
+	return c.JSON(http.StatusOK, out)
 }
 
 func (s *Server) listPackages(c echo.Context) error {
@@ -232,7 +244,8 @@ func (s *Server) setup(c echo.Context) error {
 	if !ok {
 		return fmt.Errorf("no setup instructions for %s targets: %w", spec.Format.Name(), repo.ErrNotFound)
 	}
-	info := repo.SetupInfo{BaseURL: s.baseURL(c), Components: []string{"main"}, Fingerprint: s.fpr, Fingerprints: s.fprs}
+	info := repo.SetupInfo{BaseURL: s.baseURL(c), Components: []string{"main"}, Fingerprint: s.fpr, Fingerprints: s.fprs,
+		Private: s.auth != nil && s.auth.Private(t)}
 	if ps, err := s.svc.Packages(c.Request().Context(), t); err == nil {
 		seen := map[string]bool{}
 		var comps []string
@@ -255,6 +268,9 @@ func (s *Server) serveFile(c echo.Context) error {
 	f, ok := s.svc.Lookup(path)
 	if !ok {
 		return echo.NewHTTPError(http.StatusNotFound, "not found")
+	}
+	if err := s.authorizeFile(c, f.Targets); err != nil {
+		return err
 	}
 	obj, err := s.svc.Blobs().Open(c.Request().Context(), f.SHA256)
 	if err != nil {

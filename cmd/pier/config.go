@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"path"
 	"regexp"
@@ -13,6 +14,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/pierhq/pier/auth"
 	"github.com/pierhq/pier/repo"
 	"github.com/pierhq/pier/repo/apk"
 	"github.com/pierhq/pier/repo/deb"
@@ -116,12 +118,109 @@ func (m *MirrorConfig) validate() error {
 	return nil
 }
 
-// AuthConfig says where the admin token comes from.
+// AuthConfig says where the admin token and the other configured tokens
+// come from, which targets are private, and how failed attempts are
+// limited. Tokens made with `pier token create` live in the catalog.
 type AuthConfig struct {
 	// AdminTokenFile is a file holding the admin token. PIER_ADMIN_TOKEN
 	// overrides it; when neither is set, pier generates a token in the data
 	// directory.
 	AdminTokenFile string `yaml:"admin_token_file"`
+	// Tokens are API tokens for simple setups, their values taken from the
+	// environment or a file.
+	Tokens []TokenConfig `yaml:"tokens"`
+	// Private are stream/distro/release patterns of the targets whose
+	// files need a token with read on them.
+	Private []string `yaml:"private"`
+	// RateLimit limits failed authentication attempts per client address.
+	RateLimit RateLimitConfig `yaml:"rate_limit"`
+	// TrustedProxies are addresses or CIDR ranges of reverse proxies whose
+	// X-Forwarded-For names the client (for rate limits and the audit log).
+	TrustedProxies []string `yaml:"trusted_proxies"`
+}
+
+// TokenConfig is one token named in the config.
+type TokenConfig struct {
+	// Name is who the audit log says acted.
+	Name string `yaml:"name"`
+	// TokenEnv is the environment variable holding the token.
+	TokenEnv string `yaml:"token_env"`
+	// TokenFile is the file holding the token (first line); one of
+	// TokenEnv and TokenFile is set.
+	TokenFile string `yaml:"token_file"`
+	// Scopes are what the token may do, e.g. "upload:5.8/*/*".
+	Scopes []string `yaml:"scopes"`
+}
+
+// RateLimitConfig limits failed authentication attempts per address.
+type RateLimitConfig struct {
+	// Failures is how many failed attempts an address may make in a row;
+	// after that it regains one every Window/Failures and is answered 429
+	// meanwhile. -1 turns the limit off.
+	Failures int `yaml:"failures"`
+	// Window is the time over which Failures attempts are regained.
+	Window time.Duration `yaml:"window"`
+}
+
+func (a *AuthConfig) defaults() {
+	if a.RateLimit.Failures == 0 {
+		a.RateLimit.Failures = auth.DefaultFailures
+	}
+	if a.RateLimit.Window == 0 {
+		a.RateLimit.Window = auth.DefaultWindow
+	}
+}
+
+func (a *AuthConfig) validate() error {
+	seen := map[string]bool{auth.AdminName: true}
+	for _, t := range a.Tokens {
+		if err := auth.ValidateName(t.Name); err != nil {
+			return fmt.Errorf("auth.tokens: %w", err)
+		}
+		if seen[t.Name] {
+			return fmt.Errorf("auth.tokens: the name %q is taken (admin is the admin token's)", t.Name)
+		}
+		seen[t.Name] = true
+		if (t.TokenEnv == "") == (t.TokenFile == "") {
+			return fmt.Errorf("auth.tokens: %s needs exactly one of token_env and token_file", t.Name)
+		}
+		if _, err := auth.ParseScopes(t.Scopes); err != nil {
+			return fmt.Errorf("auth.tokens: %s: %w", t.Name, err)
+		}
+	}
+	for _, p := range a.Private {
+		if err := auth.ValidatePattern(p); err != nil {
+			return fmt.Errorf("auth.private: %w", err)
+		}
+	}
+	if a.RateLimit.Failures < -1 || a.RateLimit.Window < 0 {
+		return fmt.Errorf("auth.rate_limit: failures must be -1 (off) or more, window positive")
+	}
+	if _, err := a.trustedProxies(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// trustedProxies parses TrustedProxies (an address is a /32 or /128).
+func (a *AuthConfig) trustedProxies() ([]*net.IPNet, error) {
+	var out []*net.IPNet
+	for _, p := range a.TrustedProxies {
+		if ip := net.ParseIP(p); ip != nil {
+			bits := 8 * len(ip.To16())
+			if ip.To4() != nil {
+				ip, bits = ip.To4(), 32
+			}
+			out = append(out, &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)})
+			continue
+		}
+		_, n, err := net.ParseCIDR(p)
+		if err != nil {
+			return nil, fmt.Errorf("auth.trusted_proxies: %q is neither an address nor a CIDR range", p)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 // SigningConfig says which OpenPGP keys sign the repositories. Every key
@@ -150,6 +249,9 @@ type PublishConfig struct {
 	Delay time.Duration `yaml:"delay"`
 	// KeepGenerations is how many generations per target stay servable.
 	KeepGenerations int `yaml:"keep_generations"`
+	// PackageCache bounds the memory that keeps package rows between
+	// publishes; unset means 256MiB, 0 disables the cache.
+	PackageCache *ByteSize `yaml:"package_cache"`
 }
 
 // RetentionConfig says which package versions each target keeps and how
@@ -215,6 +317,7 @@ func (c *Config) Defaults() {
 	c.Deb.Defaults()
 	c.RPM.Defaults()
 	c.APK.Defaults()
+	c.Auth.defaults()
 }
 
 // Validate checks the config after Defaults.
@@ -272,6 +375,9 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("two mirrors are named %q", c.Mirrors[i].Name)
 		}
 		seen[c.Mirrors[i].Name] = true
+	}
+	if err := c.Auth.validate(); err != nil {
+		return err
 	}
 	if err := c.Deb.Validate(); err != nil {
 		return fmt.Errorf("deb: %w", err)

@@ -6,6 +6,8 @@
 //	pier push    [--server URL] [--token T] [--component C] STREAM/DISTRO/RELEASE FILE...
 //	pier sync    [--config FILE] [--data DIR] [--verify] [MIRROR]
 //	pier rm      [--config FILE] [--data DIR] STREAM/DISTRO/RELEASE NAME VERSION ARCH
+//	pier token   create NAME --scope SCOPE... [--expires 90d] | list [--json] | revoke NAME
+//	pier audit   [--config FILE] [--data DIR] [--target T] [--action A] [--limit N] [--json]
 //	pier promote [--config FILE] [--data DIR] SRC DST --package NAME[=VERSION]...
 //	pier generations [--config FILE] [--data DIR] [--json] TARGET
 //	pier rollback [--config FILE] [--data DIR] TARGET GENERATION
@@ -35,6 +37,8 @@ commands:
   push      upload package files to a remote Pier
   sync      copy published repositories to the configured mirrors (--verify: check them)
   rm        remove a package from a target, then publish it
+  token     create, list and revoke API tokens (create prints the token once, last line)
+  audit     show who uploaded, deleted, published, promoted… what, when and from where
   promote   copy packages from one target to another (same blobs), then publish it
   generations  list a target's retained generations and what each changed
   rollback  republish a retained generation as a new generation
@@ -75,6 +79,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdSync(ctx, args[1:], stdout, stderr)
 	case "rm":
 		err = cmdRm(ctx, args[1:], stdout, stderr)
+	case "token":
+		err = cmdToken(ctx, args[1:], stdout, stderr)
+	case "audit":
+		err = cmdAudit(ctx, args[1:], stdout, stderr)
 	case "promote":
 		err = cmdPromote(ctx, args[1:], stdout, stderr)
 	case "generations":

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pierhq/pier/api"
 	"github.com/pierhq/pier/repo"
 )
 
@@ -22,6 +23,9 @@ func cmdPush(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	token := fset.String("token", os.Getenv("PIER_TOKEN"), "API token (env PIER_TOKEN)")
 	component := fset.String("component", "", "component (deb) or repository (apk); default main")
 	publish := fset.Bool("publish", true, "publish after the upload")
+	envJob, envCommit := ciFromEnv()
+	ciJob := fset.String("ci-job-url", envJob, "CI job URL for the audit log (default from GitHub Actions' or GitLab CI's environment)")
+	ciCommit := fset.String("ci-commit", envCommit, "commit for the audit log (default $GITHUB_SHA or $CI_COMMIT_SHA)")
 	if err := fset.Parse(args); err != nil {
 		return errSilent
 	}
@@ -47,9 +51,17 @@ func cmdPush(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		endpoint += "?" + q.Encode()
 	}
 	client := &http.Client{Timeout: 0}
+	hdr := http.Header{}
+	hdr.Set("Authorization", "Bearer "+*token)
+	if *ciJob != "" {
+		hdr.Set(api.HeaderCIJobURL, *ciJob)
+	}
+	if *ciCommit != "" {
+		hdr.Set(api.HeaderCICommit, *ciCommit)
+	}
 	failed := 0
 	for _, path := range fset.Args()[1:] {
-		line, err := pushFile(ctx, client, endpoint, *token, path)
+		line, err := pushFile(ctx, client, endpoint, hdr, path)
 		if err != nil {
 			failed++
 			fmt.Fprintf(stdout, "FAIL %s: %v\n", path, err)
@@ -64,8 +76,9 @@ func cmdPush(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return nil
 }
 
-// pushFile streams one file as the raw request body.
-func pushFile(ctx context.Context, client *http.Client, endpoint, token, path string) (string, error) {
+// pushFile streams one file as the raw request body, with the headers hdr
+// (the token, the CI job and commit).
+func pushFile(ctx context.Context, client *http.Client, endpoint string, hdr http.Header, path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err
@@ -80,7 +93,9 @@ func pushFile(ctx context.Context, client *http.Client, endpoint, token, path st
 		return "", err
 	}
 	req.ContentLength = st.Size()
-	req.Header.Set("Authorization", "Bearer "+token)
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
 	req.Header.Set("Content-Type", "application/octet-stream")
 	start := time.Now()
 	resp, err := client.Do(req)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pierhq/pier/api"
+	"github.com/pierhq/pier/auth"
 	"github.com/pierhq/pier/repo"
 	"github.com/pierhq/pier/repo/mirror"
 )
@@ -70,7 +71,18 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if base == "" {
 		base = "http://" + ln.Addr().String()
 	}
-	tokens := api.NewTokens(token)
+	authCfg, err := authConfig(cfg, token)
+	if err != nil {
+		return err
+	}
+	authn, err := auth.New(a.cat, authCfg, log)
+	if err != nil {
+		return err
+	}
+	proxies, err := cfg.Auth.trustedProxies()
+	if err != nil {
+		return err
+	}
 	var ms []*mirror.Mirror
 	for _, mc := range cfg.Mirrors {
 		m, err := openMirror(ctx, cfg, mc)
@@ -80,8 +92,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ms = append(ms, m)
 	}
 	a.mirrors = mirror.NewManager(a.svc, ms, log)
-	srv := api.New(api.Config{PublicURL: cfg.PublicURL, MaxUploadSize: int64(cfg.MaxUploadSize), GCGrace: cfg.Retention.GCGrace},
-		api.Deps{Service: a.svc, Keys: a.keyFiles(), Fingerprint: a.signer.Fingerprint(), Fingerprints: a.signer.Fingerprints(), Tokens: tokens,
+	srv := api.New(api.Config{PublicURL: cfg.PublicURL, MaxUploadSize: int64(cfg.MaxUploadSize), GCGrace: cfg.Retention.GCGrace,
+		TrustedProxies: proxies},
+		api.Deps{Service: a.svc, Keys: a.keyFiles(), Fingerprint: a.signer.Fingerprint(), Fingerprints: a.signer.Fingerprints(), Auth: authn, Audit: a.cat,
 			Mirrors: a.mirrors, Metrics: a.metrics, Ready: a.ready, Log: log})
 	a.metrics.WatchTargets(func() ([]repo.TargetInfo, error) { return a.svc.Targets(context.Background()) })
 	a.metrics.WatchMirrors(a.mirrors.Status)
@@ -124,7 +137,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	go func() {
 		for range hup {
 			sdNotify("RELOADING=1")
-			reload(ctx, &cf, cfg, a, tokens, log)
+			reload(ctx, &cf, cfg, a, authn, log)
 			sdNotify("READY=1")
 		}
 	}()
@@ -155,11 +168,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // reload re-reads the config on SIGHUP and applies what can change while
 // serving, without dropping connections: the admin token
 // (auth.admin_token_file or <data>/admin.token; PIER_ADMIN_TOKEN cannot
-// change), the mirrors, and the targets' settings (distros and the deb, rpm
+// change), the configured tokens, private targets and rate limits (the
+// auth section but trusted_proxies), the mirrors, and the targets' settings (distros and the deb, rpm
 // and apk sections). An invalid config changes nothing and the log says
 // why; settings that need a restart (listen, data_dir, storage, signing,
 // publish) are named in the log.
-func reload(ctx context.Context, cf *commonFlags, running *Config, a *app, tokens *api.Tokens, log *slog.Logger) {
+func reload(ctx context.Context, cf *commonFlags, running *Config, a *app, authn *auth.Authenticator, log *slog.Logger) {
 	refuse := func(err error) { log.Error("reload refused, the running config stays in force", "err", err) }
 	cfg, err := cf.load()
 	if err != nil {
@@ -170,6 +184,11 @@ func reload(ctx context.Context, cf *commonFlags, running *Config, a *app, token
 	token, _, _, err := adminToken(cfg)
 	if err != nil || token == "" {
 		refuse(fmt.Errorf("admin token: %w", err))
+		return
+	}
+	authCfg, err := authConfig(cfg, token)
+	if err != nil {
+		refuse(err)
 		return
 	}
 	var ms []*mirror.Mirror
@@ -192,13 +211,15 @@ func reload(ctx context.Context, cf *commonFlags, running *Config, a *app, token
 			return
 		}
 	}
-	tokenChanged := !tokens.Check(token)
-	tokens.Set(token)
+	authChanged, err := authn.Configure(authCfg) // validated by authConfig: cannot fail
+	if err != nil {
+		log.Error("reload: auth", "err", err)
+	}
 	mirrorsChanged := fmt.Sprint(cfg.Mirrors) != fmt.Sprint(running.Mirrors)
 	if mirrorsChanged {
 		a.mirrors.Replace(ms)
 	}
-	log.Info("reloaded", "admin_token_changed", tokenChanged, "mirrors_changed", mirrorsChanged, "target_settings_changed", formatsChanged)
+	log.Info("reloaded", "auth_changed", authChanged, "mirrors_changed", mirrorsChanged, "target_settings_changed", formatsChanged)
 	if fmt.Sprint(cfg.Storage, cfg.Signing, cfg.Publish, cfg.MaxUploadSize, cfg.PublicURL) !=
 		fmt.Sprint(running.Storage, running.Signing, running.Publish, running.MaxUploadSize, running.PublicURL) {
 		log.Warn("reload: storage, signing, publish, max_upload_size and public_url changes apply at the next restart")
@@ -206,6 +227,10 @@ func reload(ctx context.Context, cf *commonFlags, running *Config, a *app, token
 	if keyRingChanged(cfg, a) {
 		log.Warn("reload: the signing keys changed; restart pier serve to sign with them (it then re-signs every target)")
 	}
+	if fmt.Sprint(cfg.Auth.TrustedProxies) != fmt.Sprint(running.Auth.TrustedProxies) {
+		log.Warn("reload: auth.trusted_proxies changes apply at the next restart")
+	}
+	cfg.Auth.TrustedProxies = running.Auth.TrustedProxies
 	cfg.Storage, cfg.Signing, cfg.Publish, cfg.MaxUploadSize, cfg.PublicURL = running.Storage, running.Signing, running.Publish, running.MaxUploadSize, running.PublicURL
 	*running = *cfg
 }

@@ -81,9 +81,20 @@ func (f *Format) PackagePath(t repo.Target, p *repo.Package) string {
 }
 
 // Setup tells a user how to add t to apk: install Pier's public key (served
-// at keys/<KeyName>) and add one repository line per component.
+// at keys/<KeyName>) and add one repository line per component. For a
+// private target the line carries the read token (from $PIER_READ_TOKEN)
+// as the URL's password, which apk sends with HTTP Basic.
 func (f *Format) Setup(t repo.Target, info repo.SetupInfo) string {
 	var b strings.Builder
+	base := info.BaseURL
+	if info.Private {
+		fmt.Fprintf(&b, "# Private: apk sends a token with read on %s (HTTP Basic, the token as password in the\n", t)
+		b.WriteString("# repository URL; /etc/apk/repositories is world-readable: restrict it if that matters).\n")
+		fmt.Fprintf(&b, ": \"${PIER_READ_TOKEN:?set PIER_READ_TOKEN to a token with read on %s}\"\n", t)
+		if scheme, host, ok := strings.Cut(base, "://"); ok {
+			base = scheme + "://pier:$PIER_READ_TOKEN@" + host
+		}
+	}
 	if f.signer != nil {
 		name := f.signer.KeyName()
 		fmt.Fprintf(&b, "wget -O /etc/apk/keys/%s %s/keys/%s\n", name, info.BaseURL, name)
@@ -93,7 +104,11 @@ func (f *Format) Setup(t repo.Target, info repo.SetupInfo) string {
 		comps = []string{"main"}
 	}
 	for _, c := range comps {
-		fmt.Fprintf(&b, "echo %s/%s >> /etc/apk/repositories\n", info.BaseURL, repoBase(t, c))
+		if info.Private {
+			fmt.Fprintf(&b, "echo \"%s/%s\" >> /etc/apk/repositories\n", base, repoBase(t, c))
+			continue
+		}
+		fmt.Fprintf(&b, "echo %s/%s >> /etc/apk/repositories\n", base, repoBase(t, c))
 	}
 	b.WriteString("apk update\n")
 	return b.String()

@@ -26,20 +26,54 @@ func (f *Format) PackagePath(t repo.Target, p *repo.Package) string {
 }
 
 // Setup returns the shell lines that trust Pier's key and add t as a
-// deb822 .sources file with Signed-By.
+// deb822 .sources file with Signed-By. For a private target they first
+// write the read token (from $PIER_READ_TOKEN) into an apt auth.conf.d
+// file for the stream's base URL; apt sends it with HTTP Basic.
 func (f *Format) Setup(t repo.Target, info repo.SetupInfo) string {
 	var b strings.Builder
 	name := "pier-" + t.Stream + "-" + t.Release
-	fmt.Fprintf(&b, "# Pier repository %s (signing key %s)\n", t, info.Fingerprint)
+	uri := info.BaseURL + "/" + strings.TrimSuffix(base(t), "/")
+	fmt.Fprintf(&b, "# Pier repository %s (%s)\n", t, signingKeys(info))
+	if info.Private {
+		fmt.Fprintf(&b, "# Private: apt sends a token with read on %s (HTTP Basic, the token as password).\n", t)
+		fmt.Fprintf(&b, ": \"${PIER_READ_TOKEN:?set PIER_READ_TOKEN to a token with read on %s}\"\n", t)
+		auth := "/etc/apt/auth.conf.d/pier-" + t.Stream + ".conf"
+		b.WriteString("sudo install -d -m 0755 /etc/apt/auth.conf.d\n")
+		fmt.Fprintf(&b, "sudo tee %s >/dev/null <<EOF\n", auth)
+		fmt.Fprintf(&b, "machine %s\nlogin pier\npassword $PIER_READ_TOKEN\nEOF\n", authMachine(uri))
+		fmt.Fprintf(&b, "sudo chmod 0600 %s\n", auth)
+	}
 	b.WriteString("sudo install -d -m 0755 /etc/apt/keyrings\n")
 	fmt.Fprintf(&b, "curl -fsSL %s/keys/pier.gpg | sudo tee /etc/apt/keyrings/pier.gpg >/dev/null\n", info.BaseURL)
 	fmt.Fprintf(&b, "sudo tee /etc/apt/sources.list.d/%s.sources >/dev/null <<'EOF'\n", name)
 	b.WriteString("Types: deb\n")
-	fmt.Fprintf(&b, "URIs: %s/%s\n", info.BaseURL, strings.TrimSuffix(base(t), "/"))
+	fmt.Fprintf(&b, "URIs: %s\n", uri)
 	fmt.Fprintf(&b, "Suites: %s\n", t.Release)
 	fmt.Fprintf(&b, "Components: %s\n", strings.Join(info.Components, " "))
 	b.WriteString("Signed-By: /etc/apt/keyrings/pier.gpg\n")
 	b.WriteString("EOF\n")
 	b.WriteString("sudo apt-get update\n")
 	return b.String()
+}
+
+// signingKeys names every key that signs the repository: "signing key X"
+// or, during a rotation, "signing keys X, Y".
+func signingKeys(info repo.SetupInfo) string {
+	fprs := info.Fingerprints
+	if len(fprs) == 0 && info.Fingerprint != "" {
+		fprs = []string{info.Fingerprint}
+	}
+	if len(fprs) == 1 {
+		return "signing key " + fprs[0]
+	}
+	return "signing keys " + strings.Join(fprs, ", ")
+}
+
+// authMachine is the machine of an apt auth.conf entry for uri: without
+// the scheme for https (such entries match https only), with it otherwise.
+func authMachine(uri string) string {
+	if rest, ok := strings.CutPrefix(uri, "https://"); ok {
+		return rest
+	}
+	return uri
 }

@@ -1,0 +1,241 @@
+package api
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"math"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/pierhq/pier/audit"
+	"github.com/pierhq/pier/auth"
+	"github.com/pierhq/pier/repo"
+)
+
+// Headers a CI job sends with its calls so that the audit log says which
+// job and commit made a change (pier push sets them from the CI's
+// environment).
+const (
+	HeaderCIJobURL = "X-Pier-CI-Job-URL"
+	HeaderCICommit = "X-Pier-CI-Commit"
+)
+
+const principalKey = "principal"
+
+// anyToken is the requirement of routes that any valid token may call.
+const anyToken auth.Action = ""
+
+// credentials returns the token a request carries: "Authorization: Bearer
+// <token>", or HTTP Basic with the token as the password and any user name
+// (what apt, dnf, zypper and apk send). ok is false when it carries none.
+func credentials(r *http.Request) (token string, ok bool) {
+	h := r.Header.Get("Authorization")
+	if tok, found := strings.CutPrefix(h, "Bearer "); found {
+		tok = strings.TrimSpace(tok)
+		return tok, tok != ""
+	}
+	if enc, found := strings.CutPrefix(h, "Basic "); found {
+		dec, err := base64.StdEncoding.DecodeString(strings.TrimSpace(enc))
+		if err != nil {
+			return "", true // a malformed Basic header is a wrong credential
+		}
+		_, pass, _ := strings.Cut(string(dec), ":")
+		return pass, true
+	}
+	return "", false
+}
+
+// authenticate is the middleware of /api/v1: it resolves the request's
+// token to a principal. No token is 401; an unknown or expired token 403;
+// a client address with too many failed attempts 429 with Retry-After.
+func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		tok, ok := credentials(c.Request())
+		if !ok {
+			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="pier"`)
+			return echo.NewHTTPError(http.StatusUnauthorized, "missing token (Authorization: Bearer <token>)")
+		}
+		p, err := s.auth.Authenticate(c.Request().Context(), c.RealIP(), tok)
+		if err != nil {
+			return s.authFailed(c, err, http.StatusForbidden)
+		}
+		c.Set(principalKey, p)
+		return next(c)
+	}
+}
+
+// authFailed turns an Authenticate error into the reply: refused (401 or
+// 403) for a wrong or expired token, 429 when rate-limited.
+func (s *Server) authFailed(c echo.Context, err error, refused int) error {
+	var rl *auth.RateLimitedError
+	switch {
+	case errors.As(err, &rl):
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(rl.RetryAfter.Seconds()))))
+		s.log.Warn("authentication rate-limited", "remote", c.RealIP(), "id", requestID(c))
+		return echo.NewHTTPError(http.StatusTooManyRequests, rl.Error())
+	case errors.Is(err, auth.ErrUnknownToken), errors.Is(err, auth.ErrExpired):
+		s.log.Warn("authentication failed", "remote", c.RealIP(), "id", requestID(c), "path", c.Request().URL.Path,
+			"reason", err.Error())
+		if refused == http.StatusUnauthorized {
+			c.Response().Header().Set("WWW-Authenticate", `Basic realm="pier"`)
+		}
+		msg := "token not accepted"
+		if errors.Is(err, auth.ErrExpired) {
+			msg = "token expired"
+		}
+		return echo.NewHTTPError(refused, msg)
+	default:
+		return err
+	}
+}
+
+// principal returns the request's principal (nil before authenticate).
+func principal(c echo.Context) *auth.Principal {
+	p, _ := c.Get(principalKey).(*auth.Principal)
+	return p
+}
+
+// principalName returns the name of the token the request authenticated
+// with ("" when none).
+func principalName(c echo.Context) string {
+	if p := principal(c); p != nil {
+		return p.Name
+	}
+	return ""
+}
+
+// need is the per-route requirement of /api/v1: on routes with a target
+// (:stream/:distro/:release) the token needs action on that target; on
+// the others, admin needs the admin scope, anyToken any valid token, and
+// any other action that action on at least one target. Refusals are 403.
+func (s *Server) need(action auth.Action) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			p := principal(c)
+			if hasTarget(c) {
+				t, err := target(c)
+				if err != nil {
+					return err
+				}
+				if err := s.allowed(c, action, t); err != nil {
+					return err
+				}
+				return next(c)
+			}
+			ok := false
+			switch action {
+			case anyToken:
+				ok = p != nil
+			case auth.Admin:
+				ok = p.IsAdmin()
+			default:
+				ok = p.AllowsSome(action)
+			}
+			if !ok {
+				return echo.NewHTTPError(http.StatusForbidden, "token "+principalName(c)+" lacks the "+string(action)+" scope")
+			}
+			return next(c)
+		}
+	}
+}
+
+func hasTarget(c echo.Context) bool {
+	for _, n := range c.ParamNames() {
+		if n == "stream" {
+			return true
+		}
+	}
+	return false
+}
+
+// allowed returns nil when the request's token may do scope on t, and a
+// 403 error saying what is missing otherwise. Handlers that touch a second
+// target (promote reads its source) call it for that target.
+func (s *Server) allowed(c echo.Context, scope auth.Action, t repo.Target) error {
+	if principal(c).Allows(scope, t) {
+		return nil
+	}
+	return echo.NewHTTPError(http.StatusForbidden, "token "+principalName(c)+" lacks "+string(scope)+" on "+t.String())
+}
+
+// record writes an audit event for a change the request made: the
+// principal's name, the client address, the CI headers and the request id.
+// t may be the zero Target (no target). A failure to record is logged; the
+// change is done by then.
+func (s *Server) record(c echo.Context, action string, t repo.Target, detail any) {
+	if s.audit == nil {
+		return
+	}
+	e := &audit.Event{Actor: principalName(c), Action: action, Detail: audit.Detail(detail), Remote: c.RealIP(),
+		CIJobURL: clip(c.Request().Header.Get(HeaderCIJobURL), 2048), CICommit: clip(c.Request().Header.Get(HeaderCICommit), 256),
+		RequestID: requestID(c)}
+	if t != (repo.Target{}) {
+		e.Target = t.String()
+	}
+	// Recorded even when the client has gone away meanwhile.
+	ctx := context.WithoutCancel(c.Request().Context())
+	if err := s.audit.RecordAudit(ctx, e); err != nil {
+		s.log.Error("record audit event", "id", requestID(c), "action", action, "target", e.Target, "err", err)
+	}
+}
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// authorizeFile lets a request for a published file through when one of
+// the targets holding it is public, or when it carries a token with read
+// on one of them. Anything else is 401 with a Basic challenge, which apt,
+// dnf, zypper and apk answer by sending their configured credentials (and
+// report as an authentication failure when they have none or wrong ones);
+// 429 when the client address is rate-limited.
+func (s *Server) authorizeFile(c echo.Context, ts []repo.Target) error {
+	if s.auth == nil {
+		return nil
+	}
+	for _, t := range ts {
+		if !s.auth.Private(t) {
+			return nil
+		}
+	}
+	challenge := func(msg string) error {
+		c.Response().Header().Set("WWW-Authenticate", `Basic realm="pier"`)
+		return echo.NewHTTPError(http.StatusUnauthorized, msg)
+	}
+	tok, ok := credentials(c.Request())
+	if !ok {
+		return challenge("this repository is private: send a token with read on it (HTTP Basic, the token as password)")
+	}
+	p, err := s.auth.Authenticate(c.Request().Context(), c.RealIP(), tok)
+	if err != nil {
+		return s.authFailed(c, err, http.StatusUnauthorized)
+	}
+	for _, t := range ts {
+		if p.Allows(auth.Read, t) {
+			return nil
+		}
+	}
+	return challenge("token " + p.Name + " lacks read on this repository")
+}
+
+// ipExtractor returns how the server finds a request's client address:
+// the connection's peer, or, when the peer is one of trusted, the nearest
+// untrusted address in X-Forwarded-For.
+func ipExtractor(trusted []*net.IPNet) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, n := range trusted {
+		opts = append(opts, echo.TrustIPRange(n))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}

@@ -1,0 +1,220 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+
+	"github.com/pierhq/pier/api"
+	"github.com/pierhq/pier/audit"
+	"github.com/pierhq/pier/auth"
+	"github.com/pierhq/pier/repo"
+	"github.com/pierhq/pier/repo/catalog"
+	"github.com/pierhq/pier/repo/deb"
+	"github.com/pierhq/pier/repo/deb/debtest"
+	"github.com/pierhq/pier/signing"
+	"github.com/pierhq/pier/storage/local"
+)
+
+var (
+	keyOnce sync.Once
+	key     *signing.OpenPGP
+	keyErr  error
+)
+
+func testSigner(t testing.TB) *signing.OpenPGP {
+	keyOnce.Do(func() {
+		e, err := signing.GenerateRSA("Pier Test", "", 2048, time.Unix(1700000000, 0))
+		if err != nil {
+			keyErr = err
+			return
+		}
+		key, keyErr = signing.New([]*openpgp.Entity{e}, signing.Options{})
+	})
+	if keyErr != nil {
+		t.Fatal(keyErr)
+	}
+	return key
+}
+
+const adminSecret = "test-admin-secret"
+
+// env is a Pier API server over a real catalog and blob store in a temp
+// dir, wired as cmd/pier wires it.
+type env struct {
+	t     *testing.T
+	h     http.Handler
+	svc   *repo.Service
+	cat   *catalog.DB
+	authn *auth.Authenticator
+}
+
+func newEnv(t *testing.T, ac auth.Config, cfg api.Config) *env {
+	t.Helper()
+	dir := t.TempDir()
+	ctx := context.Background()
+	cat, err := catalog.Open(ctx, filepath.Join(dir, "catalog.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cat.Close() })
+	b, err := local.New(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dc deb.Config
+	dc.Defaults()
+	formats := []repo.FormatSpec{{Format: deb.New(dc), Digests: deb.Digests, Distros: []string{"debian"}}}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	svc, err := repo.NewService(cat, repo.NewBlobs(b), testSigner(t), formats,
+		repo.Options{TmpDir: filepath.Join(dir, "tmp"), LockDir: filepath.Join(dir, "locks"), PublishDelay: time.Hour}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(svc.Close)
+	ac.Tokens = append(ac.Tokens, auth.ConfigToken{Name: auth.AdminName, Secret: adminSecret, Scopes: []string{"admin"}})
+	authn, err := auth.New(cat, ac, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := api.New(cfg, api.Deps{Service: svc, Auth: authn, Audit: cat, Fingerprint: "AAAA", Fingerprints: []string{"AAAA"}, Log: log})
+	return &env{t: t, h: srv.Handler(), svc: svc, cat: cat, authn: authn}
+}
+
+// token makes a stored token with scopes and returns it.
+func (e *env) token(name string, scopes ...string) string {
+	e.t.Helper()
+	tok, _, err := e.authn.Create(context.Background(), name, scopes, time.Time{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return tok
+}
+
+// expiredToken stores a token with scopes that expired an hour ago.
+func (e *env) expiredToken(name string, scopes ...string) string {
+	e.t.Helper()
+	tok, err := auth.Generate()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	if err := e.cat.CreateToken(context.Background(), &auth.Token{Name: name, Hash: auth.Hash(tok), Scopes: scopes,
+		Created: now.Add(-2 * time.Hour), Expires: now.Add(-time.Hour)}); err != nil {
+		e.t.Fatal(err)
+	}
+	return tok
+}
+
+// req is one request to the server.
+type req struct {
+	method, path string
+	body         []byte
+	bearer       string // token sent as Bearer
+	basic        string // token sent as the HTTP Basic password
+	remote       string // client address (default 192.0.2.1:1234)
+	hdr          map[string]string
+}
+
+func (e *env) do(r req) *httptest.ResponseRecorder {
+	e.t.Helper()
+	var body io.Reader
+	if r.body != nil {
+		body = bytes.NewReader(r.body)
+	}
+	hr := httptest.NewRequest(r.method, r.path, body)
+	if r.remote != "" {
+		hr.RemoteAddr = r.remote
+	}
+	if r.bearer != "" {
+		hr.Header.Set("Authorization", "Bearer "+r.bearer)
+	}
+	if r.basic != "" {
+		hr.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte("pier:"+r.basic)))
+	}
+	for k, v := range r.hdr {
+		hr.Header.Set(k, v)
+	}
+	w := httptest.NewRecorder()
+	e.h.ServeHTTP(w, hr)
+	return w
+}
+
+func mkdeb(t *testing.T, name, version string) []byte {
+	t.Helper()
+	b, err := debtest.Build(debtest.Options{Package: name, Version: version, Arch: "amd64",
+		Files: map[string][]byte{"usr/share/doc/" + name + "/payload": []byte(name + " " + version)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// ingest adds a package directly (not through the API).
+func (e *env) ingest(target, name, version string) {
+	e.t.Helper()
+	tg, err := repo.ParseTarget(target)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := e.svc.Ingest(context.Background(), tg, bytes.NewReader(mkdeb(e.t, name, version)), repo.IngestOptions{}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *env) publish(target string) {
+	e.t.Helper()
+	tg, _ := repo.ParseTarget(target)
+	if _, err := e.svc.Publish(context.Background(), tg); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// state is everything a call could change: targets (revisions, package
+// counts, current generations), packages, tokens and the audit log.
+func (e *env) state() string {
+	e.t.Helper()
+	ctx := context.Background()
+	var out []any
+	ts, err := e.svc.Targets(ctx)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	out = append(out, ts)
+	for _, ti := range ts {
+		ps, err := e.svc.Packages(ctx, ti.Target)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		out = append(out, ps)
+	}
+	toks, err := e.authn.List(ctx)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for i := range toks {
+		toks[i].LastUsed = time.Time{} // a successful authentication may touch it
+	}
+	out = append(out, toks)
+	ev, err := e.cat.AuditEvents(ctx, audit.Query{Limit: audit.MaxLimit})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	out = append(out, ev)
+	b, err := json.Marshal(out)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return string(b)
+}
