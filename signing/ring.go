@@ -72,9 +72,9 @@ func algorithmName(pk *packet.PublicKey) string {
 
 // RingOptions says where the keys of a [Ring] are.
 type RingOptions struct {
-	// Dir is the key directory: every file in it whose name ends in ".asc"
-	// and that holds an armored OpenPGP private key is part of the ring
-	// (hidden files and subdirectories are skipped). A missing directory
+	// Dir is the key directory: every file in it (or symlink to a file)
+	// whose name ends in ".asc" and that holds an armored OpenPGP private
+	// key is part of the ring (hidden files and subdirectories are skipped). A missing directory
 	// holds no keys.
 	Dir string
 	// Files are configured private key files, in order; they come first.
@@ -150,10 +150,13 @@ func readKeyDir(dir string, passphrase []byte, decrypt bool) ([]RingKey, error) 
 	var keys []RingKey
 	for _, de := range ents {
 		name := de.Name()
-		if strings.HasPrefix(name, ".") || !strings.HasSuffix(name, ".asc") || !de.Type().IsRegular() {
+		if strings.HasPrefix(name, ".") || !strings.HasSuffix(name, ".asc") {
 			continue
 		}
 		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() {
+			continue // a directory, or a dangling symlink
+		}
 		data, err := readKeyBytes(p)
 		if err != nil {
 			return nil, err

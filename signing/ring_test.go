@@ -141,6 +141,8 @@ func TestLoadRing(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "public.asc"), newSigner(t, c).PublicKey(), 0o644)
 	writeKeyFile(t, filepath.Join(dir, ".tmp-pier-signing.asc-123"), c)
 	writeKeyFile(t, filepath.Join(dir, "notes.txt"), c)
+	os.Symlink(filepath.Join(root, "missing.asc"), filepath.Join(dir, "dangling.asc"))
+	os.Mkdir(filepath.Join(dir, "sub.asc"), 0o700)
 	// A configured key (b) comes first, and a, configured too, is kept once.
 	conf := filepath.Join(root, "conf.asc")
 	writeKeyFile(t, conf, b)
