@@ -41,6 +41,11 @@ type Config struct {
 	// "stream/distro/release" glob patterns (e.g. "5.8/el/*"). Empty means
 	// every rpm target.
 	SignTargets []string `yaml:"sign_targets"`
+	// IndexCacheSize bounds, in bytes, the compressed pieces of repodata a
+	// running server keeps so that the next publish of a target compresses
+	// only what changed (default 64 MiB, about 16 targets of 10,000
+	// packages; -1 keeps none). It never changes what is published.
+	IndexCacheSize int64 `yaml:"index_cache_size"`
 }
 
 // Defaults fills every zero field of c with its default.
@@ -53,6 +58,9 @@ func (c *Config) Defaults() {
 	}
 	if c.MaxFiles == 0 {
 		c.MaxFiles = DefaultMaxFiles
+	}
+	if c.IndexCacheSize == 0 {
+		c.IndexCacheSize = DefaultIndexCacheSize
 	}
 }
 
@@ -68,6 +76,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxFiles < 1 {
 		return errors.New("rpm: max_files must be positive")
+	}
+	if c.IndexCacheSize < -1 {
+		return errors.New("rpm: index_cache_size must be a byte count, or -1 for no cache")
 	}
 	for _, p := range c.SignTargets {
 		if _, err := path.Match(p, "s/d/r"); err != nil || strings.Count(p, "/") != 2 {

@@ -25,6 +25,9 @@ var Digests = []repo.Digest{repo.SHA256}
 type Format struct {
 	cfg     Config
 	signKey *packet.PrivateKey // signs packages at ingest when cfg.SignPackages
+	codec   *codec             // compresses repodata members
+	cache   *blockCache        // compressed members of earlier publishes (nil: none)
+	bufs    *bufferPool        // buffers members are rendered into
 }
 
 var _ repo.Format = (*Format)(nil)
@@ -33,7 +36,11 @@ var _ repo.Format = (*Format)(nil)
 // defaults; cfg should have passed Validate.
 func New(cfg Config) *Format {
 	cfg.Defaults()
-	return &Format{cfg: cfg}
+	c, err := newCodec(cfg.Compression)
+	if err != nil { // only a zstd encoder with bad options fails
+		c, _ = newCodec(CompressionGzip)
+	}
+	return &Format{cfg: cfg, codec: c, cache: newBlockCache(cfg.IndexCacheSize), bufs: &bufferPool{}}
 }
 
 // Name returns "rpm".

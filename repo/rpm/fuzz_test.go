@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -117,36 +118,42 @@ func wellFormed(b []byte) error {
 func syntheticPackages(n int) []repo.Package {
 	pkgs := make([]repo.Package, n)
 	for i := range pkgs {
-		p := &pkgInfo{
-			Name: fmt.Sprintf("package-%05d", i), Epoch: "0", Version: fmt.Sprintf("%d.%d.%d", i%7, i%13, i%100), Release: "1.el9",
-			Arch: []string{"x86_64", "aarch64", "noarch"}[i%3], Summary: "A synthetic package for benchmarks",
-			Description: "This package exists to measure how fast Pier publishes a repository. " +
-				"Its description is about as long as a typical one, with a second sentence & an ampersand.",
-			License: "MIT and BSD", Vendor: "Pier", Group: "Unspecified", URL: "https://example.org/package",
-			Packager: "Pier Benchmarks <bench@example.org>", BuildHost: "builder.example.org",
-			SourceRPM: fmt.Sprintf("package-%05d-1.0-1.el9.src.rpm", i), BuildTime: 1735787045,
-			InstalledSize: 123456, ArchiveSize: 125000, HeaderStart: 4504, HeaderEnd: 12345,
-		}
-		for k := 0; k < 4; k++ {
-			p.Deps[depProvides] = append(p.Deps[depProvides], dep{Name: fmt.Sprintf("cap%d(package-%05d)", k, i), Flags: "EQ", Epoch: "0", Ver: "1.0", Rel: "1.el9"})
-		}
-		for k := 0; k < 8; k++ {
-			p.Deps[depRequires] = append(p.Deps[depRequires], dep{Name: fmt.Sprintf("lib%d.so.%d()(64bit)", k, i%5)})
-		}
-		p.Deps[depRequires] = append(p.Deps[depRequires], dep{Name: "/bin/sh", Pre: true})
-		for k := 0; k < 40; k++ {
-			dir := []string{"/usr/bin/", "/usr/share/doc/package/", "/usr/lib64/package/", "/etc/package/"}[k%4]
-			p.Files = append(p.Files, fileEntry{Path: fmt.Sprintf("%sfile-%05d-%02d", dir, i, k)})
-		}
-		for k := 0; k < 10; k++ {
-			p.Changelog = append(p.Changelog, changelogEntry{Author: "Pier Benchmarks <bench@example.org> - 1.0-1",
-				Date: uint64(1700000000 + k*86400), Text: "- Fixed a bug that made something slower than it should be"})
-		}
-		sum := sha256.Sum256([]byte(p.Name))
-		pkgs[i] = repo.Package{Name: p.Name, Version: p.fullVersion(), Arch: p.Arch, Size: 250000,
-			SHA256: hex.EncodeToString(sum[:]), Meta: encodeMeta(p), Uploaded: fixtureTime.Add(time.Duration(i) * time.Second)}
+		pkgs[i] = syntheticPackage(fmt.Sprintf("package-%05d", i), i)
 	}
 	return pkgs
+}
+
+// syntheticPackage returns one package like syntheticPackages' i-th, named
+// name.
+func syntheticPackage(name string, i int) repo.Package {
+	p := &pkgInfo{
+		Name: name, Epoch: "0", Version: fmt.Sprintf("%d.%d.%d", i%7, i%13, i%100), Release: "1.el9",
+		Arch: []string{"x86_64", "aarch64", "noarch"}[i%3], Summary: "A synthetic package for benchmarks",
+		Description: "This package exists to measure how fast Pier publishes a repository. " +
+			"Its description is about as long as a typical one, with a second sentence & an ampersand.",
+		License: "MIT and BSD", Vendor: "Pier", Group: "Unspecified", URL: "https://example.org/package",
+		Packager: "Pier Benchmarks <bench@example.org>", BuildHost: "builder.example.org",
+		SourceRPM: name + "-1.0-1.el9.src.rpm", BuildTime: 1735787045,
+		InstalledSize: 123456, ArchiveSize: 125000, HeaderStart: 4504, HeaderEnd: 12345,
+	}
+	for k := 0; k < 4; k++ {
+		p.Deps[depProvides] = append(p.Deps[depProvides], dep{Name: fmt.Sprintf("cap%d(%s)", k, name), Flags: "EQ", Epoch: "0", Ver: "1.0", Rel: "1.el9"})
+	}
+	for k := 0; k < 8; k++ {
+		p.Deps[depRequires] = append(p.Deps[depRequires], dep{Name: fmt.Sprintf("lib%d.so.%d()(64bit)", k, i%5)})
+	}
+	p.Deps[depRequires] = append(p.Deps[depRequires], dep{Name: "/bin/sh", Pre: true})
+	for k := 0; k < 40; k++ {
+		dir := []string{"/usr/bin/", "/usr/share/doc/package/", "/usr/lib64/package/", "/etc/package/"}[k%4]
+		p.Files = append(p.Files, fileEntry{Path: fmt.Sprintf("%s%s-%02d", dir, name, k)})
+	}
+	for k := 0; k < 10; k++ {
+		p.Changelog = append(p.Changelog, changelogEntry{Author: "Pier Benchmarks <bench@example.org> - 1.0-1",
+			Date: uint64(1700000000 + k*86400), Text: "- Fixed a bug that made something slower than it should be"})
+	}
+	sum := sha256.Sum256([]byte(p.Name))
+	return repo.Package{Name: p.Name, Version: p.fullVersion(), Arch: p.Arch, Size: 250000,
+		SHA256: hex.EncodeToString(sum[:]), Meta: encodeMeta(p), Uploaded: fixtureTime.Add(time.Duration(i) * time.Second)}
 }
 
 // BenchmarkIndex10k publishes a 10,000-package target from catalog Meta.
@@ -177,6 +184,38 @@ func BenchmarkIndex10k(b *testing.B) {
 			}
 			b.ReportMetric(float64(plain)/1e6, "MB-xml")
 			b.ReportMetric(float64(packed)/1e6, "MB-compressed")
+		})
+	}
+}
+
+// BenchmarkIndexAddOne10k is the publish after one package was added to a
+// 10,000-package target, in a running server: each round adds one more
+// package (spread over the name space) to what the previous round
+// published, with the Format's cache as the previous round left it.
+func BenchmarkIndexAddOne10k(b *testing.B) {
+	for _, c := range []string{CompressionGzip, CompressionZstd} {
+		b.Run(c, func(b *testing.B) {
+			f := New(Config{Compression: c})
+			pkgs := syntheticPackages(10000)
+			in := &repo.IndexInput{Target: testTarget, Packages: pkgs, Time: fixtureTime, Signer: fakeSigner{}}
+			if _, err := f.Index(context.Background(), in); err != nil {
+				b.Fatal(err)
+			}
+			r := rand.New(rand.NewPCG(3, 4))
+			hits, misses := f.cache.hits.Load(), f.cache.misses.Load()
+			rounds := 0
+			for b.Loop() {
+				b.StopTimer()
+				i := r.IntN(10000)
+				in.Packages = append(in.Packages, syntheticPackage(fmt.Sprintf("package-%05d-%d", i, rounds), i))
+				rounds++
+				b.StartTimer()
+				if _, err := f.Index(context.Background(), in); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(f.cache.misses.Load()-misses)/float64(rounds), "compressed-members/op")
+			b.ReportMetric(float64(f.cache.hits.Load()-hits)/float64(rounds), "cached-members/op")
 		})
 	}
 }

@@ -1,22 +1,14 @@
 package rpm
 
 import (
-	"bufio"
-	"bytes"
 	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"hash"
-	"io"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 
 	"github.com/pierhq/pier/repo"
 )
@@ -83,37 +75,39 @@ func basePath(t repo.Target) (string, error) {
 	return "rpm/" + t.Stream + "/" + t.Distro + "/" + t.Release + "/", nil
 }
 
-// decodeEntries decodes every package's Meta, sorts the packages by name,
+// decodeEntries decodes every package's Meta (on every CPU: for a large
+// target this is mostly waiting for memory), sorts the packages by name,
 // version (rpm order) and architecture, and drops repeats of the same file.
 func decodeEntries(ctx context.Context, pkgs []repo.Package) ([]*entry, error) {
-	entries := make([]*entry, 0, len(pkgs))
-	for i := range pkgs {
-		if i%1024 == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, err
+	slab := make([]entry, len(pkgs))
+	metas := make([]meta, len(pkgs))
+	workers := min(runtime.GOMAXPROCS(0), len(pkgs)/256+1)
+	per := (len(pkgs) + workers - 1) / workers
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w * per; i < min((w+1)*per, len(pkgs)); i++ {
+				if i%1024 == 0 {
+					if errs[w] = ctx.Err(); errs[w] != nil {
+						return
+					}
+				}
+				if errs[w] = decodeEntry(&slab[i], &metas[i], &pkgs[i]); errs[w] != nil {
+					return
+				}
 			}
-		}
-		p := &pkgs[i]
-		m, err := decodeMeta(p.Meta)
-		if err != nil {
-			return nil, fmt.Errorf("rpm: package %s %s %s: %w", p.Name, p.Version, p.Arch, err)
-		}
-		sum := p.SHA256
-		if sum == "" {
-			sum = p.Sums[repo.SHA256]
-		}
-		if !isSHA256(sum) {
-			return nil, fmt.Errorf("rpm: package %s %s %s: sha256 %q is not 64 lower-case hex digits", p.Name, p.Version, p.Arch, sum)
-		}
-		if p.Size < 0 {
-			return nil, fmt.Errorf("rpm: package %s %s %s: negative size", p.Name, p.Version, p.Arch)
-		}
-		entries = append(entries, &entry{
-			pkg: p,
-			m:   m,
-			evr: evr{Epoch: m.Epoch, Version: m.Version, Release: m.Release},
-			sum: sum,
 		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	entries := make([]*entry, len(slab))
+	for i := range slab {
+		entries[i] = &slab[i]
 	}
 	slices.SortFunc(entries, func(a, b *entry) int {
 		if c := strings.Compare(a.m.Name, b.m.Name); c != 0 {
@@ -128,6 +122,25 @@ func decodeEntries(ctx context.Context, pkgs []repo.Package) ([]*entry, error) {
 		return strings.Compare(a.sum, b.sum)
 	})
 	return slices.CompactFunc(entries, func(a, b *entry) bool { return a.sum == b.sum }), nil
+}
+
+// decodeEntry decodes p into e, with m as e's meta.
+func decodeEntry(e *entry, m *meta, p *repo.Package) error {
+	if err := m.decode(p.Meta); err != nil {
+		return fmt.Errorf("rpm: package %s %s %s: %w", p.Name, p.Version, p.Arch, err)
+	}
+	sum := p.SHA256
+	if sum == "" {
+		sum = p.Sums[repo.SHA256]
+	}
+	if !isSHA256(sum) {
+		return fmt.Errorf("rpm: package %s %s %s: sha256 %q is not 64 lower-case hex digits", p.Name, p.Version, p.Arch, sum)
+	}
+	if p.Size < 0 {
+		return fmt.Errorf("rpm: package %s %s %s: negative size", p.Name, p.Version, p.Arch)
+	}
+	*e = entry{pkg: p, m: m, evr: evr{Epoch: m.Epoch, Version: m.Version, Release: m.Release}, sum: sum}
+	return nil
 }
 
 func isSHA256(s string) bool {
@@ -170,166 +183,6 @@ type mdFile struct {
 	sum      string
 	openSum  string
 	openSize int64
-}
-
-// writeMetadata renders and compresses primary, filelists and other
-// concurrently.
-func (f *Format) writeMetadata(ctx context.Context, entries []*entry) ([]*mdFile, error) {
-	writers := []struct {
-		kind string
-		fn   func(ctx context.Context, w *bufio.Writer, entries []*entry) error
-	}{
-		{"primary", writePrimary},
-		{"filelists", writeFilelists},
-		{"other", writeOther},
-	}
-	parts := make([]*mdFile, len(writers))
-	errs := make([]error, len(writers))
-	var wg sync.WaitGroup
-	for i, w := range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			parts[i], errs[i] = f.compress(ctx, w.kind, func(bw *bufio.Writer) error {
-				return w.fn(ctx, bw, entries)
-			})
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
-	}
-	return parts, nil
-}
-
-// countingHash hashes and counts what is written to it.
-type countingHash struct {
-	h hash.Hash
-	n int64
-}
-
-func (c *countingHash) Write(p []byte) (int, error) {
-	c.n += int64(len(p))
-	return c.h.Write(p)
-}
-
-// compress runs write into a compressor and records both checksums and
-// sizes of the result.
-func (f *Format) compress(ctx context.Context, kind string, write func(*bufio.Writer) error) (*mdFile, error) {
-	var buf bytes.Buffer
-	packed := sha256.New()
-	var (
-		zw  io.WriteCloser
-		ext string
-		err error
-	)
-	dst := io.MultiWriter(&buf, packed)
-	switch f.cfg.Compression {
-	case CompressionZstd:
-		ext = ".xml.zst"
-		zw, err = zstd.NewWriter(dst, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedDefault))
-	default:
-		ext = ".xml.gz"
-		zw, err = gzip.NewWriterLevel(dst, gzip.DefaultCompression)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("rpm: %s compressor: %w", kind, err)
-	}
-	open := &countingHash{h: sha256.New()}
-	bw := bufio.NewWriterSize(io.MultiWriter(open, zw), 256<<10)
-	if err := write(bw); err != nil {
-		return nil, fmt.Errorf("rpm: write %s: %w", kind, err)
-	}
-	if err := bw.Flush(); err != nil {
-		return nil, fmt.Errorf("rpm: write %s: %w", kind, err)
-	}
-	if err := zw.Close(); err != nil {
-		return nil, fmt.Errorf("rpm: compress %s: %w", kind, err)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	sum := hex.EncodeToString(packed.Sum(nil))
-	return &mdFile{
-		kind:     kind,
-		href:     "repodata/" + sum + "-" + kind + ext,
-		data:     buf.Bytes(),
-		sum:      sum,
-		openSum:  hex.EncodeToString(open.h.Sum(nil)),
-		openSize: open.n,
-	}, nil
-}
-
-// checkEvery is how many packages a writer handles between context checks.
-const checkEvery = 512
-
-func writePrimary(ctx context.Context, w *bufio.Writer, entries []*entry) error {
-	w.WriteString(xmlDecl + `<metadata xmlns="` + nsCommon + `" xmlns:rpm="` + nsRPM + `" packages="` + strconv.Itoa(len(entries)) + "\">\n")
-	var line []byte
-	for i, e := range entries {
-		if i%checkEvery == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		w.WriteString(e.m.PrimaryHead)
-		w.WriteString(e.sum)
-		w.WriteString(e.m.PrimaryMid)
-		line = append(line[:0], "  <time"...)
-		line = appendUintAttr(line, "file", uploadTime(e.pkg))
-		line = appendUintAttr(line, "build", e.m.BuildTime)
-		line = append(line, "/>\n  <size"...)
-		line = appendUintAttr(line, "package", uint64(e.pkg.Size))
-		line = appendUintAttr(line, "installed", e.m.Installed)
-		line = appendUintAttr(line, "archive", e.m.Archive)
-		line = append(line, "/>\n  <location"...)
-		line = appendAttr(line, "href", e.href)
-		line = append(line, "/>\n"...)
-		w.Write(line)
-		w.WriteString(e.m.PrimaryTail)
-	}
-	_, err := w.WriteString("</metadata>\n")
-	return err
-}
-
-func writeFilelists(ctx context.Context, w *bufio.Writer, entries []*entry) error {
-	w.WriteString(xmlDecl + `<filelists xmlns="` + nsFilelists + `" packages="` + strconv.Itoa(len(entries)) + "\">\n")
-	for i, e := range entries {
-		if i%checkEvery == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		w.WriteString(`<package pkgid="`)
-		w.WriteString(e.sum)
-		w.WriteString(`"`)
-		w.WriteString(e.m.Ident)
-		w.WriteString(e.m.Files)
-		w.WriteString("</package>\n")
-	}
-	_, err := w.WriteString("</filelists>\n")
-	return err
-}
-
-func writeOther(ctx context.Context, w *bufio.Writer, entries []*entry) error {
-	w.WriteString(xmlDecl + `<otherdata xmlns="` + nsOther + `" packages="` + strconv.Itoa(len(entries)) + "\">\n")
-	for i, e := range entries {
-		if i%checkEvery == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		w.WriteString(`<package pkgid="`)
-		w.WriteString(e.sum)
-		w.WriteString(`"`)
-		w.WriteString(e.m.Ident)
-		w.WriteString(e.m.Changelog)
-		w.WriteString("</package>\n")
-	}
-	_, err := w.WriteString("</otherdata>\n")
-	return err
 }
 
 // uploadTime is primary's `time file`: the upload time, so that output

@@ -598,7 +598,7 @@ func TestConfig(t *testing.T) {
 	}
 	c := Config{}
 	c.Defaults()
-	if !reflect.DeepEqual(c, Config{Compression: "gzip", MaxHeaderSize: DefaultMaxHeaderSize, MaxFiles: DefaultMaxFiles}) {
+	if !reflect.DeepEqual(c, Config{Compression: "gzip", MaxHeaderSize: DefaultMaxHeaderSize, MaxFiles: DefaultMaxFiles, IndexCacheSize: DefaultIndexCacheSize}) {
 		t.Errorf("defaults = %+v", c)
 	}
 	if New(Config{}).Name() != "rpm" || len(Digests) != 1 || Digests[0] != repo.SHA256 {

@@ -20,35 +20,33 @@ const metaVersion = 1
 type meta struct {
 	Name, Epoch, Version, Release, Arch string
 	BuildTime, Installed, Archive       uint64
-	fragments
+	// Frag holds the fragments in the order of fragments' fields
+	// (PrimaryHead … Changelog). They are slices of the decoded Meta, not
+	// copies: a publish of 10,000 packages would otherwise copy (and
+	// collect) some 65 MB of XML before writing it once.
+	Frag [numFragments][]byte
 }
+
+// Indexes into meta.Frag.
+const (
+	fragPrimaryHead = iota
+	fragPrimaryMid
+	fragPrimaryTail
+	fragIdent
+	fragFiles
+	fragChangelog
+	numFragments
+)
 
 // encodeMeta renders p and encodes it.
 func encodeMeta(p *pkgInfo) []byte {
-	m := meta{
-		Name: p.Name, Epoch: p.Epoch, Version: p.Version, Release: p.Release, Arch: p.Arch,
-		BuildTime: p.BuildTime, Installed: p.InstalledSize, Archive: p.ArchiveSize,
-		fragments: render(p),
-	}
-	return m.encode()
-}
-
-func (m *meta) strings() []*string {
-	return []*string{&m.Name, &m.Epoch, &m.Version, &m.Release, &m.Arch}
-}
-
-func (m *meta) fragmentStrings() []*string {
-	return []*string{&m.PrimaryHead, &m.PrimaryMid, &m.PrimaryTail, &m.Ident, &m.Files, &m.Changelog}
-}
-
-func (m *meta) numbers() []*uint64 {
-	return []*uint64{&m.BuildTime, &m.Installed, &m.Archive}
-}
-
-func (m *meta) encode() []byte {
-	n := 1 + 3*binary.MaxVarintLen64
-	for _, s := range append(m.strings(), m.fragmentStrings()...) {
-		n += binary.MaxVarintLen64 + len(*s)
+	fr := render(p)
+	ids := []string{p.Name, p.Epoch, p.Version, p.Release, p.Arch}
+	nums := []uint64{p.BuildTime, p.InstalledSize, p.ArchiveSize}
+	frags := fr.list()
+	n := 1 + len(nums)*binary.MaxVarintLen64
+	for _, s := range append(ids, frags[:]...) {
+		n += binary.MaxVarintLen64 + len(s)
 	}
 	b := make([]byte, 0, n)
 	b = append(b, metaVersion)
@@ -56,30 +54,44 @@ func (m *meta) encode() []byte {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 	}
-	for _, s := range m.strings() {
-		put(*s)
+	for _, s := range ids {
+		put(s)
 	}
-	for _, v := range m.numbers() {
-		b = binary.AppendUvarint(b, *v)
+	for _, v := range nums {
+		b = binary.AppendUvarint(b, v)
 	}
-	for _, s := range m.fragmentStrings() {
-		put(*s)
+	for _, s := range frags {
+		put(s)
 	}
 	return b
 }
 
+// list returns the fragments in meta.Frag order.
+func (fr *fragments) list() [numFragments]string {
+	return [numFragments]string{fr.PrimaryHead, fr.PrimaryMid, fr.PrimaryTail, fr.Ident, fr.Files, fr.Changelog}
+}
+
 var errMetaCorrupt = errors.New("rpm: corrupt package metadata")
 
-// decodeMeta decodes a Meta written by encodeMeta.
+// decodeMeta decodes a Meta written by encodeMeta. The fragments of the
+// result share b's memory.
 func decodeMeta(b []byte) (*meta, error) {
+	m := &meta{}
+	if err := m.decode(b); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// decode sets m from b, a Meta written by encodeMeta.
+func (m *meta) decode(b []byte) error {
 	if len(b) == 0 {
-		return nil, errMetaCorrupt
+		return errMetaCorrupt
 	}
 	if b[0] != metaVersion {
-		return nil, fmt.Errorf("rpm: package metadata version %d is not supported (want %d): re-import the package", b[0], metaVersion)
+		return fmt.Errorf("rpm: package metadata version %d is not supported (want %d): re-import the package", b[0], metaVersion)
 	}
 	b = b[1:]
-	m := &meta{}
 	uv := func() (uint64, bool) {
 		v, k := binary.Uvarint(b)
 		if k <= 0 {
@@ -88,33 +100,36 @@ func decodeMeta(b []byte) (*meta, error) {
 		b = b[k:]
 		return v, true
 	}
-	str := func(dst *string) bool {
+	slice := func() ([]byte, bool) {
 		n, ok := uv()
 		if !ok || n > uint64(len(b)) {
-			return false
+			return nil, false
 		}
-		*dst = string(b[:n])
+		s := b[:n:n]
 		b = b[n:]
-		return true
+		return s, true
 	}
-	for _, s := range m.strings() {
-		if !str(s) {
-			return nil, errMetaCorrupt
+	for _, dst := range []*string{&m.Name, &m.Epoch, &m.Version, &m.Release, &m.Arch} {
+		s, ok := slice()
+		if !ok {
+			return errMetaCorrupt
 		}
+		*dst = string(s)
 	}
-	for _, v := range m.numbers() {
+	for _, dst := range []*uint64{&m.BuildTime, &m.Installed, &m.Archive} {
 		var ok bool
-		if *v, ok = uv(); !ok {
-			return nil, errMetaCorrupt
+		if *dst, ok = uv(); !ok {
+			return errMetaCorrupt
 		}
 	}
-	for _, s := range m.fragmentStrings() {
-		if !str(s) {
-			return nil, errMetaCorrupt
+	for i := range m.Frag {
+		var ok bool
+		if m.Frag[i], ok = slice(); !ok {
+			return errMetaCorrupt
 		}
 	}
 	if len(b) != 0 {
-		return nil, errMetaCorrupt
+		return errMetaCorrupt
 	}
-	return m, nil
+	return nil
 }
