@@ -134,13 +134,14 @@ func open(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 	}
 	formats := a.formats(cfg)
 	opts := repo.Options{
-		TmpDir:          filepath.Join(dir, "tmp"),
-		LockDir:         filepath.Join(dir, "locks"),
-		MaxUploadSize:   int64(cfg.MaxUploadSize),
-		PublishDelay:    cfg.Publish.Delay,
-		KeepGenerations: cfg.Publish.KeepGenerations,
-		Hook:            crashHook(),
-		Now:             testClock(log),
+		TmpDir:            filepath.Join(dir, "tmp"),
+		LockDir:           filepath.Join(dir, "locks"),
+		MaxUploadSize:     int64(cfg.MaxUploadSize),
+		PublishDelay:      cfg.Publish.Delay,
+		KeepGenerations:   cfg.Publish.KeepGenerations,
+		PackageCacheBytes: packageCacheBytes(cfg.Publish.PackageCache),
+		Hook:              crashHook(),
+		Now:               testClock(log),
 		OnChange: func() {
 			if a.mirrors != nil {
 				a.mirrors.Trigger()
@@ -157,6 +158,19 @@ func open(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 	}
 	ok = true
 	return a, nil
+}
+
+// packageCacheBytes maps publish.package_cache to repo.Options: unset is the
+// service's default, 0 disables.
+func packageCacheBytes(b *ByteSize) int64 {
+	switch {
+	case b == nil:
+		return 0
+	case *b == 0:
+		return -1
+	default:
+		return int64(*b)
+	}
 }
 
 // openBackend opens the blob store the config names.
