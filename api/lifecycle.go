@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/pierhq/pier/auth"
 	"github.com/pierhq/pier/repo"
 )
 
@@ -51,7 +52,7 @@ func (s *Server) rollback(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s.lcAudit(c, "rollback", t, map[string]any{"to": req.Generation, "generation": gen.Seq})
+	s.record(c, "rollback", t, map[string]any{"to": req.Generation, "generation": gen.Seq})
 	return c.JSON(http.StatusOK, gen)
 }
 
@@ -88,7 +89,7 @@ func (s *Server) promote(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.lcAllowed(c, "read", src); err != nil {
+	if err := s.allowed(c, auth.Read, src); err != nil {
 		return err
 	}
 	specs := make([]repo.PackageSpec, 0, len(req.Packages))
@@ -110,7 +111,7 @@ func (s *Server) promote(c echo.Context) error {
 			return err
 		}
 	}
-	s.lcAudit(c, "promote", dst, map[string]any{"from": src.String(), "packages": req.Packages})
+	s.record(c, "promote", dst, map[string]any{"from": src.String(), "packages": req.Packages})
 	return c.JSON(http.StatusOK, reply)
 }
 
@@ -150,7 +151,7 @@ func (s *Server) setPin(c echo.Context, on bool) error {
 	if !on {
 		action = "unpin"
 	}
-	s.lcAudit(c, action, t, map[string]string{"name": name, "version": version})
+	s.record(c, action, t, map[string]string{"name": name, "version": version})
 	return c.JSON(http.StatusOK, map[string]any{"target": t.String(), "name": name, "version": version, "pinned": on})
 }
 
@@ -177,7 +178,7 @@ func (s *Server) prune(c echo.Context) error {
 		gone = []repo.Package{}
 	}
 	if !dry {
-		s.lcAudit(c, "prune", t, map[string]any{"removed": len(gone)})
+		s.record(c, "prune", t, map[string]any{"removed": len(gone)})
 	}
 	return c.JSON(http.StatusOK, PruneReply{Target: t.String(), DryRun: dry, Retention: s.svc.RetentionFor(t), Removed: gone, Generation: gen})
 }
@@ -189,7 +190,7 @@ func (s *Server) collectGarbage(c echo.Context) error {
 		return err
 	}
 	if !dry {
-		s.lcAudit(c, "gc", repo.Target{}, st)
+		s.record(c, "gc", repo.Target{}, st)
 	}
 	return c.JSON(http.StatusOK, st)
 }
