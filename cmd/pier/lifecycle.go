@@ -355,23 +355,32 @@ func cmdGC(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 // parseInterspersed parses flags that may come after the positional
-// arguments too ("pier promote SRC DST --package x").
+// arguments too ("pier promote SRC DST --package x"); fset.Args() holds the
+// positional arguments afterwards.
 func parseInterspersed(fset *flag.FlagSet, args []string) error {
+	pos, err := parseFlagsAndArgs(fset, args)
+	if err != nil {
+		return err
+	}
+	return fset.Parse(append([]string{"--"}, pos...))
+}
+
+// parseFlagsAndArgs parses flags that may come before, between or after
+// the positional arguments, and returns those.
+func parseFlagsAndArgs(fset *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fset.Parse(args); err != nil {
-			return err
+			return nil, err
 		}
 		args = fset.Args()
 		if len(args) == 0 {
-			break
+			return pos, nil
 		}
 		if args[0] == "--" {
-			pos = append(pos, args[1:]...)
-			break
+			return append(pos, args[1:]...), nil
 		}
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
-	return fset.Parse(append([]string{"--"}, pos...))
 }

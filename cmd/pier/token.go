@@ -199,23 +199,3 @@ func (l *scopeList) Set(v string) error {
 	}
 	return nil
 }
-
-// parseFlagsAndArgs parses flags that may come before, between or after
-// the positional arguments, and returns those.
-func parseFlagsAndArgs(fset *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fset.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fset.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		if args[0] == "--" {
-			return append(pos, args[1:]...), nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
-}
