@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/pierhq/pier/audit"
 	"github.com/pierhq/pier/auth"
 	"github.com/pierhq/pier/repo"
 )
@@ -52,7 +53,7 @@ func (s *Server) rollback(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s.record(c, "rollback", t, map[string]any{"to": req.Generation, "generation": gen.Seq})
+	s.record(c, audit.Rollback, t, map[string]any{"to": req.Generation, "generation": gen.Seq})
 	return c.JSON(http.StatusOK, gen)
 }
 
@@ -111,7 +112,7 @@ func (s *Server) promote(c echo.Context) error {
 			return err
 		}
 	}
-	s.record(c, "promote", dst, map[string]any{"from": src.String(), "packages": req.Packages})
+	s.record(c, audit.Promote, dst, map[string]any{"from": src.String(), "packages": req.Packages})
 	return c.JSON(http.StatusOK, reply)
 }
 
@@ -147,9 +148,9 @@ func (s *Server) setPin(c echo.Context, on bool) error {
 	if err := s.svc.SetPin(c.Request().Context(), t, name, version, on); err != nil {
 		return err
 	}
-	action := "pin"
+	action := audit.Pin
 	if !on {
-		action = "unpin"
+		action = audit.Unpin
 	}
 	s.record(c, action, t, map[string]string{"name": name, "version": version})
 	return c.JSON(http.StatusOK, map[string]any{"target": t.String(), "name": name, "version": version, "pinned": on})
@@ -178,7 +179,7 @@ func (s *Server) prune(c echo.Context) error {
 		gone = []repo.Package{}
 	}
 	if !dry {
-		s.record(c, "prune", t, map[string]any{"removed": len(gone)})
+		s.record(c, audit.Prune, t, map[string]any{"removed": len(gone)})
 	}
 	return c.JSON(http.StatusOK, PruneReply{Target: t.String(), DryRun: dry, Retention: s.svc.RetentionFor(t), Removed: gone, Generation: gen})
 }
@@ -190,7 +191,7 @@ func (s *Server) collectGarbage(c echo.Context) error {
 		return err
 	}
 	if !dry {
-		s.record(c, "gc", repo.Target{}, st)
+		s.record(c, audit.GC, repo.Target{}, st)
 	}
 	return c.JSON(http.StatusOK, st)
 }

@@ -143,4 +143,17 @@ func TestPromoteAndRetention(t *testing.T) {
 	if b := apt.download("pr-app"); sha(b) != sha(debs["1.0-1"]) {
 		t.Errorf("after gc 5.8 serves %d bytes", len(b))
 	}
+	// The audit log has the pin and the promotion (API, token "admin") and
+	// the collection (CLI).
+	for _, action := range []string{"pin", "promote", "gc"} {
+		code, body := s.do("GET", "/api/v1/audit?action="+action, nil)
+		var evs []struct{ Actor, Action, Target string }
+		if err := json.Unmarshal(body, &evs); code != 200 || err != nil || len(evs) != 1 {
+			t.Errorf("audit %s: %d %s", action, code, body)
+			continue
+		}
+		if (action == "gc") != strings.HasPrefix(evs[0].Actor, "cli:") || (action == "promote" && evs[0].Target != "5.8/debian/bookworm") {
+			t.Errorf("audit %s: %+v", action, evs[0])
+		}
+	}
 }

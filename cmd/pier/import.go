@@ -16,6 +16,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
+	"github.com/pierhq/pier/audit"
 	"github.com/pierhq/pier/repo"
 )
 
@@ -67,6 +68,8 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer batch.Close()
 	var mu sync.Mutex
 	var added, same, failed int
+	var addedNames []string // the first maxAuditNames, for the audit log
+	const maxAuditNames = 100
 	report := func(path string, res *repo.IngestResult, err error) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -81,6 +84,10 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return // staged: counted at commit
 		case res.Created:
 			added++
+			if len(addedNames) < maxAuditNames {
+				p := res.Package
+				addedNames = append(addedNames, p.Name+" "+p.Version+" "+p.Arch)
+			}
 		default:
 			same++
 		}
@@ -136,6 +143,10 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if ctx.Err() != nil {
 		return ctx.Err()
+	}
+	if added > 0 || failed > 0 {
+		auditCLI(ctx, a, audit.Upload, t, map[string]any{"via": "pier import", "added": added, "unchanged": same,
+			"failed": failed, "packages": addedNames})
 	}
 	summary := fmt.Sprintf("imported %d new, %d unchanged, %d failed into %s", added, same, failed, t)
 	if added+same > 0 {

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/pierhq/pier/audit"
 	"github.com/pierhq/pier/repo"
 )
 
@@ -77,7 +78,7 @@ func cmdPromote(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		fmt.Fprintf(stdout, "%s %s %s %s: %s -> %s\n", verb, r.Package.Name, r.Package.Version, r.Package.Arch, src, dst)
 	}
-	auditCLI(ctx, a, "promote", dst, map[string]any{"from": src.String(), "packages": []string(pkgs)})
+	auditCLI(ctx, a, audit.Promote, dst, map[string]any{"from": src.String(), "packages": []string(pkgs)})
 	if !*publish {
 		return nil
 	}
@@ -198,7 +199,7 @@ func cmdRollback(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	auditCLI(ctx, a, "rollback", t, map[string]any{"to": seq, "generation": gen.Seq})
+	auditCLI(ctx, a, audit.Rollback, t, map[string]any{"to": seq, "generation": gen.Seq})
 	fmt.Fprintf(stdout, "rolled %s back to generation %d: published generation %d (%d packages)\n", t, seq, gen.Seq, gen.Packages)
 	return nil
 }
@@ -257,7 +258,7 @@ func cmdPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			fmt.Fprintf(stdout, "published %s generation %d (%d packages)\n", t, gen.Seq, gen.Packages)
 		}
 		if !*dry && len(gone) > 0 {
-			auditCLI(ctx, a, "prune", t, map[string]any{"removed": len(gone)})
+			auditCLI(ctx, a, audit.Prune, t, map[string]any{"removed": len(gone)})
 		}
 	}
 	fmt.Fprintf(stdout, "%s %d package(s)\n", verb, total)
@@ -305,9 +306,9 @@ func cmdPin(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if err := a.svc.SetPin(ctx, t, sp.Name, sp.Version, !*remove); err != nil {
 			return err
 		}
-		action, verb := "pin", "pinned"
+		action, verb := audit.Pin, "pinned"
 		if *remove {
-			action, verb = "unpin", "unpinned"
+			action, verb = audit.Unpin, "unpinned"
 		}
 		auditCLI(ctx, a, action, t, map[string]string{"name": sp.Name, "version": sp.Version})
 		fmt.Fprintf(stdout, "%s %s in %s\n", verb, sp, t)
@@ -347,7 +348,7 @@ func cmdGC(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *dry {
 		verb = "would delete"
 	} else {
-		auditCLI(ctx, a, "gc", repo.Target{}, st)
+		auditCLI(ctx, a, audit.GC, repo.Target{}, st)
 	}
 	fmt.Fprintf(stdout, "%s %d blob(s), %d bytes; forgot %d generation(s) and %d removed package(s); %d blob(s) kept\n",
 		verb, st.Blobs, st.Bytes, st.Generations, st.Packages, st.Kept)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/pierhq/pier/audit"
 	"github.com/pierhq/pier/repo"
 )
 
@@ -37,6 +38,7 @@ func cmdRm(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := a.svc.Delete(ctx, t, name, version, arch); err != nil {
 		return err
 	}
+	auditCLI(ctx, a, audit.Delete, t, map[string]string{"name": name, "version": version, "arch": arch})
 	fmt.Fprintf(stdout, "removed %s %s %s from %s\n", name, version, arch, t)
 	if !*publish {
 		return nil
