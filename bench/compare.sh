@@ -2,7 +2,9 @@
 # Benchmarks Pier's import+publish of deb, rpm and apk packages side by side
 # with the peer tools on the same synthetic files, in the same run, and
 # reports wall time and peak RSS (GNU time). Also: adding one package to the
-# largest target, and the server's peak RSS while it receives a 1 GiB upload.
+# largest target (with `pier import`, and three times through the API of one
+# running server: upload, then POST publish), and the server's peak RSS while
+# it receives a 1 GiB upload.
 #
 #   bench/compare.sh [deb|rpm|apk|sync|upload ...]  default: deb rpm apk sync upload
 #   N="1000 10000" SIZE=50000 BENCH_DIR=/tmp/x bench/compare.sh rpm
@@ -38,6 +40,27 @@ fresh() { # a new Pier data dir with the template's keys
   rm -rf "$1"; mkdir -p "$1"; cp -r "$work/keys-template/keys" "$1/keys"
 }
 cold() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true; }
+serve_add() { # data target dir-of-packages: add each package through the API of one running server
+  local data=$1 tg=$2 dir=$3 pid url start end f i=0
+  PIER_ADMIN_TOKEN=bench "$work/pier" serve --data "$data" --listen 127.0.0.1:0 > "$work/serve.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do grep -q 'serving' "$work/serve.log" && break; sleep 0.2; done
+  url=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/serve.log" | head -1)
+  local auth=(-H 'Authorization: Bearer bench')
+  # A running server has published before: this first publish is the one
+  # that fills its caches (catalog view, compressed repodata blocks).
+  sleep 1; curl -fsS -o /dev/null "${auth[@]}" -X POST "$url/api/v1/targets/$tg/publish"
+  for f in "$dir"/*; do
+    i=$((i + 1)); sleep 1 # each publish's Date is a later second than the previous one's
+    start=$(date +%s.%N)
+    curl -fsS -o /dev/null "${auth[@]}" -X POST -T "$f" "$url/api/v1/targets/$tg/packages?publish=false"
+    curl -fsS -o /dev/null "${auth[@]}" -X POST "$url/api/v1/targets/$tg/publish"
+    end=$(date +%s.%N)
+    printf '%-48s %8.3f s %8d MiB (server peak RSS)\n' "pier serve: upload 1 + publish, API, #$i" \
+      "$(echo "$end - $start" | bc)" $(( $(awk '/VmHWM/{print $2}' /proc/$pid/status) / 1024 ))
+  done
+  kill $pid; wait $pid 2>/dev/null || true
+}
 
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; payload $payload bytes per package; work dir $work"
 for fmt in "${what[@]}"; do
@@ -45,12 +68,14 @@ for fmt in "${what[@]}"; do
   for n in "${sizes[@]}"; do
     pk="$work/$fmt-$n"; gen "$fmt" "$n" "$pk"
     one="$work/$fmt-one-$n"; gen "$fmt" 1 "$one" extra $((n + 500000))
+    three="$work/$fmt-three-$n"; gen "$fmt" 3 "$three" served $((n + 600000))
     echo "== $fmt, $n packages ($(du -sh "$pk" | cut -f1))"
     case $fmt in deb) tg=5.8/debian/bookworm ;; rpm) tg=5.8/el/9 ;; apk) tg=5.8/alpine/v3.20 ;; esac
     fresh "$work/pier-$fmt-$n"; cold
     measure "pier import + publish (cold cache)" "$work/pier" import --data "$work/pier-$fmt-$n" "$tg" "$pk"
     sleep 1 # a publish waits for the next second after the previous one (Release Date)
     measure "pier import 1 + publish ($n in target)" "$work/pier" import --data "$work/pier-$fmt-$n" "$tg" "$one"
+    serve_add "$work/pier-$fmt-$n" "$tg" "$three"
     case $fmt in
     deb)
       rm -rf "$work/aft"; mkdir -p "$work/aft"; ln -s "$pk" "$work/aft/pool"; cold

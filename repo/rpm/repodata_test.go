@@ -211,3 +211,47 @@ func TestCutBlocksLocal(t *testing.T) {
 		}
 	}
 }
+
+// TestIndexConcurrent publishes several targets at once through one
+// Format (as pier serve does), sharing its cache, compressors and buffers:
+// each gets the bytes a Format of its own would give it.
+func TestIndexConcurrent(t *testing.T) {
+	shared := New(Config{})
+	base := syntheticPackages(600)
+	sets := make([][]repo.Package, 4)
+	for i := range sets {
+		sets[i] = append(slices.Clone(base[i*100:]), syntheticPackage(fmt.Sprintf("package-extra-%d", i), i))
+	}
+	got := make([][]repo.File, len(sets))
+	done := make(chan struct{})
+	for i := range sets {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for range 3 {
+				files, err := shared.Index(context.Background(), &repo.IndexInput{Target: testTarget, Packages: sets[i], Time: fixtureTime})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				got[i] = files
+			}
+		}()
+	}
+	for range sets {
+		<-done
+	}
+	for i, set := range sets {
+		want, err := New(Config{}).Index(context.Background(), &repo.IndexInput{Target: testTarget, Packages: set, Time: fixtureTime})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got[i]) != len(want) {
+			t.Fatalf("set %d: %d files, want %d", i, len(got[i]), len(want))
+		}
+		for k := range want {
+			if got[i][k].Path != want[k].Path || !bytes.Equal(got[i][k].Data, want[k].Data) {
+				t.Errorf("set %d: %s differs", i, want[k].Path)
+			}
+		}
+	}
+}
