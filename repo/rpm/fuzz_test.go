@@ -127,6 +127,19 @@ func syntheticPackages(n int) []repo.Package {
 // syntheticPackage returns one package like syntheticPackages' i-th, named
 // name.
 func syntheticPackage(name string, i int) repo.Package {
+	return syntheticRecord(syntheticInfo(name, i), i)
+}
+
+// syntheticRecord returns p as a catalog record uploaded i seconds after
+// fixtureTime.
+func syntheticRecord(p *pkgInfo, i int) repo.Package {
+	sum := sha256.Sum256([]byte(p.Name))
+	return repo.Package{Name: p.Name, Version: p.fullVersion(), Arch: p.Arch, Size: 250000,
+		SHA256: hex.EncodeToString(sum[:]), Meta: encodeMeta(p), Uploaded: fixtureTime.Add(time.Duration(i) * time.Second)}
+}
+
+// syntheticInfo returns the parsed form of syntheticPackage(name, i).
+func syntheticInfo(name string, i int) *pkgInfo {
 	p := &pkgInfo{
 		Name: name, Epoch: "0", Version: fmt.Sprintf("%d.%d.%d", i%7, i%13, i%100), Release: "1.el9",
 		Arch: []string{"x86_64", "aarch64", "noarch"}[i%3], Summary: "A synthetic package for benchmarks",
@@ -152,9 +165,7 @@ func syntheticPackage(name string, i int) repo.Package {
 		p.Changelog = append(p.Changelog, changelogEntry{Author: "Pier Benchmarks <bench@example.org> - 1.0-1",
 			Date: uint64(1700000000 + k*86400), Text: "- Fixed a bug that made something slower than it should be"})
 	}
-	sum := sha256.Sum256([]byte(p.Name))
-	return repo.Package{Name: p.Name, Version: p.fullVersion(), Arch: p.Arch, Size: 250000,
-		SHA256: hex.EncodeToString(sum[:]), Meta: encodeMeta(p), Uploaded: fixtureTime.Add(time.Duration(i) * time.Second)}
+	return p
 }
 
 // BenchmarkIndex10k publishes a 10,000-package target from catalog Meta

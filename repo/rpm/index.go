@@ -19,6 +19,7 @@ type entry struct {
 	m    *meta
 	evr  evr
 	sum  string // sha256, the pkgid
+	ends bool   // the package ends a block of repodata (endsBlock)
 	href string // location relative to the repository base
 }
 
@@ -139,7 +140,7 @@ func decodeEntry(e *entry, m *meta, p *repo.Package) error {
 	if p.Size < 0 {
 		return fmt.Errorf("rpm: package %s %s %s: negative size", p.Name, p.Version, p.Arch)
 	}
-	*e = entry{pkg: p, m: m, evr: evr{Epoch: m.Epoch, Version: m.Version, Release: m.Release}, sum: sum}
+	*e = entry{pkg: p, m: m, evr: evr{Epoch: m.Epoch, Version: m.Version, Release: m.Release}, sum: sum, ends: endsBlock(sum)}
 	return nil
 }
 

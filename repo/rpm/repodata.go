@@ -22,34 +22,32 @@ import (
 //
 // Blocks are cut at content-defined points of the sorted package list: a
 // block ends after a package whose pkgid (a sha256, so uniformly spread)
-// has its low bits zero — one package in blockAvg — or once it holds
-// blockMax packages. Adding or removing a package changes the block it
-// falls in (two if it ends a block) and member 0; every other member has
-// the bytes it had in the previous publish, and the Format's blockCache
-// hands those back instead of compressing them again. The checksum and the
-// open-checksum still cover the whole file: both are computed afresh in
-// every publish, over the bytes published, so a cache can make a publish
-// faster but never different.
+// has its low 7 bits zero — one package in blockAvg — or earlier, once it
+// holds blockMax packages or blockBytes of XML (each file cuts on its own:
+// a block of filelists may end where the same packages' primary goes on).
+// Adding or removing a package changes the block it falls in (two if it
+// ends a block; a few more when caps cut a long stretch) and member 0;
+// every other member has the bytes it had in the previous publish, and the
+// Format's blockCache hands those back instead of compressing them again.
+// The checksum and the open-checksum still cover the whole file: both are
+// computed afresh in every publish over the bytes published, so a cache
+// makes a publish faster but never different.
+//
+// Each member restarts the compressor's window: on 10,000 synthetic
+// packages a file grows by 11% with blocks of 32 packages, 3.3% with 128
+// and 1.6% with 256, while an added package costs the same CPU time for
+// all of them (hashing the whole XML dominates). 128 packages (a few MB of
+// real filelists) keep both the size and the work per change small.
 const (
-	blockAvg = 64  // a power of two
-	blockMax = 512 // (1-1/64)^512 ≈ 0.03%: a cap rarely reached by chance
+	blockAvg   = 128     // a power of two
+	blockMax   = 1024    // (1-1/128)^1024 ≈ e^-8: rarely reached by chance
+	blockBytes = 4 << 20 // bounds the work of recompressing one block
 )
 
-// cutBlocks returns the end (exclusive) of each block of entries.
-func cutBlocks(entries []*entry) []int {
-	var ends []int
-	start := 0
-	for i, e := range entries {
-		v, _ := strconv.ParseUint(e.sum[:8], 16, 32) // e.sum is checked hex
-		if v%blockAvg == 0 || i+1-start >= blockMax {
-			ends = append(ends, i+1)
-			start = i + 1
-		}
-	}
-	if start < len(entries) {
-		ends = append(ends, len(entries))
-	}
-	return ends
+// endsBlock reports whether a pkgid ends its block wherever it stands.
+func endsBlock(pkgid string) bool {
+	v, _ := strconv.ParseUint(pkgid[:8], 16, 32) // pkgid is checked hex
+	return v%blockAvg == 0
 }
 
 // document describes one repodata file: its root element and how one
@@ -102,12 +100,18 @@ func appendOther(b []byte, e *entry) []byte {
 	return append(b, "</package>\n"...)
 }
 
-// compressJob is one member to compress: src goes into *dst.
+// member is one compressed member of a file, filled in by a compressor
+// when the cache did not hold it.
+type member struct {
+	data []byte
+	err  error
+}
+
+// compressJob is one member to compress.
 type compressJob struct {
 	src []byte
 	key blockKey
-	dst *[]byte
-	err *error
+	dst *member
 }
 
 // writeMetadata writes primary, filelists and other. One goroutine per
@@ -115,15 +119,14 @@ type compressJob struct {
 // must run front to back); members the cache does not hold go to a pool of
 // compressors, one per CPU.
 func (f *Format) writeMetadata(ctx context.Context, entries []*entry) ([]*mdFile, error) {
-	ends := cutBlocks(entries)
 	jobs := make(chan compressJob, 2*runtime.GOMAXPROCS(0))
 	var workers sync.WaitGroup
 	for range runtime.GOMAXPROCS(0) {
 		workers.Go(func() {
 			for j := range jobs {
-				*j.dst, *j.err = f.codec.compress(j.src)
-				if *j.err == nil {
-					f.cache.put(j.key, *j.dst)
+				j.dst.data, j.dst.err = f.codec.compress(j.src)
+				if j.dst.err == nil {
+					f.cache.put(j.key, j.dst.data)
 				}
 				f.bufs.Put(j.src[:0])
 			}
@@ -131,8 +134,7 @@ func (f *Format) writeMetadata(ctx context.Context, entries []*entry) ([]*mdFile
 	}
 
 	type result struct {
-		members [][]byte
-		errs    []error
+		members []*member
 		openSum string
 		open    int64
 		err     error
@@ -143,37 +145,36 @@ func (f *Format) writeMetadata(ctx context.Context, entries []*entry) ([]*mdFile
 		producers.Go(func() {
 			r := &results[i]
 			d := &documents[i]
-			r.members = make([][]byte, len(ends)+2)
-			r.errs = make([]error, len(ends)+2)
 			open := sha256.New()
-			emit := func(k int, src []byte) {
+			emit := func(src []byte) {
 				open.Write(src)
 				r.open += int64(len(src))
+				m := &member{}
+				r.members = append(r.members, m)
 				key := f.cache.key(f.codec.id, src)
 				if data, ok := f.cache.get(key); ok {
-					r.members[k] = data
+					m.data = data
 					f.bufs.Put(src[:0])
 					return
 				}
-				jobs <- compressJob{src: src, key: key, dst: &r.members[k], err: &r.errs[k]}
+				jobs <- compressJob{src: src, key: key, dst: m}
 			}
 			head := append(f.bufs.Get(), xmlDecl+d.start...)
 			head = strconv.AppendInt(head, int64(len(entries)), 10)
-			emit(0, append(head, "\">\n"...))
-			start := 0
-			for k, end := range ends {
-				if err := ctx.Err(); err != nil {
-					r.err = err
-					return
+			emit(append(head, "\">\n"...))
+			b, n := f.bufs.Get(), 0
+			for i, e := range entries {
+				b, n = d.entry(b, e), n+1
+				if e.ends || n == blockMax || len(b) >= blockBytes || i == len(entries)-1 {
+					if err := ctx.Err(); err != nil {
+						r.err = err
+						return
+					}
+					emit(b)
+					b, n = f.bufs.Get(), 0
 				}
-				b := f.bufs.Get()
-				for _, e := range entries[start:end] {
-					b = d.entry(b, e)
-				}
-				emit(k+1, b)
-				start = end
 			}
-			emit(len(ends)+1, append(f.bufs.Get(), d.end...))
+			emit(append(b, d.end...))
 			r.openSum = hex.EncodeToString(open.Sum(nil))
 		})
 	}
@@ -188,15 +189,15 @@ func (f *Format) writeMetadata(ctx context.Context, entries []*entry) ([]*mdFile
 		}
 		kind := documents[i].kind
 		n := 0
-		for k, m := range r.members {
-			if r.errs[k] != nil {
-				return nil, fmt.Errorf("rpm: compress %s: %w", kind, r.errs[k])
+		for _, m := range r.members {
+			if m.err != nil {
+				return nil, fmt.Errorf("rpm: compress %s: %w", kind, m.err)
 			}
-			n += len(m)
+			n += len(m.data)
 		}
 		data := make([]byte, 0, n)
 		for _, m := range r.members {
-			data = append(data, m...)
+			data = append(data, m.data...)
 		}
 		sum := sha256.Sum256(data)
 		hexSum := hex.EncodeToString(sum[:])

@@ -94,11 +94,6 @@ func TestRepodataMembers(t *testing.T) {
 			pkgs, _ := blockPackages(t, f, 300)
 			pkgs = append(pkgs, fixturePackages(t, f)...)
 			p := open(t, index(t, f, pkgs)) // checks sizes and both checksums too
-			entries, _ := decodeEntries(context.Background(), pkgs)
-			blocks := len(cutBlocks(entries))
-			if blocks < 3 {
-				t.Fatalf("%d blocks for %d packages", blocks, len(pkgs))
-			}
 			for _, d := range documents {
 				want := referenceXML(t, d, pkgs)
 				if !bytes.Equal(p.xml[d.kind], want) {
@@ -108,11 +103,16 @@ func TestRepodataMembers(t *testing.T) {
 					continue
 				}
 				members := gzipMembers(t, p.files[testBase+p.hrefs[d.kind]].Data)
-				if len(members) != blocks+2 {
-					t.Errorf("%s: %d members, want %d blocks + header + footer", d.kind, len(members), blocks)
+				if len(members) < 4 {
+					t.Fatalf("%s: %d members for %d packages", d.kind, len(members), len(pkgs))
 				}
 				if string(members[0]) != xmlDecl+d.start+strconv.Itoa(len(pkgs))+"\">\n" || string(members[len(members)-1]) != d.end {
 					t.Errorf("%s: header %q, footer %q", d.kind, members[0], members[len(members)-1])
+				}
+				for k, m := range members[1 : len(members)-1] {
+					if !bytes.HasPrefix(m, []byte("<package ")) || !bytes.HasSuffix(m, []byte("</package>\n")) {
+						t.Errorf("%s: member %d is not whole packages", d.kind, k+1)
+					}
 				}
 			}
 		})
@@ -173,41 +173,62 @@ func TestIndexCacheSameBytes(t *testing.T) {
 	}
 }
 
-// TestCutBlocksLocal checks that adding one package changes at most two
-// blocks, wherever it lands.
-func TestCutBlocksLocal(t *testing.T) {
+// TestBlocksLocal adds one package at 40 places of a 3,000-package target
+// and counts the members each publish had to compress: per file, the block
+// the package fell in (two when it ends a block), and the headers (the
+// first time only: every round has 3,001 packages).
+func TestBlocksLocal(t *testing.T) {
+	f := New(Config{})
 	base := syntheticPackages(3000)
-	blocks := func(pkgs []repo.Package) map[string]bool {
-		entries, err := decodeEntries(context.Background(), pkgs)
-		if err != nil {
-			t.Fatal(err)
+	index(t, f, base)
+	for i := range 40 {
+		at := i * 73
+		misses := f.cache.misses.Load()
+		index(t, f, append(slices.Clone(base), syntheticPackage(fmt.Sprintf("package-%05d-%d", at, i), at)))
+		headers := int64(0)
+		if i == 0 {
+			headers = 3
 		}
-		set := map[string]bool{}
-		start := 0
-		for _, end := range cutBlocks(entries) {
-			if end-start > blockMax {
-				t.Fatalf("block of %d packages", end-start)
-			}
-			var id string
-			for _, e := range entries[start:end] {
-				id += e.sum[:8]
-			}
-			set[id] = true
-			start = end
+		if n := f.cache.misses.Load() - misses - headers; n < 3 || n > 3*2 {
+			t.Errorf("adding a package near %d compressed %d blocks, want 3 to 6", at, n)
 		}
-		return set
 	}
-	old := blocks(base)
-	for i := range 50 {
-		at := i * 59
-		changed := 0
-		for id := range blocks(append(slices.Clone(base), syntheticPackage(fmt.Sprintf("package-%05d-%d", at, i), at))) {
-			if !old[id] {
-				changed++
-			}
+}
+
+// TestBlockCaps checks the caps on a block: packages whose pkgids never
+// end a block still come in blocks of at most blockMax packages, and of
+// about blockBytes of XML in filelists, where these packages list 150 files.
+func TestBlockCaps(t *testing.T) {
+	var pkgs []repo.Package
+	for i := 0; len(pkgs) < 2*blockMax+10; i++ {
+		info := syntheticInfo(fmt.Sprintf("p-%05d", i), i)
+		for k := len(info.Files); k < 150; k++ {
+			info.Files = append(info.Files, fileEntry{Path: fmt.Sprintf("/usr/share/p/%s/%03d", info.Name, k)})
 		}
-		if changed < 1 || changed > 2 {
-			t.Errorf("adding a package near %d made %d new blocks", at, changed)
+		if p := syntheticRecord(info, i); !endsBlock(p.SHA256) {
+			pkgs = append(pkgs, p)
+		}
+	}
+	p := open(t, index(t, New(Config{}), pkgs))
+	for _, d := range documents {
+		members := gzipMembers(t, p.files[testBase+p.hrefs[d.kind]].Data)
+		most := 0
+		for k, m := range members[1 : len(members)-1] {
+			n := bytes.Count(m, []byte("<package "))
+			if n > blockMax || len(m) > blockBytes+64<<10 {
+				t.Errorf("%s block %d: %d packages, %d bytes", d.kind, k, n, len(m))
+			}
+			most = max(most, n)
+		}
+		switch d.kind {
+		case "filelists":
+			if most == blockMax || len(members) < 2+3 {
+				t.Errorf("filelists: %d members, at most %d packages in one: the byte cap did not cut", len(members), most)
+			}
+		default:
+			if most != blockMax {
+				t.Errorf("%s: at most %d packages in a block, want blockMax", d.kind, most)
+			}
 		}
 	}
 }
