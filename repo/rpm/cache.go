@@ -84,7 +84,7 @@ func (c *blockCache) get(k blockKey) ([]byte, bool) {
 // put stores data under k and evicts the least recently used members past
 // the limit. data must not be modified afterwards.
 func (c *blockCache) put(k blockKey, data []byte) {
-	if c == nil || int64(len(data)+cacheOverhead) > c.limit {
+	if c == nil || int64(cap(data)+cacheOverhead) > c.limit {
 		return
 	}
 	c.mu.Lock()
@@ -94,12 +94,12 @@ func (c *blockCache) put(k blockKey, data []byte) {
 		return
 	}
 	c.items[k] = c.lru.PushFront(&cachedBlock{key: k, data: data})
-	c.size += int64(len(data) + cacheOverhead)
+	c.size += int64(cap(data) + cacheOverhead)
 	for c.size > c.limit {
 		el := c.lru.Back()
 		b := el.Value.(*cachedBlock)
 		c.lru.Remove(el)
 		delete(c.items, b.key)
-		c.size -= int64(len(b.data) + cacheOverhead)
+		c.size -= int64(cap(b.data) + cacheOverhead)
 	}
 }

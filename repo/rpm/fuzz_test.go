@@ -233,6 +233,7 @@ func BenchmarkIndexAddOne10k(b *testing.B) {
 			}
 			b.ReportMetric(float64(f.cache.misses.Load()-misses)/float64(rounds), "compressed-members/op")
 			b.ReportMetric(float64(f.cache.hits.Load()-hits)/float64(rounds), "cached-members/op")
+			b.ReportMetric(float64(f.cache.size)/1e6, "cache-MB")
 		})
 	}
 }

@@ -125,7 +125,10 @@ func (f *Format) writeMetadata(ctx context.Context, entries []*entry) ([]*mdFile
 		workers.Go(func() {
 			for j := range jobs {
 				j.dst.data, j.dst.err = f.codec.compress(j.src)
-				if j.dst.err == nil {
+				if j.dst.err == nil && f.cache != nil {
+					if d := j.dst.data; cap(d) > len(d)+len(d)/8 {
+						j.dst.data = bytes.Clone(d) // hold only what the cache counts
+					}
 					f.cache.put(j.key, j.dst.data)
 				}
 				f.bufs.Put(j.src[:0])
