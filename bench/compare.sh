@@ -76,6 +76,12 @@ for fmt in "${what[@]}"; do
     sleep 1 # a publish waits for the next second after the previous one (Release Date)
     measure "pier import 1 + publish ($n in target)" "$work/pier" import --data "$work/pier-$fmt-$n" "$tg" "$one"
     serve_add "$work/pier-$fmt-$n" "$tg" "$three"
+    # --link: the blob store takes the files over by hard link (same
+    # filesystem), indexing in place like createrepo_c; a copy of the files
+    # is linked so the generated set stays untouched.
+    rm -rf "$work/link-src"; cp -r "$pk" "$work/link-src"; fresh "$work/pier-link-$fmt-$n"; cold
+    measure "pier import --link + publish (cold cache)" "$work/pier" import --link --data "$work/pier-link-$fmt-$n" "$tg" "$work/link-src"
+    rm -rf "$work/pier-link-$fmt-$n" "$work/link-src"
     case $fmt in
     deb)
       rm -rf "$work/aft"; mkdir -p "$work/aft"; ln -s "$pk" "$work/aft/pool"; cold

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/pierhq/pier/repo"
 	"github.com/pierhq/pier/repo/deb/debtest"
+	"github.com/pierhq/pier/storage"
 )
 
 // clock is a fake clock that moves a minute forward at each reading, so
@@ -336,5 +339,71 @@ func TestPackageCache(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestBatchAddLinked: a linked import stores the file itself (same inode,
+// no copy), leaves its bytes alone, and a collection of the blob leaves
+// the source file in place.
+func TestBatchAddLinked(t *testing.T) {
+	ctx := context.Background()
+	svc := newClockedService(t, 1)
+	dir := t.TempDir()
+	b, err := debtest.Build(debtest.Options{Package: "linked", Version: "1.0", Arch: "amd64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(dir, "linked.deb")
+	if err := os.WriteFile(src, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	batch := svc.NewBatch(target)
+	if res, err := batch.AddLinked(ctx, src, repo.IngestOptions{}); err != nil || res != nil {
+		t.Fatalf("AddLinked: %+v %v", res, err)
+	}
+	res, errs, err := batch.Commit(ctx)
+	batch.Close()
+	if err != nil || errs[0] != nil || !res[0].Created {
+		t.Fatalf("commit: %v %v", err, errs)
+	}
+	obj, err := svc.Blobs().Open(ctx, res[0].Package.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, ok := obj.(storage.Filer)
+	if !ok {
+		obj.Close()
+		t.Fatalf("local blob %T is not a file", obj)
+	}
+	bi, err := f.File().Stat()
+	obj.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	si, err := os.Stat(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !os.SameFile(bi, si) {
+		t.Errorf("the blob is a copy, not the linked file")
+	}
+	if got, _ := os.ReadFile(src); !bytes.Equal(got, b) {
+		t.Errorf("source bytes changed")
+	}
+	// Deleted, published and collected: the blob goes, the source stays.
+	if err := svc.Delete(ctx, target, "linked", "1.0", "amd64"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Publish(ctx, target); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.CollectGarbage(ctx, repo.GCOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if has, _ := svc.Blobs().Has(ctx, res[0].Package.SHA256); has {
+		t.Errorf("blob not collected")
+	}
+	if got, err := os.ReadFile(src); err != nil || !bytes.Equal(got, b) {
+		t.Errorf("source after collection: %v", err)
 	}
 }

@@ -1,8 +1,10 @@
 package repo
 
 import (
+	"bufio"
 	"context"
 	"crypto/md5"
+	"crypto/rand"
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
@@ -22,6 +24,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/pierhq/pier/storage"
 )
 
 // FormatSpec wires one format into the service: the format itself, the
@@ -214,7 +218,7 @@ func (s *Service) Ingest(ctx context.Context, t Target, r io.Reader, o IngestOpt
 			s.opts.Observer.Ingested(t, format, res != nil && res.Created, err)
 		}()
 	}
-	st, done, err := s.stage(ctx, t, r, o, true)
+	st, done, err := s.stage(ctx, t, s.fromReader(r), o, nil)
 	if err != nil || done != nil {
 		return done, err
 	}
@@ -251,7 +255,8 @@ func (s *Service) recorded(t Target, st *staged, got *Package, created bool) *In
 // already recorded it returns the final result instead (or a conflict).
 // With durable false the blob is moved into place without syncing; the
 // caller must sync the blob store before recording it.
-func (s *Service) stage(ctx context.Context, t Target, r io.Reader, o IngestOptions, durable bool) (*staged, *IngestResult, error) {
+func (s *Service) stage(ctx context.Context, t Target, src source, o IngestOptions, b *Batch) (*staged, *IngestResult, error) {
+	durable := b == nil
 	if err := t.Validate(); err != nil {
 		return nil, nil, err
 	}
@@ -265,7 +270,7 @@ func (s *Service) stage(ctx context.Context, t Target, r io.Reader, o IngestOpti
 	if err != nil {
 		return nil, nil, err
 	}
-	up, err := s.receive(ctx, r, spec.Digests, durable)
+	up, err := src(ctx, spec.Digests, durable)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -278,13 +283,21 @@ func (s *Service) stage(ctx context.Context, t Target, r io.Reader, o IngestOpti
 	if err != nil {
 		return nil, nil, err
 	}
-	ti, err := s.cat.Target(ctx, t, spec.Format.Name())
+	var ti *TargetInfo
+	find := func(name, version, arch string) (*Package, error) {
+		return s.cat.FindPackage(ctx, ti.ID, name, version, arch)
+	}
+	if b != nil {
+		ti, find, err = b.lookups(ctx, spec.Format.Name())
+	} else {
+		ti, err = s.cat.Target(ctx, t, spec.Format.Name())
+	}
 	if err != nil {
 		return nil, nil, err
 	}
 	p := &Package{Component: o.Component, Name: parsed.Name, Version: parsed.Version, Arch: parsed.Arch,
 		Size: up.size, Sums: up.sums, SHA256: up.sums[SHA256], Meta: parsed.Meta, Uploaded: s.opts.Now().UTC()}
-	if old, err := s.cat.FindPackage(ctx, ti.ID, p.Name, p.Version, p.Arch); err == nil {
+	if old, err := find(p.Name, p.Version, p.Arch); err == nil {
 		if old.SameUpload(p) {
 			return nil, &IngestResult{Package: old, Target: ti, Path: packagePath(spec.Format, t, old)}, nil
 		}
@@ -334,6 +347,43 @@ type Batch struct {
 	// unlock releases the garbage-collection lock held from the first
 	// staged blob until Close.
 	unlock func()
+	// target and existing are read once per batch (a query per package
+	// costs more than the package's own parse): the target, and its live
+	// packages by name, version and architecture when the batch started.
+	// Commit still applies the conflict rule in its transaction.
+	target   *TargetInfo
+	existing map[[3]string]*Package
+}
+
+// lookups returns the batch's target and a finder over the packages the
+// target held when the batch started, reading both on first use.
+func (b *Batch) lookups(ctx context.Context, format string) (*TargetInfo, func(name, version, arch string) (*Package, error), error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.target == nil {
+		ti, err := b.s.cat.Target(ctx, b.t, format)
+		if err != nil {
+			return nil, nil, err
+		}
+		ps, err := b.s.cat.Packages(ctx, ti.ID)
+		if err != nil {
+			return nil, nil, err
+		}
+		b.existing = make(map[[3]string]*Package, len(ps))
+		for i := range ps {
+			p := &ps[i]
+			b.existing[[3]string{p.Name, p.Version, p.Arch}] = p
+		}
+		b.target = ti
+	}
+	existing := b.existing
+	find := func(name, version, arch string) (*Package, error) {
+		if p := existing[[3]string{name, version, arch}]; p != nil {
+			return p, nil
+		}
+		return nil, ErrNotFound
+	}
+	return b.target, find, nil
 }
 
 // Close releases what the batch holds (its garbage-collection lock). Call
@@ -354,6 +404,19 @@ func (s *Service) NewBatch(t Target) *Batch { return &Batch{s: s, t: t} }
 // Add stages one package. It returns a result at once for a package that
 // is already recorded; otherwise nil, and Commit reports its result.
 func (b *Batch) Add(ctx context.Context, r io.Reader, o IngestOptions) (*IngestResult, error) {
+	return b.add(ctx, b.s.fromReader(r), o)
+}
+
+// AddLinked is Add for a local file that the blob store takes over by a
+// hard link instead of a copy, when the blob store is a directory on the
+// same filesystem (otherwise it copies, as Add does). The file is read to
+// hash and parse it but never written; it becomes the stored blob (and
+// read-only), so it must never be modified in place afterwards.
+func (b *Batch) AddLinked(ctx context.Context, path string, o IngestOptions) (*IngestResult, error) {
+	return b.add(ctx, b.s.fromLink(path), o)
+}
+
+func (b *Batch) add(ctx context.Context, src source, o IngestOptions) (*IngestResult, error) {
 	b.mu.Lock()
 	if b.unlock == nil {
 		unlock, err := b.s.gcLock(false)
@@ -364,7 +427,7 @@ func (b *Batch) Add(ctx context.Context, r io.Reader, o IngestOptions) (*IngestR
 		b.unlock = unlock
 	}
 	b.mu.Unlock()
-	st, done, err := b.s.stage(ctx, b.t, r, o, false)
+	st, done, err := b.s.stage(ctx, b.t, src, o, b)
 	if err != nil || done != nil {
 		return done, err
 	}
@@ -441,7 +504,22 @@ func (s *Service) rewrite(ctx context.Context, rw Rewriter, t Target, up *upload
 		pw.CloseWithError(err)
 		done <- result{changed, err}
 	}()
-	up2, err := s.receive(ctx, pr, digests, durable)
+	// A format that keeps the upload as it is writes nothing: find that out
+	// before creating a second temp file (file creation dominates a bulk
+	// import).
+	br := bufio.NewReader(pr)
+	if _, perr := br.Peek(1); perr != nil {
+		pr.CloseWithError(perr)
+		res := <-done
+		if res.err != nil {
+			return nil, res.err
+		}
+		if !res.changed {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("rewrite of the upload produced no bytes: %w", ErrBadPackage)
+	}
+	up2, err := s.receive(ctx, br, digests, durable)
 	pr.CloseWithError(err)
 	res := <-done
 	if res.err != nil {
@@ -529,13 +607,34 @@ func (s *Service) receive(ctx context.Context, r io.Reader, digests []Digest, du
 			up.discard()
 		}
 	}()
+	if err := s.digest(ctx, up, r, f, digests); err != nil {
+		return nil, err
+	}
+	if durable {
+		if err := f.Sync(); err != nil {
+			return nil, fmt.Errorf("sync upload: %w", err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("close upload: %w", err)
+	}
+	ok = true
+	return up, nil
+}
+
+// digest reads r to its end (at most the upload limit), copying it to w
+// when w is not nil, and fills up's size, digests and head.
+func (s *Service) digest(ctx context.Context, up *upload, r io.Reader, w io.Writer, digests []Digest) error {
 	hashes := map[Digest]hash.Hash{SHA256: sha256.New()}
 	for _, d := range digests {
 		if _, done := hashes[d]; !done {
 			hashes[d] = newHash(d)
 		}
 	}
-	ws := []io.Writer{f}
+	var ws []io.Writer
+	if w != nil {
+		ws = append(ws, w)
+	}
 	for _, h := range hashes {
 		ws = append(ws, h)
 	}
@@ -547,25 +646,69 @@ func (s *Service) receive(ctx context.Context, r io.Reader, digests []Digest, du
 	}
 	n, err := io.Copy(io.MultiWriter(ws...), &ctxReader{ctx: ctx, r: io.LimitReader(r, limit+1)})
 	if err != nil {
-		return nil, fmt.Errorf("receive upload: %w", err)
+		return fmt.Errorf("receive upload: %w", err)
 	}
 	if n > limit {
-		return nil, fmt.Errorf("upload is larger than the limit of %d bytes: %w", limit, ErrTooLarge)
-	}
-	if durable {
-		if err := f.Sync(); err != nil {
-			return nil, fmt.Errorf("sync upload: %w", err)
-		}
-	}
-	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("close upload: %w", err)
+		return fmt.Errorf("upload is larger than the limit of %d bytes: %w", limit, ErrTooLarge)
 	}
 	up.size = n
 	up.head = head.buf
 	for d, h := range hashes {
 		up.sums[d] = hex.EncodeToString(h.Sum(nil))
 	}
-	ok = true
+	return nil
+}
+
+// source produces an upload in the temp dir, hashed with digests.
+type source func(ctx context.Context, digests []Digest, durable bool) (*upload, error)
+
+// fromReader streams r into a new temp file.
+func (s *Service) fromReader(r io.Reader) source {
+	return func(ctx context.Context, digests []Digest, durable bool) (*upload, error) {
+		return s.receive(ctx, r, digests, durable)
+	}
+}
+
+// fromLink hard-links the local file at path into the temp dir and hashes
+// it by reading; it copies instead when a link is impossible (another
+// filesystem, a blob store that is not a directory).
+func (s *Service) fromLink(path string) source {
+	return func(ctx context.Context, digests []Digest, durable bool) (*upload, error) {
+		if _, ok := s.blobs.b.(storage.FilePutter); ok {
+			up, err := s.linkUpload(ctx, path, digests)
+			if err == nil || !errors.Is(err, errNoLink) {
+				return up, err
+			}
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		return s.receive(ctx, f, digests, durable)
+	}
+}
+
+var errNoLink = errors.New("cannot hard-link")
+
+func (s *Service) linkUpload(ctx context.Context, path string, digests []Digest) (*upload, error) {
+	var rnd [8]byte
+	rand.Read(rnd[:])
+	name := filepath.Join(s.opts.TmpDir, "upload-"+strconv.Itoa(os.Getpid())+"-link-"+hex.EncodeToString(rnd[:]))
+	if err := os.Link(path, name); err != nil {
+		return nil, fmt.Errorf("%w %s: %v", errNoLink, path, err)
+	}
+	up := &upload{path: name, sums: Sums{}}
+	f, err := os.Open(name)
+	if err != nil {
+		up.discard()
+		return nil, err
+	}
+	defer f.Close()
+	if err := s.digest(ctx, up, f, nil, digests); err != nil {
+		up.discard()
+		return nil, err
+	}
 	return up, nil
 }
 

@@ -31,6 +31,8 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	cf.register(fset)
 	component := fset.String("component", "main", "component (deb) or repository (apk)")
 	workers := fset.Int("workers", 8, "files ingested at once (ingest waits on fsync more than on CPU)")
+	link := fset.Bool("link", false, "hard-link the files into a local blob store on the same filesystem instead of copying them; "+
+		"they become read-only and must never be modified in place afterwards")
 	if err := fset.Parse(args); err != nil {
 		return errSilent
 	}
@@ -111,7 +113,7 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		go func() {
 			defer wg.Done()
 			for path := range jobs {
-				res, err := importFile(ctx, batch, path, *component)
+				res, err := importFile(ctx, batch, path, *component, *link)
 				report(path, res, err)
 				if bar != nil {
 					bar.Add(1)
@@ -163,7 +165,10 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
-func importFile(ctx context.Context, b *repo.Batch, path, component string) (*repo.IngestResult, error) {
+func importFile(ctx context.Context, b *repo.Batch, path, component string, link bool) (*repo.IngestResult, error) {
+	if link {
+		return b.AddLinked(ctx, path, repo.IngestOptions{Component: component})
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
