@@ -127,6 +127,10 @@ type Catalog interface {
 	SetPin(ctx context.Context, target int64, name, version string, on bool) error
 	// Packages returns every package of target id, with Meta.
 	Packages(ctx context.Context, target int64) ([]Package, error)
+	// PackageKeys returns target id's live packages without Meta and Sums:
+	// enough to tell whether a name, version and architecture is taken and
+	// by which bytes.
+	PackageKeys(ctx context.Context, target int64) ([]Package, error)
 	// LivePackageIDs returns the ids of target id's packages, ascending:
 	// with PackagesByID it lets a cache of package rows (which never change
 	// once written) fetch only what it lacks.

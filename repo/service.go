@@ -348,8 +348,8 @@ type Batch struct {
 	// staged blob until Close.
 	unlock func()
 	// target and existing are read once per batch (a query per package
-	// costs more than the package's own parse): the target, and its live
-	// packages by name, version and architecture when the batch started.
+	// costs more than the package's own parse): the target, and the keys
+	// of its live packages (no Meta) when the batch started.
 	// Commit still applies the conflict rule in its transaction.
 	target   *TargetInfo
 	existing map[[3]string]*Package
@@ -365,7 +365,7 @@ func (b *Batch) lookups(ctx context.Context, format string) (*TargetInfo, func(n
 		if err != nil {
 			return nil, nil, err
 		}
-		ps, err := b.s.cat.Packages(ctx, ti.ID)
+		ps, err := b.s.cat.PackageKeys(ctx, ti.ID)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -376,14 +376,15 @@ func (b *Batch) lookups(ctx context.Context, format string) (*TargetInfo, func(n
 		}
 		b.target = ti
 	}
-	existing := b.existing
+	existing, ti := b.existing, b.target
 	find := func(name, version, arch string) (*Package, error) {
-		if p := existing[[3]string{name, version, arch}]; p != nil {
-			return p, nil
+		if existing[[3]string{name, version, arch}] != nil {
+			// Taken: the whole row (with Meta) for the reply.
+			return b.s.cat.FindPackage(ctx, ti.ID, name, version, arch)
 		}
 		return nil, ErrNotFound
 	}
-	return b.target, find, nil
+	return ti, find, nil
 }
 
 // Close releases what the batch holds (its garbage-collection lock). Call

@@ -487,3 +487,22 @@ func (d *DB) PackagesByID(ctx context.Context, target int64, ids []int64) ([]rep
 	}
 	return out, nil
 }
+
+// PackageKeys implements repo.Catalog.
+func (d *DB) PackageKeys(ctx context.Context, target int64) ([]repo.Package, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT id, component, name, version, arch, sha256, orig_sha256, size
+		FROM packages WHERE target_id = ? AND removed IS NULL`, target)
+	if err != nil {
+		return nil, fmt.Errorf("list package keys: %w", err)
+	}
+	defer rows.Close()
+	var out []repo.Package
+	for rows.Next() {
+		var p repo.Package
+		if err := rows.Scan(&p.ID, &p.Component, &p.Name, &p.Version, &p.Arch, &p.SHA256, &p.OrigSHA256, &p.Size); err != nil {
+			return nil, fmt.Errorf("list package keys: %w", err)
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
