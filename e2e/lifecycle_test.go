@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -79,10 +80,11 @@ func TestRollbackApt(t *testing.T) {
 	}
 }
 
-// TestPromoteAndRetention: nightly keeps 3 versions per package; a pinned
-// and a promoted version survive; `pier prune --dry-run` reports without
-// changing anything; the promoted package reaches the real apt-get from
-// the 5.8 stream (the same blob); `pier gc` collects the pruned blobs.
+// TestPromoteAndRetention: 12 versions pushed to nightly, which keeps 5
+// per package: the 5 highest by Debian's order (epochs and tildes) stay,
+// plus a pinned and a promoted one; `pier prune --dry-run` reports without
+// changing anything; the promoted package reaches the real apt-get from the
+// 5.8 stream (the same blob); `pier gc` deletes exactly the pruned blobs.
 func TestPromoteAndRetention(t *testing.T) {
 	need(t, "apt-get")
 	cfg := filepath.Join(t.TempDir(), "pier.yaml")
@@ -90,13 +92,16 @@ func TestPromoteAndRetention(t *testing.T) {
   gc_interval: 0s
   rules:
     - targets: ["nightly/*/*"]
-      keep_versions: 3
+      keep_versions: 5
 `), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	s := startServer(t, "", "PIER_CONFIG="+cfg)
 	nightly := "nightly/debian/bookworm"
-	vers := []string{"1.0~rc1-1", "1.0-1", "1.1-1", "1:0.1-1", "2.0~beta1-1", "2.0-1"}
+	vers := []string{"1.0~rc1-1", "1:0.9-1", "1.0-1", "0.1-1", "1.0+b1-1", "2.0~a-1", "1.1~beta-1", "1:0.5-1", "1.1-1",
+		"2.0~~a-1", "1:0.9~rc1-1", "0.9-1"}
+	highest := []string{"1:0.9-1", "1:0.9~rc1-1", "1:0.5-1", "2.0~a-1", "2.0~~a-1"}
+	pruned := []string{"0.1-1", "0.9-1", "1.0+b1-1", "1.1~beta-1", "1.1-1"} // in version order
 	debs := map[string][]byte{}
 	for _, v := range vers {
 		debs[v] = mkdeb(t, "pr-app", v, "amd64", v)
@@ -113,11 +118,14 @@ func TestPromoteAndRetention(t *testing.T) {
 		t.Fatalf("promote: %d %s", code, body)
 	}
 	out, err := exec.Command(pierBin, "prune", "--data", s.data, "--config", cfg, "--dry-run", nightly).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "would remove pr-app 1.1-1 amd64") || !strings.Contains(string(out), "would remove 1 package(s)") {
-		t.Fatalf("pier prune --dry-run: %v\n%s", err, out)
+	var want strings.Builder
+	for _, v := range pruned {
+		want.WriteString("would remove pr-app " + v + " amd64 from " + nightly + "\n")
 	}
-	// Highest three: 1:0.1-1, 2.0-1, 2.0~beta1-1; pinned 1.0~rc1-1 and
-	// promoted 1.0-1 stay; 1.1-1 goes at the publish.
+	want.WriteString("would remove 5 package(s)\n")
+	if err != nil || string(out) != want.String() {
+		t.Fatalf("pier prune --dry-run: %v\n%s\nwant:\n%s", err, out, want.String())
+	}
 	s.publish(nightly)
 	code, body = s.do("GET", "/api/v1/targets/"+nightly+"/packages", nil)
 	var ps []struct{ Version string }
@@ -126,7 +134,12 @@ func TestPromoteAndRetention(t *testing.T) {
 	for _, p := range ps {
 		got[p.Version] = true
 	}
-	if code != 200 || len(ps) != 5 || got["1.1-1"] || !got["1.0~rc1-1"] || !got["1.0-1"] || !got["1:0.1-1"] {
+	for _, v := range append(highest, "1.0~rc1-1", "1.0-1") {
+		if !got[v] {
+			t.Errorf("nightly lost %s", v)
+		}
+	}
+	if code != 200 || len(ps) != 7 {
 		t.Errorf("nightly after publish: %d %s", code, body)
 	}
 	apt := newApt(t, sourceLine(writeKey(t, s, t.TempDir()), s.url, "5.8", "bookworm"))
@@ -135,8 +148,15 @@ func TestPromoteAndRetention(t *testing.T) {
 		t.Errorf("5.8 serves %d bytes, not the promoted 1.0-1", len(b))
 	}
 	out, err = exec.Command(pierBin, "gc", "--data", s.data, "--config", cfg, "--grace", "0s").CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "deleted 1 blob(s)") {
+	if err != nil || !strings.Contains(string(out), "deleted 5 blob(s)") {
 		t.Errorf("pier gc: %v\n%s", err, out)
+	}
+	for v, b := range debs {
+		h := sha(b)
+		_, err := os.Stat(filepath.Join(s.data, "blobs", "sha256", h[:2], h))
+		if gone := os.IsNotExist(err); gone != slices.Contains(pruned, v) {
+			t.Errorf("blob of %s: gone=%v (%v)", v, gone, err)
+		}
 	}
 	// Still served after the collection.
 	apt.update()
