@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/pierhq/pier/repo"
+	"github.com/pierhq/pier/repo/apk"
 	"github.com/pierhq/pier/repo/deb/debtest"
+	"github.com/pierhq/pier/repo/rpm"
 	"github.com/pierhq/pier/storage"
 )
 
@@ -405,5 +407,49 @@ func TestBatchAddLinked(t *testing.T) {
 	}
 	if got, err := os.ReadFile(src); err != nil || !bytes.Equal(got, b) {
 		t.Errorf("source after collection: %v", err)
+	}
+}
+
+// TestPruneCandidatesFormats: keep_versions orders by each format's own
+// version rules: rpm epochs, tildes and carets; apk suffixes and -rN.
+func TestPruneCandidatesFormats(t *testing.T) {
+	now := time.Now()
+	var rc rpm.Config
+	rc.Defaults()
+	for _, tc := range []struct {
+		name string
+		cmp  func(a, b string) int
+		vers []string // shuffled
+		keep []string // the 3 highest
+	}{
+		{"rpm", rpm.New(rc).Compare,
+			[]string{"1.0-1", "1:0.1-1", "1.0~rc1-1", "1.0^git1-1", "2.0-1", "1.0-2", "2:0.0.1-1", "1.0-1.el9", "0.9-1"},
+			[]string{"2:0.0.1-1", "1:0.1-1", "2.0-1"}},
+		{"apk", apk.CompareVersions,
+			[]string{"1.0-r0", "1.0_rc1-r0", "1.0-r1", "1.0_p1-r0", "1.1_alpha-r0", "0.9-r5", "1.1-r0", "1.0_beta2-r0"},
+			[]string{"1.1-r0", "1.1_alpha-r0", "1.0_p1-r0"}},
+	} {
+		var pkgs []repo.Package
+		for i, v := range tc.vers {
+			pkgs = append(pkgs, repo.Package{ID: int64(i + 1), Name: "p", Arch: "x86_64", Version: v, Uploaded: now})
+		}
+		gone := repo.PruneCandidates(pkgs, repo.Retention{KeepVersions: 3}, tc.cmp, func(*repo.Package) bool { return false }, now)
+		left := map[string]bool{}
+		for _, v := range tc.vers {
+			left[v] = true
+		}
+		for _, p := range gone {
+			delete(left, p.Version)
+		}
+		var kept []string
+		for v := range left {
+			kept = append(kept, v)
+		}
+		slices.Sort(kept)
+		want := slices.Clone(tc.keep)
+		slices.Sort(want)
+		if !slices.Equal(kept, want) {
+			t.Errorf("%s: kept %v, want %v", tc.name, kept, want)
+		}
 	}
 }
