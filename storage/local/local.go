@@ -22,8 +22,6 @@
 package local
 
 import (
-	"golang.org/x/sys/unix"
-
 	"context"
 	"errors"
 	"fmt"
@@ -32,8 +30,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/pierhq/pier/storage"
 )
@@ -41,6 +42,9 @@ import (
 // tmpDirName is the directory under the root that holds Put's temporary
 // files; the key with this name is reserved.
 const tmpDirName = ".tmp"
+
+// tempPrefix starts a temporary file's name, followed by the writer's PID.
+const tempPrefix = "put."
 
 // copyBufferSize is the buffer of Put's copy loop.
 const copyBufferSize = 256 << 10
@@ -95,8 +99,9 @@ func (b *Backend) path(key string) (string, error) {
 }
 
 // CleanTemp removes the temporary files that Puts interrupted by a crash
-// left behind. Call it at startup, before any Put runs: it also removes the
-// temporary files of Puts in progress, which then fail.
+// left behind: those whose writing process is gone. Temporary files are
+// named after the writer's PID, so the Puts in progress of another process
+// sharing the store (pier import beside pier serve) are left alone.
 func (b *Backend) CleanTemp() error {
 	entries, err := os.ReadDir(b.tmp)
 	if err != nil {
@@ -104,6 +109,12 @@ func (b *Backend) CleanTemp() error {
 	}
 	var errs []error
 	for _, e := range entries {
+		if rest, ok := strings.CutPrefix(e.Name(), tempPrefix); ok {
+			pidStr, _, _ := strings.Cut(rest, ".")
+			if pid, err := strconv.Atoi(pidStr); err == nil && pid > 0 && (pid == os.Getpid() || syscall.Kill(pid, 0) == nil) {
+				continue // its writer is alive
+			}
+		}
 		if err := os.RemoveAll(filepath.Join(b.tmp, e.Name())); err != nil {
 			errs = append(errs, err)
 		}
@@ -123,7 +134,7 @@ func (b *Backend) Put(ctx context.Context, key string, r io.Reader, size int64, 
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("put %q: %w", key, err)
 	}
-	tmp, err := os.CreateTemp(b.tmp, "put-*")
+	tmp, err := os.CreateTemp(b.tmp, tempPrefix+strconv.Itoa(os.Getpid())+".*")
 	if err != nil {
 		return fmt.Errorf("put %q: %w", key, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -96,8 +97,22 @@ func TestReservedTempKey(t *testing.T) {
 
 func TestCleanTemp(t *testing.T) {
 	b := newTestBackend(t)
-	// Leftovers of a crashed Put.
-	for _, name := range []string{"put-1", "put-2"} {
+	// Leftovers of crashed Puts: an older name format, and a writer that
+	// is gone. A Put in progress in a live process stays.
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	live := exec.Command("sleep", "60")
+	if err := live.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { live.Process.Kill(); live.Wait() }()
+	liveName := fmt.Sprintf("put.%d.123", live.Process.Pid)
+	if err := os.WriteFile(filepath.Join(b.Root(), tmpDirName, liveName), []byte("in progress"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"put-1", "put-2", fmt.Sprintf("put.%d.456", dead.Process.Pid)} {
 		if err := os.WriteFile(filepath.Join(b.Root(), tmpDirName, name), []byte("partial"), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -119,8 +134,8 @@ func TestCleanTemp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(left) != 0 {
-		t.Errorf("%d temporary files left", len(left))
+	if len(left) != 1 || left[0].Name() != liveName {
+		t.Errorf("temporary files left: %v, want only %s", left, liveName)
 	}
 	if _, err := b.Stat(t.Context(), "keep"); err != nil {
 		t.Errorf("CleanTemp touched an object: %v", err)
