@@ -135,6 +135,15 @@ func result(t repo.Target, res *repo.IngestResult) UploadResult {
 		OriginalSHA256: p.OrigSHA256, Size: p.Size, Path: res.Path, Target: t.String(), Created: res.Created}
 }
 
+// param returns a path parameter unescaped ("1%3A2.0" → "1:2.0").
+func param(c echo.Context, name string) string {
+	v := c.Param(name)
+	if u, err := url.PathUnescape(v); err == nil {
+		return u
+	}
+	return v
+}
+
 // deletePackage removes one package and, unless ?publish=false, schedules
 // a publish of its target.
 func (s *Server) deletePackage(c echo.Context) error {
@@ -142,12 +151,7 @@ func (s *Server) deletePackage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	name, version, arch := c.Param("name"), c.Param("version"), c.Param("arch")
-	for _, p := range []*string{&name, &version, &arch} {
-		if v, err := url.PathUnescape(*p); err == nil {
-			*p = v
-		}
-	}
+	name, version, arch := param(c, "name"), param(c, "version"), param(c, "arch")
 	if err := s.svc.Delete(c.Request().Context(), t, name, version, arch); err != nil {
 		return err
 	}

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
@@ -139,12 +138,7 @@ func (s *Server) setPin(c echo.Context, on bool) error {
 	if err != nil {
 		return err
 	}
-	name, version := c.Param("name"), c.Param("version")
-	for _, p := range []*string{&name, &version} {
-		if v, err := url.PathUnescape(*p); err == nil {
-			*p = v
-		}
-	}
+	name, version := param(c, "name"), param(c, "version")
 	if err := s.svc.SetPin(c.Request().Context(), t, name, version, on); err != nil {
 		return err
 	}

@@ -128,8 +128,8 @@ type Catalog interface {
 	// Packages returns every package of target id, with Meta.
 	Packages(ctx context.Context, target int64) ([]Package, error)
 	// PackageKeys returns target id's live packages without Meta and Sums:
-	// enough to tell whether a name, version and architecture is taken and
-	// by which bytes.
+	// enough to tell whether a name, version and architecture is taken, by
+	// which bytes and since when.
 	PackageKeys(ctx context.Context, target int64) ([]Package, error)
 	// LivePackageIDs returns the ids of target id's packages, ascending:
 	// with PackagesByID it lets a cache of package rows (which never change

@@ -165,11 +165,11 @@ func (s *Service) pruneCandidates(ctx context.Context, ti *TargetInfo, f Format,
 }
 
 // applyRetention removes what t's retention prunes (under the publish lock)
-// and returns the packages that stay.
-func (s *Service) applyRetention(ctx context.Context, ti *TargetInfo, f Format, pkgs []Package) ([]Package, error) {
-	gone, err := s.pruneCandidates(ctx, ti, f, pkgs)
+// and returns the packages that stay and those removed.
+func (s *Service) applyRetention(ctx context.Context, ti *TargetInfo, f Format, pkgs []Package) (kept, gone []Package, err error) {
+	gone, err = s.pruneCandidates(ctx, ti, f, pkgs)
 	if err != nil || len(gone) == 0 {
-		return pkgs, err
+		return pkgs, nil, err
 	}
 	ids := make([]int64, len(gone))
 	drop := map[int64]bool{}
@@ -178,16 +178,17 @@ func (s *Service) applyRetention(ctx context.Context, ti *TargetInfo, f Format, 
 		drop[gone[i].ID] = true
 	}
 	if err := s.cat.RemovePackages(ctx, ti.ID, ids); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, p := range gone {
 		s.log.Info("package pruned", "target", ti.Target.String(), "name", p.Name, "version", p.Version, "arch", p.Arch)
 	}
-	return slices.DeleteFunc(pkgs, func(p Package) bool { return drop[p.ID] }), nil
+	return slices.DeleteFunc(pkgs, func(p Package) bool { return drop[p.ID] }), gone, nil
 }
 
 // Prune applies t's retention now. With dryRun it only returns what would
-// go; otherwise the removal and a new generation happen in one publish.
+// go (reading no package metadata); otherwise, when something goes, the
+// removal and a new generation happen in one publish.
 func (s *Service) Prune(ctx context.Context, t Target, dryRun bool) ([]Package, *Generation, error) {
 	ti, err := s.FindTarget(ctx, t)
 	if err != nil {
@@ -197,23 +198,16 @@ func (s *Service) Prune(ctx context.Context, t Target, dryRun bool) ([]Package, 
 	if err != nil {
 		return nil, nil, err
 	}
-	pkgs, err := s.cat.Packages(ctx, ti.ID)
+	keys, err := s.cat.PackageKeys(ctx, ti.ID)
 	if err != nil {
 		return nil, nil, err
 	}
-	gone, err := s.pruneCandidates(ctx, ti, spec.Format, pkgs)
+	gone, err := s.pruneCandidates(ctx, ti, spec.Format, keys)
 	if dryRun || len(gone) == 0 || err != nil {
 		return gone, nil, err
 	}
-	gen, err := s.publishWith(ctx, t, func(ctx context.Context, ti *TargetInfo) (string, error) {
-		pkgs, err := s.cat.Packages(ctx, ti.ID)
-		if err != nil {
-			return "", err
-		}
-		gone, err = s.pruneCandidates(ctx, ti, spec.Format, pkgs)
-		return "", err
-	})
-	return gone, gen, err
+	gen, pruned, err := s.publishWith(ctx, t, nil)
+	return pruned, gen, err
 }
 
 // Pins lists t's pinned versions.
@@ -297,15 +291,15 @@ func (s *Service) Promote(ctx context.Context, src, dst Target, specs []PackageS
 	if err != nil {
 		return nil, err
 	}
-	all, err := s.cat.Packages(ctx, sti.ID)
+	keys, err := s.cat.PackageKeys(ctx, sti.ID)
 	if err != nil {
 		return nil, err
 	}
-	var pick []*Package
+	var ids []int64
 	for _, sp := range specs {
 		best := map[string]*Package{} // by arch
-		for i := range all {
-			p := &all[i]
+		for i := range keys {
+			p := &keys[i]
 			if p.Name != sp.Name || (sp.Version != "" && p.Version != sp.Version) {
 				continue
 			}
@@ -317,10 +311,15 @@ func (s *Service) Promote(ctx context.Context, src, dst Target, specs []PackageS
 			return nil, fmt.Errorf("%s has no package %s: %w", src, sp, ErrNotFound)
 		}
 		for _, p := range best {
-			if !slices.Contains(pick, p) {
-				pick = append(pick, p)
+			if !slices.Contains(ids, p.ID) {
+				ids = append(ids, p.ID)
 			}
 		}
+	}
+	slices.Sort(ids)
+	pick, err := s.cat.PackagesByID(ctx, sti.ID, ids) // with Meta, for the copies
+	if err != nil {
+		return nil, err
 	}
 	dti, err := s.cat.Target(ctx, dst, f.Name())
 	if err != nil {
@@ -329,7 +328,7 @@ func (s *Service) Promote(ctx context.Context, src, dst Target, specs []PackageS
 	now := s.opts.Now().UTC()
 	copies := make([]*Package, len(pick))
 	for i, p := range pick {
-		c := *p
+		c := p
 		c.ID = 0
 		c.Uploaded = now
 		copies[i] = &c
@@ -380,7 +379,7 @@ func (s *Service) Rollback(ctx context.Context, t Target, seq int64) (*Generatio
 	if _, err := s.FindTarget(ctx, t); err != nil {
 		return nil, err
 	}
-	return s.publishWith(ctx, t, func(ctx context.Context, ti *TargetInfo) (string, error) {
+	gen, _, err := s.publishWith(ctx, t, func(ctx context.Context, ti *TargetInfo) (string, error) {
 		g, err := s.cat.Generation(ctx, ti.ID, seq)
 		if err != nil {
 			return "", err
@@ -391,4 +390,5 @@ func (s *Service) Rollback(ctx context.Context, t Target, seq int64) (*Generatio
 		s.log.Info("rolled back", "target", t.String(), "to", seq, "packages", len(g.PackageIDs))
 		return fmt.Sprintf("rollback to generation %d", seq), nil
 	})
+	return gen, err
 }

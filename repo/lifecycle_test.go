@@ -453,3 +453,96 @@ func TestPruneCandidatesFormats(t *testing.T) {
 		}
 	}
 }
+
+// countingCatalog counts the package rows read with their Meta.
+type countingCatalog struct {
+	repo.Catalog
+	mu   sync.Mutex
+	rows int
+}
+
+func (c *countingCatalog) Packages(ctx context.Context, target int64) ([]repo.Package, error) {
+	ps, err := c.Catalog.Packages(ctx, target)
+	c.add(len(ps))
+	return ps, err
+}
+
+func (c *countingCatalog) PackagesByID(ctx context.Context, target int64, ids []int64) ([]repo.Package, error) {
+	ps, err := c.Catalog.PackagesByID(ctx, target, ids)
+	c.add(len(ps))
+	return ps, err
+}
+
+func (c *countingCatalog) add(n int) {
+	c.mu.Lock()
+	c.rows += n
+	c.mu.Unlock()
+}
+
+func (c *countingCatalog) take() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.rows
+	c.rows = 0
+	return n
+}
+
+// TestPackageCacheReadsOnlyNewRows: with the cache, a publish after one
+// upload reads one package row; without it, every row.
+func TestPackageCacheReadsOnlyNewRows(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		limit int64
+		want  int
+	}{{0, 1}, {-1, 6}} {
+		cc := &countingCatalog{}
+		c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+		svc := newServiceOn(t, repo.Options{Now: c.Now, PackageCacheBytes: tc.limit}, func(cat repo.Catalog) repo.Catalog {
+			cc.Catalog = cat
+			return cc
+		})
+		for i := range 5 {
+			put(t, svc, target, "cached"+string(rune('a'+i)), "1")
+		}
+		if _, err := svc.Publish(ctx, target); err != nil {
+			t.Fatal(err)
+		}
+		put(t, svc, target, "cachedz", "1")
+		cc.take()
+		g, err := svc.Publish(ctx, target)
+		if err != nil || g.Packages != 6 {
+			t.Fatalf("publish: %+v %v", g, err)
+		}
+		if n := cc.take(); n != tc.want {
+			t.Errorf("cache limit %d: the second publish read %d rows with Meta, want %d", tc.limit, n, tc.want)
+		}
+	}
+}
+
+// TestBatchConflict: a batch refuses a package whose name, version and
+// architecture the target already holds with other bytes, and reports an
+// identical one as unchanged.
+func TestBatchConflict(t *testing.T) {
+	ctx := context.Background()
+	svc := newClockedService(t, 3)
+	put(t, svc, target, "held", "1.0")
+	same, err := debtest.Build(debtest.Options{Package: "held", Version: "1.0", Arch: "amd64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := debtest.Build(debtest.Options{Package: "held", Version: "1.0", Arch: "amd64", Description: "other bytes"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := svc.NewBatch(target)
+	defer b.Close()
+	if res, err := b.Add(ctx, bytes.NewReader(same), repo.IngestOptions{}); err != nil || res == nil || res.Created || res.Path == "" {
+		t.Errorf("identical package in a batch: %+v %v", res, err)
+	}
+	if _, err := b.Add(ctx, bytes.NewReader(other), repo.IngestOptions{}); !errors.Is(err, repo.ErrConflict) {
+		t.Errorf("conflicting package in a batch: %v", err)
+	}
+	if b.Pending() != 0 {
+		t.Errorf("%d packages staged", b.Pending())
+	}
+}

@@ -107,7 +107,8 @@ func (s *Service) runPublisher(t Target, p *publisher, delay time.Duration) {
 
 // publishOnce builds and switches to a new generation of t.
 func (s *Service) publishOnce(ctx context.Context, t Target) (*Generation, error) {
-	return s.publishWith(ctx, t, nil)
+	gen, _, err := s.publishWith(ctx, t, nil)
+	return gen, err
 }
 
 // prepFunc changes a target's package set under its publish lock, right
@@ -117,15 +118,16 @@ type prepFunc func(ctx context.Context, ti *TargetInfo) (note string, err error)
 
 // publishWith builds and switches to a new generation of t: under the
 // target's publish lock it runs prep (if any), applies the target's
-// retention rule, indexes the live packages and switches.
-func (s *Service) publishWith(ctx context.Context, t Target, prep prepFunc) (*Generation, error) {
+// retention rule, indexes the live packages and switches. It also returns
+// the packages the retention rule removed.
+func (s *Service) publishWith(ctx context.Context, t Target, prep prepFunc) (gen *Generation, pruned []Package, err error) {
 	spec, err := s.Spec(t.Distro)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	unlock, err := s.lock(t)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer unlock()
 	// Hold off garbage collection for the whole publish: the rows a
@@ -133,36 +135,36 @@ func (s *Service) publishWith(ctx context.Context, t Target, prep prepFunc) (*Ge
 	// before the generation naming them is recorded must all survive it.
 	gcUnlock, err := s.gcLock(false)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer gcUnlock()
 	ti, err := s.cat.Target(ctx, t, spec.Format.Name())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	note := ""
 	if prep != nil {
 		if note, err = prep(ctx, ti); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	pkgs, err := s.livePackages(ctx, ti)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if pkgs, err = s.applyRetention(ctx, ti, spec.Format, pkgs); err != nil {
-		return nil, err
+	if pkgs, pruned, err = s.applyRetention(ctx, ti, spec.Format, pkgs); err != nil {
+		return nil, nil, err
 	}
 	now, err := s.publishTime(ctx, ti)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	files, err := spec.Format.Index(ctx, &IndexInput{Target: t, Packages: pkgs, Time: now, Signer: s.signer})
 	if err != nil {
-		return nil, fmt.Errorf("index %s: %w", t, err)
+		return nil, nil, fmt.Errorf("index %s: %w", t, err)
 	}
 	if err := s.storeFiles(ctx, files); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	slices.SortFunc(files, func(a, b File) int {
 		if a.Path < b.Path {
@@ -174,17 +176,17 @@ func (s *Service) publishWith(ctx context.Context, t Target, prep prepFunc) (*Ge
 	})
 	for i := 1; i < len(files); i++ {
 		if files[i].Path == files[i-1].Path && files[i].SHA256 != files[i-1].SHA256 {
-			return nil, fmt.Errorf("index %s: two different files at %s", t, files[i].Path)
+			return nil, nil, fmt.Errorf("index %s: two different files at %s", t, files[i].Path)
 		}
 	}
 	files = slices.CompactFunc(files, func(a, b File) bool { return a.Path == b.Path })
 	manifest, err := json.Marshal(files)
 	if err != nil {
-		return nil, fmt.Errorf("encode manifest: %w", err)
+		return nil, nil, fmt.Errorf("encode manifest: %w", err)
 	}
 	msum, err := s.blobs.PutBytes(ctx, manifest)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// The view needs this manifest next: keep the decoded form rather than
 	// read, verify and decode it back from the blob store.
@@ -196,16 +198,16 @@ func (s *Service) publishWith(ctx context.Context, t Target, prep prepFunc) (*Ge
 	for i := range pkgs {
 		ids[i] = pkgs[i].ID
 	}
-	gen := &Generation{Created: now, Revision: ti.Revision, Manifest: msum, Files: len(files), Packages: len(pkgs),
+	gen = &Generation{Created: now, Revision: ti.Revision, Manifest: msum, Files: len(files), Packages: len(pkgs),
 		Note: note, PackageIDs: ids}
 	if err := s.cat.AddGeneration(ctx, ti.ID, gen); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	s.hook("publish.after-switch")
 	if err := s.RefreshView(ctx); err != nil {
 		s.log.Warn("refresh served view", "err", err)
 	}
-	return gen, nil
+	return gen, pruned, nil
 }
 
 // publishTime returns the time of a new generation: now, truncated to the

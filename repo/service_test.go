@@ -42,12 +42,19 @@ func testSigner(t testing.TB) *signing.OpenPGP {
 
 func newService(t testing.TB, opts repo.Options) *repo.Service {
 	t.Helper()
+	return newServiceOn(t, opts, func(c repo.Catalog) repo.Catalog { return c })
+}
+
+// newServiceOn is newService with the catalog wrapped by wrap.
+func newServiceOn(t testing.TB, opts repo.Options, wrap func(repo.Catalog) repo.Catalog) *repo.Service {
+	t.Helper()
 	dir := t.TempDir()
-	cat, err := catalog.Open(context.Background(), filepath.Join(dir, "catalog.db"))
+	db, err := catalog.Open(context.Background(), filepath.Join(dir, "catalog.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cat.Close() })
+	t.Cleanup(func() { db.Close() })
+	cat := wrap(db)
 	b, err := local.New(filepath.Join(dir, "blobs"))
 	if err != nil {
 		t.Fatal(err)

@@ -128,6 +128,29 @@ func chunks[T any](xs []T, n int) [][]T {
 	return out
 }
 
+// queryer is what *sql.DB and *sql.Tx share for reads.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// column runs a query that selects one column and returns its values.
+func column[T any](ctx context.Context, q queryer, query string, args ...any) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		var v T
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 // RemovePackages implements repo.Catalog.
 func (d *DB) RemovePackages(ctx context.Context, target int64, ids []int64) error {
 	if len(ids) == 0 {
@@ -180,26 +203,17 @@ func (d *DB) SetLivePackages(ctx context.Context, target int64, ids []int64) err
 	if found != len(want) {
 		return fmt.Errorf("%d of the generation's %d packages were already collected: %w", len(want)-found, len(want), repo.ErrNotFound)
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT id FROM packages WHERE target_id = ? AND removed IS NULL`, target)
+	liveIDs, err := column[int64](ctx, tx, `SELECT id FROM packages WHERE target_id = ? AND removed IS NULL`, target)
 	if err != nil {
 		return fmt.Errorf("restore packages: %w", err)
 	}
 	var drop []int64
 	live := map[int64]bool{}
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return fmt.Errorf("restore packages: %w", err)
-		}
+	for _, id := range liveIDs {
 		live[id] = true
 		if !want[id] {
 			drop = append(drop, id)
 		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("restore packages: %w", err)
 	}
 	now := time.Now().UnixNano()
 	for _, c := range chunks(drop, 500) {
@@ -235,22 +249,13 @@ func (d *DB) SetLivePackages(ctx context.Context, target int64, ids []int64) err
 func (d *DB) LiveElsewhere(ctx context.Context, target int64, sums []string) (map[string]bool, error) {
 	out := map[string]bool{}
 	for _, c := range chunks(sums, 500) {
-		rows, err := d.db.QueryContext(ctx, `SELECT DISTINCT sha256 FROM packages WHERE target_id != ? AND removed IS NULL AND sha256 IN (`+
+		found, err := column[string](ctx, d.db, `SELECT DISTINCT sha256 FROM packages WHERE target_id != ? AND removed IS NULL AND sha256 IN (`+
 			placeholders(len(c))+`)`, append([]any{target}, anys(c)...)...)
 		if err != nil {
 			return nil, fmt.Errorf("find references: %w", err)
 		}
-		for rows.Next() {
-			var s string
-			if err := rows.Scan(&s); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("find references: %w", err)
-			}
-			out[s] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("find references: %w", err)
+		for _, sum := range found {
+			out[sum] = true
 		}
 	}
 	return out, nil
@@ -341,49 +346,24 @@ func (d *DB) Collect(ctx context.Context, keep int) (repo.CollectStats, error) {
 	st.Generations = int(n)
 	// Removed rows that a remaining generation holds stay restorable.
 	held := map[int64]bool{}
-	rows, err := tx.QueryContext(ctx, `SELECT package_ids FROM generations WHERE package_ids IS NOT NULL`)
+	lists, err := column[[]byte](ctx, tx, `SELECT package_ids FROM generations WHERE package_ids IS NOT NULL`)
 	if err != nil {
 		return st, fmt.Errorf("collect packages: %w", err)
 	}
-	for rows.Next() {
-		var b []byte
-		if err := rows.Scan(&b); err != nil {
-			rows.Close()
-			return st, fmt.Errorf("collect packages: %w", err)
-		}
+	for _, b := range lists {
 		ids, err := decodeIDs(b)
 		if err != nil {
-			rows.Close()
 			return st, err
 		}
 		for _, id := range ids {
 			held[id] = true
 		}
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return st, fmt.Errorf("collect packages: %w", err)
-	}
-	rows, err = tx.QueryContext(ctx, `SELECT id FROM packages WHERE removed IS NOT NULL`)
+	removed, err := column[int64](ctx, tx, `SELECT id FROM packages WHERE removed IS NOT NULL ORDER BY id`)
 	if err != nil {
 		return st, fmt.Errorf("collect packages: %w", err)
 	}
-	var gone []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return st, fmt.Errorf("collect packages: %w", err)
-		}
-		if !held[id] {
-			gone = append(gone, id)
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return st, fmt.Errorf("collect packages: %w", err)
-	}
-	slices.Sort(gone)
+	gone := slices.DeleteFunc(removed, func(id int64) bool { return held[id] })
 	for _, c := range chunks(gone, 500) {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM packages WHERE id IN (`+placeholders(len(c))+`)`, anys(c)...); err != nil {
 			return st, fmt.Errorf("collect packages: %w", err)
@@ -398,48 +378,21 @@ func (d *DB) Collect(ctx context.Context, keep int) (repo.CollectStats, error) {
 
 // References implements repo.Catalog.
 func (d *DB) References(ctx context.Context, fn func(sum string, manifest bool) error) error {
-	rows, err := d.db.QueryContext(ctx, `SELECT DISTINCT sha256 FROM packages`)
-	if err != nil {
-		return fmt.Errorf("list referenced blobs: %w", err)
-	}
-	var sums []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			rows.Close()
+	for _, q := range []struct {
+		query    string
+		manifest bool
+	}{
+		{`SELECT DISTINCT sha256 FROM packages`, false},
+		{`SELECT DISTINCT manifest FROM generations`, true},
+	} {
+		sums, err := column[string](ctx, d.db, q.query)
+		if err != nil {
 			return fmt.Errorf("list referenced blobs: %w", err)
 		}
-		sums = append(sums, s)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("list referenced blobs: %w", err)
-	}
-	for _, s := range sums {
-		if err := fn(s, false); err != nil {
-			return err
-		}
-	}
-	rows, err = d.db.QueryContext(ctx, `SELECT DISTINCT manifest FROM generations`)
-	if err != nil {
-		return fmt.Errorf("list referenced manifests: %w", err)
-	}
-	var mans []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			rows.Close()
-			return fmt.Errorf("list referenced manifests: %w", err)
-		}
-		mans = append(mans, s)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("list referenced manifests: %w", err)
-	}
-	for _, s := range mans {
-		if err := fn(s, true); err != nil {
-			return err
+		for _, sum := range sums {
+			if err := fn(sum, q.manifest); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -447,20 +400,11 @@ func (d *DB) References(ctx context.Context, fn func(sum string, manifest bool) 
 
 // LivePackageIDs implements repo.Catalog.
 func (d *DB) LivePackageIDs(ctx context.Context, target int64) ([]int64, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT id FROM packages WHERE target_id = ? AND removed IS NULL ORDER BY id`, target)
+	ids, err := column[int64](ctx, d.db, `SELECT id FROM packages WHERE target_id = ? AND removed IS NULL ORDER BY id`, target)
 	if err != nil {
 		return nil, fmt.Errorf("list package ids: %w", err)
 	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("list package ids: %w", err)
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return ids, nil
 }
 
 // PackagesByID implements repo.Catalog.
@@ -490,7 +434,7 @@ func (d *DB) PackagesByID(ctx context.Context, target int64, ids []int64) ([]rep
 
 // PackageKeys implements repo.Catalog.
 func (d *DB) PackageKeys(ctx context.Context, target int64) ([]repo.Package, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT id, component, name, version, arch, sha256, orig_sha256, size
+	rows, err := d.db.QueryContext(ctx, `SELECT id, component, name, version, arch, sha256, orig_sha256, size, uploaded
 		FROM packages WHERE target_id = ? AND removed IS NULL`, target)
 	if err != nil {
 		return nil, fmt.Errorf("list package keys: %w", err)
@@ -499,9 +443,11 @@ func (d *DB) PackageKeys(ctx context.Context, target int64) ([]repo.Package, err
 	var out []repo.Package
 	for rows.Next() {
 		var p repo.Package
-		if err := rows.Scan(&p.ID, &p.Component, &p.Name, &p.Version, &p.Arch, &p.SHA256, &p.OrigSHA256, &p.Size); err != nil {
+		var up int64
+		if err := rows.Scan(&p.ID, &p.Component, &p.Name, &p.Version, &p.Arch, &p.SHA256, &p.OrigSHA256, &p.Size, &up); err != nil {
 			return nil, fmt.Errorf("list package keys: %w", err)
 		}
+		p.Uploaded = time.Unix(0, up).UTC()
 		out = append(out, p)
 	}
 	return out, rows.Err()

@@ -29,24 +29,12 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	}
 	defer tx.Rollback()
 	if !hasRemoved {
+		// The current schema creates the new table (and its indexes) once
+		// the old one and its index are out of the way.
 		for _, q := range []string{
-			`ALTER TABLE packages RENAME TO packages_v0`,
 			`DROP INDEX IF EXISTS packages_sha256`,
-			`CREATE TABLE packages (
-	id INTEGER PRIMARY KEY,
-	target_id INTEGER NOT NULL REFERENCES targets(id),
-	component TEXT NOT NULL,
-	name TEXT NOT NULL,
-	version TEXT NOT NULL,
-	arch TEXT NOT NULL,
-	sha256 TEXT NOT NULL,
-	orig_sha256 TEXT NOT NULL DEFAULT '',
-	size INTEGER NOT NULL,
-	sums TEXT NOT NULL,
-	meta BLOB NOT NULL,
-	uploaded INTEGER NOT NULL,
-	removed INTEGER
-)`,
+			`ALTER TABLE packages RENAME TO packages_v0`,
+			schema,
 			`INSERT INTO packages (id, target_id, component, name, version, arch, sha256, orig_sha256, size, sums, meta, uploaded)
 	SELECT id, target_id, component, name, version, arch, sha256, orig_sha256, size, sums, meta, uploaded FROM packages_v0`,
 			`DROP TABLE packages_v0`,
@@ -61,7 +49,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		{"note", "TEXT NOT NULL DEFAULT ''"},
 		{"changes", "TEXT NOT NULL DEFAULT ''"},
 	} {
-		ok, err := hasColumnTx(ctx, tx, "generations", col.name)
+		ok, err := hasColumn(ctx, tx, "generations", col.name)
 		if err != nil {
 			return err
 		}
@@ -74,18 +62,10 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	return tx.Commit()
 }
 
-func hasColumn(ctx context.Context, db *sql.DB, table, col string) (bool, error) {
-	var n int
-	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info(?) WHERE name = ?`, table, col).Scan(&n); err != nil {
+func hasColumn(ctx context.Context, q queryer, table, col string) (bool, error) {
+	n, err := column[int](ctx, q, `SELECT count(*) FROM pragma_table_info(?) WHERE name = ?`, table, col)
+	if err != nil {
 		return false, fmt.Errorf("inspect %s: %w", table, err)
 	}
-	return n > 0, nil
-}
-
-func hasColumnTx(ctx context.Context, tx *sql.Tx, table, col string) (bool, error) {
-	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info(?) WHERE name = ?`, table, col).Scan(&n); err != nil {
-		return false, fmt.Errorf("inspect %s: %w", table, err)
-	}
-	return n > 0, nil
+	return len(n) == 1 && n[0] > 0, nil
 }
