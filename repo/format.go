@@ -208,3 +208,32 @@ type SetupWriter interface {
 type Rewriter interface {
 	Rewrite(ctx context.Context, t Target, r io.ReaderAt, size int64, w io.Writer) (bool, error)
 }
+
+// VerifyInput is a generation as it is about to go live, handed to the
+// format to read back the way its clients will.
+type VerifyInput struct {
+	Target Target
+	// Files are every file of the generation, sorted by path, each with
+	// SHA256 and Size set (Data is nil).
+	Files []File
+	// Read returns the bytes of one file of the generation, checked
+	// against its SHA256. Formats call it for roots and indexes, never for
+	// package files (the core checks those against the blob store).
+	Read func(ctx context.Context, f File) ([]byte, error)
+	// PublicKeys is the armored OpenPGP key ring whose keys sign the roots
+	// (every key of the ring signs every root). Formats with their own keys
+	// (apk's RSA key) verify with those.
+	PublicKeys []byte
+}
+
+// Verifier is implemented by formats that can check a generation before it
+// goes live. The core calls it after every file is stored and before the
+// generation is switched to; an error keeps the previous generation live.
+type Verifier interface {
+	// Verify checks in as a client would: every root parses and its
+	// signatures verify, every index a root names is in Files with the size
+	// and digests the root states, every index parses, and every package
+	// an index names is in Files with the size and sha256 the index states.
+	// Errors name the file and the check that failed.
+	Verify(ctx context.Context, in *VerifyInput) error
+}
