@@ -134,3 +134,13 @@ func (s *Blobs) ReadAll(ctx context.Context, sum string) ([]byte, error) {
 	}
 	return data, nil
 }
+
+// Size returns the size of the blob with that sha256, or an error wrapping
+// fs.ErrNotExist when it is missing.
+func (s *Blobs) Size(ctx context.Context, sum string) (int64, error) {
+	info, err := s.b.Stat(ctx, Key(sum))
+	if err != nil {
+		return 0, fmt.Errorf("stat blob %s: %w", sum, err)
+	}
+	return info.Size, nil
+}

@@ -19,6 +19,47 @@ type TargetInfo struct {
 	Bytes int64 `json:"bytes"`
 	// Current is the live generation, nil before the first publish.
 	Current *Generation `json:"generation,omitempty"`
+	// PublishError is the error of the last publish when it failed (and
+	// no publish succeeded since); PublishFailures counts the failures in
+	// a row and FailingSince is the time of the first of them.
+	// State is State() at the time the catalog read the target.
+	State           string     `json:"publish_state"`
+	PublishError    string     `json:"publish_error,omitempty"`
+	PublishFailures int        `json:"publish_failures,omitempty"`
+	FailingSince    *time.Time `json:"failing_since,omitempty"`
+}
+
+// Publish states of a target (TargetInfo.State).
+const (
+	StateEmpty     = "empty"     // nothing uploaded, never published
+	StatePublished = "published" // the current generation has the current package set
+	StatePending   = "pending"   // a publish is owed and none failed since
+	StateFailed    = "failed"    // a publish is owed and the last attempt failed
+)
+
+// PublishState returns t's publish state (one of the State constants).
+func (t *TargetInfo) PublishState() string {
+	switch {
+	case t.PublishFailures > 0:
+		return StateFailed
+	case t.Pending():
+		return StatePending
+	case t.Current == nil:
+		return StateEmpty
+	default:
+		return StatePublished
+	}
+}
+
+// Pending reports whether t's package set changed since its current
+// generation was published (or it has packages and was never published):
+// a publish is owed. Revisions only grow, and a generation records the
+// revision whose package set it published.
+func (t *TargetInfo) Pending() bool {
+	if t.Current == nil {
+		return t.Revision > 0
+	}
+	return t.Revision > t.Current.Revision
 }
 
 // AddResult is the outcome of adding one package with AddPackages: the
@@ -156,4 +197,14 @@ type Catalog interface {
 	// generation's manifest. The blobs a manifest names are the caller's
 	// to add.
 	References(ctx context.Context, fn func(sum string, manifest bool) error) error
+	// ClaimAlias gives the alias claim to target id if no target holds it
+	// yet, and returns the target that holds it. A claim is never taken
+	// back nor given to another target.
+	ClaimAlias(ctx context.Context, claim string, target int64, at time.Time) (holder int64, err error)
+	// Aliases returns every claimed alias and the id of its holder.
+	Aliases(ctx context.Context) (map[string]int64, error)
+	// PublishFailed records that a publish of target id failed with msg at
+	// at: it sets the target's PublishError, counts the failure and sets
+	// FailingSince if unset. AddGeneration clears all three.
+	PublishFailed(ctx context.Context, target int64, msg string, at time.Time) error
 }

@@ -237,3 +237,31 @@ type Verifier interface {
 	// Errors name the file and the check that failed.
 	Verify(ctx context.Context, in *VerifyInput) error
 }
+
+// Alias is a second root at which a target's files are also served: the
+// distro-less paths of Pier's first releases (deb/<stream>/dists/<release>,
+// apk/<stream>/<release>), kept for the users whose sources name them.
+// Several targets can want the same alias (5.8/debian/bookworm and
+// 5.8/ubuntu/bookworm both want deb/5.8/dists/bookworm); the first target
+// to claim it holds it for ever, so an alias never changes meaning.
+type Alias struct {
+	// Claim names the alias root the target claims, for example
+	// "deb/5.8/dists/bookworm/".
+	Claim string
+	// From and To map paths: a file of the target at From+rest is also
+	// served at To+rest, with the same bytes, when the target holds Claim.
+	From, To string
+}
+
+// Layout is implemented by formats that can say where a target's files are
+// published. The core uses it to serve aliases, to keep two targets from
+// ever publishing the same path with different bytes, and to answer for
+// paths under a private target that do not exist.
+type Layout interface {
+	// Prefixes returns the path prefixes (each ending in "/") under which
+	// t's canonical files are published. A prefix may be shared with other
+	// targets (a deb pool shared by the releases of a stream and distro).
+	Prefixes(t Target) []string
+	// Alias returns t's alias, and false when the format has none.
+	Alias(t Target) (Alias, bool)
+}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"syscall"
 	"time"
 )
@@ -118,8 +117,10 @@ type prepFunc func(ctx context.Context, ti *TargetInfo) (note string, err error)
 
 // publishWith builds and switches to a new generation of t: under the
 // target's publish lock it runs prep (if any), applies the target's
-// retention rule, indexes the live packages and switches. It also returns
-// the packages the retention rule removed.
+// retention rule, indexes the live packages, reads the result back
+// (verify) and switches. It also returns the packages the retention rule
+// removed. A failure leaves the previous generation live and is recorded
+// on the target (TargetInfo.PublishError) until a publish succeeds.
 func (s *Service) publishWith(ctx context.Context, t Target, prep prepFunc) (gen *Generation, pruned []Package, err error) {
 	spec, err := s.Spec(t.Distro)
 	if err != nil {
@@ -142,12 +143,27 @@ func (s *Service) publishWith(ctx context.Context, t Target, prep prepFunc) (gen
 	if err != nil {
 		return nil, nil, err
 	}
+	defer func() {
+		if err != nil && ctx.Err() == nil {
+			if rerr := s.cat.PublishFailed(context.WithoutCancel(ctx), ti.ID, err.Error(), s.opts.Now()); rerr != nil {
+				s.log.Warn("record publish failure", "target", t.String(), "err", rerr)
+			}
+		}
+	}()
 	note := ""
 	if prep != nil {
 		if note, err = prep(ctx, ti); err != nil {
 			return nil, nil, err
 		}
+		// prep changed the package set: read the revision it made.
+		if ti, err = s.cat.Target(ctx, t, spec.Format.Name()); err != nil {
+			return nil, nil, err
+		}
 	}
+	// The revision is read before the packages, so the generation never
+	// claims a package set newer than the one it publishes (a change that
+	// lands in between only makes the target look pending once more).
+	revision := ti.Revision
 	pkgs, err := s.livePackages(ctx, ti)
 	if err != nil {
 		return nil, nil, err
@@ -155,51 +171,15 @@ func (s *Service) publishWith(ctx context.Context, t Target, prep prepFunc) (gen
 	if pkgs, pruned, err = s.applyRetention(ctx, ti, spec.Format, pkgs); err != nil {
 		return nil, nil, err
 	}
-	now, err := s.publishTime(ctx, ti)
+	if len(pruned) > 0 {
+		revision++ // the removal applyRetention made
+	}
+	gen, err = s.build(ctx, spec.Format, ti, pkgs)
 	if err != nil {
 		return nil, nil, err
 	}
-	files, err := spec.Format.Index(ctx, &IndexInput{Target: t, Packages: pkgs, Time: now, Signer: s.signer})
-	if err != nil {
-		return nil, nil, fmt.Errorf("index %s: %w", t, err)
-	}
-	if err := s.storeFiles(ctx, files); err != nil {
-		return nil, nil, err
-	}
-	slices.SortFunc(files, func(a, b File) int {
-		if a.Path < b.Path {
-			return -1
-		} else if a.Path > b.Path {
-			return 1
-		}
-		return 0
-	})
-	for i := 1; i < len(files); i++ {
-		if files[i].Path == files[i-1].Path && files[i].SHA256 != files[i-1].SHA256 {
-			return nil, nil, fmt.Errorf("index %s: two different files at %s", t, files[i].Path)
-		}
-	}
-	files = slices.CompactFunc(files, func(a, b File) bool { return a.Path == b.Path })
-	manifest, err := json.Marshal(files)
-	if err != nil {
-		return nil, nil, fmt.Errorf("encode manifest: %w", err)
-	}
-	msum, err := s.blobs.PutBytes(ctx, manifest)
-	if err != nil {
-		return nil, nil, err
-	}
-	// The view needs this manifest next: keep the decoded form rather than
-	// read, verify and decode it back from the blob store.
-	s.view.mu.Lock()
-	s.view.manifests[msum] = files
-	s.view.mu.Unlock()
+	gen.Revision, gen.Note = revision, note
 	s.hook("publish.before-switch")
-	ids := make([]int64, len(pkgs))
-	for i := range pkgs {
-		ids[i] = pkgs[i].ID
-	}
-	gen = &Generation{Created: now, Revision: ti.Revision, Manifest: msum, Files: len(files), Packages: len(pkgs),
-		Note: note, PackageIDs: ids}
 	if err := s.cat.AddGeneration(ctx, ti.ID, gen); err != nil {
 		return nil, nil, err
 	}
@@ -208,6 +188,55 @@ func (s *Service) publishWith(ctx context.Context, t Target, prep prepFunc) (gen
 		s.log.Warn("refresh served view", "err", err)
 	}
 	return gen, pruned, nil
+}
+
+// build indexes pkgs for ti, stores every new file, adds the alias copies,
+// checks the result as a client would and stores the manifest. It returns
+// the generation to record (without Revision and Note).
+func (s *Service) build(ctx context.Context, f Format, ti *TargetInfo, pkgs []Package) (*Generation, error) {
+	t := ti.Target
+	now, err := s.publishTime(ctx, ti)
+	if err != nil {
+		return nil, err
+	}
+	files, err := f.Index(ctx, &IndexInput{Target: t, Packages: pkgs, Time: now, Signer: s.signer})
+	if err != nil {
+		return nil, fmt.Errorf("index %s: %w", t, err)
+	}
+	data, err := s.storeFiles(ctx, files)
+	if err != nil {
+		return nil, err
+	}
+	if files, err = sortFiles(files); err != nil {
+		return nil, fmt.Errorf("index %s: %w", t, err)
+	}
+	if files, err = s.withAlias(ctx, f, ti, files, now); err != nil {
+		return nil, fmt.Errorf("alias of %s: %w", t, err)
+	}
+	if err := s.checkCollisions(t, files); err != nil {
+		return nil, err
+	}
+	if err := s.verify(ctx, f, ti, files, data); err != nil {
+		return nil, err
+	}
+	manifest, err := json.Marshal(files)
+	if err != nil {
+		return nil, fmt.Errorf("encode manifest: %w", err)
+	}
+	msum, err := s.blobs.PutBytes(ctx, manifest)
+	if err != nil {
+		return nil, err
+	}
+	// The view needs this manifest next: keep the decoded form rather than
+	// read, verify and decode it back from the blob store.
+	s.view.mu.Lock()
+	s.view.manifests[msum] = files
+	s.view.mu.Unlock()
+	ids := make([]int64, len(pkgs))
+	for i := range pkgs {
+		ids[i] = pkgs[i].ID
+	}
+	return &Generation{Created: now, Manifest: msum, Files: len(files), Packages: len(pkgs), PackageIDs: ids}, nil
 }
 
 // publishTime returns the time of a new generation: now, truncated to the
@@ -232,14 +261,14 @@ func (s *Service) publishTime(ctx context.Context, ti *TargetInfo) (time.Time, e
 	return next, nil
 }
 
-// storeFiles stores index data as blobs (several at once) and fills in
-// their sha256 and size.
-func (s *Service) storeFiles(ctx context.Context, files []File) error {
+// storeFiles stores index data as blobs and fills in their sha256 and
+// size. It returns the stored bytes by sha256, for the read-back check.
+func (s *Service) storeFiles(ctx context.Context, files []File) (map[string][]byte, error) {
 	for i := range files {
 		f := &files[i]
 		if f.Data == nil {
 			if f.SHA256 == "" {
-				return fmt.Errorf("index output %s has neither data nor blob", f.Path)
+				return nil, fmt.Errorf("index output %s has neither data nor blob", f.Path)
 			}
 			continue
 		}
@@ -247,28 +276,27 @@ func (s *Service) storeFiles(ctx context.Context, files []File) error {
 		f.SHA256, f.Size = hex.EncodeToString(h[:]), int64(len(f.Data))
 	}
 	// Identical data (a by-hash copy and its canonical file) is stored once.
-	seen := map[string]bool{}
+	seen := map[string][]byte{}
 	for i := range files {
 		f := &files[i]
-		if f.Data == nil || seen[f.SHA256] {
+		if _, dup := seen[f.SHA256]; f.Data == nil || dup {
 			f.Data = nil
 			continue
 		}
-		seen[f.SHA256] = true
+		seen[f.SHA256] = f.Data
 		if err := s.blobs.putSum(ctx, f.SHA256, f.Data); err != nil {
-			return err
+			return nil, err
 		}
 		f.Data = nil
 	}
-	return nil
+	return seen, nil
 }
 
 // lock takes the cross-process publish lock of t (an flock on a file in
 // LockDir), so that pier import and pier serve never publish one target at
 // the same time.
 func (s *Service) lock(t Target) (func(), error) {
-	h := sha256.Sum256([]byte(t.String()))
-	path := filepath.Join(s.opts.LockDir, "publish-"+hex.EncodeToString(h[:8])+".lock")
+	path := filepath.Join(s.opts.LockDir, "publish-"+lockName(t)+".lock")
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open publish lock: %w", err)
@@ -281,4 +309,10 @@ func (s *Service) lock(t Target) (func(), error) {
 		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		f.Close()
 	}, nil
+}
+
+// lockName names t's lock files: a hash, since target names may be long.
+func lockName(t Target) string {
+	h := sha256.Sum256([]byte(t.String()))
+	return hex.EncodeToString(h[:8])
 }

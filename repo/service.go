@@ -58,6 +58,10 @@ type Options struct {
 	// spares a publish re-reading unchanged rows; 0 means 256 MiB, negative
 	// disables it.
 	PackageCacheBytes int64
+	// PublishRetry is the first wait before a failed publish is retried by
+	// Reconcile; it doubles with each failure in a row, up to 5 minutes.
+	// 0 means 5 s.
+	PublishRetry time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Observer, when set, is told about every ingest and publish.
@@ -103,6 +107,9 @@ func NewService(cat Catalog, blobs *Blobs, signer Signer, formats []FormatSpec, 
 	}
 	if opts.KeepGenerations < 1 {
 		opts.KeepGenerations = 3
+	}
+	if opts.PublishRetry <= 0 {
+		opts.PublishRetry = 5 * time.Second
 	}
 	if opts.PackageCacheBytes == 0 {
 		opts.PackageCacheBytes = 256 << 20

@@ -48,6 +48,13 @@ func newService(t testing.TB, opts repo.Options) *repo.Service {
 // newServiceOn is newService with the catalog wrapped by wrap.
 func newServiceOn(t testing.TB, opts repo.Options, wrap func(repo.Catalog) repo.Catalog) *repo.Service {
 	t.Helper()
+	return newServiceWith(t, opts, wrap, func(f repo.Format) repo.Format { return f })
+}
+
+// newServiceWith is newServiceOn with the deb format (for the distros
+// debian and ubuntu) wrapped by wrapFormat.
+func newServiceWith(t testing.TB, opts repo.Options, wrap func(repo.Catalog) repo.Catalog, wrapFormat func(repo.Format) repo.Format) *repo.Service {
+	t.Helper()
 	dir := t.TempDir()
 	db, err := catalog.Open(context.Background(), filepath.Join(dir, "catalog.db"))
 	if err != nil {
@@ -63,7 +70,7 @@ func newServiceOn(t testing.TB, opts repo.Options, wrap func(repo.Catalog) repo.
 	opts.LockDir = filepath.Join(dir, "locks")
 	var cfg deb.Config
 	cfg.Defaults()
-	formats := []repo.FormatSpec{{Format: deb.New(cfg), Digests: deb.Digests, Distros: []string{"debian"}}}
+	formats := []repo.FormatSpec{{Format: wrapFormat(deb.New(cfg)), Digests: deb.Digests, Distros: []string{"debian", "ubuntu"}}}
 	svc, err := repo.NewService(cat, repo.NewBlobs(b), testSigner(t), formats, opts, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -76,11 +83,17 @@ var target = repo.Target{Stream: "5.8", Distro: "debian", Release: "bookworm"}
 
 func ingest(t testing.TB, svc *repo.Service, name string) *repo.IngestResult {
 	t.Helper()
+	return ingestTo(t, svc, target, name)
+}
+
+// ingestTo uploads a new amd64 .deb named name, version 1.0, to tg.
+func ingestTo(t testing.TB, svc *repo.Service, tg repo.Target, name string) *repo.IngestResult {
+	t.Helper()
 	b, err := debtest.Build(debtest.Options{Package: name, Version: "1.0", Arch: "amd64"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := svc.Ingest(context.Background(), target, bytes.NewReader(b), repo.IngestOptions{})
+	res, err := svc.Ingest(context.Background(), tg, bytes.NewReader(b), repo.IngestOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

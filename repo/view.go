@@ -26,6 +26,15 @@ type Served struct {
 type view struct {
 	key   string // which generations it was built from
 	files map[string]Served
+	// owners are the path prefixes of every target (canonical, and alias
+	// for the holders), whether or not the target published yet.
+	owners []owner
+}
+
+// owner is one path prefix of a target.
+type owner struct {
+	prefix string
+	target Target
 }
 
 type viewHolder struct {
@@ -56,9 +65,11 @@ func (s *Service) RefreshView(ctx context.Context) error {
 	}
 	var kb strings.Builder
 	for _, t := range ts {
+		gen := int64(0)
 		if t.Current != nil {
-			fmt.Fprintf(&kb, "%d:%d,", t.ID, t.Current.ID)
+			gen = t.Current.ID
 		}
+		fmt.Fprintf(&kb, "%d:%d,", t.ID, gen)
 	}
 	key := kb.String()
 	if old := s.view.cur.Load(); old != nil && old.key == key {
@@ -102,11 +113,63 @@ func (s *Service) RefreshView(ctx context.Context) error {
 			delete(s.view.manifests, k)
 		}
 	}
-	s.view.cur.Store(&view{key: key, files: files})
+	owners, err := s.owners(ctx, ts)
+	if err != nil {
+		return err
+	}
+	s.view.cur.Store(&view{key: key, files: files, owners: owners})
 	if s.opts.OnChange != nil {
 		s.opts.OnChange()
 	}
 	return nil
+}
+
+// owners lists the path prefixes of every target in ts.
+func (s *Service) owners(ctx context.Context, ts []TargetInfo) ([]owner, error) {
+	held, err := s.cat.Aliases(ctx)
+	if err != nil {
+		return nil, err
+	}
+	holds := map[int64][]string{}
+	for claim, id := range held {
+		holds[id] = append(holds[id], claim)
+	}
+	var out []owner
+	for _, ti := range ts {
+		spec, err := s.Spec(ti.Distro)
+		if err != nil {
+			continue // a distro no longer configured serves nothing new
+		}
+		l, ok := spec.Format.(Layout)
+		if !ok {
+			continue
+		}
+		a, hasAlias := l.Alias(ti.Target)
+		hasAlias = hasAlias && slices.Contains(holds[ti.ID], a.Claim)
+		for _, p := range l.Prefixes(ti.Target) {
+			out = append(out, owner{p, ti.Target})
+			if rest, ok := strings.CutPrefix(p, a.From); ok && hasAlias {
+				out = append(out, owner{a.To + rest, ti.Target})
+			}
+		}
+	}
+	return out, nil
+}
+
+// Owners returns the targets under whose published prefixes path lies,
+// whether or not the file exists: the targets a request for it is about.
+func (s *Service) Owners(path string) []Target {
+	v := s.view.cur.Load()
+	if v == nil {
+		return nil
+	}
+	var out []Target
+	for _, o := range v.owners {
+		if strings.HasPrefix(path, o.prefix) && !slices.Contains(out, o.target) {
+			out = append(out, o.target)
+		}
+	}
+	return out
 }
 
 // manifest returns a manifest, cached for the retained generations;

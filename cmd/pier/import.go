@@ -66,6 +66,13 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	// staged packages (and at the end) one sync and one catalog transaction
 	// record them.
 	const commitEvery = 1000
+	// pier serve's reconciler leaves the target's publish to this import
+	// while it runs (a crash releases the lock and the server publishes).
+	release, err := a.svc.HoldImport(t)
+	if err != nil {
+		return err
+	}
+	defer release()
 	batch := a.svc.NewBatch(t)
 	defer batch.Close()
 	var mu sync.Mutex

@@ -122,6 +122,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	defer stopWatch()
 	go a.svc.WatchView(watchCtx, time.Second)
+	// Every target that owes a publish (an acknowledged upload whose
+	// publish a crash or a failure lost) is published now, and retried
+	// with a backoff while it fails.
+	go a.svc.Reconcile(watchCtx, 2*time.Second)
 	go a.svc.GCLoop(watchCtx, cfg.Retention.GCInterval, repo.GCOptions{Grace: cfg.Retention.GCGrace})
 	// Roots with a Valid-Until (deb.valid_days) are re-signed before they
 	// expire; a key ring that changed since the last start re-signs all.

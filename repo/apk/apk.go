@@ -52,6 +52,7 @@ type Format struct {
 var (
 	_ repo.Format        = (*Format)(nil)
 	_ repo.PackagePather = (*Format)(nil)
+	_ repo.Layout        = (*Format)(nil)
 	_ repo.SetupWriter   = (*Format)(nil)
 )
 
@@ -114,10 +115,26 @@ func (f *Format) Setup(t repo.Target, info repo.SetupInfo) string {
 	return b.String()
 }
 
+// root is a target's apk root, apk/<stream>/<distro>/<release>/: every
+// target's root contains its distro, so no two distros can publish to the
+// same URL.
+func root(t repo.Target) string { return "apk/" + t.Stream + "/" + t.Distro + "/" + t.Release + "/" }
+
 // repoBase is a component's repository path, the line a client adds to
 // /etc/apk/repositories (after the host).
 func repoBase(t repo.Target, component string) string {
-	return "apk/" + t.Stream + "/" + t.Release + "/" + component
+	return root(t) + component
+}
+
+// Prefixes implements repo.Layout.
+func (f *Format) Prefixes(t repo.Target) []string { return []string{root(t)} }
+
+// Alias implements repo.Layout. Pier's first releases published apk targets
+// at apk/<stream>/<release>/, without the distro; the first target to claim
+// that root keeps being served there.
+func (f *Format) Alias(t repo.Target) (repo.Alias, bool) {
+	old := "apk/" + t.Stream + "/" + t.Release + "/"
+	return repo.Alias{Claim: old, From: root(t), To: old}, true
 }
 
 func repoDir(t repo.Target, component, arch string) string {

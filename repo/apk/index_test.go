@@ -73,7 +73,7 @@ func TestIndexGolden(t *testing.T) {
 			continue
 		}
 		_, entries := readIndex(t, file.Data)
-		dir := strings.TrimPrefix(filepath.Dir(file.Path), "apk/5.8/v3.20/")
+		dir := strings.TrimPrefix(filepath.Dir(file.Path), "apk/5.8/alpine/v3.20/")
 		golden(t, strings.ReplaceAll(dir, "/", "_")+".APKINDEX", entries["APKINDEX"])
 		if want := "Pier 5.8 v3.20 " + strings.Split(dir, "/")[0]; string(entries["DESCRIPTION"]) != want {
 			t.Errorf("%s: DESCRIPTION %q, want %q", file.Path, entries["DESCRIPTION"], want)
@@ -316,7 +316,7 @@ func TestIndexGoApk(t *testing.T) {
 	srv := serveFiles(t, files, blobs)
 	ctx := context.Background()
 	keys := map[string][]byte{testKeyName: testPublicKeyPEM(t)}
-	repoURL := srv.URL + "/apk/5.8/v3.20/main"
+	repoURL := srv.URL + "/apk/5.8/alpine/v3.20/main"
 
 	want := map[string][]string{
 		"x86_64":  {"hello 1.0.0-r0 x86_64", "hello 1.0.10-r1 x86_64", "hello-data 2.1_rc1-r3 noarch"},
@@ -372,7 +372,7 @@ func TestIndexGoApk(t *testing.T) {
 	der, _ := x509.MarshalPKIXPublicKey(&other.PublicKey)
 	otherPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
 	srv2 := serveFiles(t, files, blobs) // go-apk caches indexes by URL
-	_, err = goapk.GetRepositoryIndexes(ctx, []string{srv2.URL + "/apk/5.8/v3.20/main"},
+	_, err = goapk.GetRepositoryIndexes(ctx, []string{srv2.URL + "/apk/5.8/alpine/v3.20/main"},
 		map[string][]byte{testKeyName: otherPEM}, "x86_64", goapk.WithHTTPClient(srv2.Client()))
 	if err == nil {
 		t.Error("go-apk accepted the index with the wrong key")
@@ -529,7 +529,7 @@ func TestIndexSelection(t *testing.T) {
 				if file.Kind != repo.KindRoot {
 					continue
 				}
-				dir := strings.TrimSuffix(strings.TrimPrefix(file.Path, "apk/5.8/v3.20/"), "/APKINDEX.tar.gz")
+				dir := strings.TrimSuffix(strings.TrimPrefix(file.Path, "apk/5.8/alpine/v3.20/"), "/APKINDEX.tar.gz")
 				_, entries := readIndex(t, file.Data)
 				got[dir] = nil
 				for stanza := range strings.SplitSeq(strings.TrimSpace(string(entries["APKINDEX"])), "\n\n") {
@@ -598,7 +598,7 @@ func BenchmarkIndex10k(b *testing.B) {
 			b.Fatal(len(files))
 		}
 		for _, file := range files {
-			if file.Path == "apk/5.8/v3.20/main/x86_64/APKINDEX.tar.gz" {
+			if file.Path == "apk/5.8/alpine/v3.20/main/x86_64/APKINDEX.tar.gz" {
 				b.ReportMetric(float64(len(file.Data)), "x86_64-index-bytes")
 			}
 		}

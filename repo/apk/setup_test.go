@@ -15,7 +15,7 @@ func TestSetupGolden(t *testing.T) {
 	info.Private = true
 	got := f.Setup(testTarget, info)
 	golden(t, "setup-private.txt", []byte(got))
-	if !strings.Contains(got, `echo "https://pier:$PIER_READ_TOKEN@pier.example.org/apk/5.8/v3.20/main" >> /etc/apk/repositories`) {
+	if !strings.Contains(got, `echo "https://pier:$PIER_READ_TOKEN@pier.example.org/apk/5.8/alpine/v3.20/main" >> /etc/apk/repositories`) {
 		t.Errorf("private setup has no repository URL with the token:\n%s", got)
 	}
 }

@@ -35,6 +35,9 @@ CREATE TABLE IF NOT EXISTS targets (
 	format TEXT NOT NULL,
 	revision INTEGER NOT NULL DEFAULT 0,
 	current_gen INTEGER,
+	publish_error TEXT NOT NULL DEFAULT '',
+	publish_failures INTEGER NOT NULL DEFAULT 0,
+	publish_failing_since INTEGER,
 	UNIQUE (stream, distro, release)
 );
 CREATE TABLE IF NOT EXISTS packages (
@@ -93,7 +96,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("migrate catalog %s: %w", path, err)
 	}
-	for _, sc := range []string{schema, authSchema} {
+	for _, sc := range []string{schema, authSchema, publishSchema} {
 		if sc == "" {
 			continue
 		}
@@ -163,6 +166,7 @@ func (d *DB) targets(ctx context.Context, count bool, where string, args ...any)
 	}
 	rows, err := d.db.QueryContext(ctx, `
 SELECT t.id, t.stream, t.distro, t.release, t.format, t.revision, `+countExpr+`,
+       t.publish_error, t.publish_failures, t.publish_failing_since,
        g.id, g.seq, g.created, g.revision, g.manifest, g.files, g.packages
 FROM targets t LEFT JOIN generations g ON g.id = t.current_gen `+where+`
 ORDER BY t.stream, t.distro, t.release`, args...)
@@ -175,7 +179,9 @@ ORDER BY t.stream, t.distro, t.release`, args...)
 		var ti repo.TargetInfo
 		var gid, gseq, gcreated, grev, gfiles, gpkgs sql.NullInt64
 		var gman sql.NullString
+		var failingSince sql.NullInt64
 		if err := rows.Scan(&ti.ID, &ti.Stream, &ti.Distro, &ti.Release, &ti.Format, &ti.Revision, &ti.Packages, &ti.Bytes,
+			&ti.PublishError, &ti.PublishFailures, &failingSince,
 			&gid, &gseq, &gcreated, &grev, &gman, &gfiles, &gpkgs); err != nil {
 			return nil, fmt.Errorf("list targets: %w", err)
 		}
@@ -183,6 +189,11 @@ ORDER BY t.stream, t.distro, t.release`, args...)
 			ti.Current = &repo.Generation{ID: gid.Int64, Seq: gseq.Int64, Created: time.Unix(gcreated.Int64, 0).UTC(),
 				Revision: grev.Int64, Manifest: gman.String, Files: int(gfiles.Int64), Packages: int(gpkgs.Int64)}
 		}
+		if failingSince.Valid {
+			t := time.Unix(0, failingSince.Int64).UTC()
+			ti.FailingSince = &t
+		}
+		ti.State = ti.PublishState()
 		out = append(out, ti)
 	}
 	if err := rows.Err(); err != nil {
@@ -384,6 +395,9 @@ func (d *DB) AddGeneration(ctx context.Context, target int64, g *repo.Generation
 	}
 	if g.ID, err = res.LastInsertId(); err != nil {
 		return fmt.Errorf("insert generation: %w", err)
+	}
+	if err := clearPublishState(ctx, tx, target); err != nil {
+		return err
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE targets SET current_gen = ? WHERE id = ?`, g.ID, target); err != nil {
 		return fmt.Errorf("switch generation: %w", err)

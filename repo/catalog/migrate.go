@@ -59,6 +59,9 @@ func migrate(ctx context.Context, db *sql.DB) error {
 			}
 		}
 	}
+	if err := addPublishColumns(ctx, tx); err != nil {
+		return err
+	}
 	return tx.Commit()
 }
 

@@ -128,7 +128,7 @@ func TestAptGet(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(apt, "var/lib/dpkg/status"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	sources := "deb [signed-by=" + key + "] file://" + www + "/deb/5.8 bookworm main contrib\n"
+	sources := "deb [signed-by=" + key + "] file://" + www + "/deb/5.8/debian bookworm main contrib\n"
 	if err := os.WriteFile(filepath.Join(apt, "etc/apt/sources.list"), []byte(sources), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +209,7 @@ func TestAptFtparchiveOrder(t *testing.T) {
 	p := ingest(t, f, "main", b)
 	in := &repo.IndexInput{Target: repo.Target{Stream: "1", Distro: "debian", Release: "x"}, Packages: []repo.Package{p}, Time: goldenTime, Signer: fakeSigner{}}
 	_, byPath := index(t, f, in)
-	got := byPath["deb/1/dists/x/main/binary-amd64/Packages"].Data
+	got := byPath["deb/1/debian/dists/x/main/binary-amd64/Packages"].Data
 	names := func(stanza []byte) []string {
 		fields, reason := parseStanza(stanza, 128)
 		if reason != "" {

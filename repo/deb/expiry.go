@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,17 +15,20 @@ import (
 var _ repo.Expirer = (*Format)(nil)
 
 // Expiry reads the Valid-Until and Date fields of the generation's Release
-// (deb/<stream>/dists/<release>/Release) and says when to re-sign it:
+// (deb/<stream>/<distro>/dists/<release>/Release, or the distro-less path
+// of generations published before canonical paths) and says when to re-sign it:
 // Config.ResignMargin before Valid-Until, or a third of the Release's
 // validity when no margin is configured. It reads the published bytes, not
 // the configuration, so a Release written under another valid_days is
 // still re-signed in time. ok is false when the Release has no Valid-Until.
 func (f *Format) Expiry(ctx context.Context, t repo.Target, files []repo.File, read func(repo.File) ([]byte, error)) (repo.Expiry, bool, error) {
-	path := "deb/" + t.Stream + "/dists/" + t.Release + "/Release"
-	for _, file := range files {
-		if file.Path != path {
+	paths := []string{base(t) + "dists/" + t.Release + "/Release", "deb/" + t.Stream + "/dists/" + t.Release + "/Release"}
+	for _, path := range paths {
+		i := slices.IndexFunc(files, func(f repo.File) bool { return f.Path == path })
+		if i < 0 {
 			continue
 		}
+		file := files[i]
 		data, err := read(file)
 		if err != nil {
 			return repo.Expiry{}, false, fmt.Errorf("deb: read %s: %w", path, err)

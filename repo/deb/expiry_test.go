@@ -32,7 +32,7 @@ func TestExpiry(t *testing.T) {
 			reads := 0
 			read := func(file repo.File) ([]byte, error) {
 				reads++
-				if file.Path != "deb/5.8/dists/bookworm/Release" {
+				if file.Path != "deb/5.8/debian/dists/bookworm/Release" {
 					t.Errorf("read %s, want the Release", file.Path)
 				}
 				return file.Data, nil

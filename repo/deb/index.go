@@ -45,15 +45,16 @@ func packagesNames() [3]string { return [3]string{"Packages", "Packages.gz", "Pa
 
 // Index writes the APT repository of one target: the pool files (by blob),
 // every <comp>/binary-<arch>/Packages (plain, .gz, .xz) with by-hash
-// copies, and Release, Release.gpg and InRelease. Paths are under
-// deb/<stream>/; everything but the pool is under
-// deb/<stream>/dists/<release>/, so releases of one stream share the pool.
+// copies, and Release, Release.gpg and InRelease. Paths are under the
+// target's archive root deb/<stream>/<distro>/ (see base): everything but
+// the pool is under dists/<release>/, so the releases of one stream and
+// distro share the pool.
 func (f *Format) Index(ctx context.Context, in *repo.IndexInput) ([]repo.File, error) {
 	t := in.Target
 	fail := func(err error) ([]repo.File, error) {
 		return nil, fmt.Errorf("deb: index %s: %w", t, err)
 	}
-	for _, p := range []struct{ what, v string }{{"stream", t.Stream}, {"release", t.Release}} {
+	for _, p := range []struct{ what, v string }{{"stream", t.Stream}, {"distro", t.Distro}, {"release", t.Release}} {
 		if reason := pathElemProblem(p.v); reason != "" {
 			return fail(fmt.Errorf("%w: %s %s", repo.ErrInvalid, p.what, reason))
 		}
@@ -61,7 +62,7 @@ func (f *Format) Index(ctx context.Context, in *repo.IndexInput) ([]repo.File, e
 	if in.Signer == nil {
 		return fail(errors.New("no signer"))
 	}
-	streamBase := "deb/" + t.Stream + "/"
+	streamBase := base(t)
 	dists := streamBase + "dists/" + t.Release + "/"
 
 	entries, comps, archs, err := f.entries(in.Packages)

@@ -120,7 +120,7 @@ func checkGolden(t *testing.T, name string, got []byte) {
 func TestIndexGolden(t *testing.T) {
 	f := goldenFormat()
 	files, byPath := index(t, f, goldenInput(t, f))
-	const dists = "deb/5.8/dists/bookworm/"
+	const dists = "deb/5.8/debian/dists/bookworm/"
 	for _, name := range []string{"Release", "InRelease", "Release.gpg"} {
 		checkGolden(t, name, byPath[dists+name].Data)
 	}
@@ -316,7 +316,7 @@ func checkPackages(t *testing.T, byPath map[string]repo.File, base, dir string, 
 func TestIndexConsistency(t *testing.T) {
 	f := goldenFormat()
 	files, _ := index(t, f, goldenInput(t, f))
-	checkRepository(t, files, "deb/5.8/", "bookworm")
+	checkRepository(t, files, "deb/5.8/debian/", "bookworm")
 }
 
 func TestIndexDeterministic(t *testing.T) {
@@ -342,8 +342,8 @@ func TestIndexEmpty(t *testing.T) {
 	f := New(Config{})
 	in := &repo.IndexInput{Target: repo.Target{Stream: "nightly", Distro: "ubuntu", Release: "noble"}, Time: goldenTime, Signer: fakeSigner{}}
 	files, byPath := index(t, f, in)
-	checkRepository(t, files, "deb/nightly/", "noble")
-	fields, entries := parseRelease(t, byPath["deb/nightly/dists/noble/Release"].Data)
+	checkRepository(t, files, "deb/nightly/ubuntu/", "noble")
+	fields, entries := parseRelease(t, byPath["deb/nightly/ubuntu/dists/noble/Release"].Data)
 	if fields["Components"] != "main" || fields["Architectures"] != "amd64 arm64" {
 		t.Errorf("Components %q Architectures %q", fields["Components"], fields["Architectures"])
 	}
@@ -371,18 +371,18 @@ func TestIndexArchAll(t *testing.T) {
 	}
 	in := &repo.IndexInput{Target: repo.Target{Stream: "1", Distro: "debian", Release: "trixie"}, Packages: pkgs, Time: goldenTime, Signer: fakeSigner{}}
 	files, byPath := index(t, f, in)
-	checkRepository(t, files, "deb/1/", "trixie")
-	fields, _ := parseRelease(t, byPath["deb/1/dists/trixie/Release"].Data)
+	checkRepository(t, files, "deb/1/debian/", "trixie")
+	fields, _ := parseRelease(t, byPath["deb/1/debian/dists/trixie/Release"].Data)
 	if fields["Architectures"] != "amd64 s390x" {
 		t.Errorf("Architectures %q", fields["Architectures"])
 	}
 	for _, arch := range []string{"amd64", "s390x"} {
-		data := byPath["deb/1/dists/trixie/main/binary-"+arch+"/Packages"].Data
+		data := byPath["deb/1/debian/dists/trixie/main/binary-"+arch+"/Packages"].Data
 		if !bytes.Contains(data, []byte("Package: doc\n")) {
 			t.Errorf("binary-%s lacks the arch-all package", arch)
 		}
 	}
-	if _, ok := byPath["deb/1/dists/trixie/main/binary-all/Packages"]; ok {
+	if _, ok := byPath["deb/1/debian/dists/trixie/main/binary-all/Packages"]; ok {
 		t.Error("binary-all written")
 	}
 }
@@ -412,7 +412,7 @@ func TestIndexPoolNoCollision(t *testing.T) {
 	if pool("noble", a) != pa {
 		t.Error("the same bytes got different pool paths in two releases")
 	}
-	want := "deb/5.8/pool/main/h/hello/" + sumsOf(a)[repo.SHA256][:12] + "/hello_1.0_amd64.deb"
+	want := "deb/5.8/debian/pool/main/h/hello/" + sumsOf(a)[repo.SHA256][:12] + "/hello_1.0_amd64.deb"
 	if pa != want {
 		t.Errorf("pool path %s, want %s", pa, want)
 	}
@@ -451,13 +451,13 @@ func TestIndexErrors(t *testing.T) {
 		wantErr error
 		want    string
 	}{
-		{"release traversal", repo.IndexInput{Target: repo.Target{Stream: "5.8", Release: ".."}}, repo.ErrInvalid, "release"},
-		{"stream slash", repo.IndexInput{Target: repo.Target{Stream: "a/b", Release: "x"}}, repo.ErrInvalid, "stream"},
-		{"component slash", repo.IndexInput{Target: repo.Target{Stream: "1", Release: "x"}, Packages: mod(func(p *repo.Package) { p.Component = "../x" })}, repo.ErrInvalid, "component"},
-		{"bad sha", repo.IndexInput{Target: repo.Target{Stream: "1", Release: "x"}, Packages: mod(func(p *repo.Package) { p.SHA256 = "xyz" })}, repo.ErrInvalid, "sha256"},
-		{"bad name", repo.IndexInput{Target: repo.Target{Stream: "1", Release: "x"}, Packages: mod(func(p *repo.Package) { p.Name = "../../x" })}, repo.ErrInvalid, "package name"},
-		{"bad meta", repo.IndexInput{Target: repo.Target{Stream: "1", Release: "x"}, Packages: mod(func(p *repo.Package) { p.Meta = []byte(`{"json":1}`) })}, nil, "malformed package meta"},
-		{"bad source in meta", repo.IndexInput{Target: repo.Target{Stream: "1", Release: "x"}, Packages: mod(func(p *repo.Package) {
+		{"release traversal", repo.IndexInput{Target: repo.Target{Stream: "5.8", Distro: "debian", Release: ".."}}, repo.ErrInvalid, "release"},
+		{"stream slash", repo.IndexInput{Target: repo.Target{Stream: "a/b", Distro: "debian", Release: "x"}}, repo.ErrInvalid, "stream"},
+		{"component slash", repo.IndexInput{Target: repo.Target{Stream: "1", Distro: "debian", Release: "x"}, Packages: mod(func(p *repo.Package) { p.Component = "../x" })}, repo.ErrInvalid, "component"},
+		{"bad sha", repo.IndexInput{Target: repo.Target{Stream: "1", Distro: "debian", Release: "x"}, Packages: mod(func(p *repo.Package) { p.SHA256 = "xyz" })}, repo.ErrInvalid, "sha256"},
+		{"bad name", repo.IndexInput{Target: repo.Target{Stream: "1", Distro: "debian", Release: "x"}, Packages: mod(func(p *repo.Package) { p.Name = "../../x" })}, repo.ErrInvalid, "package name"},
+		{"bad meta", repo.IndexInput{Target: repo.Target{Stream: "1", Distro: "debian", Release: "x"}, Packages: mod(func(p *repo.Package) { p.Meta = []byte(`{"json":1}`) })}, nil, "malformed package meta"},
+		{"bad source in meta", repo.IndexInput{Target: repo.Target{Stream: "1", Distro: "debian", Release: "x"}, Packages: mod(func(p *repo.Package) {
 			p.Meta = []byte("deb1 ../x - - 0\n")
 		})}, nil, "source name"},
 	}
@@ -546,8 +546,8 @@ func TestIndexXZTool(t *testing.T) {
 	f := goldenFormat()
 	inputs := map[string]*repo.IndexInput{
 		"golden": goldenInput(t, f),
-		"empty":  {Target: repo.Target{Stream: "1", Release: "x"}, Time: goldenTime, Signer: fakeSigner{}},
-		"large":  {Target: repo.Target{Stream: "1", Release: "x"}, Packages: syntheticPackages(t, 3000), Time: goldenTime, Signer: fakeSigner{}},
+		"empty":  {Target: repo.Target{Stream: "1", Distro: "debian", Release: "x"}, Time: goldenTime, Signer: fakeSigner{}},
+		"large":  {Target: repo.Target{Stream: "1", Distro: "debian", Release: "x"}, Packages: syntheticPackages(t, 3000), Time: goldenTime, Signer: fakeSigner{}},
 	}
 	for name, in := range inputs {
 		files, byPath := index(t, f, in)

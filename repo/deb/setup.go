@@ -10,10 +10,29 @@ import (
 var (
 	_ repo.PackagePather = (*Format)(nil)
 	_ repo.SetupWriter   = (*Format)(nil)
+	_ repo.Layout        = (*Format)(nil)
 )
 
-// base returns a stream's apt base path, shared by all its releases.
-func base(t repo.Target) string { return "deb/" + t.Stream + "/" }
+// base returns a target's archive root, deb/<stream>/<distro>/: the URI of
+// its sources line, shared by the releases of one stream and distro (they
+// share the pool). Every target's root contains its distro, so no two
+// distros can publish to the same URL.
+func base(t repo.Target) string { return "deb/" + t.Stream + "/" + t.Distro + "/" }
+
+// Prefixes implements repo.Layout: the target's dists/<release>/ and the
+// pool it shares with the stream's other releases of its distro.
+func (f *Format) Prefixes(t repo.Target) []string {
+	return []string{base(t) + "dists/" + t.Release + "/", base(t) + "pool/"}
+}
+
+// Alias implements repo.Layout. Pier's first releases published every deb
+// target of a stream under deb/<stream>/ (dists/<release>/ and a pool shared
+// by all distros); the first target to claim deb/<stream>/dists/<release>/
+// keeps being served there, with its pool files under deb/<stream>/pool/.
+func (f *Format) Alias(t repo.Target) (repo.Alias, bool) {
+	old := "deb/" + t.Stream + "/"
+	return repo.Alias{Claim: old + "dists/" + t.Release + "/", From: base(t), To: old}, true
+}
 
 // PackagePath returns where p is published: its pool path under the
 // stream's apt base.

@@ -1,0 +1,120 @@
+package repo_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pierhq/pier/repo"
+)
+
+// failingGenerations fails AddGeneration while fails > 0 (counting down),
+// like a full disk during a publish.
+type failingGenerations struct {
+	repo.Catalog
+	fails atomic.Int32
+}
+
+func (c *failingGenerations) AddGeneration(ctx context.Context, target int64, g *repo.Generation) error {
+	if c.fails.Add(-1) >= 0 {
+		return errors.New("write catalog: no space left on device")
+	}
+	return c.Catalog.AddGeneration(ctx, target, g)
+}
+
+// waitState waits until t's publish state is want, or fails the test after
+// a generous bound; changed is signalled on every view change.
+func waitState(t *testing.T, svc *repo.Service, changed <-chan struct{}, tg repo.Target, want string) *repo.TargetInfo {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	for {
+		ti, err := svc.FindTarget(context.Background(), tg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ti.PublishState() == want {
+			return ti
+		}
+		select {
+		case <-changed:
+		case <-time.After(50 * time.Millisecond): // a failure changes no view: look again
+		case <-deadline:
+			t.Fatalf("target %s still %s (error %q), want %s", tg, ti.PublishState(), ti.PublishError, want)
+		}
+	}
+}
+
+// TestReconcilePublishesAcknowledgedUploads: an upload that was recorded
+// but never published (its scheduled publish died with the process) is
+// published by Reconcile's first pass, with no further request.
+func TestReconcilePublishesAcknowledgedUploads(t *testing.T) {
+	changed := make(chan struct{}, 100)
+	svc := newService(t, repo.Options{OnChange: func() {
+		select {
+		case changed <- struct{}{}:
+		default:
+		}
+	}})
+	res := ingest(t, svc, "acked")
+	ti, err := svc.FindTarget(context.Background(), target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ti.PublishState() != repo.StatePending {
+		t.Fatalf("after an upload without publish the state is %s, want pending", ti.PublishState())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { svc.Reconcile(ctx, time.Hour); close(done) }()
+	defer func() { cancel(); <-done }()
+	waitState(t, svc, changed, target, repo.StatePublished)
+	if _, ok := svc.Lookup(res.Path); !ok {
+		t.Errorf("the acknowledged package %s is not served", res.Path)
+	}
+}
+
+// TestReconcileRetriesFailedPublish: a publish that fails (a full disk) is
+// retried with a backoff until it succeeds; meanwhile the target says
+// failed with the error, and the previous generation stays served.
+func TestReconcileRetriesFailedPublish(t *testing.T) {
+	var cat *failingGenerations
+	changed := make(chan struct{}, 100)
+	svc := newServiceOn(t, repo.Options{PublishRetry: 20 * time.Millisecond, OnChange: func() {
+		select {
+		case changed <- struct{}{}:
+		default:
+		}
+	}}, func(c repo.Catalog) repo.Catalog {
+		cat = &failingGenerations{Catalog: c}
+		return cat
+	})
+	ingest(t, svc, "first")
+	if _, err := svc.Publish(context.Background(), target); err != nil {
+		t.Fatal(err)
+	}
+	cat.fails.Store(3)
+	res := ingest(t, svc, "second")
+	if _, err := svc.Publish(context.Background(), target); err == nil {
+		t.Fatal("publish on a full disk succeeded")
+	}
+	ti := waitState(t, svc, changed, target, repo.StateFailed)
+	if ti.PublishFailures != 1 || ti.FailingSince == nil || ti.PublishError == "" {
+		t.Errorf("failed target: failures %d, since %v, error %q", ti.PublishFailures, ti.FailingSince, ti.PublishError)
+	}
+	if _, ok := svc.Lookup(res.Path); ok {
+		t.Fatalf("a package of the failed publish is served")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { svc.Reconcile(ctx, 10*time.Millisecond); close(done) }()
+	defer func() { cancel(); <-done }()
+	waitState(t, svc, changed, target, repo.StatePublished)
+	if _, ok := svc.Lookup(res.Path); !ok {
+		t.Errorf("the acknowledged package %s is not served after the retries", res.Path)
+	}
+	if left := cat.fails.Load(); left > -1 {
+		t.Errorf("publish succeeded with %d failures still to come", left+1)
+	}
+}
