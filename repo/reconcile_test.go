@@ -3,6 +3,8 @@ package repo_test
 import (
 	"context"
 	"errors"
+	"io"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -116,5 +118,42 @@ func TestReconcileRetriesFailedPublish(t *testing.T) {
 	}
 	if left := cat.fails.Load(); left > -1 {
 		t.Errorf("publish succeeded with %d failures still to come", left+1)
+	}
+}
+
+// countingReader yields n bytes of text (not a package of any format) and
+// counts what was read.
+type countingReader struct {
+	left, read int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	if c.left == 0 {
+		return 0, io.EOF
+	}
+	n := int64(len(p))
+	if n > c.left {
+		n = c.left
+	}
+	for i := range p[:n] {
+		p[i] = 'x'
+	}
+	c.left -= n
+	c.read += n
+	return int(n), nil
+}
+
+// TestIngestRefusesNonPackageEarly: a body that is not a package of the
+// target's format is refused after its first bytes, not read to its end
+// (the 2 GiB random body that was written to disk before its 422).
+func TestIngestRefusesNonPackageEarly(t *testing.T) {
+	svc := newService(t, repo.Options{MaxUploadSize: 1 << 30})
+	r := &countingReader{left: 256 << 20}
+	_, err := svc.Ingest(context.Background(), target, r, repo.IngestOptions{})
+	if !errors.Is(err, repo.ErrBadPackage) || !strings.Contains(err.Error(), "not a deb package") {
+		t.Fatalf("Ingest of text: %v, want a bad deb package", err)
+	}
+	if r.read > 1<<20 {
+		t.Errorf("read %d bytes of a body that is not a package before refusing it", r.read)
 	}
 }

@@ -18,11 +18,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/pierhq/pier/storage"
@@ -93,6 +91,9 @@ type Service struct {
 	view      viewHolder
 	publishes atomic.Int64
 	pkgs      pkgCache
+	// owner tags this process's upload files in TmpDir, so that a cleanup
+	// by another process never takes them for a dead writer's.
+	owner *storage.Owner
 }
 
 // Publishes returns how many publishes this service has run since it
@@ -125,9 +126,16 @@ func NewService(cat Catalog, blobs *Blobs, signer Signer, formats []FormatSpec, 
 			return nil, fmt.Errorf("create %s: %w", dir, err)
 		}
 	}
-	if err := cleanDeadUploads(opts.TmpDir); err != nil {
+	// Upload files left by processes that are gone (a crash) are removed;
+	// those of a live process (pier import beside pier serve) stay.
+	if err := storage.CleanDead(opts.TmpDir, uploadPrefix, '-'); err != nil {
 		return nil, err
 	}
+	owner, err := storage.NewOwner(opts.TmpDir)
+	if err != nil {
+		return nil, err
+	}
+	s.owner = owner
 	return s, nil
 }
 
@@ -149,8 +157,12 @@ func (s *Service) SetFormats(formats []FormatSpec) error {
 	return nil
 }
 
-// Close waits for running publishes to finish.
-func (s *Service) Close() { s.wg.Wait() }
+// Close waits for running publishes to finish and releases the service's
+// upload files (a later cleanup removes what is left of them).
+func (s *Service) Close() {
+	s.wg.Wait()
+	s.owner.Close()
+}
 
 func (s *Service) hook(point string) {
 	if s.opts.Hook != nil {
@@ -277,13 +289,18 @@ func (s *Service) stage(ctx context.Context, t Target, src source, o IngestOptio
 	if err != nil {
 		return nil, nil, err
 	}
-	up, err := src(ctx, spec.Digests, durable)
+	// The format is checked on the first bytes while they stream in, so a
+	// body that is not a package of the target's format is refused at
+	// once, not after it was written to disk to its end.
+	up, err := src(ctx, recvSpec{digests: spec.Digests, durable: durable, sniff: func(head []byte) error {
+		return s.sniff(spec, head, int64(len(head)))
+	}})
 	if err != nil {
 		return nil, nil, err
 	}
 	defer up.discard()
 	s.hook("upload.received")
-	if err := s.sniff(spec, up); err != nil {
+	if err := s.sniff(spec, up.head, up.size); err != nil {
 		return nil, nil, err
 	}
 	parsed, err := readPackage(ctx, spec.Format, up)
@@ -527,7 +544,7 @@ func (s *Service) rewrite(ctx context.Context, rw Rewriter, t Target, up *upload
 		}
 		return nil, fmt.Errorf("rewrite of the upload produced no bytes: %w", ErrBadPackage)
 	}
-	up2, err := s.receive(ctx, br, digests, durable)
+	up2, err := s.receive(ctx, br, recvSpec{digests: digests, durable: durable})
 	pr.CloseWithError(err)
 	res := <-done
 	if res.err != nil {
@@ -568,23 +585,27 @@ func readPackage(ctx context.Context, f Format, up *upload) (parsed *Parsed, err
 	return parsed, nil
 }
 
-// sniff checks that the upload is a package of the target's format and, if
-// it is not, names the format it is.
-func (s *Service) sniff(spec *FormatSpec, up *upload) error {
-	if up.size == 0 {
+// sniff checks that an upload of size bytes starting with head is a
+// package of the target's format and, if it is not, names the format it is.
+func (s *Service) sniff(spec *FormatSpec, head []byte, size int64) error {
+	if size == 0 {
 		return BadPackage("the upload is empty")
 	}
-	if spec.Format.Sniff(up.head) {
+	if spec.Format.Sniff(head) {
 		return nil
 	}
 	for _, other := range *s.formats.Load() {
-		if other != spec && other.Format.Sniff(up.head) {
+		if other != spec && other.Format.Sniff(head) {
 			return BadPackage(fmt.Sprintf("this is a %s package, but %s targets take %s packages",
 				other.Format.Name(), strings.Join(spec.Distros, "/"), spec.Format.Name()))
 		}
 	}
 	return BadPackage(fmt.Sprintf("not a %s package (unrecognised file signature)", spec.Format.Name()))
 }
+
+// uploadPrefix starts the name of every upload file in TmpDir, followed by
+// the writer's storage.Owner tag and '-'.
+const uploadPrefix = "upload-"
 
 // upload is a received file in TmpDir.
 type upload struct {
@@ -600,10 +621,22 @@ func (u *upload) discard() {
 	}
 }
 
+// recvSpec says how to receive an upload: the digests to compute, whether
+// to fsync it, and a check of its first bytes (sniffLen of them, or all of
+// a shorter upload) that stops the transfer when it fails.
+type recvSpec struct {
+	digests []Digest
+	durable bool
+	sniff   func(head []byte) error
+}
+
+// sniffLen is how many bytes an upload's format is recognised from.
+const sniffLen = 4096
+
 // receive streams r into a temp file, computing digests in the same pass,
 // and fsyncs it.
-func (s *Service) receive(ctx context.Context, r io.Reader, digests []Digest, durable bool) (*upload, error) {
-	f, err := os.CreateTemp(s.opts.TmpDir, "upload-"+strconv.Itoa(os.Getpid())+"-*")
+func (s *Service) receive(ctx context.Context, r io.Reader, rs recvSpec) (*upload, error) {
+	f, err := os.CreateTemp(s.opts.TmpDir, uploadPrefix+s.owner.Tag()+"-*")
 	if err != nil {
 		return nil, fmt.Errorf("create upload file: %w", err)
 	}
@@ -615,10 +648,10 @@ func (s *Service) receive(ctx context.Context, r io.Reader, digests []Digest, du
 			up.discard()
 		}
 	}()
-	if err := s.digest(ctx, up, r, f, digests); err != nil {
+	if err := s.digest(ctx, up, r, f, rs); err != nil {
 		return nil, err
 	}
-	if durable {
+	if rs.durable {
 		if err := f.Sync(); err != nil {
 			return nil, fmt.Errorf("sync upload: %w", err)
 		}
@@ -631,10 +664,11 @@ func (s *Service) receive(ctx context.Context, r io.Reader, digests []Digest, du
 }
 
 // digest reads r to its end (at most the upload limit), copying it to w
-// when w is not nil, and fills up's size, digests and head.
-func (s *Service) digest(ctx context.Context, up *upload, r io.Reader, w io.Writer, digests []Digest) error {
+// when w is not nil, and fills up's size, digests and head. It stops as
+// soon as rs.sniff refuses the first bytes.
+func (s *Service) digest(ctx context.Context, up *upload, r io.Reader, w io.Writer, rs recvSpec) error {
 	hashes := map[Digest]hash.Hash{SHA256: sha256.New()}
-	for _, d := range digests {
+	for _, d := range rs.digests {
 		if _, done := hashes[d]; !done {
 			hashes[d] = newHash(d)
 		}
@@ -646,13 +680,18 @@ func (s *Service) digest(ctx context.Context, up *upload, r io.Reader, w io.Writ
 	for _, h := range hashes {
 		ws = append(ws, h)
 	}
-	head := &headWriter{max: 4096}
-	ws = append(ws, head)
+	head := &headWriter{max: sniffLen, check: rs.sniff}
+	// The head goes first: a refused head stops the copy before anything
+	// else of it is written.
+	ws = append([]io.Writer{head}, ws...)
 	limit := s.opts.MaxUploadSize
 	if limit <= 0 {
 		limit = 2 << 30
 	}
 	n, err := io.Copy(io.MultiWriter(ws...), &ctxReader{ctx: ctx, r: io.LimitReader(r, limit+1)})
+	if head.err != nil {
+		return head.err
+	}
 	if err != nil {
 		return fmt.Errorf("receive upload: %w", err)
 	}
@@ -667,13 +706,13 @@ func (s *Service) digest(ctx context.Context, up *upload, r io.Reader, w io.Writ
 	return nil
 }
 
-// source produces an upload in the temp dir, hashed with digests.
-type source func(ctx context.Context, digests []Digest, durable bool) (*upload, error)
+// source produces an upload in the temp dir, received as rs says.
+type source func(ctx context.Context, rs recvSpec) (*upload, error)
 
 // fromReader streams r into a new temp file.
 func (s *Service) fromReader(r io.Reader) source {
-	return func(ctx context.Context, digests []Digest, durable bool) (*upload, error) {
-		return s.receive(ctx, r, digests, durable)
+	return func(ctx context.Context, rs recvSpec) (*upload, error) {
+		return s.receive(ctx, r, rs)
 	}
 }
 
@@ -681,9 +720,9 @@ func (s *Service) fromReader(r io.Reader) source {
 // it by reading; it copies instead when a link is impossible (another
 // filesystem, a blob store that is not a directory).
 func (s *Service) fromLink(path string) source {
-	return func(ctx context.Context, digests []Digest, durable bool) (*upload, error) {
+	return func(ctx context.Context, rs recvSpec) (*upload, error) {
 		if _, ok := s.blobs.b.(storage.FilePutter); ok {
-			up, err := s.linkUpload(ctx, path, digests)
+			up, err := s.linkUpload(ctx, path, rs)
 			if err == nil || !errors.Is(err, errNoLink) {
 				return up, err
 			}
@@ -693,16 +732,16 @@ func (s *Service) fromLink(path string) source {
 			return nil, err
 		}
 		defer f.Close()
-		return s.receive(ctx, f, digests, durable)
+		return s.receive(ctx, f, rs)
 	}
 }
 
 var errNoLink = errors.New("cannot hard-link")
 
-func (s *Service) linkUpload(ctx context.Context, path string, digests []Digest) (*upload, error) {
+func (s *Service) linkUpload(ctx context.Context, path string, rs recvSpec) (*upload, error) {
 	var rnd [8]byte
 	rand.Read(rnd[:])
-	name := filepath.Join(s.opts.TmpDir, "upload-"+strconv.Itoa(os.Getpid())+"-link-"+hex.EncodeToString(rnd[:]))
+	name := filepath.Join(s.opts.TmpDir, uploadPrefix+s.owner.Tag()+"-link-"+hex.EncodeToString(rnd[:]))
 	if err := os.Link(path, name); err != nil {
 		return nil, fmt.Errorf("%w %s: %v", errNoLink, path, err)
 	}
@@ -713,7 +752,7 @@ func (s *Service) linkUpload(ctx context.Context, path string, digests []Digest)
 		return nil, err
 	}
 	defer f.Close()
-	if err := s.digest(ctx, up, f, nil, digests); err != nil {
+	if err := s.digest(ctx, up, f, nil, rs); err != nil {
 		up.discard()
 		return nil, err
 	}
@@ -733,14 +772,24 @@ func newHash(d Digest) hash.Hash {
 	}
 }
 
+// headWriter keeps the first max bytes written to it and, when it has
+// them, runs check on them; a failed check fails the write (and is kept in
+// err).
 type headWriter struct {
-	buf []byte
-	max int
+	buf   []byte
+	max   int
+	check func([]byte) error
+	err   error
 }
 
 func (h *headWriter) Write(p []byte) (int, error) {
 	if room := h.max - len(h.buf); room > 0 {
 		h.buf = append(h.buf, p[:min(room, len(p))]...)
+		if len(h.buf) == h.max && h.check != nil {
+			if h.err = h.check(h.buf); h.err != nil {
+				return 0, h.err
+			}
+		}
 	}
 	return len(p), nil
 }
@@ -755,25 +804,4 @@ func (c *ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
-}
-
-// cleanDeadUploads removes upload files left by processes that died.
-func cleanDeadUploads(dir string) error {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", dir, err)
-	}
-	for _, e := range ents {
-		rest, ok := strings.CutPrefix(e.Name(), "upload-")
-		if !ok {
-			continue
-		}
-		pidStr, _, _ := strings.Cut(rest, "-")
-		pid, err := strconv.Atoi(pidStr)
-		if err == nil && (pid == os.Getpid() || syscall.Kill(pid, 0) == nil) {
-			continue // its owner is alive: an import running beside us
-		}
-		os.Remove(filepath.Join(dir, e.Name()))
-	}
-	return nil
 }

@@ -30,7 +30,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 
@@ -56,8 +55,9 @@ const renameAttempts = 32
 // Backend is a storage.Backend on a local directory. It is safe for
 // concurrent use, also by several processes sharing the root.
 type Backend struct {
-	root string
-	tmp  string
+	root  string
+	tmp   string
+	owner *storage.Owner
 }
 
 var (
@@ -81,8 +81,16 @@ func New(root string) (*Backend, error) {
 	if err := os.MkdirAll(tmp, 0o755); err != nil {
 		return nil, fmt.Errorf("local storage: create %s: %w", tmp, err)
 	}
-	return &Backend{root: abs, tmp: tmp}, nil
+	owner, err := storage.NewOwner(tmp)
+	if err != nil {
+		return nil, fmt.Errorf("local storage: %w", err)
+	}
+	return &Backend{root: abs, tmp: tmp, owner: owner}, nil
 }
+
+// Close releases the backend's claim on its temporary files (a cleanup by
+// another process may then remove them). Puts must not run after Close.
+func (b *Backend) Close() error { return b.owner.Close() }
 
 // Root returns the absolute path of the backend's directory.
 func (b *Backend) Root() string { return b.root }
@@ -99,27 +107,12 @@ func (b *Backend) path(key string) (string, error) {
 }
 
 // CleanTemp removes the temporary files that Puts interrupted by a crash
-// left behind: those whose writing process is gone. Temporary files are
-// named after the writer's PID, so the Puts in progress of another process
-// sharing the store (pier import beside pier serve) are left alone.
+// left behind: those whose writing process is gone. Temporary files carry
+// their writer's storage.Owner tag, so the Puts in progress of another
+// process sharing the store (pier import beside pier serve) are left alone
+// and a dead writer's PID reused by another process keeps nothing.
 func (b *Backend) CleanTemp() error {
-	entries, err := os.ReadDir(b.tmp)
-	if err != nil {
-		return fmt.Errorf("local storage: clean temporary files: %w", err)
-	}
-	var errs []error
-	for _, e := range entries {
-		if rest, ok := strings.CutPrefix(e.Name(), tempPrefix); ok {
-			pidStr, _, _ := strings.Cut(rest, ".")
-			if pid, err := strconv.Atoi(pidStr); err == nil && pid > 0 && (pid == os.Getpid() || syscall.Kill(pid, 0) == nil) {
-				continue // its writer is alive
-			}
-		}
-		if err := os.RemoveAll(filepath.Join(b.tmp, e.Name())); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
+	if err := storage.CleanDead(b.tmp, tempPrefix, '.'); err != nil {
 		return fmt.Errorf("local storage: clean temporary files: %w", err)
 	}
 	return nil
@@ -134,7 +127,7 @@ func (b *Backend) Put(ctx context.Context, key string, r io.Reader, size int64, 
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("put %q: %w", key, err)
 	}
-	tmp, err := os.CreateTemp(b.tmp, tempPrefix+strconv.Itoa(os.Getpid())+".*")
+	tmp, err := os.CreateTemp(b.tmp, tempPrefix+b.owner.Tag()+".*")
 	if err != nil {
 		return fmt.Errorf("put %q: %w", key, err)
 	}
