@@ -134,7 +134,7 @@ func TestUploadLimit(t *testing.T) {
 	if code, reply := s.upload("5.8/debian/bookworm", small, ""); code != http.StatusCreated {
 		t.Errorf("small upload: %d %v (%d bytes)", code, reply, len(small))
 	}
-	if ents, _ := os.ReadDir(filepath.Join(s.data, "tmp")); len(ents) != 0 {
+	if ents := tempFiles(filepath.Join(s.data, "tmp")); len(ents) != 0 {
 		t.Errorf("temp files left: %v", ents)
 	}
 }

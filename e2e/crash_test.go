@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -46,7 +45,7 @@ func TestCrashSafety(t *testing.T) {
 			}
 		}
 		for _, dir := range []string{"tmp", "blobs/.tmp"} {
-			ents, _ := os.ReadDir(filepath.Join(data, dir))
+			ents := tempFiles(filepath.Join(data, dir))
 			if len(ents) != 0 {
 				t.Errorf("after crash at %s: leftovers in %s: %v", point, dir, ents)
 			}

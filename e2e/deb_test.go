@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"mime/multipart"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -302,7 +301,7 @@ func TestBadInput(t *testing.T) {
 	if fmt.Sprint(before) != fmt.Sprint(after) {
 		t.Errorf("served content changed:\nbefore %v\nafter  %v", before, after)
 	}
-	ents, _ := os.ReadDir(filepath.Join(s.data, "tmp"))
+	ents := tempFiles(filepath.Join(s.data, "tmp"))
 	if len(ents) != 0 {
 		t.Errorf("upload temp files left: %v", ents)
 	}

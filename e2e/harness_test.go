@@ -235,3 +235,17 @@ func (s *server) get(path string) (int, []byte, http.Header) {
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, b, resp.Header
 }
+
+// tempFiles lists the files in a temporary directory of a data dir
+// (tmp/, blobs/.tmp/), leaving out the lock files by which running
+// processes own their temporary files (.owner-*.lock).
+func tempFiles(dir string) []string {
+	ents, _ := os.ReadDir(dir)
+	var out []string
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), ".owner-") {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}

@@ -125,7 +125,7 @@ func TestSIGTERMDuringUpload(t *testing.T) {
 	if s.waitErr != nil {
 		t.Errorf("exit status: %v\n%s", s.waitErr, s.logs())
 	}
-	if ents, _ := os.ReadDir(filepath.Join(s.data, "tmp")); len(ents) != 0 {
+	if ents := tempFiles(filepath.Join(s.data, "tmp")); len(ents) != 0 {
 		t.Errorf("leftovers in tmp: %v", ents)
 	}
 	r := startServer(t, s.data)

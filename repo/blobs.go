@@ -144,3 +144,21 @@ func (s *Blobs) Size(ctx context.Context, sum string) (int64, error) {
 	}
 	return info.Size, nil
 }
+
+// Check reads the blob with that sha256 to its end and checks that its
+// content hashes to it.
+func (s *Blobs) Check(ctx context.Context, sum string) error {
+	o, err := s.Open(ctx, sum)
+	if err != nil {
+		return err
+	}
+	defer o.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, o); err != nil {
+		return fmt.Errorf("read blob %s: %w", sum, err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != sum {
+		return fmt.Errorf("blob %s is corrupt: its content hashes to %s", sum, got)
+	}
+	return nil
+}

@@ -2,8 +2,6 @@ package repo
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -113,22 +111,29 @@ func (s *Service) checkCollisions(t Target, files []File) error {
 // blob store with its size (the key is its sha256, checked when it was
 // stored). data holds the index files this publish stored.
 func (s *Service) verify(ctx context.Context, f Format, ti *TargetInfo, files []File, data map[string][]byte) error {
-	fail := func(err error) error { return fmt.Errorf("%w: %s: %w", ErrVerify, ti.Target, err) }
-	var prev map[string]bool
+	checked := map[string]bool{}
 	if ti.Current != nil {
 		if m, err := s.Manifest(ctx, ti.Current); err == nil {
-			prev = make(map[string]bool, len(m))
 			for _, pf := range m {
 				if pf.Kind == KindPackage {
-					prev[pf.SHA256] = true
+					checked[pf.SHA256] = true
 				}
 			}
 		}
 	}
+	return s.check(ctx, f, ti.Target, files, data, checked, false)
+}
+
+// check runs the read-back check of a generation's files: the package
+// blobs not in checked (their sizes; with deep, their content too), then
+// the format's Verifier.
+func (s *Service) check(ctx context.Context, f Format, t Target, files []File, data map[string][]byte, checked map[string]bool, deep bool) error {
+	fail := func(err error) error { return fmt.Errorf("%w: %s: %w", ErrVerify, t, err) }
 	for _, file := range files {
-		if file.Kind != KindPackage || prev[file.SHA256] {
+		if file.Kind != KindPackage || checked[file.SHA256] {
 			continue
 		}
+		checked[file.SHA256] = true
 		size, err := s.blobs.Size(ctx, file.SHA256)
 		if err != nil {
 			return fail(fmt.Errorf("package %s: %w", file.Path, err))
@@ -136,8 +141,10 @@ func (s *Service) verify(ctx context.Context, f Format, ti *TargetInfo, files []
 		if size != file.Size {
 			return fail(fmt.Errorf("package %s: the blob store holds %d bytes, the index says %d", file.Path, size, file.Size))
 		}
-		if prev != nil {
-			prev[file.SHA256] = true
+		if deep {
+			if err := s.blobs.Check(ctx, file.SHA256); err != nil {
+				return fail(fmt.Errorf("package %s: %w", file.Path, err))
+			}
 		}
 	}
 	v, ok := f.(Verifier)
@@ -150,14 +157,53 @@ func (s *Service) verify(ctx context.Context, f Format, ti *TargetInfo, files []
 		}
 		return s.blobs.ReadAll(ctx, file.SHA256)
 	}
-	if err := v.Verify(ctx, &VerifyInput{Target: ti.Target, Files: files, Read: read, PublicKeys: s.signer.PublicKey()}); err != nil {
+	if err := v.Verify(ctx, &VerifyInput{Target: t, Files: files, Read: read, PublicKeys: s.signer.PublicKey()}); err != nil {
 		return fail(err)
 	}
 	return nil
 }
 
-// sumOf returns the hex sha256 of data.
-func sumOf(data []byte) string {
-	h := sha256.Sum256(data)
-	return hex.EncodeToString(h[:])
+// VerifyTarget runs the read-back check a publish runs before a generation
+// goes live on t's current generation: every root verifies with the
+// current keys, every index a root names is there with its size and
+// hashes, every package an index names is in the blob store with its size;
+// with deep, every package blob is also read and hashed. It returns the
+// generation checked; an error wraps ErrVerify and names what failed.
+func (s *Service) VerifyTarget(ctx context.Context, t Target, deep bool) (*Generation, error) {
+	ti, err := s.FindTarget(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	if ti.Current == nil {
+		return nil, fmt.Errorf("target %s has never been published: %w", t, ErrNotFound)
+	}
+	spec, err := s.Spec(t.Distro)
+	if err != nil {
+		return nil, err
+	}
+	files, err := s.Manifest(ctx, ti.Current)
+	if err != nil {
+		return nil, err
+	}
+	return ti.Current, s.check(ctx, spec.Format, t, files, nil, map[string]bool{}, deep)
+}
+
+// Failing returns the targets whose publishes failed at least times in a
+// row, or have been failing for at least d: what /readyz reports.
+func (s *Service) Failing(ctx context.Context, times int, d time.Duration) ([]TargetInfo, error) {
+	heads, err := s.Heads(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []TargetInfo
+	now := s.opts.Now()
+	for _, ti := range heads {
+		if ti.PublishFailures == 0 {
+			continue
+		}
+		if ti.PublishFailures >= times || (ti.FailingSince != nil && now.Sub(*ti.FailingSince) >= d) {
+			out = append(out, ti)
+		}
+	}
+	return out, nil
 }

@@ -144,7 +144,12 @@ func (s *Service) publishWith(ctx context.Context, t Target, prep prepFunc) (gen
 		return nil, nil, err
 	}
 	defer func() {
-		if err != nil && ctx.Err() == nil {
+		if err == nil {
+			s.succeeded(ti.ID)
+			return
+		}
+		if ctx.Err() == nil {
+			s.failed(ti.ID, err.Error())
 			if rerr := s.cat.PublishFailed(context.WithoutCancel(ctx), ti.ID, err.Error(), s.opts.Now()); rerr != nil {
 				s.log.Warn("record publish failure", "target", t.String(), "err", rerr)
 			}

@@ -46,7 +46,7 @@ type reconciler struct {
 
 func (r *reconciler) pass(ctx context.Context, first bool) {
 	s := r.s
-	heads, err := s.cat.Heads(ctx)
+	heads, err := s.Heads(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
 			s.log.Warn("reconcile: list targets", "err", err)
@@ -174,4 +174,52 @@ func (s *Service) importing(t Target) bool {
 	}
 	syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 	return false
+}
+
+// failure is a publish failure this process saw, kept in memory too: the
+// catalog write that records it can fail for the same reason (a full
+// disk), and the target must still say failed.
+type failure struct {
+	msg   string
+	count int
+	since time.Time
+}
+
+// failed remembers a failed publish of target id.
+func (s *Service) failed(id int64, msg string) {
+	s.failMu.Lock()
+	defer s.failMu.Unlock()
+	f := s.failures[id]
+	if f.count == 0 {
+		f.since = s.opts.Now().UTC()
+	}
+	f.count++
+	f.msg = msg
+	s.failures[id] = f
+}
+
+// succeeded forgets target id's failures.
+func (s *Service) succeeded(id int64) {
+	s.failMu.Lock()
+	defer s.failMu.Unlock()
+	delete(s.failures, id)
+}
+
+// overlayFailures adds the failures this process saw to ts where the
+// catalog knows fewer.
+func (s *Service) overlayFailures(ts []TargetInfo) {
+	s.failMu.Lock()
+	defer s.failMu.Unlock()
+	for i := range ts {
+		f, ok := s.failures[ts[i].ID]
+		if !ok || f.count <= ts[i].PublishFailures {
+			continue
+		}
+		ts[i].PublishError, ts[i].PublishFailures = f.msg, f.count
+		if ts[i].FailingSince == nil {
+			since := f.since
+			ts[i].FailingSince = &since
+		}
+		ts[i].State = ts[i].PublishState()
+	}
 }

@@ -91,6 +91,8 @@ type Service struct {
 	view      viewHolder
 	publishes atomic.Int64
 	pkgs      pkgCache
+	failMu   sync.Mutex
+	failures map[int64]failure // publish failures seen here, by target id
 	// owner tags this process's upload files in TmpDir, so that a cleanup
 	// by another process never takes them for a dead writer's.
 	owner *storage.Owner
@@ -115,7 +117,8 @@ func NewService(cat Catalog, blobs *Blobs, signer Signer, formats []FormatSpec, 
 	if opts.PackageCacheBytes == 0 {
 		opts.PackageCacheBytes = 256 << 20
 	}
-	s := &Service{cat: cat, blobs: blobs, signer: signer, log: log, opts: opts, pubs: map[Target]*publisher{}}
+	s := &Service{cat: cat, blobs: blobs, signer: signer, log: log, opts: opts, pubs: map[Target]*publisher{},
+		failures: map[int64]failure{}}
 	s.pkgs.limit = opts.PackageCacheBytes
 	s.view.manifests = map[string][]File{}
 	if err := s.SetFormats(formats); err != nil {

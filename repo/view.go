@@ -216,7 +216,11 @@ func (s *Service) WatchView(ctx context.Context, interval time.Duration) {
 }
 
 // Targets lists the catalog's targets.
-func (s *Service) Targets(ctx context.Context) ([]TargetInfo, error) { return s.cat.Targets(ctx) }
+func (s *Service) Targets(ctx context.Context) ([]TargetInfo, error) {
+	ts, err := s.cat.Targets(ctx)
+	s.overlayFailures(ts)
+	return ts, err
+}
 
 // Packages lists the packages of t.
 func (s *Service) Packages(ctx context.Context, t Target) ([]Package, error) {
@@ -230,7 +234,7 @@ func (s *Service) Packages(ctx context.Context, t Target) ([]Package, error) {
 // FindTarget returns t as the catalog knows it, or an error wrapping
 // ErrNotFound if nothing was ever uploaded to it.
 func (s *Service) FindTarget(ctx context.Context, t Target) (*TargetInfo, error) {
-	ts, err := s.cat.Heads(ctx)
+	ts, err := s.Heads(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -261,7 +265,11 @@ func (s *Service) ServedPaths(prefix string) func(yield func(string) bool) {
 }
 
 // Heads lists every target with its current generation (no package counts).
-func (s *Service) Heads(ctx context.Context) ([]TargetInfo, error) { return s.cat.Heads(ctx) }
+func (s *Service) Heads(ctx context.Context) ([]TargetInfo, error) {
+	ts, err := s.cat.Heads(ctx)
+	s.overlayFailures(ts)
+	return ts, err
+}
 
 // Retained returns the generations of target that stay servable, newest
 // first: the current one and up to KeepGenerations-1 before it.
@@ -281,4 +289,20 @@ func (s *Service) Delete(ctx context.Context, t Target, name, version, arch stri
 	}
 	s.log.Info("package deleted", "target", t.String(), "name", name, "version", version, "arch", arch)
 	return nil
+}
+
+// Path returns the path of t's own tree, where its root files are
+// published ("deb/5.8/debian/dists/bookworm/", "rpm/5.8/el/9/"), or "" when
+// its format does not say.
+func (s *Service) Path(t Target) string {
+	spec, err := s.Spec(t.Distro)
+	if err != nil {
+		return ""
+	}
+	if l, ok := spec.Format.(Layout); ok {
+		if ps := l.Prefixes(t); len(ps) > 0 {
+			return ps[0]
+		}
+	}
+	return ""
 }

@@ -15,6 +15,8 @@
 //	pier pin     [--config FILE] [--data DIR] [--remove] TARGET [NAME=VERSION...]
 //	pier gc      [--config FILE] [--data DIR] [--dry-run] [--grace D]
 //	pier keys    list|generate|export|retire [--config FILE] [--data DIR] [FINGERPRINT]
+//	pier targets [--config FILE] [--data DIR] [--json]
+//	pier verify  [--config FILE] [--data DIR] [--deep] [TARGET...]
 //
 // All dependencies are wired here explicitly; nothing registers itself.
 package main
@@ -46,6 +48,8 @@ commands:
   pin       keep versions from retention (--remove: unpin; no versions: list)
   gc        delete blobs no package or retained generation references
   keys      OpenPGP signing keys: list, generate, export, retire (key rotation)
+  targets   list the targets: packages, current generation, publish state (pending, failed and why)
+  verify    check the current generations as clients would: signatures, indexes, packages (--deep: hash every package)
   version   print the version
 
 Run 'pier <command> -h' for a command's flags.
@@ -97,6 +101,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdGC(ctx, args[1:], stdout, stderr)
 	case "keys":
 		err = cmdKeys(ctx, args[1:], stdout, stderr)
+	case "targets":
+		err = cmdTargets(ctx, args[1:], stdout, stderr)
+	case "verify":
+		err = cmdVerify(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "pier", version)
 	case "help", "-h", "--help":

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/term"
 
@@ -296,6 +297,17 @@ func (a *app) ready(ctx context.Context) error {
 	}
 	if a.signer == nil || a.apkKey == nil {
 		return fmt.Errorf("signing keys are not loaded")
+	}
+	// Degraded while a publish keeps failing: acknowledged uploads are not
+	// reaching clients (the reconciler keeps retrying).
+	failing, err := a.svc.Failing(ctx, 3, time.Minute)
+	if err != nil {
+		return fmt.Errorf("catalog: %w", err)
+	}
+	if len(failing) > 0 {
+		ti := failing[0]
+		return fmt.Errorf("degraded: publishes of %d target(s) keep failing; %s since %s (%d attempts): %s",
+			len(failing), ti.Target, ti.FailingSince.Format(time.RFC3339), ti.PublishFailures, ti.PublishError)
 	}
 	return nil
 }
