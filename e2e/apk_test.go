@@ -35,7 +35,7 @@ import (
 
 const (
 	apkTarget  = "5.8/alpine/v3.20"
-	apkRepo    = "/apk/5.8/v3.20/main" // the /etc/apk/repositories line, after the host
+	apkRepo    = "/apk/5.8/alpine/v3.20/main" // the /etc/apk/repositories line, after the host
 	apkVersion = "1.2.3-r0"
 )
 
@@ -73,7 +73,7 @@ func TestApkEndToEnd(t *testing.T) {
 		if arch == "noarch" {
 			dir = "x86_64" // the first configured architecture
 		}
-		wantPath := "apk/5.8/v3.20/main/" + dir + "/" + name + "-" + apkVersion + ".apk"
+		wantPath := "apk/5.8/alpine/v3.20/main/" + dir + "/" + name + "-" + apkVersion + ".apk"
 		if reply["name"] != name || reply["version"] != apkVersion || reply["architecture"] != arch ||
 			reply["sha256"] != sha(uploads[k]) || reply["size"] != float64(len(uploads[k])) || reply["path"] != wantPath {
 			t.Errorf("upload %s: reply %v, want path %s", k, reply, wantPath)
