@@ -252,6 +252,9 @@ type PublishConfig struct {
 	// PackageCache bounds the memory that keeps package rows between
 	// publishes; unset means 256MiB, 0 disables the cache.
 	PackageCache *ByteSize `yaml:"package_cache"`
+	// Retry is the first wait before pier serve retries a failed publish;
+	// it doubles with each failure in a row, up to 5 minutes. Default 5s.
+	Retry time.Duration `yaml:"retry"`
 }
 
 // RetentionConfig says which package versions each target keeps and how

@@ -141,6 +141,7 @@ func open(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 		PublishDelay:      cfg.Publish.Delay,
 		KeepGenerations:   cfg.Publish.KeepGenerations,
 		PackageCacheBytes: packageCacheBytes(cfg.Publish.PackageCache),
+		PublishRetry:      cfg.Publish.Retry,
 		Hook:              crashHook(),
 		Now:               testClock(log),
 		OnChange: func() {
