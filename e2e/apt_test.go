@@ -162,5 +162,11 @@ func writeKey(t *testing.T, s *server, dir string) string {
 }
 
 func sourceLine(keyPath, url, stream, release string) string {
+	return fmt.Sprintf("deb [arch=amd64,arm64 signed-by=%s] %s/deb/%s/debian %s main\n", keyPath, url, stream, release)
+}
+
+// aliasSourceLine is sourceLine with the distro-less path of Pier's first
+// releases, which stays an alias of the target that claimed it first.
+func aliasSourceLine(keyPath, url, stream, release string) string {
 	return fmt.Sprintf("deb [arch=amd64,arm64 signed-by=%s] %s/deb/%s %s main\n", keyPath, url, stream, release)
 }

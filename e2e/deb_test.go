@@ -49,7 +49,7 @@ func TestAptEndToEnd(t *testing.T) {
 			t.Fatalf("upload %s: %d %v", k, code, reply)
 		}
 		if reply["sha256"] != sha(bookworm[k]) || reply["size"].(float64) != float64(len(bookworm[k])) ||
-			!strings.HasPrefix(reply["path"].(string), "deb/5.8/pool/main/") {
+			!strings.HasPrefix(reply["path"].(string), "deb/5.8/debian/pool/main/") {
 			t.Fatalf("upload %s: reply %v", k, reply)
 		}
 	}

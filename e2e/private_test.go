@@ -111,7 +111,7 @@ func TestPrivateApt(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("/setup: %d", code)
 	}
-	const inrel = "/deb/5.8/dists/bookworm/InRelease"
+	const inrel = "/deb/5.8/debian/dists/bookworm/InRelease"
 
 	for _, c := range []struct{ name, token string }{{"no credentials", ""}, {"wrong token", "pier_" + strings.Repeat("ab", 32)},
 		{"token of another target", other}} {
