@@ -345,3 +345,85 @@ func TestReadControlBomb(t *testing.T) {
 		t.Fatalf("large pax header: got %v", err)
 	}
 }
+
+// seedPackages are the hand-made and nfpm packages of the tests above, as
+// fuzz seeds: every path of the reader starts from one of them.
+func seedPackages(tb testing.TB) [][]byte {
+	tb.Helper()
+	var out [][]byte
+	tree := map[string][]byte{"usr/bin/hello": []byte("hi\n")}
+	for _, o := range []apktest.Options{
+		{Tree: tree, TreeDst: "/"}, {Tree: tree, TreeDst: "/", TreeMode: 0o755},
+		{Files: map[string][]byte{"/usr/bin/p": []byte("p")}, Dirs: []string{"/var/lib/p"}, Symlinks: map[string]string{"/usr/bin/q": "p"}},
+	} {
+		o.Name, o.Version = "seed", "1.0-r0"
+		data, err := apktest.Build(o)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, data)
+	}
+	patched := func(patch func(hdr []byte)) []byte {
+		return rawTar(tb, false, []rawEntry{file("usr/a", []byte("a"))}, func(_ int, h []byte) { patch(h) })
+	}
+	good := gzipMembers(tb, rawPkg{}.build(tb))
+	out = append(out,
+		rawPkg{pkginfo: melangeProvides}.build(tb),
+		rawPkg{pkginfo: basePkgInfo + "depend =  a>>1 b<>Q1x !c@tag d>=1.\nsize = 12x\ndatahash = short\n"}.build(tb),
+		rawPkg{dataTar: patched(func(h []byte) { copy(h[257:265], make([]byte, 8)) })}.build(tb),
+		rawPkg{dataTar: patched(func(h []byte) { copy(h[100:108], []byte{0x80, 0, 0, 0, 0x80, 0, 0x1, 0xed}) })}.build(tb),
+		rawPkg{dataTar: patched(func(h []byte) { h[0] = 0 })}.build(tb),
+		rawPkg{data: []rawEntry{file("usr/a", []byte("a")), {hdr: tar.Header{Name: "usr/b", Typeflag: tar.TypeLink, Linkname: "usr/a", Format: tar.FormatUSTAR}},
+			{hdr: tar.Header{Name: "usr/" + strings.Repeat("l", 120), Typeflag: tar.TypeReg, Format: tar.FormatGNU}},
+			{hdr: tar.Header{Name: "usr/" + strings.Repeat("p", 120), Typeflag: tar.TypeSymlink, Linkname: strings.Repeat("t", 120), Format: tar.FormatPAX}}}}.build(tb),
+		append(tgz(tb, true, file(".SIGN.RSA.k.rsa.pub", []byte("s")), file(".PKGINFO", []byte(basePkgInfo))), good[1]...),
+		append(append(gz(tb, nil), good[0]...), gz(tb, rawTar(tb, true, []rawEntry{file("usr/x", []byte("x"))}, nil))...),
+	)
+	return out
+}
+
+// FuzzPkgInfo feeds .PKGINFO text to the parser: it must not panic, and
+// whatever passes the checks must make an index stanza that passes the
+// index's own check and has one line per field.
+func FuzzPkgInfo(f *testing.F) {
+	f.Add([]byte(basePkgInfo))
+	f.Add([]byte(melangeProvides))
+	f.Add([]byte(basePkgInfo + "depend =  a>>1 b<>Q1x !c@tag d>=1.\nsize = 12x\ndatahash = " + strings.Repeat("A", 64) + "\npkgdesc = a\x00b\rc\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var info pkgInfo
+		if err := info.add(data); err != nil {
+			return
+		}
+		if info.check(128) != nil {
+			return
+		}
+		meta := info.stanza("Q1"+base64.StdEncoding.EncodeToString(make([]byte, 20)), 1)
+		p := repo.Package{Component: "main", Name: info.name, Version: info.version, Arch: info.arch, Meta: meta}
+		if err := checkPackage(&p); err != nil {
+			t.Fatalf("accepted .PKGINFO makes a bad stanza: %v\n%q", err, meta)
+		}
+	})
+}
+
+// FuzzTarWalk feeds raw tar bytes to the apk-style walker: it must not
+// panic, must hand over only entries whose data it can bound, and must
+// keep at most maxExt bytes of any extended header.
+func FuzzTarWalk(f *testing.F) {
+	f.Add(rawTar(f, false, []rawEntry{file("usr/a", []byte("a"))}, nil))
+	f.Add(rawTar(f, true, []rawEntry{{hdr: tar.Header{Name: "usr/" + strings.Repeat("p", 120), Typeflag: tar.TypeReg, Format: tar.FormatPAX,
+		PAXRecords: map[string]string{"path": "x", "linkpath": "y"}}}}, nil))
+	f.Add(rawTar(f, true, []rawEntry{{hdr: tar.Header{Name: "usr/" + strings.Repeat("l", 120), Typeflag: tar.TypeLink, Linkname: strings.Repeat("t", 120), Format: tar.FormatGNU}}}, nil))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		w := &tarWalker{r: bytes.NewReader(data), maxExt: 4 << 10}
+		_ = w.walk(func(e *tarItem, body io.Reader) error {
+			if e.size < 0 || len(e.name) >= pathMax-10 {
+				t.Fatalf("entry %q of size %d handed over", e.name, e.size)
+			}
+			_, err := io.Copy(io.Discard, body)
+			return err
+		})
+		if w.off > int64(len(data)) {
+			t.Fatalf("walked %d bytes of %d", w.off, len(data))
+		}
+	})
+}

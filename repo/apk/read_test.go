@@ -415,6 +415,9 @@ func FuzzRead(f *testing.F) {
 	f.Add(rawPkg{sig: []rawEntry{file(".SIGN.RSA.k.rsa.pub", []byte("s"))}, control: []rawEntry{file(".pre-install", []byte("#!/bin/sh"))}}.build(f))
 	f.Add(rawPkg{fullCtl: true}.build(f))
 	f.Add(rawPkg{data: []rawEntry{file("../x", nil)}}.build(f))
+	for _, seed := range seedPackages(f) {
+		f.Add(seed)
+	}
 	format := New(Config{MaxPkgInfoSize: 64 << 10, MaxControlSize: 1 << 20, MaxDataSize: 4 << 20}, nil)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		format.Sniff(data[:min(len(data), 512)]) // must not panic
