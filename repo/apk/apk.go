@@ -22,6 +22,7 @@
 package apk
 
 import (
+	"crypto/rsa"
 	"fmt"
 	"strings"
 
@@ -38,6 +39,9 @@ type IndexSigner interface {
 	// SignSHA1 returns the RSA PKCS#1 v1.5 signature of the SHA-1 digest of
 	// data.
 	SignSHA1(data []byte) ([]byte, error)
+	// Public returns the public half of the signing key; Verify checks
+	// every published index against it.
+	Public() *rsa.PublicKey
 }
 
 // Digests are the digests Pier must compute over uploaded apk files.
@@ -53,6 +57,7 @@ var (
 	_ repo.Format        = (*Format)(nil)
 	_ repo.PackagePather = (*Format)(nil)
 	_ repo.SetupWriter   = (*Format)(nil)
+	_ repo.Verifier      = (*Format)(nil)
 )
 
 // New returns the apk format. cfg gets its defaults filled in; the caller

@@ -34,6 +34,8 @@ type testSigner struct {
 
 func (s *testSigner) KeyName() string { return s.name }
 
+func (s *testSigner) Public() *rsa.PublicKey { return &s.key.PublicKey }
+
 func (s *testSigner) SignSHA1(data []byte) ([]byte, error) {
 	sum := sha1.Sum(data)
 	return rsa.SignPKCS1v15(nil, s.key, crypto.SHA1, sum[:])
