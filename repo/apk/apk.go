@@ -11,6 +11,10 @@
 // https://host/apk/<stream>/<release>/<component>. noarch packages are
 // published in every architecture directory.
 //
+// Read accepts exactly the packages apk-tools 2.14 installs (see
+// docs/acceptance/apk.md), and Verify reads a generation's indexes back as
+// apk-tools does before the generation goes live.
+//
 // # Meta
 //
 // The catalog record of a package (repo.Parsed.Meta) is the package's
