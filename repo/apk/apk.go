@@ -11,6 +11,10 @@
 // https://host/apk/<stream>/<release>/<component>. noarch packages are
 // published in every architecture directory.
 //
+// Read accepts exactly the packages apk-tools 2.14 installs (see
+// docs/acceptance/apk.md), and Verify reads a generation's indexes back as
+// apk-tools does before the generation goes live.
+//
 // # Meta
 //
 // The catalog record of a package (repo.Parsed.Meta) is the package's
@@ -22,6 +26,7 @@
 package apk
 
 import (
+	"crypto/rsa"
 	"fmt"
 	"strings"
 
@@ -38,6 +43,9 @@ type IndexSigner interface {
 	// SignSHA1 returns the RSA PKCS#1 v1.5 signature of the SHA-1 digest of
 	// data.
 	SignSHA1(data []byte) ([]byte, error)
+	// Public returns the public half of the signing key; Verify checks
+	// every published index against it.
+	Public() *rsa.PublicKey
 }
 
 // Digests are the digests Pier must compute over uploaded apk files.
@@ -54,6 +62,7 @@ var (
 	_ repo.PackagePather = (*Format)(nil)
 	_ repo.Layout        = (*Format)(nil)
 	_ repo.SetupWriter   = (*Format)(nil)
+	_ repo.Verifier      = (*Format)(nil)
 )
 
 // New returns the apk format. cfg gets its defaults filled in; the caller

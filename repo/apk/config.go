@@ -18,7 +18,8 @@ type Config struct {
 	// Components are published in every target even when they hold no
 	// package (an apk "repository" such as main or community). Default main.
 	Components []string `yaml:"components"`
-	// MaxPkgInfoSize is the largest accepted .PKGINFO, in bytes (1 MiB).
+	// MaxPkgInfoSize is the largest accepted .PKGINFO, in bytes (1 MiB);
+	// it also bounds a tar entry's pax or GNU long-name record.
 	MaxPkgInfoSize int64 `yaml:"max_pkginfo_size"`
 	// MaxControlSize is the largest accepted uncompressed size of the
 	// signature and control streams together, in bytes (16 MiB).

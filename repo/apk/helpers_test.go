@@ -12,7 +12,10 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
+	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -30,6 +33,8 @@ type testSigner struct {
 }
 
 func (s *testSigner) KeyName() string { return s.name }
+
+func (s *testSigner) Public() *rsa.PublicKey { return &s.key.PublicKey }
 
 func (s *testSigner) SignSHA1(data []byte) ([]byte, error) {
 	sum := sha1.Sum(data)
@@ -184,4 +189,73 @@ func tgz(t testing.TB, cut bool, entries ...rawEntry) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// gz compresses data as one gzip member.
+func gz(t testing.TB, data []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// rawTar writes entries as an uncompressed tar (complete or cut), then lets
+// patch change the header bytes of entry i (at offsets[i]) before the
+// caller compresses it: hand-made headers apk-tools and Go read
+// differently.
+func rawTar(t testing.TB, cut bool, entries []rawEntry, patch func(i int, hdr []byte)) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	var offsets []int
+	for _, e := range entries {
+		h := e.hdr
+		if err := tw.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		offsets = append(offsets, buf.Len())
+		if err := tw.WriteHeader(&h); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write(e.data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var err error
+	if cut {
+		err = tw.Flush()
+	} else {
+		err = tw.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := buf.Bytes()
+	if patch != nil {
+		for i, off := range offsets {
+			// A pax header comes first for PAX entries: patch the entry's own header.
+			for out[off+156] == 'x' {
+				size, _ := strconv.ParseInt(strings.Trim(string(out[off+124:off+136]), "\x00 "), 8, 64)
+				off += 512 + int((size+511)&^511)
+			}
+			patch(i, out[off:off+512])
+		}
+	}
+	return out
+}
+
+// fixChecksum recomputes a tar header's checksum after a patch.
+func fixChecksum(hdr []byte) {
+	copy(hdr[148:156], "        ")
+	sum := 0
+	for _, c := range hdr[:512] {
+		sum += int(c)
+	}
+	copy(hdr[148:156], fmt.Sprintf("%06o\x00 ", sum))
 }

@@ -126,7 +126,7 @@ func checkPackage(p *repo.Package) error {
 	if err := validName(p.Name, 1024); err != nil {
 		return fmt.Errorf("package %q: %w", p.Name, err)
 	}
-	if !ValidVersion(p.Version) {
+	if !validPkgver(p.Version) {
 		return fmt.Errorf("package %s: version %q is not a valid apk version", p.Name, p.Version)
 	}
 	if err := validArch(p.Arch); err != nil {

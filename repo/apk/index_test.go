@@ -550,6 +550,7 @@ type failingSigner struct{}
 
 func (failingSigner) KeyName() string                      { return "x.rsa.pub" }
 func (failingSigner) SignSHA1(data []byte) ([]byte, error) { return nil, errors.New("hsm unplugged") }
+func (failingSigner) Public() *rsa.PublicKey               { return nil }
 
 func TestIndexErrors(t *testing.T) {
 	ctx := context.Background()
@@ -572,20 +573,7 @@ func TestIndexErrors(t *testing.T) {
 // noarch) in one component: the cost of a publish after the first.
 func BenchmarkIndex10k(b *testing.B) {
 	f := newTestFormat(b, Config{})
-	pkgs := make([]repo.Package, 10000)
-	for i := range pkgs {
-		name := fmt.Sprintf("pkg%05d", i)
-		arch := "x86_64"
-		if i%10 == 0 {
-			arch = "noarch"
-		}
-		version := fmt.Sprintf("%d.%d.%d-r%d", i%7, i%13, i%100, i%3)
-		sum := sha256.Sum256([]byte(name))
-		meta := fmt.Sprintf("C:Q1%s=\nP:%s\nV:%s\nA:%s\nS:%d\nI:%d\nT:Synthetic package number %d for the benchmark\nU:https://example.com/%s\nL:MIT\no:%s\nm:Bench <bench@example.com>\nt:1700000000\nD:so:libc.musl-x86_64.so.1 busybox>=1.36\np:cmd:%s=%s\n",
-			hex.EncodeToString(sum[:20])[:27], name, version, arch, 10000+i, 50000+i, i, name, name, name, version)
-		pkgs[i] = repo.Package{Component: "main", Name: name, Version: version, Arch: arch, Size: int64(10000 + i),
-			SHA256: hex.EncodeToString(sum[:]), Meta: []byte(meta)}
-	}
+	pkgs := benchPackages(10000)
 	in := &repo.IndexInput{Target: testTarget, Packages: pkgs, Time: testTime}
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -603,4 +591,24 @@ func BenchmarkIndex10k(b *testing.B) {
 			}
 		}
 	}
+}
+
+// benchPackages makes n synthetic catalog rows (x86_64, every tenth noarch)
+// in component main.
+func benchPackages(n int) []repo.Package {
+	pkgs := make([]repo.Package, n)
+	for i := range pkgs {
+		name := fmt.Sprintf("pkg%05d", i)
+		arch := "x86_64"
+		if i%10 == 0 {
+			arch = "noarch"
+		}
+		version := fmt.Sprintf("%d.%d.%d-r%d", i%7, i%13, i%100, i%3)
+		sum := sha256.Sum256([]byte(name))
+		meta := fmt.Sprintf("C:Q1%s=\nP:%s\nV:%s\nA:%s\nS:%d\nI:%d\nT:Synthetic package number %d for the benchmark\nU:https://example.com/%s\nL:MIT\no:%s\nm:Bench <bench@example.com>\nt:1700000000\nD:so:libc.musl-x86_64.so.1 busybox>=1.36\np:cmd:%s=%s\n",
+			hex.EncodeToString(sum[:20])[:27], name, version, arch, 10000+i, 50000+i, i, name, name, name, version)
+		pkgs[i] = repo.Package{Component: "main", Name: name, Version: version, Arch: arch, Size: int64(10000 + i),
+			SHA256: hex.EncodeToString(sum[:]), Meta: []byte(meta)}
+	}
+	return pkgs
 }

@@ -2,13 +2,13 @@ package apk
 
 import (
 	"bytes"
-	"encoding/base64"
 	"fmt"
 	"strconv"
 	"strings"
 )
 
-// pkgInfo is what Pier keeps of a .PKGINFO (FORMATS.md 3.3).
+// pkgInfo is what Pier keeps of a .PKGINFO (FORMATS.md 3.3), as
+// apk-tools 2.14 reads it (src/package.c read_info_line, apk_pkg_add_info).
 type pkgInfo struct {
 	name, version, arch          string
 	desc, url, license           string
@@ -16,50 +16,40 @@ type pkgInfo struct {
 	installedSize                uint64
 	buildDate, providerPriority  uint64
 	depends, provides, installIf []string
-	dataHash                     string // lower-case hex, empty when absent
+	// hasDataHash is set by a datahash line (apk_sign_ctx_parse_pkginfo_line);
+	// dataHash is what apk-tools decoded from it, and badDataHash marks a
+	// value apk decodes from bytes past the line (shorter than 64 digits),
+	// which can never match.
+	hasDataHash bool
+	badDataHash bool
+	dataHash    [32]byte
+	dataHashRaw string
 }
 
 const noarch = "noarch"
 
-// parsePkgInfo parses .PKGINFO the way apk-tools does: one "key = value"
-// per line, "#" comments, other lines ignored, list keys repeated. It is
-// stricter than apk where a value would end up in the index: every field
-// that reaches APKINDEX is checked so that one package cannot break the
-// index for every client.
-func parsePkgInfo(data []byte, maxName int) (*pkgInfo, error) {
-	info := &pkgInfo{}
-	seen := map[string]bool{}
+// add parses one .PKGINFO the way apk-tools 2.14 does: one "key = value"
+// per line (split at the first " = "), "#" comments and other lines
+// ignored, unknown keys ignored, a repeated key overriding the previous
+// value (list keys append). A dependency list apk cannot parse refuses the
+// package, as apk_pkg_add_info does ("package file format error").
+func (p *pkgInfo) add(data []byte) error {
 	for line := range bytes.SplitSeq(data, []byte("\n")) {
 		if len(line) == 0 || line[0] == '#' {
 			continue
 		}
 		k, v, ok := strings.Cut(string(line), " = ")
-		if !ok || !knownKey(k) {
-			// apk ignores such lines: unknown keys, and the continuation
-			// lines of a multi-line pkgdesc.
+		if !ok {
 			continue
 		}
-		if err := checkValue(k, v); err != nil {
-			return nil, err
-		}
-		switch k {
-		case "pkgname", "pkgver", "arch", "datahash":
-			if seen[k] {
-				return nil, fmt.Errorf(".PKGINFO has more than one %s", k)
-			}
-			seen[k] = true
-		}
-		if err := info.set(k, v); err != nil {
-			return nil, err
+		if err := p.set(k, v); err != nil {
+			return err
 		}
 	}
-	if err := info.check(maxName); err != nil {
-		return nil, err
-	}
-	return info, nil
+	return nil
 }
 
-// set records one .PKGINFO key; unknown keys are ignored, as apk does.
+// set records one .PKGINFO key as apk_pkg_add_info does.
 func (p *pkgInfo) set(k, v string) error {
 	var err error
 	switch k {
@@ -69,88 +59,83 @@ func (p *pkgInfo) set(k, v string) error {
 		p.version = v
 	case "arch":
 		p.arch = v
-	case "pkgdesc":
-		p.desc = v
+	case "pkgdesc": // apk_blob_cstr: a C string
+		p.desc = cString([]byte(v))
 	case "url":
-		p.url = v
+		p.url = cString([]byte(v))
+	case "commit":
+		p.commit = cString([]byte(v))
 	case "license":
 		p.license = v
 	case "origin":
 		p.origin = v
 	case "maintainer":
 		p.maintainer = v
-	case "commit":
-		p.commit = v
 	case "size":
-		p.installedSize, err = parseUint(k, v)
+		p.installedSize, _ = pullUint([]byte(v), 10, 64)
 	case "builddate":
-		p.buildDate, err = parseUint(k, v)
+		p.buildDate, _ = pullUint([]byte(v), 10, 64)
 	case "provider_priority":
-		p.providerPriority, err = parseUint(k, v)
+		p.providerPriority, _ = pullUint([]byte(v), 10, 64)
 	case "depend":
-		p.depends, err = appendDeps(p.depends, k, v, false)
+		p.depends, err = pullDeps(p.depends, k, v)
 	case "provides":
-		p.provides, err = appendDeps(p.provides, k, v, true)
+		p.provides, err = pullDeps(p.provides, k, v)
 	case "install_if":
-		p.installIf, err = appendDeps(p.installIf, k, v, false)
+		p.installIf, err = pullDeps(p.installIf, k, v)
 	case "datahash":
-		p.dataHash = strings.ToLower(v)
-		if len(v) != 64 || !isHexString(p.dataHash) {
-			err = fmt.Errorf(".PKGINFO datahash %q is not a sha256 hex digest", v)
-		}
+		p.setDataHash(v)
 	}
 	return err
 }
 
-// check requires the identity fields and validates them.
+// setDataHash mirrors apk_sign_ctx_parse_pkginfo_line and
+// apk_blob_pull_hexdump: any datahash line makes apk check the data
+// stream's sha256; the expected digest is decoded from the first 64 bytes
+// of the value (upper or lower case hex; trailing bytes ignored). A value
+// of 16 to 63 bytes is decoded from bytes past its end, one shorter keeps
+// the previous digest: neither can match, and the package is refused when
+// the data stream is checked ("BAD signature").
+func (p *pkgInfo) setDataHash(v string) {
+	p.hasDataHash = true
+	p.dataHashRaw = v
+	switch {
+	case len(v) >= 64:
+		for i := range p.dataHash {
+			p.dataHash[i] = byte(digitValue(v[2*i])<<4 + digitValue(v[2*i+1]))
+		}
+		p.badDataHash = false
+	case len(v) >= 16:
+		p.badDataHash = true
+	}
+}
+
+// check requires the fields Pier needs to publish the package and
+// validates them.
 func (p *pkgInfo) check(maxName int) error {
 	switch {
 	case p.name == "":
-		return fmt.Errorf(".PKGINFO has no pkgname")
+		return fmt.Errorf(".PKGINFO has no pkgname (apk-tools refuses a package without one: ENOTSUP)")
 	case p.version == "":
 		return fmt.Errorf(".PKGINFO has no pkgver")
 	case p.arch == "":
-		return fmt.Errorf(".PKGINFO has no arch")
+		return fmt.Errorf(".PKGINFO has no arch: Pier publishes a package in its architecture's directory (abuild and nfpm always write arch; use noarch for an architecture-independent package)")
 	}
 	if err := validName(p.name, maxName); err != nil {
 		return err
 	}
-	if !ValidVersion(p.version) {
+	if !validPkgver(p.version) {
 		return fmt.Errorf("pkgver %q is not a valid apk version (digit{.digit}...{letter}{_suffix{N}}...{~hash}{-rN}, e.g. 1.2.3-r0)", p.version)
 	}
 	return validArch(p.arch)
 }
 
-// knownKey reports the .PKGINFO keys Pier reads.
-func knownKey(k string) bool {
-	switch k {
-	case "pkgname", "pkgver", "arch", "pkgdesc", "url", "license", "origin", "maintainer", "commit",
-		"size", "builddate", "provider_priority", "depend", "provides", "install_if", "datahash":
-		return true
-	}
-	return false
-}
-
-// checkValue rejects control characters: a value is one APKINDEX line.
-func checkValue(k, v string) error {
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; (c < 0x20 && c != '\t') || c == 0x7f {
-			return fmt.Errorf(".PKGINFO %s has a control character (0x%02x)", k, c)
-		}
-	}
-	return nil
-}
-
-func parseUint(k, v string) (uint64, error) {
-	n, err := strconv.ParseUint(v, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf(".PKGINFO %s %q is not a non-negative integer", k, v)
-	}
-	return n, nil
-}
-
-func isHexString(s string) bool {
-	return span(s, isHex) == len(s)
+// validPkgver accepts a version that apk-tools 2.14 or 3 accepts
+// (src/version.c apk_version_validate of either): apk 2.14 does not check
+// pkgver at all, apk 3 refuses an invalid one; Pier needs one of the two
+// grammars because the version is part of the published file name.
+func validPkgver(v string) bool {
+	return ValidVersion(v) || validVersion214(v)
 }
 
 // isPkgNameChar reports the characters apk allows in a package name
@@ -159,14 +144,11 @@ func isPkgNameChar(c byte) bool {
 	return isDigit(c) || isLower(c) || (c >= 'A' && c <= 'Z') || c == '+' || c == '-' || c == '.' || c == '_'
 }
 
-// isDepNameChar adds the characters of virtual names such as
-// "so:libc.musl-x86_64.so.1" or "/bin/sh" (ctype.c DEPNAME).
-func isDepNameChar(c byte) bool {
-	return isPkgNameChar(c) || c == ':' || c == '/' || c == ',' || c == '[' || c == ']'
-}
-
-// validName checks a package name. It becomes part of a file name, so it
-// must start with a letter or digit.
+// validName checks a package name as apk-tools 3 does (src/apk_adb.c
+// name_fromstring: a letter or digit, then PKGNAME characters). apk 2.14
+// does not check it, but it fetches <name>-<version>.apk from the
+// repository URL without escaping, so a name outside these characters
+// could not be fetched or would name another path.
 func validName(name string, maxLen int) error {
 	if len(name) > maxLen {
 		return fmt.Errorf("pkgname is %d bytes long, more than the limit of %d", len(name), maxLen)
@@ -180,7 +162,9 @@ func validName(name string, maxLen int) error {
 	return nil
 }
 
-// validArch checks an architecture name: it becomes a directory name.
+// validArch checks an architecture name: it becomes a directory name,
+// which apk-tools fetches as <repository>/<arch>/ with its own arch (every
+// arch apk-tools knows is lower case letters, digits and _, src/apk_arch.h).
 func validArch(arch string) error {
 	if arch == "" || len(arch) > 32 {
 		return fmt.Errorf("arch %q is not 1 to 32 characters long", arch)
@@ -191,65 +175,51 @@ func validArch(arch string) error {
 	return nil
 }
 
-// appendDeps splits a dependency list value (apk accepts several,
-// whitespace separated, per line) and checks every entry against apk's
-// dependency grammar: an index with one unparsable dependency fails to load
-// in apk-tools.
-func appendDeps(list []string, k, v string, provides bool) ([]string, error) {
-	for _, d := range strings.Fields(v) {
-		if err := validDep(d, provides); err != nil {
-			return nil, fmt.Errorf(".PKGINFO %s %q: %w", k, d, err)
+// pullDeps splits a dependency list value the way apk_blob_pull_deps does
+// (tokens separated by spaces; a value that starts with a space gives one
+// empty token first) and checks each with apk_blob_pull_dep's rules. The
+// tokens are kept as written, so the index line reads back exactly as apk
+// read the .PKGINFO.
+func pullDeps(list []string, k, v string) ([]string, error) {
+	for len(v) > 0 {
+		tok := v
+		if i := strings.IndexAny(v, " \n"); i >= 0 {
+			tok, v = v[:i], strings.TrimLeft(v[i:], " \n")
+		} else {
+			v = ""
 		}
-		list = append(list, d)
+		if err := checkDep(tok); err != nil {
+			return nil, fmt.Errorf(".PKGINFO %s %q: %w; apk-tools 2.14 refuses the package (\"package file format error\")", k, tok, err)
+		}
+		list = append(list, tok)
 	}
 	return list, nil
 }
 
-// validDep checks "[!]name[op version]"; provides take only "=".
-func validDep(d string, provides bool) error {
-	s := d
-	if !provides && strings.HasPrefix(s, "!") {
-		s = s[1:]
-	}
-	n := span(s, isDepNameChar)
-	if n == 0 {
-		return fmt.Errorf("no name")
-	}
-	rest := s[n:]
-	if rest == "" {
+// checkDep mirrors apk_blob_pull_dep (apk-tools 2.14 src/package.c):
+// "[!]name[op version]", where op is any run of < > = ~ and the version
+// must be non-empty and valid (apk_version_validate) unless op holds both
+// < and > (a checksum match, "><Q1...", whose version is not checked).
+// The name may hold any other byte.
+func checkDep(d string) error {
+	s := strings.TrimPrefix(d, "!")
+	i := strings.IndexAny(s, "<>=~")
+	if i < 0 {
 		return nil
 	}
-	op := rest[:span(rest, func(c byte) bool { return c == '<' || c == '>' || c == '=' || c == '~' })]
-	ver := rest[len(op):]
-	switch {
-	case op == "":
-		return fmt.Errorf("unexpected %q after the name", rest)
-	case provides && op != "=":
-		return fmt.Errorf("a provide takes only \"=\" before its version")
-	case op == "><":
-		if !validChecksum(ver) {
-			return fmt.Errorf("%q is not a package checksum", ver)
-		}
+	rest := s[i:]
+	n := span(rest, func(c byte) bool { return c == '<' || c == '>' || c == '=' || c == '~' })
+	op, ver := rest[:n], rest[n:]
+	if ver == "" {
+		return fmt.Errorf("the operator %q has no version after it", op)
+	}
+	if strings.Contains(op, "<") && strings.Contains(op, ">") {
 		return nil
 	}
-	switch op {
-	case "<", "<=", ">", ">=", "=", "~", "=~", "<~", ">~":
-	default:
-		return fmt.Errorf("unknown version operator %q", op)
-	}
-	if !ValidVersion(ver) {
-		return fmt.Errorf("%q is not a valid apk version", ver)
+	if !validVersion214(ver) {
+		return fmt.Errorf("%q is not a valid apk version (apk-tools 2.14 src/version.c apk_version_validate: digit{.digit}...{letter}{_suffix{N}}...{-rN})", ver)
 	}
 	return nil
-}
-
-// validChecksum accepts the Q1 form apk writes for "><" dependencies.
-func validChecksum(s string) bool {
-	if !strings.HasPrefix(s, "Q1") {
-		return false
-	}
-	b, err := base64.StdEncoding.DecodeString(s[2:])
-	return err == nil && len(b) == 20
 }
 
 // stanza renders the package's APKINDEX stanza (FORMATS.md 3.6) in apk's

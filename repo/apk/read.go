@@ -1,13 +1,11 @@
 package apk
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
@@ -54,313 +52,348 @@ func (f *Format) Sniff(head []byte) bool {
 	return strings.Contains(name, ".SIGN.") || strings.Contains(name, ".PKGINFO")
 }
 
-// errTooBig is returned by a counter past its limit.
+// errTooBig is returned past a decompression limit.
 var errTooBig = errors.New("over the size limit")
 
-// counter counts the bytes read through it and fails with errTooBig when
-// the source holds more than max.
-type counter struct {
-	r      io.Reader
-	n, max int64
-}
-
-func (c *counter) Read(p []byte) (int, error) {
-	if rest := c.max - c.n; int64(len(p)) > rest {
-		if rest == 0 {
-			var one [1]byte
-			m, err := c.r.Read(one[:])
-			if m > 0 {
-				return 0, errTooBig
-			}
-			return 0, err
-		}
-		p = p[:rest]
-	}
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
-}
-
-// pkgReader holds the state of one Read.
+// pkgReader holds the state of one Read. It reads a package the way
+// apk-tools 2.14 does when it installs one (src/package.c apk_pkg_read and
+// database.c apk_db_unpack_pkg): every gzip member is decompressed into one
+// tar stream (src/io_gunzip.c), the tar stream is walked like
+// apk_tar_parse, and the member boundaries drive the signature context
+// (apk_sign_ctx_mpart_cb): which bytes the identity C: and the datahash
+// cover, where the control part ends and the data starts.
 type pkgReader struct {
+	ctx  context.Context
 	cfg  *Config
 	src  *source
 	size int64
 	z    gzip.Reader
 	buf  []byte
+
+	// The member stream.
+	member      int   // 1-based number of the current (or last) member
+	memberStart int64 // file offset where it starts
+	inMember    bool
+	finished    bool
+	ctlBytes    int64 // decompressed bytes before the data started (the stream offset where it starts)
+	dataBytes   int64 // decompressed bytes after
+
+	// The signature context (apk_sign_ctx).
+	controlStarted bool
+	dataStarted    bool
+	endSeen        bool
+	dataVerified   bool
+	dataMember     int       // member the data started in
+	id             hash.Hash // sha1: the identity C:
+	data           hash.Hash // sha256 of the data members, with datahash
+	identity       []byte
+	sink           hashSink
+
+	info       pkgInfo
+	sawPkgInfo bool
+	files      map[string]struct{} // non-directory data entries, for hard links
 }
 
-// Read parses an apk v2 package (FORMATS.md 3.2): it steps through the gzip
-// members one by one, skips leading signature streams, parses .PKGINFO in
-// the control stream, checks every tar entry name, walks the data stream
-// (checking its datahash and its size limit) and computes the package
-// identity C: over the exact compressed bytes apk hashes. Meta is the
-// package's APKINDEX stanza, see Format.
+// maxDataEntries bounds the names Pier remembers to check hard links.
+const maxDataEntries = 1 << 21
+
+// hashSink sends the compressed bytes the source consumes to the digests
+// apk-tools updates with them (apk_sign_ctx_mpart_cb, APK_MPART_DATA).
+type hashSink struct{ pr *pkgReader }
+
+func (h hashSink) Write(p []byte) (int, error) {
+	pr := h.pr
+	if !pr.info.hasDataHash || !pr.dataStarted {
+		pr.id.Write(p)
+	}
+	if pr.data != nil {
+		pr.data.Write(p)
+	}
+	return len(p), nil
+}
+
+// Read parses an apk v2 package (FORMATS.md 3.2) as apk-tools 2.14 reads
+// it; see pkgReader. It computes the identity C: over the exact compressed
+// bytes apk hashes and checks the datahash. Meta is the package's APKINDEX
+// stanza, see Format.
 func (f *Format) Read(ctx context.Context, r io.ReaderAt, size int64, _ repo.Sums) (*repo.Parsed, error) {
-	pr := &pkgReader{cfg: &f.cfg, src: newSource(r, size), size: size, buf: make([]byte, 32<<10)}
-	info, checksum, err := pr.read(ctx)
-	if err != nil {
+	pr := &pkgReader{ctx: ctx, cfg: &f.cfg, src: newSource(r, size), size: size, buf: make([]byte, 32<<10),
+		id: sha1.New(), files: map[string]struct{}{}}
+	pr.sink = hashSink{pr}
+	if err := pr.read(); err != nil {
 		return nil, err
 	}
+	checksum := "Q1" + base64.StdEncoding.EncodeToString(pr.identity)
 	return &repo.Parsed{
-		Name:    info.name,
-		Version: info.version,
-		Arch:    info.arch,
-		Meta:    info.stanza(checksum, size),
+		Name:    pr.info.name,
+		Version: pr.info.version,
+		Arch:    pr.info.arch,
+		Meta:    pr.info.stanza(checksum, size),
 	}, nil
 }
 
 // adbMagic starts apk v3 files (apk-tools 3 src/adb.h).
 const adbMagic = "ADB"
 
-func (pr *pkgReader) read(ctx context.Context) (*pkgInfo, string, error) {
+// apkStreamError is a package apk-tools refuses while reading its stream;
+// it becomes a bad package.
+type apkStreamError struct{ msg string }
+
+func (e *apkStreamError) Error() string { return e.msg }
+
+func streamErr(format string, args ...any) error {
+	return &apkStreamError{fmt.Sprintf(format, args...)}
+}
+
+func (pr *pkgReader) read() error {
 	if pr.size <= 0 {
-		return nil, "", repo.BadPackage("the file is empty")
+		return repo.BadPackage("the file is empty")
 	}
 	var head [3]byte
 	if n, _ := pr.src.ra.ReadAt(head[:], 0); n == len(head) && string(head[:]) == adbMagic {
-		return nil, "", repo.BadPackage("this is an apk v3 (ADB) package; Pier publishes apk v2 repositories, which apk 2 and 3 both read: build a v2 package (abuild, nfpm, melange)")
+		return repo.BadPackage("this is an apk v3 (ADB) package; Pier publishes apk v2 repositories, which apk 2 and 3 both read: build a v2 package (abuild, nfpm, melange)")
 	}
-	// Signature and control streams: one gzip member each.
-	budget := &counter{max: pr.cfg.MaxControlSize}
-	var info *pkgInfo
-	var identity hash.Hash
-	for member := 1; info == nil; member++ {
-		start := pr.src.offset()
-		if start >= pr.size {
-			return nil, "", repo.BadPackage("the package has no control stream with a .PKGINFO")
-		}
-		h := sha1.New()
-		pr.src.setSink(h)
-		if err := pr.z.Reset(pr.src); err != nil {
-			return nil, "", pr.fail(ctx, err, "gzip stream %d (at byte %d)", member, start)
-		}
-		pr.z.Multistream(false)
-		budget.r = &pr.z
-		got, err := pr.walkControl(ctx, tar.NewReader(budget), budget, member)
-		if err != nil {
-			return nil, "", err
-		}
-		// Read the member to its end: the gzip trailer is checked there and
-		// the source then stands exactly at the next member.
-		n, err := drain(ctx, budget, pr.buf)
-		if err != nil {
-			return nil, "", pr.fail(ctx, err, "gzip stream %d", member)
-		}
-		if n > 0 {
-			return nil, "", repo.BadPackage(fmt.Sprintf("gzip stream %d holds %d bytes after its last tar entry", member, n))
-		}
-		info, identity = got, h
-	}
-
-	// Data stream. With datahash the identity covers the control stream
-	// only; without it apk hashes control and data to the end of the file.
-	var data hash.Hash
-	if info.dataHash != "" {
-		data = sha256.New()
-		pr.src.setSink(data)
-	} else {
-		pr.src.setSink(identity)
-	}
-	if err := pr.walkData(ctx); err != nil {
-		return nil, "", err
-	}
-	pr.src.setSink(nil)
-	if off := pr.src.offset(); off != pr.size {
-		return nil, "", repo.BadPackage(fmt.Sprintf("%d unexpected bytes after the data stream", pr.size-off))
-	}
-	if info.dataHash != "" {
-		if got := hex.EncodeToString(data.Sum(nil)); got != info.dataHash {
-			return nil, "", repo.BadPackage(fmt.Sprintf(".PKGINFO datahash is %s but the data stream's sha256 is %s: the package is corrupt or was modified after it was built", info.dataHash, got))
-		}
-	}
-	return info, "Q1" + base64.StdEncoding.EncodeToString(identity.Sum(nil)), nil
-}
-
-// walkControl reads the tar entries of one signature or control stream. It
-// returns the parsed .PKGINFO for the control stream and nil for a
-// signature stream.
-func (pr *pkgReader) walkControl(ctx context.Context, tr *tar.Reader, cnt *counter, member int) (*pkgInfo, error) {
-	hdr, err := tr.Next()
-	if err == io.EOF {
-		return nil, repo.BadPackage(fmt.Sprintf("gzip stream %d holds no tar entry", member))
+	pr.src.setSink(pr.sink)
+	w := &tarWalker{r: pr, maxExt: pr.cfg.MaxPkgInfoSize, buf: pr.buf}
+	err := w.walk(pr.entry)
+	if err == nil && !pr.finished {
+		// The walk stopped before the end of the stream; apk reads on to
+		// the end of the file (apk_tar_parse's trailer loop never stops
+		// early without an error), so this cannot happen.
+		err = streamErr("the tar stream stops before the end of the file")
 	}
 	if err != nil {
-		return nil, pr.fail(ctx, err, "gzip stream %d", member)
+		return pr.fail(err)
 	}
-	sig := strings.HasPrefix(hdr.Name, ".SIGN.")
-	what := "control stream"
-	if sig {
-		what = "signature stream"
+	// apk_sign_ctx_status: the whole file was read; the data must have
+	// been verified.
+	if !pr.dataVerified {
+		return repo.BadPackage("the package has no data stream: the file ends with the control stream's gzip member, but .PKGINFO has a datahash for a data stream (apk-tools: \"BAD archive\")")
 	}
-	var info *pkgInfo
-	for {
-		if err := checkEntryName(hdr, what); err != nil {
-			return nil, err
-		}
-		switch {
-		case sig != strings.HasPrefix(hdr.Name, ".SIGN."):
-			return nil, repo.BadPackage(fmt.Sprintf("gzip stream %d mixes signature entries (.SIGN.*) with %q", member, hdr.Name))
-		case !sig && (hdr.Name[0] != '.' || strings.Contains(hdr.Name, "/")):
-			return nil, repo.BadPackage(fmt.Sprintf("control stream entry %q is not a top-level dot file: apk would take it for the start of the data", hdr.Name))
-		case hdr.Name == ".PKGINFO":
-			if info != nil {
-				return nil, repo.BadPackage("the control stream has two .PKGINFO entries")
-			}
-			if info, err = pr.pkgInfo(ctx, tr, hdr); err != nil {
-				return nil, err
-			}
-		}
-		if _, err := drain(ctx, tr, pr.buf); err != nil {
-			return nil, pr.fail(ctx, err, "%s entry %q", what, hdr.Name)
-		}
-		before := cnt.n
-		hdr, err = tr.Next()
-		if err == io.EOF {
-			// Padding is under 512 bytes: a full block read here was an
-			// end-of-archive block.
-			if cnt.n-before >= 512 {
-				return nil, repo.BadPackage(fmt.Sprintf("the %s (gzip stream %d) ends its tar archive with end-of-archive blocks; apk stops reading there, so it must be a cut tar", what, member))
-			}
-			break
-		}
-		if err != nil {
-			return nil, pr.fail(ctx, err, "%s (gzip stream %d)", what, member)
-		}
+	if !pr.sawPkgInfo {
+		return repo.BadPackage("the control stream has no .PKGINFO (apk-tools refuses a package without a name: ENOTSUP)")
 	}
-	if !sig && info == nil {
-		return nil, repo.BadPackage(fmt.Sprintf("the control stream (gzip stream %d) has no .PKGINFO", member))
-	}
-	return info, nil
-}
-
-func (pr *pkgReader) pkgInfo(ctx context.Context, tr *tar.Reader, hdr *tar.Header) (*pkgInfo, error) {
-	if hdr.Typeflag != tar.TypeReg {
-		return nil, repo.BadPackage(".PKGINFO is not a regular file")
-	}
-	if hdr.Size > pr.cfg.MaxPkgInfoSize {
-		return nil, repo.BadPackage(fmt.Sprintf(".PKGINFO is %d bytes, more than the limit of %d", hdr.Size, pr.cfg.MaxPkgInfoSize))
-	}
-	data, err := io.ReadAll(tr)
-	if err != nil {
-		return nil, pr.fail(ctx, err, "reading .PKGINFO")
-	}
-	info, err := parsePkgInfo(data, pr.cfg.MaxNameLength)
-	if err != nil {
-		return nil, repo.BadPackage(err.Error())
-	}
-	return info, nil
-}
-
-// walkData reads the data stream to the end of the file, checking entry
-// names and the size limit. apk reads the data as one tar stream even when
-// it spans several gzip members, so the gzip reader runs in multistream
-// mode here.
-func (pr *pkgReader) walkData(ctx context.Context) error {
-	start := pr.src.offset()
-	if start >= pr.size {
-		return repo.BadPackage("the package has no data stream after the control stream")
-	}
-	if err := pr.z.Reset(pr.src); err != nil {
-		return pr.fail(ctx, err, "data stream (at byte %d)", start)
-	}
-	cnt := &counter{r: &pr.z, max: pr.cfg.MaxDataSize}
-	tr := tar.NewReader(cnt)
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return pr.fail(ctx, err, "data stream")
-		}
-		if err := checkEntryName(hdr, "data stream"); err != nil {
-			return err
-		}
-		if _, err := drain(ctx, tr, pr.buf); err != nil {
-			return pr.fail(ctx, err, "data stream entry %q", hdr.Name)
-		}
-	}
-	if _, err := drain(ctx, cnt, pr.buf); err != nil {
-		if errors.Is(err, gzip.ErrHeader) {
-			return repo.BadPackage("the data stream is followed by bytes that are not gzip data")
-		}
-		return pr.fail(ctx, err, "data stream")
+	if err := pr.info.check(pr.cfg.MaxNameLength); err != nil {
+		return repo.BadPackage(err.Error())
 	}
 	return nil
 }
 
-// checkEntryName rejects absolute names and names with a ".." element (and
-// hard links to such names): they would write outside the install root.
-func checkEntryName(hdr *tar.Header, what string) error {
-	check := func(kind, name string) error {
-		if name == "" {
-			return repo.BadPackage(fmt.Sprintf("%s has a tar entry with an empty %s", what, kind))
+// Read implements io.Reader over the decompressed stream of every gzip
+// member in turn, calling boundary between members and at the end, when
+// the consumer asks for bytes past a member's end, as apk's gzip stream
+// does (src/io_gunzip.c gzi_read).
+func (pr *pkgReader) Read(p []byte) (int, error) {
+	if err := pr.ctx.Err(); err != nil {
+		return 0, err
+	}
+	for {
+		if pr.finished {
+			return 0, io.EOF
 		}
-		if name[0] == '/' {
-			return repo.BadPackage(fmt.Sprintf("%s tar entry %q: absolute %s", what, hdr.Name, kind))
-		}
-		for el := range strings.SplitSeq(name, "/") {
-			if el == ".." {
-				return repo.BadPackage(fmt.Sprintf("%s tar entry %q: %s %q leaves the install root (path traversal)", what, hdr.Name, kind, name))
+		if !pr.inMember {
+			if pr.member > 0 {
+				end := pr.src.offset() >= pr.size
+				if err := pr.boundary(end); err != nil {
+					return 0, err
+				}
+				if end {
+					pr.finished = true
+					return 0, io.EOF
+				}
 			}
+			pr.member++
+			pr.memberStart = pr.src.offset()
+			if err := pr.z.Reset(pr.src); err != nil {
+				return 0, pr.gzipErr(err)
+			}
+			pr.z.Multistream(false)
+			pr.inMember = true
+		}
+		n, err := pr.z.Read(p)
+		if pr.dataStarted {
+			pr.dataBytes += int64(n)
+			if pr.dataBytes > pr.cfg.MaxDataSize {
+				return 0, errTooBig
+			}
+		} else {
+			pr.ctlBytes += int64(n)
+			if pr.ctlBytes > pr.cfg.MaxControlSize {
+				return 0, errTooBig
+			}
+		}
+		if err == io.EOF {
+			pr.inMember = false
+			if n > 0 {
+				return n, nil
+			}
+			continue
+		}
+		if err != nil {
+			return n, pr.gzipErr(err)
+		}
+		return n, nil
+	}
+}
+
+// gzipErr explains a gzip error of the current member.
+func (pr *pkgReader) gzipErr(err error) error {
+	if pr.src.err != nil || pr.ctx.Err() != nil {
+		return err
+	}
+	where := fmt.Sprintf("gzip member %d (at byte %d)", pr.member, pr.memberStart)
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		return streamErr("%s: unexpected end of file (truncated package)", where)
+	case errors.Is(err, gzip.ErrChecksum):
+		return streamErr("%s: gzip checksum mismatch (corrupt package)", where)
+	case errors.Is(err, gzip.ErrHeader) && pr.member > 1:
+		return streamErr("%s: the bytes after gzip member %d are not gzip data (apk-tools: \"package file format error\")", where, pr.member-1)
+	case errors.Is(err, gzip.ErrHeader):
+		return streamErr("%s: not a gzip stream", where)
+	}
+	return streamErr("%s: %v", where, err)
+}
+
+// boundary mirrors apk_sign_ctx_mpart_cb at the end of a gzip member (end
+// set: the end of the file). It flushes the member's compressed bytes to
+// the digests first.
+func (pr *pkgReader) boundary(end bool) error {
+	pr.src.setSink(pr.sink)
+	if !end && pr.dataStarted {
+		return nil // data in several members: apk warns and goes on
+	}
+	if end {
+		pr.endSeen = true
+	}
+	if !pr.controlStarted {
+		if end {
+			return streamErr("the package holds only signature entries (.SIGN.*): it has no control stream with a .PKGINFO and no data (apk-tools: \"BAD signature\")")
+		}
+		pr.id.Reset() // a signature member: the identity starts after it
+		return nil
+	}
+	endOfControl := !pr.dataStarted
+	pr.dataStarted = true
+	if endOfControl {
+		pr.dataMember = pr.member + 1
+	}
+	if !pr.info.hasDataHash && endOfControl && !end {
+		return nil // no datahash: the identity covers the data too
+	}
+	if pr.info.hasDataHash && !endOfControl {
+		got := pr.data.Sum(nil)
+		if pr.info.badDataHash || !bytes.Equal(got, pr.info.dataHash[:]) {
+			return streamErr(".PKGINFO datahash %q does not match the data stream, whose sha256 is %x: the package is corrupt or was changed after it was built (apk-tools refuses it: \"BAD signature\")", pr.info.dataHashRaw, got)
+		}
+		pr.dataVerified = true
+		return nil
+	}
+	pr.identity = pr.id.Sum(nil)
+	if !pr.info.hasDataHash && end {
+		pr.dataVerified = true
+	}
+	if pr.info.hasDataHash {
+		pr.data = sha256.New()
+	}
+	return nil
+}
+
+// entry handles one tar entry as apk_sign_ctx_process_file,
+// read_info_entry and apk_db_install_archive_entry do.
+func (pr *pkgReader) entry(e *tarItem, body io.Reader) error {
+	if !pr.dataStarted {
+		if e.name == "" || e.name[0] != '.' || strings.Contains(e.name, "/") {
+			return streamErr("tar entry %q is in the control part of the package (gzip member %d): apk-tools ends the control part only where a gzip member ends, and refuses a file there that is not a top-level dot file (%s). The control stream (.PKGINFO and scripts) must be a gzip member of its own, the data in the members after it", e.name, pr.member, map[bool]string{true: "\"archive does not contain expected data\"", false: "\"BAD signature\" when installing from a repository"}[pr.info.hasDataHash])
+		}
+		if !pr.controlStarted && !strings.HasPrefix(e.name, ".SIGN.") {
+			pr.controlStarted = true
+		}
+		if pr.controlStarted && e.name == ".PKGINFO" {
+			return pr.pkgInfo(e, body)
 		}
 		return nil
 	}
-	if err := check("name", hdr.Name); err != nil {
+	return pr.dataEntry(e)
+}
+
+// pkgInfo parses a .PKGINFO entry of the control part; apk reads every
+// one, later lines overriding earlier ones.
+func (pr *pkgReader) pkgInfo(e *tarItem, body io.Reader) error {
+	if e.size > pr.cfg.MaxPkgInfoSize {
+		return streamErr(".PKGINFO is %d bytes, more than the limit of %d (max_pkginfo_size)", e.size, pr.cfg.MaxPkgInfoSize)
+	}
+	data, err := io.ReadAll(body)
+	if err != nil {
 		return err
 	}
-	if hdr.Typeflag == tar.TypeLink {
-		return check("hard link target", hdr.Linkname)
+	pr.sawPkgInfo = true
+	if err := pr.info.add(data); err != nil {
+		return streamErr("%s", err.Error())
 	}
 	return nil
 }
 
-// drain reads r to its end, checking ctx between reads.
-func drain(ctx context.Context, r io.Reader, buf []byte) (int64, error) {
-	var total int64
-	for {
-		if err := ctx.Err(); err != nil {
-			return total, err
-		}
-		n, err := r.Read(buf)
-		total += int64(n)
-		if err == io.EOF {
-			return total, nil
-		}
-		if err != nil {
-			return total, err
+// dataEntry applies the checks apk-tools makes when it installs a data
+// entry (database.c apk_db_install_archive_entry): names starting with "."
+// are skipped (not installed); an absolute name, one with a "/./" or
+// "/../" element or a control character is "malicious" and fails the
+// install; a hard link must point to a file installed before it from this
+// package.
+func (pr *pkgReader) dataEntry(e *tarItem) error {
+	if e.name != "" && e.name[0] == '.' {
+		return nil
+	}
+	switch {
+	case strings.HasPrefix(e.name, "/"):
+		return streamErr("data stream tar entry %q: an absolute name; apk-tools refuses to install it (\"ignoring malicious file\") and fails the install", e.name)
+	case strings.Contains(e.name, "/../") || strings.Contains(e.name, "/./"):
+		return streamErr("data stream tar entry %q: a name with a \"..\" or \".\" element (path traversal); apk-tools refuses to install it (\"ignoring malicious file\") and fails the install", e.name)
+	case strings.IndexFunc(e.name, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0:
+		return streamErr("data stream tar entry %q: a name with a control character; apk-tools refuses to install it (\"ignoring malicious file\") and fails the install", e.name)
+	}
+	if e.typeflag == '1' {
+		if _, ok := pr.files[e.link]; !ok {
+			return streamErr("data stream tar entry %q: a hard link to %q, which is not a file earlier in this package; apk-tools links only to files it installed from the same package and fails the install otherwise", e.name, e.link)
 		}
 	}
+	if !e.isDir() {
+		if len(pr.files) >= maxDataEntries {
+			return streamErr("the data stream has more than %d files (Pier's limit)", maxDataEntries)
+		}
+		pr.files[e.name] = struct{}{}
+	}
+	return nil
 }
 
-// fail turns an error met while decoding into the right kind: an I/O error
+// fail turns an error met while reading into the right kind: an I/O error
 // of the underlying reader or a cancelled context stays what it is,
 // anything else is a bad package.
-func (pr *pkgReader) fail(ctx context.Context, err error, format string, args ...any) error {
+func (pr *pkgReader) fail(err error) error {
 	if pr.src.err != nil {
 		return fmt.Errorf("apk: %w", pr.src.err)
 	}
-	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+	if ctxErr := pr.ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
 		return fmt.Errorf("apk: read package: %w", err)
 	}
-	what := fmt.Sprintf(format, args...)
-	var reason string
+	var se *apkStreamError
+	var fe *tarFormatError
+	var te *tarStructError
 	switch {
-	case errors.Is(err, errTooBig) && strings.HasPrefix(what, "data"):
-		reason = fmt.Sprintf("%s expands to more than %d bytes (max_data_size; a gzip bomb?)", what, pr.cfg.MaxDataSize)
+	case errors.As(err, &se):
+		return repo.BadPackage(se.msg)
+	case errors.As(err, &fe):
+		return repo.BadPackage(fe.msg)
+	case errors.As(err, &te) && te.endAt >= 0 && pr.dataStarted && te.endAt < pr.ctlBytes:
+		return repo.BadPackage(te.msg + ": the control stream ends its tar archive with end-of-archive blocks, where apk stops reading (apk-tools: \"BAD archive\"); the signature and control streams must be cut tars, without end-of-archive blocks (abuild-tar --cut; in Go, tar.Writer.Flush without Close)")
+	case errors.As(err, &te):
+		return repo.BadPackage(te.msg + " (apk-tools: \"BAD archive\")")
+	case errors.Is(err, errTooBig) && pr.dataStarted:
+		return repo.BadPackage(fmt.Sprintf("the data stream expands to more than %d bytes (max_data_size; a gzip bomb?)", pr.cfg.MaxDataSize))
 	case errors.Is(err, errTooBig):
-		reason = fmt.Sprintf("%s: the signature and control streams expand to more than %d bytes (max_control_size; a gzip bomb?)", what, pr.cfg.MaxControlSize)
+		return repo.BadPackage(fmt.Sprintf("the signature and control streams expand to more than %d bytes (max_control_size; a gzip bomb?)", pr.cfg.MaxControlSize))
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		reason = what + ": unexpected end of file (truncated package)"
-	case errors.Is(err, gzip.ErrChecksum):
-		reason = what + ": gzip checksum mismatch (corrupt package)"
-	case errors.Is(err, gzip.ErrHeader):
-		reason = what + ": not a gzip stream"
-	case errors.Is(err, tar.ErrHeader):
-		reason = what + ": invalid tar header"
-	default:
-		reason = fmt.Sprintf("%s: %v", what, err)
+		return repo.BadPackage("unexpected end of file (truncated package)")
 	}
-	return repo.BadPackage(reason)
+	return repo.BadPackage(err.Error())
 }

@@ -1,5 +1,7 @@
 package apk
 
+import "strings"
+
 // Alpine version strings (FORMATS.md 3.8; apk-tools src/version.c) follow
 //
 //	digit{.digit}...{letter}{_suffix{N}}...{~hexhash}{-rN}
@@ -269,4 +271,61 @@ func CompareVersions(a, b string) int {
 		return -1
 	}
 	return 1
+}
+
+// validVersion214 is apk-tools 2.14's apk_version_validate (src/version.c
+// of the 2.14-stable branch), which dependency versions must pass: the
+// grammar has no ~hash part, and a "." or "-r" may be followed by no
+// digits and a "_" by no suffix name ("1.", "1_", "1-r" are valid).
+func validVersion214(v string) bool {
+	n := span(v, isDigit)
+	if n == 0 {
+		return false
+	}
+	kind, rest := tokInitialDigit, v[n:]
+	for rest != "" {
+		c := rest[0]
+		switch {
+		case isLower(c):
+			if kind > tokDigit {
+				return false
+			}
+			kind, rest = tokLetter, rest[1:]
+		case c == '.' || isDigit(c):
+			if c == '.' {
+				if kind > tokDigit {
+					return false
+				}
+				rest = rest[1:]
+			}
+			rest = rest[span(rest, isDigit):]
+			switch kind {
+			case tokSuffix:
+				kind = tokSuffixNo
+			case tokInitialDigit, tokDigit:
+				kind = tokDigit
+			default:
+				return false
+			}
+		case c == '_':
+			if kind > tokSuffixNo {
+				return false
+			}
+			m := 1 + span(rest[1:], isLower)
+			if suf := rest[1:m]; suf != "" && suffixRank(suf) == sufInvalid {
+				return false
+			}
+			kind, rest = tokSuffix, rest[m:]
+		case c == '-':
+			if kind >= tokRevision || !strings.HasPrefix(rest, "-r") {
+				return false
+			}
+			rest = rest[2:]
+			rest = rest[span(rest, isDigit):]
+			kind = tokRevision
+		default:
+			return false
+		}
+	}
+	return true
 }

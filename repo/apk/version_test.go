@@ -185,3 +185,19 @@ func TestCompareVersionsOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestValidVersion214: apk-tools 2.14's grammar for dependency versions
+// (src/version.c of 2.14-stable): no ~hash, and empty digit runs after
+// "." and "-r" and an empty suffix after "_" are valid.
+func TestValidVersion214(t *testing.T) {
+	for v, want := range map[string]bool{
+		"1": true, "1.2.3": true, "1.2.3a": true, "1.0_rc1": true, "1.0_p1-r3": true, "1.0-r0": true,
+		"1.": true, "1.a": true, "1_": true, "1-r": true, "2.0_alpha_beta2": true,
+		"": false, "a1": false, "1.0~abc": false, "0unstable": false, "1.0-1": false, "1ab": false,
+		"1_foo": false, "1-r1-r2": false, "1.0 ": false, "1_alpha.2": false, "1-r1a": false,
+	} {
+		if got := validVersion214(v); got != want {
+			t.Errorf("validVersion214(%q) = %v, want %v", v, got, want)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"crypto/rsa"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -42,6 +43,19 @@ type Options struct {
 	// Files maps absolute install paths ("/usr/bin/hello") to contents,
 	// installed with mode 0644 (0755 under a bin directory).
 	Files map[string][]byte
+	// Tree, when not nil, adds one nfpm `type: tree` content: these files
+	// (paths relative to the tree, "bin/hello") are written to a temporary
+	// folder that nfpm walks and installs under TreeDst ("/" when empty).
+	// nfpm writes every folder of a tree with Go's os.ModeDir bit in its
+	// tar mode unless TreeMode is set, and the root of a `dst: /` tree as
+	// an entry with an empty name.
+	Tree     map[string][]byte
+	TreeDst  string
+	TreeMode os.FileMode
+	// Dirs and Symlinks add nfpm `type: dir` and `type: symlink` contents
+	// (Symlinks maps the link's path to its target).
+	Dirs     []string
+	Symlinks map[string]string
 	// MTime is the time of every file; zero means 2024-01-01T00:00:00Z, so
 	// that equal options give equal bytes.
 	MTime time.Time
@@ -86,6 +100,34 @@ func Build(opts Options) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("apktest: %w", err)
 	}
+	prepare := opts.Tree != nil || len(opts.Dirs) > 0 || len(opts.Symlinks) > 0
+	if opts.Tree != nil {
+		tree, err := writeTree(dir, opts.Tree, mtime)
+		if err != nil {
+			return nil, fmt.Errorf("apktest: %w", err)
+		}
+		dst := opts.TreeDst
+		if dst == "" {
+			dst = "/"
+		}
+		contents = append(contents, &files.Content{Type: files.TypeTree, Source: tree, Destination: dst,
+			FileInfo: &files.ContentFileInfo{Mode: opts.TreeMode, Owner: "root", Group: "root"}})
+	}
+	for _, d := range opts.Dirs {
+		contents = append(contents, &files.Content{Type: files.TypeDir, Destination: d,
+			FileInfo: &files.ContentFileInfo{Mode: 0o755, MTime: mtime, Owner: "root", Group: "root"}})
+	}
+	for _, dst := range slices.Sorted(maps.Keys(opts.Symlinks)) {
+		contents = append(contents, &files.Content{Type: files.TypeSymlink, Source: opts.Symlinks[dst], Destination: dst,
+			FileInfo: &files.ContentFileInfo{MTime: mtime}})
+	}
+	if prepare {
+		// What nfpm's own pipeline does with a config's contents: expand
+		// trees, add parent folders, sort.
+		if contents, err = files.PrepareForPackager(contents, 0o022, "apk", false, mtime); err != nil {
+			return nil, fmt.Errorf("apktest: prepare contents: %w", err)
+		}
+	}
 
 	info := &nfpm.Info{
 		Name:          opts.Name,
@@ -126,6 +168,31 @@ func Build(opts Options) ([]byte, error) {
 		return nil, fmt.Errorf("apktest: build %s %s: %w", opts.Name, opts.Version, err)
 	}
 	return buf.Bytes(), nil
+}
+
+// writeTree writes a tree's files under dir/tree, giving every file and
+// folder the time mtime so that equal options give equal bytes.
+func writeTree(dir string, tree map[string][]byte, mtime time.Time) (string, error) {
+	root := filepath.Join(dir, "tree")
+	if err := os.Mkdir(root, 0o755); err != nil {
+		return "", err
+	}
+	for _, rel := range slices.Sorted(maps.Keys(tree)) {
+		p := filepath.Join(root, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(p, tree[rel], 0o644); err != nil {
+			return "", err
+		}
+	}
+	err := filepath.WalkDir(root, func(p string, _ os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Chtimes(p, mtime, mtime)
+	})
+	return root, err
 }
 
 // writeContents writes files into dir, in path order, and describes them
