@@ -353,6 +353,12 @@ func (c countingReader) Read(p []byte) (int, error) {
 	n, err := c.w.r.Read(p)
 	c.w.off += int64(n)
 	if err == io.EOF {
+		// The stream may end right after the entry's last byte (a
+		// signature that fills its blocks exactly): only a read that gets
+		// nothing is short.
+		if n > 0 {
+			return n, nil
+		}
 		err = io.ErrUnexpectedEOF
 	}
 	return n, err

@@ -54,7 +54,7 @@ func goodGeneration(t testing.TB, f *Format) *repo.VerifyInput {
 	return generation(t, files, blobs)
 }
 
-const x86Index = "apk/5.8/v3.20/main/x86_64/APKINDEX.tar.gz"
+const x86Index = "apk/5.8/alpine/v3.20/main/x86_64/APKINDEX.tar.gz"
 
 // signedIndex signs an index stream made of the given tar entries the way
 // Index does.
@@ -122,10 +122,10 @@ func TestVerify(t *testing.T) {
 		{name: "wrong key name", format: New(Config{}, &testSigner{key: loadTestKey(t), name: "someone-else.rsa.pub"}),
 			want: []string{"community/aarch64/APKINDEX.tar.gz", ".SIGN.RSA.someone-else.rsa.pub", "UNTRUSTED"}},
 		{name: "missing package", change: func(in *repo.VerifyInput) {
-			in.Files = slices.DeleteFunc(in.Files, func(f repo.File) bool { return f.Path == "apk/5.8/v3.20/main/x86_64/hello-1.0.10-r1.apk" })
+			in.Files = slices.DeleteFunc(in.Files, func(f repo.File) bool { return f.Path == "apk/5.8/alpine/v3.20/main/x86_64/hello-1.0.10-r1.apk" })
 		}, want: []string{x86Index, "hello-1.0.10-r1.apk is not in the generation"}},
 		{name: "wrong size", change: func(in *repo.VerifyInput) {
-			i := slices.IndexFunc(in.Files, func(f repo.File) bool { return f.Path == "apk/5.8/v3.20/main/x86_64/hello-1.0.10-r1.apk" })
+			i := slices.IndexFunc(in.Files, func(f repo.File) bool { return f.Path == "apk/5.8/alpine/v3.20/main/x86_64/hello-1.0.10-r1.apk" })
 			in.Files[i].Size++
 		}, want: []string{x86Index, "hello 1.0.10-r1", "S: says"}},
 		{name: "last stanza without a blank line", change: func(in *repo.VerifyInput) {
@@ -142,7 +142,7 @@ func TestVerify(t *testing.T) {
 		}, want: []string{x86Index, "no APKINDEX entry"}},
 		{name: "unreadable file", change: func(in *repo.VerifyInput) {
 			in.Read = func(context.Context, repo.File) ([]byte, error) { return nil, errors.New("blob gone") }
-		}, want: []string{"read apk/5.8/v3.20/community/aarch64/APKINDEX.tar.gz", "blob gone"}},
+		}, want: []string{"read apk/5.8/alpine/v3.20/community/aarch64/APKINDEX.tar.gz", "blob gone"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
