@@ -91,8 +91,8 @@ type Service struct {
 	view      viewHolder
 	publishes atomic.Int64
 	pkgs      pkgCache
-	failMu   sync.Mutex
-	failures map[int64]failure // publish failures seen here, by target id
+	failMu    sync.Mutex
+	failures  map[int64]failure // publish failures seen here, by target id
 	// owner tags this process's upload files in TmpDir, so that a cleanup
 	// by another process never takes them for a dead writer's.
 	owner *storage.Owner
