@@ -3,6 +3,8 @@ package rpm
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"path/filepath"
 	"reflect"
@@ -24,7 +26,10 @@ func parse(t testing.TB, b []byte) (*pkgInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	return f.parseHeaders(l, int64(len(b)))
+	if err := newIntegrity(l).check(context.Background(), bytes.NewReader(b), int64(len(b)), l); err != nil {
+		return nil, err
+	}
+	return f.extract(l)
 }
 
 func mustParse(t testing.TB, b []byte) *pkgInfo {
@@ -218,8 +223,17 @@ func TestReadBad(t *testing.T) {
 		copy(b[off:], patch)
 		return b
 	}
-	// A byte inside the main header's data store (the summary, say).
+	flip := func(off int) []byte {
+		b := bytes.Clone(good)
+		b[off] ^= 0x01
+		return b
+	}
+	// A byte inside the main header's data store (the summary, say), and
+	// one in the SHA-256 the signature header records.
 	summary := bytes.Index(good[l.start:], []byte("Says hello")) + int(l.start)
+	sigSHA := bytes.Index(good[:l.start], []byte(hex.EncodeToString(sha256Of(good[l.start:l.end]))))
+	// The main header's second index entry (the first is the region's).
+	entry := int(l.start) + 16 + 16
 	cases := []struct {
 		name string
 		in   []byte
@@ -230,21 +244,31 @@ func TestReadBad(t *testing.T) {
 		{"truncated in signature header", good[:120], "truncated"},
 		{"truncated at main header", good[:l.start+8], "truncated"},
 		{"truncated in main header", good[:l.start+200], "truncated"},
-		{"truncated at payload", good[:l.end], "truncated or altered"},
-		{"truncated in payload", good[:len(good)-10], "truncated or altered"},
-		{"padded", append(bytes.Clone(good), 0, 0, 0), "truncated or altered"},
+		{"truncated at payload", good[:l.end], "payload SHA-256 digest (main header tag 5092) does not match the header: the payload is corrupt or truncated"},
+		{"truncated in payload", good[:len(good)-10], "payload SHA-256 digest"},
+		{"padded", append(bytes.Clone(good), 0, 0, 0), "payload SHA-256 digest"},
+		{"one flipped payload byte", flip(int(l.end) + (len(good)-int(l.end))/2), "payload SHA-256 digest"},
+		{"one flipped main header byte", flip(summary), "header SHA-256 digest (signature header tag 273) does not match the main header"},
+		{"one flipped signature header byte", with(sigSHA, 'x'), "not a hex digest"},
+		{"header digest of another header", with(sigSHA, '0', '0'), "header SHA-256 digest"},
 		{"not an rpm", []byte(strings.Repeat("not an rpm at all ", 20)), "not an rpm"},
 		{"deb", append([]byte("!<arch>\n"), make([]byte, 200)...), "not an rpm"},
+		{"lead version 5", with(4, 5), "format version 5"},
+		{"lead signature type 0", with(78, 0, 0), "signature type 0"},
 		{"bad signature magic", with(96, 0, 0, 0, 0), "signature header: bad magic"},
 		{"bad main magic", with(int(l.start), 0, 0, 0, 0), "main header: bad magic"},
+		{"main header reserved bytes", with(int(l.start)+5, 1), "main header: bad magic"},
+		{"33 signature header entries", with(96+8, 0, 0, 0, 33), "more than the 32 rpm allows"},
 		{"huge signature entry count", with(96+8, 0x7f, 0xff, 0xff, 0xff), "entries"},
-		{"huge signature data size", with(96+12, 0x7f, 0xff, 0xff, 0xff), "more than the limit"},
+		{"huge signature data size", with(96+12, 0x7f, 0xff, 0xff, 0xff), "more than the 67108864 rpm allows"},
 		{"huge main entry count", with(int(l.start)+8, 0x00, 0x01, 0x00, 0x00), "entries"},
-		{"huge main data size", with(int(l.start)+12, 0xff, 0xff, 0xff, 0xff), "more than the limit"},
+		{"huge main data size", with(int(l.start)+12, 0xff, 0xff, 0xff, 0xff), "more than the 268435455 rpm allows"},
 		{"zero entries", with(96+8, 0, 0, 0, 0), "no entries"},
-		{"corrupted header digest", with(summary, 'Z'), "mismatch"},
-		{"entry outside header", with(int(l.start)+16+8, 0x7f, 0, 0, 0), "outside the header"},
-		{"entry with unknown type", with(int(l.start)+16+4, 0, 0, 0, 42), "unknown data type"},
+		{"region outside the header", with(int(l.start)+16+8, 0x7f, 0, 0, 0), "region tag 63 points outside the data"},
+		{"entry outside header", with(entry+8, 0x7f, 0, 0, 0), "points outside the header data"},
+		{"entry with unknown type", with(entry+4, 0, 0, 0, 42), "unknown data type"},
+		{"entry with count 0", with(entry+12, 0, 0, 0, 0), "count out of range"},
+		{"entry with a tag below 100", with(entry, 0, 0, 0, 99), "tag below 100"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -257,6 +281,11 @@ func TestReadBad(t *testing.T) {
 			}
 		})
 	}
+}
+
+func sha256Of(b []byte) []byte {
+	s := sha256.Sum256(b)
+	return s[:]
 }
 
 func TestReadBadHeaders(t *testing.T) {
@@ -471,13 +500,42 @@ func TestOldFilenames(t *testing.T) {
 	}
 }
 
-func TestSourceByLead(t *testing.T) {
-	got, err := readBytes(t, rpmSpec{source: true, main: basicMain("s", "1", "1", "x86_64")}.build())
-	if err != nil {
-		t.Fatal(err)
+// TestSourceDetection follows rpm's applyRetrofits, as createrepo_c sees
+// it: SOURCEPACKAGE decides; without it and without SOURCERPM, a package
+// whose files all sit in one directory with an empty name is a source
+// package and any other gets SOURCERPM "(none)"; the lead's package type
+// counts for nothing.
+func TestSourceDetection(t *testing.T) {
+	files := func(dir string) []tv {
+		return []tv{{rpmutils.BASENAMES, []string{"a.spec", "a.tar.gz"}}, {rpmutils.DIRNAMES, []string{dir}},
+			{rpmutils.DIRINDEXES, []uint32{0, 0}}, {rpmutils.FILEMODES, []uint16{0o100644, 0o100644}},
+			{rpmutils.FILEFLAGS, []uint32{0, 0}}}
 	}
-	if got.Arch != "src" {
-		t.Errorf("arch = %q, want src", got.Arch)
+	for _, tc := range []struct {
+		name     string
+		spec     rpmSpec
+		arch     string
+		rpmField string
+	}{
+		{"lead says source, header does not", rpmSpec{source: true, main: basicMain("s", "1", "1", "x86_64",
+			tv{rpmutils.SOURCERPM, "s-1-1.src.rpm"})}, "x86_64", "s-1-1.src.rpm"},
+		{"SOURCEPACKAGE", rpmSpec{main: basicMain("s", "1", "1", "x86_64", tv{tagSourcePackage, []uint32{1}})}, "src", ""},
+		{"neither tag, files in the empty directory", rpmSpec{main: basicMain("s", "1", "1", "x86_64", files("")...)}, "src", ""},
+		{"neither tag, files elsewhere", rpmSpec{main: basicMain("s", "1", "1", "x86_64", files("/usr/")...)}, "x86_64", "(none)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := tc.spec.build()
+			got, err := readBytes(t, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Arch != tc.arch {
+				t.Errorf("arch = %q, want %q", got.Arch, tc.arch)
+			}
+			if p := mustParse(t, b); p.SourceRPM != tc.rpmField {
+				t.Errorf("sourcerpm = %q, want %q", p.SourceRPM, tc.rpmField)
+			}
+		})
 	}
 }
 
