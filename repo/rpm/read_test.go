@@ -6,11 +6,15 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/goreleaser/nfpm/v2/files"
 	rpmutils "github.com/sassoftware/go-rpmutils"
 
 	"github.com/pierhq/pier/repo"
@@ -577,5 +581,65 @@ func TestMetaRoundTrip(t *testing.T) {
 	}
 	if _, err := decodeMeta([]byte{9}); err == nil || !strings.Contains(err.Error(), "version 9") {
 		t.Errorf("unknown version: err = %v", err)
+	}
+}
+
+// bigPackage builds a realistic multi-MB rpm with nfpm: 24 MiB of files,
+// half of them incompressible, zstd-compressed as current distributions
+// ship them. With md5 it also carries the SHA-1 header digest and the MD5
+// of header and payload that rpmbuild writes, so that Read hashes the
+// payload twice over (SHA-256 and MD5) in its one pass.
+func bigPackage(b testing.TB, md5 bool) []byte {
+	b.Helper()
+	dir := b.TempDir()
+	info := nfpmInfo(b, dir, "hello-data", "amd64", "", "1.0")
+	info.RPM.Compression = "zstd"
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range 12 {
+		data := make([]byte, 2<<20)
+		if i%2 == 0 {
+			for k := range data {
+				data[k] = byte(r.Uint32())
+			}
+		} else {
+			for k := range data {
+				data[k] = "the quick brown fox "[k%20]
+			}
+		}
+		src := filepath.Join(dir, fmt.Sprintf("blob%d", i))
+		if err := os.WriteFile(src, data, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		info.Contents = append(info.Contents, &files.Content{Source: src, Destination: fmt.Sprintf("/usr/share/big/blob%d", i)})
+	}
+	pkg := buildNFPM(b, info, false)
+	if !md5 {
+		return pkg
+	}
+	p := splitRPM(b, pkg)
+	set(&p.sig, sigTagSHA1, typeString, 1, str(strings.Repeat("0", 40)))
+	set(&p.sig, sigTagMD5, typeBin, 16, make([]byte, 16))
+	return p.bytes()
+}
+
+// BenchmarkRead reads (and so verifies) a multi-MB rpm, as every upload
+// and every package of pier import is read: one pass over the payload.
+func BenchmarkRead(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		md5  bool
+	}{{"sha256", false}, {"sha256+md5", true}} {
+		b.Run(tc.name, func(b *testing.B) {
+			pkg := bigPackage(b, tc.md5)
+			f := newTestFormat()
+			b.SetBytes(int64(len(pkg)))
+			defer reportCPU(b)()
+			for b.Loop() {
+				if _, err := f.Read(context.Background(), bytes.NewReader(pkg), int64(len(pkg)), nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(len(pkg))/1e6, "MB-package")
+		})
 	}
 }
