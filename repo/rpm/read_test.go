@@ -310,8 +310,6 @@ func TestReadBadHeaders(t *testing.T) {
 		{"short mode table", rpmSpec{main: basicMain("a", "1", "1", "x86_64",
 			tv{rpmutils.BASENAMES, []string{"x", "y"}}, tv{rpmutils.DIRNAMES, []string{"/"}}, tv{rpmutils.DIRINDEXES, []uint32{0, 0}},
 			tv{rpmutils.FILEMODES, []uint16{0o100644}}, tv{rpmutils.FILEFLAGS, []uint32{0, 0}})}, "do not match"},
-		{"dependency tables differ", rpmSpec{main: basicMain("a", "1", "1", "x86_64",
-			tv{rpmutils.REQUIRENAME, []string{"x", "y"}}, tv{rpmutils.REQUIREFLAGS, []uint32{0}})}, "different lengths"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -424,6 +422,32 @@ func TestDependencyRules(t *testing.T) {
 	}
 	if strings.Contains(fr.PrimaryTail, "/usr/share/pkg/data</file>") {
 		t.Error("primary lists a non-primary file")
+	}
+}
+
+// TestDependencyTables follows createrepo_c on malformed dependency
+// tables (rpm installs such packages): a kind missing its FLAGS or
+// VERSION tag has no entries, tables of different lengths are read up to
+// the shortest. TestCompareCreaterepo runs the same packages through
+// createrepo_c.
+func TestDependencyTables(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		tags []tv
+		want []string
+	}{
+		{"flags shorter", []tv{{rpmutils.REQUIRENAME, []string{"x", "y"}}, {rpmutils.REQUIREFLAGS, []uint32{0}}, {rpmutils.REQUIREVERSION, []string{"", ""}}}, []string{"x"}},
+		{"versions shorter", []tv{{rpmutils.REQUIRENAME, []string{"x", "y"}}, {rpmutils.REQUIREFLAGS, []uint32{0, 0}}, {rpmutils.REQUIREVERSION, []string{""}}}, []string{"x"}},
+		{"names shorter", []tv{{rpmutils.REQUIRENAME, []string{"x"}}, {rpmutils.REQUIREFLAGS, []uint32{0, 0}}, {rpmutils.REQUIREVERSION, []string{"", ""}}}, []string{"x"}},
+		{"no flags", []tv{{rpmutils.REQUIRENAME, []string{"x", "y"}}, {rpmutils.REQUIREVERSION, []string{"", ""}}}, nil},
+		{"no versions", []tv{{rpmutils.REQUIRENAME, []string{"x", "y"}}, {rpmutils.REQUIREFLAGS, []uint32{0, 0}}}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := mustParse(t, rpmSpec{main: basicMain("a", "1", "1", "x86_64", tc.tags...)}.build())
+			if got := depNames(p.Deps[depRequires]); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("requires = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }
 
