@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"slices"
 	"sort"
 
 	rpmutils "github.com/sassoftware/go-rpmutils"
@@ -124,11 +125,23 @@ type rpmSpec struct {
 	sha1     bool   // add a SHA1 header digest
 	md5      bool   // add an MD5 of header and payload
 	noRegion bool   // write the main header without a region, as rpm 3 did
+	noOwners bool   // leave out FILEUSERNAME and FILEGROUPNAME
 }
 
 // build returns the rpm file.
 func (s rpmSpec) build() []byte {
 	main := append([]tv(nil), s.main...)
+	// Every file has an owner and a group, which rpm requires.
+	files := 0
+	for _, e := range main {
+		if e.tag == rpmutils.BASENAMES || e.tag == rpmutils.OLDFILENAMES {
+			files = len(e.val.([]string))
+		}
+	}
+	if files > 0 && !s.noOwners {
+		owners := slices.Repeat([]string{"root"}, files)
+		main = append(main, tv{rpmutils.FILEUSERNAME, owners}, tv{rpmutils.FILEGROUPNAME, owners})
+	}
 	if !s.noDigest {
 		sum := sha256.Sum256(s.payload)
 		main = append(main, tv{tagPayloadDigest, []string{hex.EncodeToString(sum[:])}}, tv{tagPayloadDigestAlgo, []uint32{8}})

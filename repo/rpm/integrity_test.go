@@ -425,3 +425,106 @@ func dropSubpacket(area []byte, typ byte) []byte {
 	}
 	return out
 }
+
+// TestFileTablesMatchRpm alters the file tables of a real package and
+// requires Pier to refuse exactly what the real rpm refuses to load for
+// installation (rpm -i --test, which reads every file table as dnf's
+// transaction does): a per-file tag rpm reads with the wrong number of
+// entries, or no owner or group table.
+func TestFileTablesMatchRpm(t *testing.T) {
+	greet := readFixture(t, "greet-1.0-1.noarch.rpm")
+	shrink := func(tag uint32) []byte {
+		p := splitRPM(t, greet)
+		e := find(p.main, tag)
+		if e == nil {
+			t.Fatalf("no tag %d", tag)
+		}
+		if isStringType(e.typ) {
+			e.data = e.data[:bytes.LastIndexByte(e.data[:len(e.data)-1], 0)+1]
+		} else {
+			e.data = e.data[:len(e.data)-int(typeSize[e.typ])]
+		}
+		e.count--
+		return p.bytes()
+	}
+	without := func(tag uint32) []byte {
+		p := splitRPM(t, greet)
+		del(&p.main, tag)
+		return p.bytes()
+	}
+	with := func(tag, typ uint32, count int, elem []byte) []byte {
+		p := splitRPM(t, greet)
+		set(&p.main, tag, typ, uint32(count), bytes.Repeat(elem, count))
+		return p.bytes()
+	}
+	files := int(gl(t, greet).main.find(1117).count)
+	cases := []struct {
+		name string
+		in   []byte
+		want string
+	}{
+		{"intact", greet, ""},
+		{"FILESIZES short", shrink(1028), "FILESIZES (tag 1028)"},
+		{"FILERDEVS short", shrink(1033), "FILERDEVS"},
+		{"FILEMTIMES short", shrink(1034), "FILEMTIMES"},
+		{"FILEFLAGS short", shrink(1037), "file mode and flag tables"},
+		{"FILEMODES short", shrink(1030), "file mode and flag tables"},
+		{"FILEUSERNAME short", shrink(1039), "FILEUSERNAME"},
+		{"FILEGROUPNAME short", shrink(1040), "FILEGROUPNAME"},
+		{"FILEINODES short", shrink(1096), "FILEINODES"},
+		{"FILECOLORS short", shrink(1140), "FILECOLORS"},
+		{"no FILEUSERNAME", without(1039), "no FILEUSERNAME"},
+		{"no FILEGROUPNAME", without(1040), "no FILEGROUPNAME"},
+		{"FILESTATES short", with(1029, typeChar, files-1, []byte{0}), "FILESTATES"},
+		{"FILESTATES right", with(1029, typeChar, files, []byte{0}), ""},
+		{"LONGFILESIZES short", with(5008, typeInt64, files-1, make([]byte, 8)), "LONGFILESIZES"},
+		{"FILECAPS short", with(5010, typeStringArr, files-1, []byte{0}), "FILECAPS"},
+		{"FILECAPS right", with(5010, typeStringArr, files, []byte{0}), ""},
+		// rpm does not count these.
+		{"FILEVERIFYFLAGS short", shrink(1045), ""},
+		{"FILELINKTOS short", shrink(1036), ""},
+		{"FILELANGS short", shrink(1097), ""},
+		{"FILECLASS short", shrink(1141), ""},
+	}
+	rpm, rpmErr := exec.LookPath("rpm")
+	if rpmErr != nil && os.Getenv("CI") == "true" {
+		t.Fatal("rpm is required in CI")
+	}
+	root := t.TempDir()
+	if rpmErr == nil {
+		if out, err := exec.Command(rpm, "--root", root, "--initdb").CombinedOutput(); err != nil {
+			t.Fatalf("rpm --initdb: %v\n%s", err, out)
+		}
+	}
+	f := newTestFormat()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := f.Read(context.Background(), bytes.NewReader(tc.in), int64(len(tc.in)), nil)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("Pier refuses: %v", err)
+			case tc.want != "" && (!errors.Is(err, repo.ErrBadPackage) || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("err = %v, want a bad package naming %q", err, tc.want)
+			}
+			if rpmErr != nil {
+				return
+			}
+			p := filepath.Join(t.TempDir(), "p.rpm")
+			os.WriteFile(p, tc.in, 0o644)
+			out, err := exec.Command(rpm, "--root", root, "-i", "--test", "--nodeps", "--noscripts", p).CombinedOutput()
+			if (err == nil) != (tc.want == "") {
+				t.Errorf("rpm -i --test: %v, the table says accept=%v:\n%s", err, tc.want == "", out)
+			}
+		})
+	}
+}
+
+// gl returns b's layout.
+func gl(t testing.TB, b []byte) *layout {
+	t.Helper()
+	l, err := readLayout(bytes.NewReader(b), int64(len(b)), DefaultMaxHeaderSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}

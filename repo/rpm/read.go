@@ -265,6 +265,9 @@ func (h header) files(maxFiles int) ([]fileEntry, error) {
 	if len(modes) != len(paths) || len(flags) != len(paths) {
 		return nil, repo.BadPackage("file mode and flag tables do not match the file list")
 	}
+	if err := h.checkFileTables(len(paths)); err != nil {
+		return nil, err
+	}
 	out := make([]fileEntry, len(paths))
 	for i, p := range paths {
 		out[i].Path = p
@@ -276,6 +279,38 @@ func (h header) files(maxFiles int) ([]fileEntry, error) {
 		}
 	}
 	return out, nil
+}
+
+// fileTables are the per-file tags rpm 4.18 reads when it loads a package
+// to install it (rpmfilesPopulate), each of which must then have one entry
+// per file; the owner and group tags must be there.
+var fileTables = []struct {
+	tag      uint32
+	name     string
+	required bool
+}{
+	{1028, "FILESIZES", false}, {1029, "FILESTATES", false}, {1030, "FILEMODES", true},
+	{1033, "FILERDEVS", false}, {1034, "FILEMTIMES", false}, {1037, "FILEFLAGS", true},
+	{1039, "FILEUSERNAME", true}, {1040, "FILEGROUPNAME", true}, {1096, "FILEINODES", false},
+	{1140, "FILECOLORS", false}, {5008, "LONGFILESIZES", false}, {5010, "FILECAPS", false},
+}
+
+// checkFileTables mirrors rpm's check of those tags: a package whose file
+// tables disagree with its file list cannot be installed ("Wrong number of
+// entries for tag …", "error reading from file"). Tables rpm does not
+// count at install (FILEVERIFYFLAGS, FILELINKTOS, FILELANGS, FILECLASS)
+// are left alone, as rpm leaves them.
+func (h header) checkFileTables(n int) error {
+	for _, t := range fileTables {
+		e := h.main.find(t.tag)
+		switch {
+		case e == nil && t.required:
+			return repo.BadPackage(fmt.Sprintf("package has %d files but no %s table (tag %d): rpm cannot install it; the tool that built it left the table out", n, t.name, t.tag))
+		case e != nil && int(e.count) != n:
+			return repo.BadPackage(fmt.Sprintf("%s (tag %d) has %d entries for %d files: rpm refuses to install the package (\"Wrong number of entries for tag\"); the tool that built it wrote a broken file list", t.name, t.tag, e.count, n))
+		}
+	}
+	return nil
 }
 
 // paths joins DIRNAMES[DIRINDEXES[i]] and BASENAMES[i] verbatim, as rpm
