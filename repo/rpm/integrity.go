@@ -21,7 +21,6 @@ const (
 	sigTagDSA            = 267  // header-only OpenPGP signature (DSA, ECDSA, EdDSA)
 	sigTagRSA            = 268  // header-only OpenPGP signature (RSA)
 	sigTagSHA1           = 269  // SHA-1 of the main header, hex
-	sigTagLongSize       = 270  // header+payload size, 64-bit
 	sigTagLongArchive    = 271  // uncompressed payload size, 64-bit
 	sigTagSHA256         = 273  // SHA-256 of the main header, hex
 	sigTagSize           = 1000 // header+payload size
