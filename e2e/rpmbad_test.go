@@ -1,8 +1,11 @@
 package e2e
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/xml"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -85,5 +88,36 @@ func TestRpmBadInput(t *testing.T) {
 	}
 	if code, body, _ := s.get("/" + reply["path"].(string)); code != 200 || sha(body) != sha(good) {
 		t.Errorf("the good package is no longer served: %d", code)
+	}
+}
+
+// TestRpmCorruptPayload is issue #11: a package whose compressed payload
+// has one flipped byte is refused with 422 on a target that does not sign
+// packages, naming the payload digest, so it takes no name-version-arch
+// slot; the intact package uploaded afterwards is accepted and published.
+func TestRpmCorruptPayload(t *testing.T) {
+	s := startServer(t, "")
+	// Hex digits compress to about half: a payload of some 16 KB, whose
+	// last KB is certainly compressed payload.
+	var payload strings.Builder
+	for i := range 500 {
+		fmt.Fprintf(&payload, "%x\n", sha256.Sum256([]byte{byte(i), byte(i >> 8)}))
+	}
+	good := mkrpm(t, "rpm-intact", "", "1.0", "x86_64", payload.String())
+	bad := bytes.Clone(good)
+	bad[len(bad)-1000] ^= 0x01
+	code, reply := s.upload("5.8/el/9", bad, "?publish=false")
+	msg, _ := reply["error"].(string)
+	if code != http.StatusUnprocessableEntity || !strings.Contains(msg, "payload SHA-256 digest") || !strings.Contains(msg, "corrupt or truncated") {
+		t.Fatalf("corrupt upload: want 422 naming the payload digest, got %d %v", code, reply)
+	}
+	code, reply = s.upload("5.8/el/9", good, "?publish=false")
+	if code != http.StatusCreated || reply["sha256"] != sha(good) {
+		t.Fatalf("intact upload after the corrupt one: %d %v", code, reply)
+	}
+	s.publish("5.8/el/9")
+	rpmMetadataHrefs(t, s, "rpm/5.8/el/9/")
+	if code, body, _ := s.get("/" + reply["path"].(string)); code != 200 || sha(body) != sha(good) {
+		t.Errorf("the intact package is not served: %d", code)
 	}
 }

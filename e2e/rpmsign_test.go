@@ -94,3 +94,55 @@ func lastLine(s string) string {
 	l := strings.Split(strings.TrimSpace(s), "\n")
 	return l[len(l)-1]
 }
+
+// TestRpmSignLegacyPackage is issue #13 item 6: with rpm.sign_packages,
+// an old-style signed package whose header carries a payload digest but
+// no PAYLOADDIGESTALGO (rpm's hlinktest has this shape) is signed by Pier
+// the way rpmsign signs it, and the real dnf installs it with gpgcheck=1
+// and repo_gpgcheck=1; rpmkeys with a keyring holding only Pier's key
+// reports the signature and every digest OK, and nothing else.
+func TestRpmSignLegacyPackage(t *testing.T) {
+	need(t, "dnf")
+	rpmkeys := need(t, "rpmkeys")
+	cfg := filepath.Join(t.TempDir(), "pier.yaml")
+	os.WriteFile(cfg, []byte("rpm:\n  sign_packages: true\n"), 0o644)
+	s := startServer(t, "", "PIER_CONFIG="+cfg)
+
+	orig := rpmFixture(t, "legacy-1.0-1.noarch.rpm")
+	code, reply := s.upload("5.8/el/9", orig, "?publish=false")
+	if code != http.StatusCreated || reply["original_sha256"] != sha(orig) || reply["sha256"] == sha(orig) {
+		t.Fatalf("upload of the legacy package: %d %v", code, reply)
+	}
+	s.publish("5.8/el/9")
+	key, kr := rpmKeyring(t, s)
+
+	repo := strings.Replace(dnfRepo("pier", s.url+"/rpm/5.8/el/9/"), "gpgcheck=0", "gpgcheck=1", 1)
+	dnf := newDnf(t, "pier", repo, key)
+	dnf.must("makecache")
+	out := dnf.must("install", "legacy")
+	installed, err := os.ReadFile(dnf.sb.path("root/usr/share/legacy/hello.txt"))
+	if err != nil || string(installed) != "hello\n" || !strings.Contains(out, "legacy-1.0-1.noarch") {
+		t.Fatalf("dnf install legacy with gpgcheck=1: %v (%q)\n%s", err, installed, out)
+	}
+
+	code, published, _ := s.get("/" + reply["path"].(string))
+	if code != 200 || sha(published) != reply["sha256"] {
+		t.Fatalf("published package: %d", code)
+	}
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "pier.asc")
+	os.WriteFile(keyFile, key, 0o644)
+	root := filepath.Join(dir, "root")
+	os.MkdirAll(root, 0o755)
+	if out, err := exec.Command(rpmkeys, "--root", root, "--import", keyFile).CombinedOutput(); err != nil {
+		t.Fatalf("rpmkeys --import: %v\n%s", err, out)
+	}
+	pkg := filepath.Join(dir, "legacy.rpm")
+	os.WriteFile(pkg, published, 0o644)
+	res, err := exec.Command(rpmkeys, "--root", root, "-Kv", pkg).CombinedOutput()
+	keyID := fmt.Sprintf("%08x", uint32(kr[0].PrimaryKey.KeyId))
+	want := pkg + ":\n    Header V4 RSA/SHA256 Signature, key ID " + keyID + ": OK\n    Header SHA256 digest: OK\n    Payload SHA256 digest: OK\n"
+	if err != nil || string(res) != want {
+		t.Errorf("rpmkeys -Kv on the published package: %v\n%s\nwant\n%s", err, res, want)
+	}
+}

@@ -1,9 +1,13 @@
 package rpm
 
 import (
+	"bytes"
+	"crypto/md5"
+	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"slices"
 	"sort"
 
 	rpmutils "github.com/sassoftware/go-rpmutils"
@@ -23,8 +27,15 @@ type tv struct {
 // i18n marks a string written as I18NSTRING.
 type i18n string
 
-// encodeHeader writes a header structure holding entries, sorted by tag.
-func encodeHeader(entries []tv) []byte {
+// encodeHeader writes a header structure holding entries, sorted by tag,
+// without a region.
+func encodeHeader(entries []tv) []byte { return encodeRegion(entries, 0) }
+
+// encodeRegion writes a header structure holding entries, sorted by tag,
+// with a region covering all of it when region is not 0 (62 for a
+// signature header, 63 for a main header), laid out as rpm writes one: the
+// region entry first, its trailer at the end of the data.
+func encodeRegion(entries []tv, region int) []byte {
 	entries = append([]tv(nil), entries...)
 	sort.SliceStable(entries, func(i, j int) bool { return entries[i].tag < entries[j].tag })
 	var index, data []byte
@@ -77,38 +88,84 @@ func encodeHeader(entries []tv) []byte {
 		default:
 			panic("encodeHeader: unsupported value type")
 		}
-		index = binary.BigEndian.AppendUint32(index, uint32(e.tag))
-		index = binary.BigEndian.AppendUint32(index, uint32(typ))
-		index = binary.BigEndian.AppendUint32(index, uint32(start))
-		index = binary.BigEndian.AppendUint32(index, uint32(count))
+		index = appendEntry(index, e.tag, typ, start, count)
+	}
+	n := len(entries)
+	if region != 0 {
+		n++
+		index = append(appendEntry(nil, region, typeBin, len(data), indexEntry), index...)
+		data = appendEntry(data, region, typeBin, -indexEntry*n, indexEntry)
 	}
 	out := binary.BigEndian.AppendUint32(nil, headerMagic)
 	out = binary.BigEndian.AppendUint32(out, 0)
-	out = binary.BigEndian.AppendUint32(out, uint32(len(entries)))
+	out = binary.BigEndian.AppendUint32(out, uint32(n))
 	out = binary.BigEndian.AppendUint32(out, uint32(len(data)))
 	out = append(out, index...)
 	return append(out, data...)
 }
 
-// rpmSpec describes a synthetic rpm.
+// appendEntry appends one 16-byte index entry (or region trailer).
+func appendEntry(b []byte, tag, typ, offset, count int) []byte {
+	b = binary.BigEndian.AppendUint32(b, uint32(tag))
+	b = binary.BigEndian.AppendUint32(b, uint32(typ))
+	b = binary.BigEndian.AppendUint32(b, uint32(int32(offset)))
+	return binary.BigEndian.AppendUint32(b, uint32(count))
+}
+
+// rpmSpec describes a synthetic rpm. By default it is one rpm 4.18 reads
+// and verifies: both headers have their regions, the signature header a
+// SHA-256 of the main header and the main header a SHA-256 of the payload.
 type rpmSpec struct {
-	source  bool   // lead type 1
-	main    []tv   // main header entries
-	sig     []tv   // extra signature header entries
-	payload []byte // stands in for the compressed payload
-	noSHA   bool   // leave out the SHA256 header digest
+	source   bool   // lead type 1
+	main     []tv   // main header entries
+	sig      []tv   // extra signature header entries
+	payload  []byte // stands in for the compressed payload
+	noSHA    bool   // leave out the SHA256 header digest
+	noDigest bool   // leave out the payload digest
+	sha1     bool   // add a SHA1 header digest
+	md5      bool   // add an MD5 of header and payload
+	noRegion bool   // write the main header without a region, as rpm 3 did
+	noOwners bool   // leave out FILEUSERNAME and FILEGROUPNAME
 }
 
 // build returns the rpm file.
 func (s rpmSpec) build() []byte {
-	mainHdr := encodeHeader(s.main)
+	main := append([]tv(nil), s.main...)
+	// Every file has an owner and a group, which rpm requires.
+	files := 0
+	for _, e := range main {
+		if e.tag == rpmutils.BASENAMES || e.tag == rpmutils.OLDFILENAMES {
+			files = len(e.val.([]string))
+		}
+	}
+	if files > 0 && !s.noOwners {
+		owners := slices.Repeat([]string{"root"}, files)
+		main = append(main, tv{rpmutils.FILEUSERNAME, owners}, tv{rpmutils.FILEGROUPNAME, owners})
+	}
+	if !s.noDigest {
+		sum := sha256.Sum256(s.payload)
+		main = append(main, tv{tagPayloadDigest, []string{hex.EncodeToString(sum[:])}}, tv{tagPayloadDigestAlgo, []uint32{8}})
+	}
+	region := regionImmutable
+	if s.noRegion {
+		region = 0
+	}
+	mainHdr := encodeRegion(main, region)
 	sig := append([]tv(nil), s.sig...)
 	if !s.noSHA {
 		sum := sha256.Sum256(mainHdr)
-		sig = append(sig, tv{rpmutils.SIG_SHA256, hex.EncodeToString(sum[:])})
+		sig = append(sig, tv{sigTagSHA256, hex.EncodeToString(sum[:])})
 	}
-	sig = append(sig, tv{1000, []uint32{uint32(len(mainHdr) + len(s.payload))}})
-	sigHdr := encodeHeader(sig)
+	if s.sha1 {
+		sum := sha1.Sum(mainHdr)
+		sig = append(sig, tv{sigTagSHA1, hex.EncodeToString(sum[:])})
+	}
+	if s.md5 {
+		sum := md5.Sum(append(bytes.Clone(mainHdr), s.payload...))
+		sig = append(sig, tv{sigTagMD5, sum[:]})
+	}
+	sig = append(sig, tv{sigTagSize, []uint32{uint32(len(mainHdr) + len(s.payload))}})
+	sigHdr := encodeRegion(sig, regionSignatures)
 	lead := make([]byte, leadSize)
 	copy(lead, leadMagic[:])
 	lead[4], lead[5] = 3, 0

@@ -34,8 +34,10 @@ type Config struct {
 	// MaxFiles bounds the number of files one package may list.
 	MaxFiles int `yaml:"max_files"`
 	// SignPackages makes Pier sign each uploaded rpm with its OpenPGP key
-	// at ingest, the way rpmsign does (a header signature plus a
-	// header+payload signature), and publish the signed bytes.
+	// at ingest, the way rpmsign 4.18 --addsign does (a header signature,
+	// plus a header+payload signature for packages without a payload
+	// digest), and publish the signed bytes. The key must be an RSA, DSA
+	// or EdDSA v4 key.
 	SignPackages bool `yaml:"sign_packages"`
 	// SignTargets limits SignPackages to targets matching these
 	// "stream/distro/release" glob patterns (e.g. "5.8/el/*"). Empty means

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	rpmutils "github.com/sassoftware/go-rpmutils"
+
 	"github.com/pierhq/pier/repo"
 )
 
@@ -47,6 +49,28 @@ func TestCompareCreaterepo(t *testing.T) {
 		add("fresh-greet.noarch.rpm", bin)
 		add("fresh-greet.src.rpm", src)
 	}
+	// Packages rpm accepts though no common tool makes them so: Pier must
+	// index them as createrepo_c does.
+	add(legacyFixture, readFixture(t, legacyFixture))
+	files := func(dir string) []tv {
+		return []tv{{rpmutils.BASENAMES, []string{"a.spec", "a.tar.gz"}}, {rpmutils.DIRNAMES, []string{dir}},
+			{rpmutils.DIRINDEXES, []uint32{0, 0}}, {rpmutils.FILEMODES, []uint16{0o100644, 0o100644}},
+			{rpmutils.FILEFLAGS, []uint32{0, 0}}}
+	}
+	srpm := tv{rpmutils.SOURCERPM, "odd-1-1.src.rpm"}
+	add("odd-reqflags.rpm", rpmSpec{main: basicMain("odd-reqflags", "1", "1", "x86_64", srpm,
+		tv{rpmutils.REQUIRENAME, []string{"x", "y"}}, tv{rpmutils.REQUIREFLAGS, []uint32{8}}, tv{rpmutils.REQUIREVERSION, []string{"1", "2"}})}.build())
+	add("odd-noversions.rpm", rpmSpec{main: basicMain("odd-noversions", "1", "1", "x86_64", srpm,
+		tv{rpmutils.REQUIRENAME, []string{"x"}}, tv{rpmutils.REQUIREFLAGS, []uint32{0}},
+		tv{rpmutils.PROVIDENAME, []string{"p"}}, tv{rpmutils.PROVIDEVERSION, []string{"1"}})}.build())
+	add("odd-nosourcerpm.rpm", rpmSpec{main: basicMain("odd-nosourcerpm", "1", "1", "x86_64", files("/usr/")...)}.build())
+	add("odd-sourceheuristic.rpm", rpmSpec{main: basicMain("odd-sourceheuristic", "1", "1", "x86_64", files("")...)}.build())
+	add("odd-leadsource.rpm", rpmSpec{source: true, main: basicMain("odd-leadsource", "1", "1", "x86_64", srpm)}.build())
+	sizes := splitRPM(t, rpmSpec{main: basicMain("odd-sizes", "1", "1", "x86_64", srpm)}.build())
+	sizes.keepSigValues = true
+	set(&sizes.sig, sigTagSize, typeInt32, 1, u32(12345))
+	set(&sizes.sig, sigTagPayloadSize, typeInt32, 1, u32(99))
+	add("odd-sizes.rpm", sizes.bytes())
 
 	cmd := exec.Command(tool, "--no-database", "--workers", "1", dir)
 	if out, err := cmd.CombinedOutput(); err != nil {

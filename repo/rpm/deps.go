@@ -4,8 +4,6 @@ import (
 	"strings"
 
 	rpmutils "github.com/sassoftware/go-rpmutils"
-
-	"github.com/pierhq/pier/repo"
 )
 
 // depKind is one dependency list of primary.xml, in the order primary.xml
@@ -97,8 +95,11 @@ func splitDepEVR(s string) (e, v, r string, ok bool) {
 	return e, v, r, true
 }
 
-// depTable reads one dependency kind's NAME, FLAGS and VERSION tags. A
-// missing FLAGS or VERSION tag reads as zeros and empty strings.
+// depTable reads one dependency kind's NAME, FLAGS and VERSION tags the
+// way createrepo_c does: a kind that lacks any of the three tags has no
+// entries, and tables of different lengths are read up to the shortest.
+// (rpm installs such packages; only createrepo_c's reading of them decides
+// what dnf sees.)
 func (h header) depTable(kind depKind) (names []string, flags []uint64, versions []string, err error) {
 	t := depTags[kind]
 	if names, err = h.strs(t.name); err != nil || len(names) == 0 {
@@ -110,16 +111,11 @@ func (h header) depTable(kind depKind) (names []string, flags []uint64, versions
 	if versions, err = h.strs(t.version); err != nil {
 		return nil, nil, nil, err
 	}
-	if (flags != nil && len(flags) != len(names)) || (versions != nil && len(versions) != len(names)) {
-		return nil, nil, nil, repo.BadPackage(t.elem[len("rpm:"):] + " tables have different lengths")
+	if flags == nil || versions == nil {
+		return nil, nil, nil, nil
 	}
-	if flags == nil {
-		flags = make([]uint64, len(names))
-	}
-	if versions == nil {
-		versions = make([]string, len(names))
-	}
-	return names, flags, versions, nil
+	n := min(len(names), len(flags), len(versions))
+	return names[:n], flags[:n], versions[:n], nil
 }
 
 // reqFilter applies createrepo_c's rules for requires, in order: drop

@@ -30,6 +30,13 @@ var fixtureFiles = []string{
 	"greet-1.0-1.src.rpm",
 }
 
+// legacyFixture is an rpm shaped like rpm's own old-style signed test
+// package hlinktest: a payload digest without PAYLOADDIGESTALGO (rpm then
+// assumes SHA-256), no PAYLOADDIGESTALT, a SHA-256 header digest and
+// neither SHA-1 nor MD5, and both a header and a header+payload signature.
+// See buildLegacy and testdata/README.md.
+const legacyFixture = "legacy-1.0-1.noarch.rpm"
+
 // fixtureTime is the fixed clock of the fixtures and golden files.
 var fixtureTime = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 
@@ -255,6 +262,81 @@ func buildRPMBuild(t testing.TB) (bin, src []byte) {
 	return read("RPMS/noarch/greet-1.0-1.noarch.rpm"), read("SRPMS/greet-1.0-1.src.rpm")
 }
 
+// legacySpec is the spec file of legacyFixture.
+const legacySpec = `Name: legacy
+Version: 1.0
+Release: 1
+Summary: Shaped like an rpm 4.14 package
+License: MIT
+BuildArch: noarch
+
+%description
+A package whose header names a payload digest but not its algorithm.
+
+%install
+mkdir -p %{buildroot}/usr/share/legacy
+echo hello > %{buildroot}/usr/share/legacy/hello.txt
+
+%files
+/usr/share/legacy/hello.txt
+
+%changelog
+* Mon Jan 06 2025 Pier Tests <tests@example.org> - 1.0-1
+- First build
+`
+
+// buildLegacy builds legacyFixture: rpmbuild makes the package, then the
+// main header loses PAYLOADDIGESTALGO and PAYLOADDIGESTALT, the signature
+// header loses its SHA-1 and MD5 digests, its SHA-256 digest and size are
+// recomputed for the new main header, and a throwaway RSA key adds a
+// header signature (tag 268) and a header+payload signature (tag 1002),
+// taking their room from RESERVEDSPACE as rpmsign --addsign --rpmv3 does.
+func buildLegacy(t testing.TB) []byte {
+	t.Helper()
+	tool := realTool(t, "rpmbuild")
+	top := t.TempDir()
+	spec := writeFile(t, filepath.Join(top, "SPECS", "legacy.spec"), legacySpec)
+	cmd := exec.Command(tool, "-bb", "--nodeps",
+		"--define", "_topdir "+top,
+		"--define", "_buildhost builder.example.org",
+		"--define", "use_source_date_epoch_as_buildtime 1",
+		"--define", "clamp_mtime_to_source_date_epoch 1",
+		"--define", "_binary_payloadio w9.gzdio",
+		spec)
+	cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH=1735790645", "HOME="+top)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("rpmbuild: %v\n%s", err, out)
+	}
+	built, err := os.ReadFile(filepath.Join(top, "RPMS", "noarch", "legacy-1.0-1.noarch.rpm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := splitRPM(t, built)
+	del(&p.main, tagPayloadDigestAlgo)
+	del(&p.main, tagPayloadDigestAlt)
+	del(&p.sig, sigTagSHA1)
+	del(&p.sig, sigTagMD5)
+	unsigned := p.bytes()
+	key := newTestKeys(t).rsa
+	mainHdr := p.mainHeaderBytes()
+	headerSig := sigOver(t, key, mainHdr, nil)
+	wholeSig := sigOver(t, key, append(bytes.Clone(mainHdr), p.payload...), nil)
+	set(&p.sig, sigTagRSA, typeBin, uint32(len(headerSig)), headerSig)
+	set(&p.sig, sigTagPGP, typeBin, uint32(len(wholeSig)), wholeSig)
+	grow := len(p.bytes()) - len(unsigned)
+	r := find(p.sig, sigTagReserved)
+	if r == nil || int(r.count) <= grow {
+		t.Fatalf("rpmbuild left no reserved space for the signatures")
+	}
+	r.count -= uint32(grow)
+	r.data = r.data[:r.count]
+	out := p.bytes()
+	if len(out) != len(unsigned) {
+		t.Fatalf("signing moved the main header: %d bytes, unsigned %d", len(out), len(unsigned))
+	}
+	return out
+}
+
 // readFixture returns a committed fixture rpm.
 func readFixture(t testing.TB, name string) []byte {
 	t.Helper()
@@ -278,6 +360,7 @@ func TestGenerateFixtures(t *testing.T) {
 		"hello-data-1.0-1.noarch.rpm": buildNFPM(t, nfpmInfo(t, dir, "hello-data", "all", "2", "1.0"), false),
 	}
 	out["greet-1.0-1.noarch.rpm"], out["greet-1.0-1.src.rpm"] = buildRPMBuild(t)
+	out[legacyFixture] = buildLegacy(t)
 	for name, b := range out {
 		if !strings.HasSuffix(name, ".rpm") {
 			t.Fatalf("bad fixture name %s", name)

@@ -2,13 +2,17 @@
 // publishes yum/dnf/zypper repositories (repodata/repomd.xml with primary,
 // filelists and other) and orders versions the way rpm does.
 //
-// Read parses only the lead and the two headers (with go-rpmutils, after
-// bounding every size claim) and stores each package's share of primary,
+// Read accepts exactly the packages rpm 4.18 would install: it checks the
+// lead and both header structures as rpm's hdrblobRead does, every digest
+// and signature as rpm's package verification does (reading the payload
+// once), and the file tables rpm loads for installation (see
+// docs/acceptance/rpm.md). It stores each package's share of primary,
 // filelists and other as pre-rendered XML in the catalog Meta, so a publish
 // is string concatenation plus compression. The XML follows createrepo_c's
 // output: the dependency filtering rules, the primary file rule and the
 // changelog handling are the same, so dnf, yum and zypper resolve a Pier
-// repository exactly as one made by createrepo_c.
+// repository exactly as one made by createrepo_c. Rewrite signs packages as
+// rpmsign does; Verify reads a generation back before it goes live.
 package rpm
 
 import (

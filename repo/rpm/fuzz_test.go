@@ -3,6 +3,7 @@ package rpm
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/xml"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	rpmutils "github.com/sassoftware/go-rpmutils"
 
 	"github.com/pierhq/pier/repo"
@@ -22,7 +24,7 @@ import (
 
 // FuzzRead feeds arbitrary bytes to the reader (see checkRead).
 func FuzzRead(f *testing.F) {
-	for _, name := range fixtureFiles {
+	for _, name := range append([]string{legacyFixture}, fixtureFiles...) {
 		b := readFixture(f, name)
 		f.Add(b)
 		f.Add(b[:len(b)/2])
@@ -34,44 +36,119 @@ func FuzzRead(f *testing.F) {
 		tv{rpmutils.REQUIREFLAGS, []uint32{0, 0}}, tv{rpmutils.REQUIREVERSION, []string{"", ""}},
 		tv{rpmutils.CHANGELOGTIME, []uint32{5, 5}}, tv{rpmutils.CHANGELOGNAME, []string{"a", "b"}},
 		tv{rpmutils.CHANGELOGTEXT, []string{"x\x01", "y"}})}.build())
-	f.Add(rpmSpec{noSHA: true, main: basicMain("b", "1", "1", "x86_64")}.build())
+	f.Add(rpmSpec{noSHA: true, md5: true, payload: []byte("payload"), main: basicMain("b", "1", "1", "x86_64")}.build())
+	f.Add(rpmSpec{noRegion: true, sha1: true, main: basicMain("c", "1", "1", "x86_64")}.build())
 	f.Add([]byte{})
-	fm := newTestFormat()
+	fm := newFuzzFormat(f)
 	f.Fuzz(func(t *testing.T, b []byte) { checkRead(t, fm, b) })
 }
 
+// fuzzLead is a valid rpm lead (rpmLeadRead's checks pass).
+func fuzzLead(t testing.TB) []byte { return readFixture(t, "greet-1.0-1.noarch.rpm")[:leadSize] }
+
+// wrapRPM assembles an rpm from a lead, a signature header and the rest.
+func wrapRPM(lead, sig, rest []byte) []byte {
+	b := append(bytes.Clone(lead), sig...)
+	b = append(b, make([]byte, (8-len(sig)%8)%8)...)
+	return append(b, rest...)
+}
+
 // FuzzHeader fuzzes the main header alone: each input is wrapped into an
-// rpm whose signature header carries its correct SHA256 digest and size,
-// so mutations reach the tag parsing instead of failing the digest check.
+// rpm with an empty payload whose signature header carries the correct
+// SHA-256 of it and MD5 of it and the payload, so mutations get past the
+// digest checks and reach the header checks and the tag parsing (a
+// payload digest in the fuzzed header must then match the empty payload).
 func FuzzHeader(f *testing.F) {
-	for _, name := range fixtureFiles {
-		b := readFixture(f, name)
-		l, err := readLayout(bytes.NewReader(b), int64(len(b)), DefaultMaxHeaderSize)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b[l.start:l.end])
+	for _, name := range append([]string{legacyFixture}, fixtureFiles...) {
+		p := splitRPM(f, readFixture(f, name))
+		del(&p.main, tagPayloadDigest)
+		del(&p.main, tagPayloadDigestAlt)
+		f.Add(p.mainHeaderBytes())
 	}
-	f.Add(encodeHeader(basicMain("a", "1", "1", "noarch",
+	empty := sha256.Sum256(nil)
+	f.Add(encodeRegion(basicMain("a", "1", "1", "noarch",
 		tv{rpmutils.REQUIRENAME, []string{"libc.so.6(GLIBC_2.3)", "libc.so.6(GLIBC_2.34)", "rpmlib(X)", "/etc/x"}},
 		tv{rpmutils.REQUIREFLAGS, []uint32{0, 0, 8, 0}}, tv{rpmutils.REQUIREVERSION, []string{"", "", "1:2-3", ""}},
-		tv{rpmutils.OLDFILENAMES, []string{"/etc/x"}}, tv{rpmutils.FILEMODES, []uint16{0o040755}}, tv{rpmutils.FILEFLAGS, []uint32{64}})))
-	fm := newTestFormat()
+		tv{rpmutils.OLDFILENAMES, []string{"/etc/x"}}, tv{rpmutils.FILEMODES, []uint16{0o040755}}, tv{rpmutils.FILEFLAGS, []uint32{64}},
+		tv{tagPayloadDigest, []string{hex.EncodeToString(empty[:])}}), regionImmutable))
+	lead := fuzzLead(f)
+	fm := newFuzzFormat(f)
 	f.Fuzz(func(t *testing.T, hdr []byte) {
 		sum := sha256.Sum256(hdr)
-		sig := encodeHeader([]tv{{rpmutils.SIG_SHA256, hex.EncodeToString(sum[:])}, {1000, []uint32{uint32(len(hdr))}}})
-		b := make([]byte, leadSize, leadSize+len(sig)+8+len(hdr))
-		copy(b, leadMagic[:])
-		b = append(b, sig...)
-		for len(b)%8 != 0 {
-			b = append(b, 0)
-		}
-		checkRead(t, fm, append(b, hdr...))
+		m := md5.Sum(hdr)
+		sig := encodeRegion([]tv{{sigTagSHA256, hex.EncodeToString(sum[:])}, {sigTagMD5, m[:]}, {sigTagSize, []uint32{uint32(len(hdr))}}}, regionSignatures)
+		checkRead(t, fm, wrapRPM(lead, sig, hdr))
 	})
 }
 
+// FuzzSignatureHeader fuzzes the signature header of real packages: the
+// digests' types, sizes and values, the OpenPGP signature packets and
+// rpm's rules for which digest failures count.
+func FuzzSignatureHeader(f *testing.F) {
+	greet := readFixture(f, "greet-1.0-1.noarch.rpm")
+	l, err := readLayout(bytes.NewReader(greet), int64(len(greet)), DefaultMaxHeaderSize)
+	if err != nil {
+		f.Fatal(err)
+	}
+	rest := greet[l.start:]
+	keys := newTestKeys(f)
+	sig := func(edit func(p *rpmParts)) {
+		p := splitRPM(f, greet)
+		edit(p)
+		b := p.bytes()
+		lb, _ := readLayout(bytes.NewReader(b), int64(len(b)), DefaultMaxHeaderSize)
+		f.Add(b[leadSize:lb.start])
+	}
+	sig(func(p *rpmParts) {})
+	sig(func(p *rpmParts) { del(&p.sig, sigTagSHA1) })
+	sig(func(p *rpmParts) {
+		s := sigOver(f, keys.rsa, l.mainHeader(), nil)
+		set(&p.sig, sigTagRSA, typeBin, uint32(len(s)), s)
+		w := sigOver(f, keys.eddsa, rest, nil)
+		set(&p.sig, sigTagGPG, typeBin, uint32(len(w)), w)
+	})
+	sig(func(p *rpmParts) {
+		v := v3Sig(l.mainHeader(), 7)
+		set(&p.sig, sigTagRSA, typeBin, uint32(len(v)), v)
+	})
+	lead := fuzzLead(f)
+	fm := newFuzzFormat(f)
+	f.Fuzz(func(t *testing.T, sigHdr []byte) {
+		checkRead(t, fm, wrapRPM(lead, sigHdr, rest))
+	})
+}
+
+// FuzzSignaturePacket fuzzes rpm's OpenPGP signature parser: no panic, and
+// a packet it accepts can be checked against a digest.
+func FuzzSignaturePacket(f *testing.F) {
+	keys := newTestKeys(f)
+	for _, k := range []*packet.PrivateKey{keys.rsa, keys.eddsa, keys.ecdsa} {
+		f.Add(sigOver(f, k, []byte("data"), nil))
+	}
+	f.Add(v3Sig([]byte("data"), 1))
+	f.Add([]byte{0x88, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := parseSignaturePacket(b)
+		if err != nil {
+			return
+		}
+		if h := s.newHash(); h != nil {
+			h.Write([]byte("data"))
+			s.finish(h)
+		}
+	})
+}
+
+// newFuzzFormat returns the reader under fuzz, with an EdDSA key (fast to
+// sign with) so that checkRead also signs what it accepts.
+func newFuzzFormat(t testing.TB) *Format {
+	return New(Config{SignPackages: true}).WithSigningKey(newTestKeys(t).eddsa)
+}
+
 // checkRead reads b: the reader must not panic, must fail only with a bad
-// package error, and whatever it accepts must publish as well-formed XML.
+// package error, and whatever it accepts must publish as well-formed XML
+// and sign (unless it is an rpm v3 package, which rpmsign refuses) into a
+// package that reads back as the same package.
 func checkRead(t *testing.T, fm *Format, b []byte) {
 	sum := sha256.Sum256(b)
 	hexSum := hex.EncodeToString(sum[:])
@@ -96,6 +173,22 @@ func checkRead(t *testing.T, fm *Format, b []byte) {
 		}
 		if err := wellFormed(decompress(t, f.Path, f.Data)); err != nil {
 			t.Fatalf("%s is not well-formed: %v", f.Path, err)
+		}
+	}
+	var signed bytes.Buffer
+	changed, err := fm.Rewrite(context.Background(), testTarget, bytes.NewReader(b), int64(len(b)), &signed)
+	switch {
+	case err != nil && !(errors.Is(err, repo.ErrBadPackage) && strings.Contains(err.Error(), "v3")):
+		t.Fatalf("signing an accepted package: %v", err)
+	case err == nil && changed:
+		q, err := fm.Read(context.Background(), bytes.NewReader(signed.Bytes()), int64(signed.Len()), nil)
+		if err != nil {
+			t.Fatalf("the signed package does not read: %v", err)
+		}
+		lb, _ := readLayout(bytes.NewReader(b), int64(len(b)), DefaultMaxHeaderSize)
+		ls, _ := readLayout(bytes.NewReader(signed.Bytes()), int64(signed.Len()), DefaultMaxHeaderSize)
+		if q.Name != p.Name || q.Version != p.Version || q.Arch != p.Arch || !bytes.Equal(b[lb.start:], signed.Bytes()[ls.start:]) {
+			t.Fatalf("signing changed the package: %s %s %s", q.Name, q.Version, q.Arch)
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package rpm
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -15,7 +14,6 @@ const (
 	headerIntro   = 16 // magic, reserved, index count, data size
 	indexEntry    = 16 // tag, type, offset, count
 	headerMagic   = 0x8eade801
-	leadTypeSrc   = 1
 	typeNull      = 0
 	typeChar      = 1
 	typeInt8      = 2
@@ -32,14 +30,18 @@ const (
 var leadMagic = [4]byte{0xed, 0xab, 0xee, 0xdb}
 
 // layout is where the parts of an rpm file lie, found and bounded before
-// any header is trusted.
+// any header is trusted, with both headers checked as rpm checks them.
 type layout struct {
-	source   bool  // the lead says "source package"
-	sigStart int64 // offset of the signature header (always 96)
-	start    int64 // offset of the main header: header-range start
-	end      int64 // end of the main header, start of the payload: header-range end
-	head     []byte
+	start int64 // offset of the main header: header-range start
+	end   int64 // end of the main header, start of the payload: header-range end
+	head  []byte
+	sig   *hdrBlob // the signature header
+	main  *hdrBlob // the main header
 }
+
+// mainHeader returns the main header's bytes, which the header digests and
+// signatures cover.
+func (l *layout) mainHeader() []byte { return l.head[l.start:l.end] }
 
 // headerSpan is one header structure's index count and data size.
 type headerSpan struct {
@@ -50,30 +52,28 @@ type headerSpan struct {
 func (h headerSpan) size() uint64 { return headerIntro + indexEntry*h.entries + h.data }
 
 // readLayout reads the lead and both headers of the rpm in r into memory,
-// checking every size claim against maxHeader and the file size before
-// allocating anything, and validates each header's index entries so that
-// no entry points outside its data store.
+// checking every size claim against rpm's limits, maxHeader and the file
+// size before allocating anything, then checks both header structures as
+// rpm does (parseHeader). It mirrors rpm's rpmLeadRead and hdrblobRead:
+// what it refuses, rpm refuses to read.
 func readLayout(r io.ReaderAt, size, maxHeader int64) (*layout, error) {
 	if size < leadSize+headerIntro {
-		return nil, repo.BadPackage(fmt.Sprintf("%d bytes is too short for an rpm", size))
+		return nil, repo.BadPackage(fmt.Sprintf("%d bytes is too short for an rpm (a lead and a signature header need %d)", size, leadSize+headerIntro))
 	}
 	var first [leadSize + headerIntro]byte
 	if _, err := r.ReadAt(first[:], 0); err != nil {
 		return nil, fmt.Errorf("rpm: read lead: %w", err)
 	}
-	if [4]byte(first[:4]) != leadMagic {
-		return nil, repo.BadPackage("not an rpm file (no rpm lead magic)")
+	if err := checkLead(first[:leadSize]); err != nil {
+		return nil, err
 	}
-	l := &layout{
-		source:   binary.BigEndian.Uint16(first[6:8]) == leadTypeSrc,
-		sigStart: leadSize,
-	}
-	sig, err := parseIntro(first[leadSize:], "signature", maxHeader)
+	sig, err := parseIntro(first[leadSize:], "signature", maxSigEntries, maxSigData, maxHeader)
 	if err != nil {
 		return nil, err
 	}
-	sigSize := (sig.size() + 7) &^ 7 // the signature header is padded to 8 bytes
-	l.start = leadSize + int64(sigSize)
+	// rpm reads the signature header's padding to 8 bytes before the main
+	// header.
+	l := &layout{start: leadSize + int64((sig.size()+7)&^7)}
 	if l.start+headerIntro > size {
 		return nil, repo.BadPackage(fmt.Sprintf("file truncated: the signature header needs %d bytes, the file has %d", l.start+headerIntro, size))
 	}
@@ -81,7 +81,7 @@ func readLayout(r io.ReaderAt, size, maxHeader int64) (*layout, error) {
 	if _, err := r.ReadAt(intro[:], l.start); err != nil {
 		return nil, fmt.Errorf("rpm: read main header: %w", err)
 	}
-	main, err := parseIntro(intro[:], "main", maxHeader)
+	main, err := parseIntro(intro[:], "main", maxMainEntries, maxMainData, maxHeader)
 	if err != nil {
 		return nil, err
 	}
@@ -93,75 +93,51 @@ func readLayout(r io.ReaderAt, size, maxHeader int64) (*layout, error) {
 	if _, err := r.ReadAt(l.head, 0); err != nil {
 		return nil, fmt.Errorf("rpm: read headers: %w", err)
 	}
-	if err := checkEntries(l.head[leadSize:], sig, "signature"); err != nil {
+	if l.sig, err = parseHeader(l.head[leadSize:leadSize+int64(sig.size())], "signature", regionSignatures, false); err != nil {
 		return nil, err
 	}
-	if err := checkEntries(l.head[l.start:], main, "main"); err != nil {
+	if l.main, err = parseHeader(l.head[l.start:l.end], "main", regionImmutable, true); err != nil {
 		return nil, err
 	}
 	return l, nil
 }
 
-// parseIntro checks a header structure's 16-byte intro and bounds its claims.
-func parseIntro(b []byte, which string, maxHeader int64) (headerSpan, error) {
-	if binary.BigEndian.Uint32(b[0:4]) != headerMagic {
-		return headerSpan{}, repo.BadPackage(which + " header: bad magic")
+// checkLead mirrors rpm's rpmLeadRead: the magic, a major version of 3 or
+// 4 and the header-style signature type 5. rpm ignores the rest of the
+// lead (name, architecture, even the package type), and so does Pier.
+func checkLead(b []byte) error {
+	switch {
+	case [4]byte(b[:4]) != leadMagic:
+		return repo.BadPackage("not an rpm file (no rpm lead magic)")
+	case b[4] != 3 && b[4] != 4:
+		return repo.BadPackage(fmt.Sprintf("rpm lead: format version %d; rpm reads only versions 3 and 4 (\"unsupported RPM package version\")", b[4]))
+	case binary.BigEndian.Uint16(b[78:80]) != 5:
+		return repo.BadPackage(fmt.Sprintf("rpm lead: signature type %d; rpm reads only header-style signatures, type 5 (\"illegal signature type\")", binary.BigEndian.Uint16(b[78:80])))
+	}
+	return nil
+}
+
+// parseIntro checks a header structure's 16-byte intro (magic, reserved
+// bytes, counts) against rpm's limits for that header and Pier's maxHeader.
+func parseIntro(b []byte, which string, maxEntries, maxData uint64, maxHeader int64) (headerSpan, error) {
+	if binary.BigEndian.Uint32(b[0:4]) != headerMagic || binary.BigEndian.Uint32(b[4:8]) != 0 {
+		return headerSpan{}, repo.BadPackage(which + " header: bad magic (rpm: \"hdr magic: BAD\"): the file is not an rpm or is corrupt")
 	}
 	h := headerSpan{
 		entries: uint64(binary.BigEndian.Uint32(b[8:12])),
 		data:    uint64(binary.BigEndian.Uint32(b[12:16])),
 	}
-	if h.entries == 0 {
-		return h, repo.BadPackage(which + " header has no entries")
-	}
-	if h.entries > maxHeaderEntries {
-		return h, repo.BadPackage(fmt.Sprintf("%s header claims %d entries, more than the %d rpm allows", which, h.entries, maxHeaderEntries))
-	}
-	if h.size() > uint64(maxHeader) {
-		return h, repo.BadPackage(fmt.Sprintf("%s header claims %d bytes, more than the limit of %d", which, h.size(), maxHeader))
+	switch {
+	case h.entries == 0:
+		return h, repo.BadPackage(which + " header has no entries (rpm: \"region: no tags\")")
+	case h.entries > maxEntries:
+		return h, repo.BadPackage(fmt.Sprintf("%s header claims %d entries, more than the %d rpm allows", which, h.entries, maxEntries))
+	case h.data > maxData:
+		return h, repo.BadPackage(fmt.Sprintf("%s header claims %d data bytes, more than the %d rpm allows", which, h.data, maxData))
+	case h.size()-8 >= maxHeaderBytes:
+		return h, repo.BadPackage(fmt.Sprintf("%s header claims %d bytes, more than the %d rpm allows", which, h.size()-8, maxHeaderBytes))
+	case h.size() > uint64(maxHeader):
+		return h, repo.BadPackage(fmt.Sprintf("%s header claims %d bytes, more than the limit of %d (rpm.max_header_size)", which, h.size(), maxHeader))
 	}
 	return h, nil
-}
-
-// fixedSize is the size of one element of each fixed-size header data type.
-var fixedSize = [...]uint64{
-	typeNull: 0, typeChar: 1, typeInt8: 1, typeInt16: 2, typeInt32: 4, typeInt64: 8, typeBin: 1,
-}
-
-// checkEntries verifies that every index entry of the header at b (intro
-// first) has a known type and lies inside the data store.
-func checkEntries(b []byte, h headerSpan, which string) error {
-	index := b[headerIntro : headerIntro+indexEntry*h.entries]
-	data := b[headerIntro+indexEntry*h.entries : h.size()]
-	for i := uint64(0); i < h.entries; i++ {
-		e := index[i*indexEntry:]
-		tag := binary.BigEndian.Uint32(e[0:4])
-		typ := binary.BigEndian.Uint32(e[4:8])
-		off := uint64(binary.BigEndian.Uint32(e[8:12]))
-		cnt := uint64(binary.BigEndian.Uint32(e[12:16]))
-		bad := func(what string) error {
-			return repo.BadPackage(fmt.Sprintf("%s header: tag %d %s", which, tag, what))
-		}
-		if off > h.data {
-			return bad("points outside the header")
-		}
-		switch typ {
-		case typeString, typeStringArr, typeI18N:
-			rest := data[off:]
-			for n := uint64(0); n < cnt; n++ {
-				k := bytes.IndexByte(rest, 0)
-				if k < 0 {
-					return bad("has an unterminated string")
-				}
-				rest = rest[k+1:]
-			}
-		case typeNull, typeChar, typeInt8, typeInt16, typeInt32, typeInt64, typeBin:
-			if cnt > h.data || off+cnt*fixedSize[typ] > h.data {
-				return bad("runs past the end of the header")
-			}
-		default:
-			return bad(fmt.Sprintf("has unknown data type %d", typ))
-		}
-	}
-	return nil
 }

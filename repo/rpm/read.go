@@ -1,9 +1,7 @@
 package rpm
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -15,11 +13,7 @@ import (
 )
 
 // Header tags go-rpmutils has no constants for.
-const (
-	tagSourcePackage = 1106
-	tagLongSigSize   = 270 // signature header: header+payload size, 64-bit
-	tagLongArchive   = 271 // signature header: uncompressed payload size, 64-bit
-)
+const tagSourcePackage = 1106
 
 // changelogLimit is how many of the newest changelog entries other.xml
 // keeps, as createrepo_c does by default.
@@ -30,9 +24,14 @@ func (f *Format) Sniff(head []byte) bool {
 	return len(head) >= 4 && [4]byte(head[:4]) == leadMagic
 }
 
-// Read parses the rpm in r: it bounds and validates both headers, checks
-// the header digest, extracts everything primary, filelists and other need
-// and returns it pre-rendered in Meta. It never reads the payload.
+// Read parses and verifies the rpm in r the way rpm 4.18 does before it
+// installs a package: it bounds and checks the lead and both header
+// structures (readLayout), then checks every digest and signature the
+// package carries (the header SHA-256 and SHA-1, the payload SHA-256, the
+// MD5 of header and payload, the 16-bit prefix of each OpenPGP signature)
+// in one read of the payload, and only then extracts everything primary,
+// filelists and other need, pre-rendered in Meta. A package rpm would call
+// corrupt is a bad package, so it never takes a name-version-arch slot.
 func (f *Format) Read(ctx context.Context, r io.ReaderAt, size int64, sums repo.Sums) (*repo.Parsed, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -41,7 +40,10 @@ func (f *Format) Read(ctx context.Context, r io.ReaderAt, size int64, sums repo.
 	if err != nil {
 		return nil, err
 	}
-	p, err := f.parseHeaders(l, size)
+	if err := newIntegrity(l).check(ctx, r, size, l); err != nil {
+		return nil, err
+	}
+	p, err := f.extract(l)
 	if err != nil {
 		return nil, err
 	}
@@ -51,22 +53,6 @@ func (f *Format) Read(ctx context.Context, r io.ReaderAt, size int64, sums repo.
 		Arch:    p.Arch,
 		Meta:    encodeMeta(p),
 	}, nil
-}
-
-// parseHeaders hands the bounded headers to go-rpmutils and extracts the
-// package. A panic inside the library on hostile input becomes a bad
-// package error.
-func (f *Format) parseHeaders(l *layout, size int64) (p *pkgInfo, err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			p, err = nil, repo.BadPackage(fmt.Sprintf("malformed rpm header (%v)", v))
-		}
-	}()
-	h, err := rpmutils.ReadHeader(bytes.NewReader(l.head))
-	if err != nil {
-		return nil, repo.BadPackage("reading rpm headers: " + err.Error())
-	}
-	return f.extract(header{h}, l, size)
 }
 
 // pkgInfo is everything the indexes need from one rpm.
@@ -107,12 +93,10 @@ type changelogEntry struct {
 	Text   string
 }
 
-// extract reads the package's fields out of h.
-func (f *Format) extract(h header, l *layout, size int64) (*pkgInfo, error) {
+// extract reads the package's fields out of the checked headers of l.
+func (f *Format) extract(l *layout) (*pkgInfo, error) {
+	h := header{sig: l.sig, main: l.main}
 	p := &pkgInfo{HeaderStart: l.start, HeaderEnd: l.end}
-	if err := h.checkSize(l, size); err != nil {
-		return nil, err
-	}
 	var err error
 	for _, s := range []struct {
 		tag int
@@ -133,11 +117,23 @@ func (f *Format) extract(h header, l *layout, size int64) (*pkgInfo, error) {
 		return nil, err
 	}
 	p.Epoch = strconv.FormatUint(epoch, 10)
-	src, _, err := h.num(tagSourcePackage)
+	src, hasSrc, err := h.num(tagSourcePackage)
 	if err != nil {
 		return nil, err
 	}
-	if src != 0 || l.source {
+	// rpm's applyRetrofits, which createrepo_c sees: a package with
+	// neither SOURCERPM nor SOURCEPACKAGE is a source package when all its
+	// files sit in one directory with an empty name, and otherwise gets
+	// SOURCERPM "(none)". rpm ignores the lead's package type.
+	if p.SourceRPM == "" && !hasSrc && h.main.find(rpmutils.SOURCERPM) == nil {
+		if dirs, err := h.strs(rpmutils.DIRNAMES); err == nil && len(dirs) == 1 && dirs[0] == "" &&
+			h.main.find(rpmutils.DIRNAMES).typ == typeStringArr {
+			src = 1
+		} else {
+			p.SourceRPM = "(none)"
+		}
+	}
+	if src != 0 {
 		p.Arch = "src"
 	}
 	if err := checkNEVRA(p); err != nil {
@@ -149,9 +145,7 @@ func (f *Format) extract(h header, l *layout, size int64) (*pkgInfo, error) {
 	if p.InstalledSize, err = h.firstNum(rpmutils.LONGSIZE, rpmutils.SIZE); err != nil {
 		return nil, err
 	}
-	if p.ArchiveSize, err = h.firstNum(tagLongArchive, rpmutils.SIG_PAYLOADSIZE, rpmutils.ARCHIVESIZE); err != nil {
-		return nil, err
-	}
+	p.ArchiveSize = h.archiveSize()
 	if p.Files, err = h.files(f.cfg.MaxFiles); err != nil {
 		return nil, err
 	}
@@ -164,29 +158,25 @@ func (f *Format) extract(h header, l *layout, size int64) (*pkgInfo, error) {
 	return p, nil
 }
 
-// header wraps go-rpmutils' header with accessors that treat a missing tag
-// as empty and a wrongly typed one as a bad package.
-type header struct{ h *rpmutils.RpmHeader }
+// header reads tags of a package's checked headers: a missing tag reads
+// as empty, a wrongly typed one is a bad package (only possible in a main
+// header without an immutable region, which rpm does not type-check).
+type header struct{ sig, main *hdrBlob }
 
-func badTag(tag int, err error) error {
-	return repo.BadPackage(fmt.Sprintf("header tag %d: %v", tag, err))
+func badTag(tag int, e *hdrEntry, want string) error {
+	return repo.BadPackage(fmt.Sprintf("main header: tag %d has type %s, where rpm expects %s", tag, typeName(e.typ), want))
 }
 
-func missing(err error) bool {
-	var nst rpmutils.NoSuchTagError
-	return errors.As(err, &nst)
-}
-
-// strs returns a string or string-array tag; nil when absent.
+// strs returns a string, string-array or i18n-string tag; nil when absent.
 func (h header) strs(tag int) ([]string, error) {
-	if !h.h.HasTag(tag) {
+	e := h.main.find(uint32(tag))
+	if e == nil {
 		return nil, nil
 	}
-	v, err := h.h.GetStrings(tag)
-	if err != nil {
-		return nil, badTag(tag, err)
+	if !isStringType(e.typ) {
+		return nil, badTag(tag, e, "a string")
 	}
-	return v, nil
+	return e.strings(), nil
 }
 
 // str returns the first value of a string tag (the untranslated one for
@@ -201,12 +191,13 @@ func (h header) str(tag int) (string, error) {
 
 // nums returns an integer tag of any width; nil when absent.
 func (h header) nums(tag int) ([]uint64, error) {
-	v, err := h.h.GetUint64s(tag)
-	if err != nil {
-		if missing(err) {
-			return nil, nil
-		}
-		return nil, badTag(tag, err)
+	e := h.main.find(uint32(tag))
+	if e == nil {
+		return nil, nil
+	}
+	v, ok := e.numbers()
+	if !ok {
+		return nil, badTag(tag, e, "an integer")
 	}
 	return v, nil
 }
@@ -231,18 +222,24 @@ func (h header) firstNum(tags ...int) (uint64, error) {
 	return 0, nil
 }
 
-// checkSize compares the header+payload size the signature header records
-// with the file size, which catches truncated and padded uploads without
-// reading the payload.
-func (h header) checkSize(l *layout, size int64) error {
-	want, err := h.firstNum(tagLongSigSize, rpmutils.SIG_SIZE)
-	if err != nil || want == 0 {
-		return err
+// archiveSize is the uncompressed payload size as createrepo_c reads it
+// from the header rpm assembles (headerMergeLegacySigs): the signature
+// header's 64-bit LONGARCHIVESIZE, else the main header's ARCHIVESIZE,
+// else the signature header's PAYLOADSIZE. rpm never verifies these
+// sizes, so a tag that is not an integer reads as absent instead of
+// refusing the package.
+func (h header) archiveSize() uint64 {
+	for _, src := range []struct {
+		hdr *hdrBlob
+		tag uint32
+	}{{h.sig, sigTagLongArchive}, {h.main, rpmutils.ARCHIVESIZE}, {h.sig, sigTagPayloadSize}} {
+		if e := src.hdr.find(src.tag); e != nil {
+			if v, ok := e.numbers(); ok {
+				return v[0]
+			}
+		}
 	}
-	if got := uint64(size - l.start); got != want {
-		return repo.BadPackage(fmt.Sprintf("file is %d bytes but its signature header records %d (truncated or altered upload)", size, uint64(l.start)+want))
-	}
-	return nil
+	return 0
 }
 
 // files returns the package's file list in header order.
@@ -268,6 +265,9 @@ func (h header) files(maxFiles int) ([]fileEntry, error) {
 	if len(modes) != len(paths) || len(flags) != len(paths) {
 		return nil, repo.BadPackage("file mode and flag tables do not match the file list")
 	}
+	if err := h.checkFileTables(len(paths)); err != nil {
+		return nil, err
+	}
 	out := make([]fileEntry, len(paths))
 	for i, p := range paths {
 		out[i].Path = p
@@ -279,6 +279,38 @@ func (h header) files(maxFiles int) ([]fileEntry, error) {
 		}
 	}
 	return out, nil
+}
+
+// fileTables are the per-file tags rpm 4.18 reads when it loads a package
+// to install it (rpmfilesPopulate), each of which must then have one entry
+// per file; the owner and group tags must be there.
+var fileTables = []struct {
+	tag      uint32
+	name     string
+	required bool
+}{
+	{1028, "FILESIZES", false}, {1029, "FILESTATES", false}, {1030, "FILEMODES", true},
+	{1033, "FILERDEVS", false}, {1034, "FILEMTIMES", false}, {1037, "FILEFLAGS", true},
+	{1039, "FILEUSERNAME", true}, {1040, "FILEGROUPNAME", true}, {1096, "FILEINODES", false},
+	{1140, "FILECOLORS", false}, {5008, "LONGFILESIZES", false}, {5010, "FILECAPS", false},
+}
+
+// checkFileTables mirrors rpm's check of those tags: a package whose file
+// tables disagree with its file list cannot be installed ("Wrong number of
+// entries for tag …", "error reading from file"). Tables rpm does not
+// count at install (FILEVERIFYFLAGS, FILELINKTOS, FILELANGS, FILECLASS)
+// are left alone, as rpm leaves them.
+func (h header) checkFileTables(n int) error {
+	for _, t := range fileTables {
+		e := h.main.find(t.tag)
+		switch {
+		case e == nil && t.required:
+			return repo.BadPackage(fmt.Sprintf("package has %d files but no %s table (tag %d): rpm cannot install it; the tool that built it left the table out", n, t.name, t.tag))
+		case e != nil && int(e.count) != n:
+			return repo.BadPackage(fmt.Sprintf("%s (tag %d) has %d entries for %d files: rpm refuses to install the package (\"Wrong number of entries for tag\"); the tool that built it wrote a broken file list", t.name, t.tag, e.count, n))
+		}
+	}
+	return nil
 }
 
 // paths joins DIRNAMES[DIRINDEXES[i]] and BASENAMES[i] verbatim, as rpm

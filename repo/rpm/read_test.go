@@ -3,12 +3,18 @@ package rpm
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/goreleaser/nfpm/v2/files"
 	rpmutils "github.com/sassoftware/go-rpmutils"
 
 	"github.com/pierhq/pier/repo"
@@ -24,7 +30,10 @@ func parse(t testing.TB, b []byte) (*pkgInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	return f.parseHeaders(l, int64(len(b)))
+	if err := newIntegrity(l).check(context.Background(), bytes.NewReader(b), int64(len(b)), l); err != nil {
+		return nil, err
+	}
+	return f.extract(l)
 }
 
 func mustParse(t testing.TB, b []byte) *pkgInfo {
@@ -218,8 +227,17 @@ func TestReadBad(t *testing.T) {
 		copy(b[off:], patch)
 		return b
 	}
-	// A byte inside the main header's data store (the summary, say).
+	flip := func(off int) []byte {
+		b := bytes.Clone(good)
+		b[off] ^= 0x01
+		return b
+	}
+	// A byte inside the main header's data store (the summary, say), and
+	// one in the SHA-256 the signature header records.
 	summary := bytes.Index(good[l.start:], []byte("Says hello")) + int(l.start)
+	sigSHA := bytes.Index(good[:l.start], []byte(hex.EncodeToString(sha256Of(good[l.start:l.end]))))
+	// The main header's second index entry (the first is the region's).
+	entry := int(l.start) + 16 + 16
 	cases := []struct {
 		name string
 		in   []byte
@@ -230,21 +248,31 @@ func TestReadBad(t *testing.T) {
 		{"truncated in signature header", good[:120], "truncated"},
 		{"truncated at main header", good[:l.start+8], "truncated"},
 		{"truncated in main header", good[:l.start+200], "truncated"},
-		{"truncated at payload", good[:l.end], "truncated or altered"},
-		{"truncated in payload", good[:len(good)-10], "truncated or altered"},
-		{"padded", append(bytes.Clone(good), 0, 0, 0), "truncated or altered"},
+		{"truncated at payload", good[:l.end], "payload SHA-256 digest (main header tag 5092) does not match the header: the payload is corrupt or truncated"},
+		{"truncated in payload", good[:len(good)-10], "payload SHA-256 digest"},
+		{"padded", append(bytes.Clone(good), 0, 0, 0), "payload SHA-256 digest"},
+		{"one flipped payload byte", flip(int(l.end) + (len(good)-int(l.end))/2), "payload SHA-256 digest"},
+		{"one flipped main header byte", flip(summary), "header SHA-256 digest (signature header tag 273) does not match the main header"},
+		{"one flipped signature header byte", with(sigSHA, 'x'), "not a hex digest"},
+		{"header digest of another header", with(sigSHA, '0', '0'), "header SHA-256 digest"},
 		{"not an rpm", []byte(strings.Repeat("not an rpm at all ", 20)), "not an rpm"},
 		{"deb", append([]byte("!<arch>\n"), make([]byte, 200)...), "not an rpm"},
+		{"lead version 5", with(4, 5), "format version 5"},
+		{"lead signature type 0", with(78, 0, 0), "signature type 0"},
 		{"bad signature magic", with(96, 0, 0, 0, 0), "signature header: bad magic"},
 		{"bad main magic", with(int(l.start), 0, 0, 0, 0), "main header: bad magic"},
+		{"main header reserved bytes", with(int(l.start)+5, 1), "main header: bad magic"},
+		{"33 signature header entries", with(96+8, 0, 0, 0, 33), "more than the 32 rpm allows"},
 		{"huge signature entry count", with(96+8, 0x7f, 0xff, 0xff, 0xff), "entries"},
-		{"huge signature data size", with(96+12, 0x7f, 0xff, 0xff, 0xff), "more than the limit"},
+		{"huge signature data size", with(96+12, 0x7f, 0xff, 0xff, 0xff), "more than the 67108864 rpm allows"},
 		{"huge main entry count", with(int(l.start)+8, 0x00, 0x01, 0x00, 0x00), "entries"},
-		{"huge main data size", with(int(l.start)+12, 0xff, 0xff, 0xff, 0xff), "more than the limit"},
+		{"huge main data size", with(int(l.start)+12, 0xff, 0xff, 0xff, 0xff), "more than the 268435455 rpm allows"},
 		{"zero entries", with(96+8, 0, 0, 0, 0), "no entries"},
-		{"corrupted header digest", with(summary, 'Z'), "mismatch"},
-		{"entry outside header", with(int(l.start)+16+8, 0x7f, 0, 0, 0), "outside the header"},
-		{"entry with unknown type", with(int(l.start)+16+4, 0, 0, 0, 42), "unknown data type"},
+		{"region outside the header", with(int(l.start)+16+8, 0x7f, 0, 0, 0), "region tag 63 points outside the data"},
+		{"entry outside header", with(entry+8, 0x7f, 0, 0, 0), "points outside the header data"},
+		{"entry with unknown type", with(entry+4, 0, 0, 0, 42), "unknown data type"},
+		{"entry with count 0", with(entry+12, 0, 0, 0, 0), "count out of range"},
+		{"entry with a tag below 100", with(entry, 0, 0, 0, 99), "tag below 100"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -257,6 +285,11 @@ func TestReadBad(t *testing.T) {
 			}
 		})
 	}
+}
+
+func sha256Of(b []byte) []byte {
+	s := sha256.Sum256(b)
+	return s[:]
 }
 
 func TestReadBadHeaders(t *testing.T) {
@@ -274,11 +307,16 @@ func TestReadBadHeaders(t *testing.T) {
 		{"dirindex out of range", rpmSpec{main: basicMain("a", "1", "1", "x86_64",
 			tv{rpmutils.BASENAMES, []string{"x"}}, tv{rpmutils.DIRNAMES, []string{"/"}}, tv{rpmutils.DIRINDEXES, []uint32{5}},
 			tv{rpmutils.FILEMODES, []uint16{0o100644}}, tv{rpmutils.FILEFLAGS, []uint32{0}})}, "out of range"},
+		{"no file owners", rpmSpec{noOwners: true, main: basicMain("a", "1", "1", "x86_64",
+			tv{rpmutils.BASENAMES, []string{"x"}}, tv{rpmutils.DIRNAMES, []string{"/"}}, tv{rpmutils.DIRINDEXES, []uint32{0}},
+			tv{rpmutils.FILEMODES, []uint16{0o100644}}, tv{rpmutils.FILEFLAGS, []uint32{0}})}, "no FILEUSERNAME table (tag 1039)"},
+		{"short mtime table", rpmSpec{main: basicMain("a", "1", "1", "x86_64",
+			tv{rpmutils.BASENAMES, []string{"x", "y"}}, tv{rpmutils.DIRNAMES, []string{"/"}}, tv{rpmutils.DIRINDEXES, []uint32{0, 0}},
+			tv{rpmutils.FILEMODES, []uint16{0o100644, 0o100644}}, tv{rpmutils.FILEFLAGS, []uint32{0, 0}},
+			tv{rpmutils.FILEMTIMES, []uint32{0}})}, "FILEMTIMES (tag 1034) has 1 entries for 2 files"},
 		{"short mode table", rpmSpec{main: basicMain("a", "1", "1", "x86_64",
 			tv{rpmutils.BASENAMES, []string{"x", "y"}}, tv{rpmutils.DIRNAMES, []string{"/"}}, tv{rpmutils.DIRINDEXES, []uint32{0, 0}},
 			tv{rpmutils.FILEMODES, []uint16{0o100644}}, tv{rpmutils.FILEFLAGS, []uint32{0, 0}})}, "do not match"},
-		{"dependency tables differ", rpmSpec{main: basicMain("a", "1", "1", "x86_64",
-			tv{rpmutils.REQUIRENAME, []string{"x", "y"}}, tv{rpmutils.REQUIREFLAGS, []uint32{0}})}, "different lengths"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -394,6 +432,32 @@ func TestDependencyRules(t *testing.T) {
 	}
 }
 
+// TestDependencyTables follows createrepo_c on malformed dependency
+// tables (rpm installs such packages): a kind missing its FLAGS or
+// VERSION tag has no entries, tables of different lengths are read up to
+// the shortest. TestCompareCreaterepo runs the same packages through
+// createrepo_c.
+func TestDependencyTables(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		tags []tv
+		want []string
+	}{
+		{"flags shorter", []tv{{rpmutils.REQUIRENAME, []string{"x", "y"}}, {rpmutils.REQUIREFLAGS, []uint32{0}}, {rpmutils.REQUIREVERSION, []string{"", ""}}}, []string{"x"}},
+		{"versions shorter", []tv{{rpmutils.REQUIRENAME, []string{"x", "y"}}, {rpmutils.REQUIREFLAGS, []uint32{0, 0}}, {rpmutils.REQUIREVERSION, []string{""}}}, []string{"x"}},
+		{"names shorter", []tv{{rpmutils.REQUIRENAME, []string{"x"}}, {rpmutils.REQUIREFLAGS, []uint32{0, 0}}, {rpmutils.REQUIREVERSION, []string{"", ""}}}, []string{"x"}},
+		{"no flags", []tv{{rpmutils.REQUIRENAME, []string{"x", "y"}}, {rpmutils.REQUIREVERSION, []string{"", ""}}}, nil},
+		{"no versions", []tv{{rpmutils.REQUIRENAME, []string{"x", "y"}}, {rpmutils.REQUIREFLAGS, []uint32{0, 0}}}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := mustParse(t, rpmSpec{main: basicMain("a", "1", "1", "x86_64", tc.tags...)}.build())
+			if got := depNames(p.Deps[depRequires]); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("requires = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestLibcNewer(t *testing.T) {
 	for _, tc := range []struct {
 		a, b string
@@ -471,13 +535,42 @@ func TestOldFilenames(t *testing.T) {
 	}
 }
 
-func TestSourceByLead(t *testing.T) {
-	got, err := readBytes(t, rpmSpec{source: true, main: basicMain("s", "1", "1", "x86_64")}.build())
-	if err != nil {
-		t.Fatal(err)
+// TestSourceDetection follows rpm's applyRetrofits, as createrepo_c sees
+// it: SOURCEPACKAGE decides; without it and without SOURCERPM, a package
+// whose files all sit in one directory with an empty name is a source
+// package and any other gets SOURCERPM "(none)"; the lead's package type
+// counts for nothing.
+func TestSourceDetection(t *testing.T) {
+	files := func(dir string) []tv {
+		return []tv{{rpmutils.BASENAMES, []string{"a.spec", "a.tar.gz"}}, {rpmutils.DIRNAMES, []string{dir}},
+			{rpmutils.DIRINDEXES, []uint32{0, 0}}, {rpmutils.FILEMODES, []uint16{0o100644, 0o100644}},
+			{rpmutils.FILEFLAGS, []uint32{0, 0}}}
 	}
-	if got.Arch != "src" {
-		t.Errorf("arch = %q, want src", got.Arch)
+	for _, tc := range []struct {
+		name     string
+		spec     rpmSpec
+		arch     string
+		rpmField string
+	}{
+		{"lead says source, header does not", rpmSpec{source: true, main: basicMain("s", "1", "1", "x86_64",
+			tv{rpmutils.SOURCERPM, "s-1-1.src.rpm"})}, "x86_64", "s-1-1.src.rpm"},
+		{"SOURCEPACKAGE", rpmSpec{main: basicMain("s", "1", "1", "x86_64", tv{tagSourcePackage, []uint32{1}})}, "src", ""},
+		{"neither tag, files in the empty directory", rpmSpec{main: basicMain("s", "1", "1", "x86_64", files("")...)}, "src", ""},
+		{"neither tag, files elsewhere", rpmSpec{main: basicMain("s", "1", "1", "x86_64", files("/usr/")...)}, "x86_64", "(none)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := tc.spec.build()
+			got, err := readBytes(t, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Arch != tc.arch {
+				t.Errorf("arch = %q, want %q", got.Arch, tc.arch)
+			}
+			if p := mustParse(t, b); p.SourceRPM != tc.rpmField {
+				t.Errorf("sourcerpm = %q, want %q", p.SourceRPM, tc.rpmField)
+			}
+		})
 	}
 }
 
@@ -519,5 +612,65 @@ func TestMetaRoundTrip(t *testing.T) {
 	}
 	if _, err := decodeMeta([]byte{9}); err == nil || !strings.Contains(err.Error(), "version 9") {
 		t.Errorf("unknown version: err = %v", err)
+	}
+}
+
+// bigPackage builds a realistic multi-MB rpm with nfpm: 24 MiB of files,
+// half of them incompressible, zstd-compressed as current distributions
+// ship them. With md5 it also carries the SHA-1 header digest and the MD5
+// of header and payload that rpmbuild writes, so that Read hashes the
+// payload twice over (SHA-256 and MD5) in its one pass.
+func bigPackage(b testing.TB, md5 bool) []byte {
+	b.Helper()
+	dir := b.TempDir()
+	info := nfpmInfo(b, dir, "hello-data", "amd64", "", "1.0")
+	info.RPM.Compression = "zstd"
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range 12 {
+		data := make([]byte, 2<<20)
+		if i%2 == 0 {
+			for k := range data {
+				data[k] = byte(r.Uint32())
+			}
+		} else {
+			for k := range data {
+				data[k] = "the quick brown fox "[k%20]
+			}
+		}
+		src := filepath.Join(dir, fmt.Sprintf("blob%d", i))
+		if err := os.WriteFile(src, data, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		info.Contents = append(info.Contents, &files.Content{Source: src, Destination: fmt.Sprintf("/usr/share/big/blob%d", i)})
+	}
+	pkg := buildNFPM(b, info, false)
+	if !md5 {
+		return pkg
+	}
+	p := splitRPM(b, pkg)
+	set(&p.sig, sigTagSHA1, typeString, 1, str(strings.Repeat("0", 40)))
+	set(&p.sig, sigTagMD5, typeBin, 16, make([]byte, 16))
+	return p.bytes()
+}
+
+// BenchmarkRead reads (and so verifies) a multi-MB rpm, as every upload
+// and every package of pier import is read: one pass over the payload.
+func BenchmarkRead(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		md5  bool
+	}{{"sha256", false}, {"sha256+md5", true}} {
+		b.Run(tc.name, func(b *testing.B) {
+			pkg := bigPackage(b, tc.md5)
+			f := newTestFormat()
+			b.SetBytes(int64(len(pkg)))
+			defer reportCPU(b)()
+			for b.Loop() {
+				if _, err := f.Read(context.Background(), bytes.NewReader(pkg), int64(len(pkg)), nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(len(pkg))/1e6, "MB-package")
+		})
 	}
 }
