@@ -401,6 +401,8 @@ func TestReadFixtures(t *testing.T) {
 		{"hello_1.0-1_all.deb", "pier-hello", "1.0-1", "all"},
 		{"hello-gz_1.0-1_amd64.deb", "pier-hello-gz", "1.0-1", "amd64"},
 		{"hello-zst_1.0-1_arm64.deb", "pier-hello-zst", "1.0-1", "arm64"},
+		{"hello-bz2_1.0-1_amd64.deb", "pier-hello-bz2", "1.0-1", "amd64"},
+		{"hello-lzma_1.0-1_amd64.deb", "pier-hello-lzma", "1.0-1", "amd64"},
 	}
 	for _, tt := range tests {
 		b, err := os.ReadFile(filepath.Join("testdata", tt.file))
