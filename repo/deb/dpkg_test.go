@@ -227,8 +227,12 @@ func TestReadRefusesWhatDpkgRefuses(t *testing.T) {
 			o.DataFormat = "pax"
 			o.DataEntries = []debtest.Entry{{Name: "./usr/share/exp/p", Data: []byte("x"), PAXRecords: map[string]string{"comment": "x"}}}
 		})},
-		{name: "data: newline in a name", opts: pkgFiles(func(o *debtest.Options) { o.DataEntries = []debtest.Entry{{Name: "./usr/share/exp/a\nb", Data: []byte("x")}} })},
-		{name: "data: contiguous file", opts: pkgFiles(func(o *debtest.Options) { o.DataEntries = []debtest.Entry{{Name: "./usr/share/exp/c", Type: tar.TypeCont}} })},
+		{name: "data: newline in a name", opts: pkgFiles(func(o *debtest.Options) {
+			o.DataEntries = []debtest.Entry{{Name: "./usr/share/exp/a\nb", Data: []byte("x")}}
+		})},
+		{name: "data: contiguous file", opts: pkgFiles(func(o *debtest.Options) {
+			o.DataEntries = []debtest.Entry{{Name: "./usr/share/exp/c", Type: tar.TypeCont}}
+		})},
 		{name: "data: partial header block", opts: pkgFiles(func(o *debtest.Options) {
 			data, err := debtest.DataTar(debtest.Options{Files: o.Files})
 			if err != nil {
@@ -392,4 +396,3 @@ func writeArMember(b *bytes.Buffer, name string, data []byte) {
 }
 
 func padRight(s string, n int) string { return s + strings.Repeat(" ", n-len(s)) }
-
