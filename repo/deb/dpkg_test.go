@@ -177,6 +177,9 @@ func TestReadAcceptsWhatDpkgInstalls(t *testing.T) {
 			if _, err := read(f, b); err != nil {
 				t.Errorf("Pier refuses: %v", err)
 			}
+			if !f.Sniff(b[:min(len(b), 512)]) {
+				t.Error("Sniff = false: the core would refuse it before Read")
+			}
 			if d == nil {
 				return
 			}

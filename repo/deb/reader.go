@@ -15,13 +15,13 @@ import (
 )
 
 // Sniff reports whether head starts like a .deb: an ar archive whose first
-// member is debian-binary.
+// member is debian-binary, its name read as dpkg reads it (so that every
+// file Read accepts is sniffed as a .deb).
 func (f *Format) Sniff(head []byte) bool {
 	if len(head) < len(arMagic)+arHeaderSize || string(head[:len(arMagic)]) != arMagic {
 		return false
 	}
-	name := strings.TrimRight(string(head[len(arMagic):len(arMagic)+16]), " ")
-	return name == "debian-binary" || name == "debian-binary/"
+	return arName(head[len(arMagic):len(arMagic)+16]) == "debian-binary"
 }
 
 // Read parses the .deb in r (size bytes). sums must hold the digests listed
@@ -292,8 +292,10 @@ func (f *Format) checkData(ctx context.Context, r io.ReaderAt, m arMember, comp 
 		return err
 	}
 	defer s.Close()
+	// The walker reads 512-byte headers: buffer the decoder's output so
+	// that it decodes in large runs.
 	buf := make([]byte, 64<<10)
-	ended, err := walkDataTar(s, m.name, buf)
+	ended, err := walkDataTar(bufio.NewReaderSize(s, 256<<10), m.name, buf)
 	if err != nil {
 		return err
 	}

@@ -405,14 +405,23 @@ func checkPackagesIndex(name string, data []byte, root string, files map[string]
 // releaseEntries returns the SHA256 section of a Release file and whether
 // it says Acquire-By-Hash: yes.
 func releaseEntries(fields []field) ([]hashEntry, bool, error) {
-	for _, name := range []string{"Date", "Valid-Until"} {
-		if v, ok := lookup(fields, name); ok {
-			if _, err := time.Parse(dateLayout, v); err != nil {
-				return nil, false, fmt.Errorf("%s %q is not an RFC 1123 date in UTC as apt reads it", name, v)
-			}
-		} else if name == "Date" {
+	var times [2]time.Time
+	for i, name := range []string{"Date", "Valid-Until"} {
+		v, ok := lookup(fields, name)
+		switch {
+		case !ok && name == "Date":
 			return nil, false, errors.New("no Date field")
+		case !ok:
+			continue
 		}
+		t, err := time.Parse(dateLayout, v)
+		if err != nil {
+			return nil, false, fmt.Errorf("%s %q is not an RFC 1123 date in UTC as apt reads it", name, v)
+		}
+		times[i] = t
+	}
+	if !times[1].IsZero() && !times[1].After(times[0]) {
+		return nil, false, errors.New("Valid-Until is not after Date: apt refuses the Release as expired")
 	}
 	byHash, _ := lookup(fields, "Acquire-By-Hash")
 	section, ok := lookup(fields, "SHA256")

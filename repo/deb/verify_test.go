@@ -315,6 +315,11 @@ func TestVerify(t *testing.T) {
 				return strings.Replace(r, "Date: Sat, 04 Jan 2025 10:00:00 UTC", "Date: yesterday", 1)
 			})
 		}, dists + `Release: Date "yesterday" is not an RFC 1123 date`},
+		{"Valid-Until before Date", "AB", func(t *testing.T, g *generation) {
+			g.resign(t, signerOf(t, "AB"), func(r string) string {
+				return strings.Replace(r, "Valid-Until: Sat, 11 Jan 2025 10:00:00 UTC", "Valid-Until: Fri, 03 Jan 2025 10:00:00 UTC", 1)
+			})
+		}, dists + "Release: Valid-Until is not after Date"},
 		{"no InRelease", "AB", func(t *testing.T, g *generation) { g.remove(t, dists+"InRelease") }, "no dists/<release>/InRelease"},
 	}
 	for _, tt := range tests {
