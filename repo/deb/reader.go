@@ -368,7 +368,7 @@ func checkControlEntry(member string, hdr *tar.Header) (string, error) {
 	if name == "" {
 		return "", badf("%s has an entry with an empty name", member)
 	}
-	if hasDotDot(name) || strings.Contains(name, `\`) {
+	if hasDotDot(name) {
 		return "", badf("%s: entry %q points outside the archive (path traversal; GNU tar, which dpkg-deb runs, refuses it)", member, clip(name))
 	}
 	// GNU tar strips leading slashes.
