@@ -221,3 +221,38 @@ func FuzzDataTar(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDataMember fuzzes the data member's bytes inside an otherwise valid
+// package, under each member name: every decompressor and the tar walker
+// see the fuzzed bytes. Only bad-package errors are allowed.
+func FuzzDataMember(f *testing.F) {
+	exts := []string{"", ".gz", ".xz", ".zst", ".bz2", ".lzma"}
+	data, err := debtest.DataTar(debtest.Options{Files: map[string][]byte{"usr/bin/x": []byte("hello"), "usr/share/y": bytes.Repeat([]byte("y"), 3000)}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	for i, c := range []string{"none", "gz", "xz", "zst", "", "lzma"} {
+		if c == "" {
+			continue // no bzip2 writer; the fixture seeds FuzzRead
+		}
+		z, err := debtest.Compress(c, data)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(uint8(i), z)
+	}
+	format := New(Config{Limits: Limits{DataTar: 1 << 20}})
+	f.Fuzz(func(t *testing.T, which uint8, member []byte) {
+		if len(member) == 0 {
+			return
+		}
+		b, err := debtest.Build(debtest.Options{Package: "x", Version: "1", Arch: "all", DataName: "data.tar" + exts[int(which)%len(exts)], Data: member})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = format.Read(context.Background(), bytes.NewReader(b), int64(len(b)), nil)
+		if err != nil && !errors.Is(err, repo.ErrBadPackage) {
+			t.Fatalf("error does not wrap ErrBadPackage: %v", err)
+		}
+	})
+}
