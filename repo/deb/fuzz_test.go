@@ -77,7 +77,7 @@ func FuzzRead(f *testing.F) {
 		if len(stanza) != stanzaSize(&e) {
 			t.Fatalf("stanza is %d bytes, stanzaSize says %d", len(stanza), stanzaSize(&e))
 		}
-		fields, reason := parseStanza(stanza, 1<<20)
+		fields, reason := parseStanza(append(stanza, '\n'), 1<<20) // a blank line ends it, as in a Packages file
 		if reason != "" {
 			t.Fatalf("stanza does not parse: %s\n%s", reason, stanza)
 		}
