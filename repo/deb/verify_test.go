@@ -348,6 +348,17 @@ func TestVerify(t *testing.T) {
 	}
 }
 
+// TestVerifyEmpty: a target without packages publishes empty indexes,
+// which verify.
+func TestVerifyEmpty(t *testing.T) {
+	f := New(Config{})
+	in := &repo.IndexInput{Target: repo.Target{Stream: "5.8", Distro: "debian", Release: "bookworm"}, Time: goldenTime, Signer: signerOf(t, "A")}
+	g := publish(t, f, in)
+	if err := f.Verify(context.Background(), g.input(t, "A")); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestVerifyPrefix: the archive root comes from the InRelease path, so a
 // generation under another prefix verifies too.
 func TestVerifyPrefix(t *testing.T) {
