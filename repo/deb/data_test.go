@@ -404,3 +404,32 @@ func (c cancelAt) ReadAt(p []byte, off int64) (int, error) {
 	}
 	return c.r.ReadAt(p, off)
 }
+
+// TestReadXZChecks: data.tar.xz with every integrity check xz writes
+// (liblzma verifies them all) decodes.
+func TestReadXZChecks(t *testing.T) {
+	data, err := debtest.DataTar(dataOpts("xz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := New(Config{})
+	for _, check := range []string{"none", "crc32", "crc64", "sha256"} {
+		z := xzTool(t, data, "--check="+check, "-1")
+		b := build(t, debtest.Options{Package: "hello", Version: "1", Arch: "amd64", DataName: "data.tar.xz", Data: z})
+		if _, err := read(f, b); err != nil {
+			t.Errorf("--check=%s: %v", check, err)
+		}
+		// A flipped byte in the last block's check field is caught, except
+		// with no check.
+		c := bytes.Clone(b)
+		end := len(c) - len(z)%2 - 12 - 8 // before the index and footer
+		for c[end] == 0 && end > len(c)-len(z) {
+			end--
+		}
+		c[end] ^= 0x01
+		_, err := read(f, c)
+		if check != "none" && err == nil {
+			t.Errorf("--check=%s: a flipped byte near the end is accepted", check)
+		}
+	}
+}
