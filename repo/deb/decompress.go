@@ -129,13 +129,13 @@ func openTar(ctx context.Context, r io.ReaderAt, m arMember, comp compression, l
 	case compNone:
 		s.r = sec
 	case compGzip:
-		s.r, err = openGzip(sec)
+		s.r, err = openGzip(sec, inBuf(m.size))
 	case compXZ:
 		err = s.openXZ(sec, m.size)
 	case compZstd:
 		err = s.openZstd(sec, m.size)
 	case compBzip2:
-		s.r = &bzip2FirstStream{r: bzip2.NewReader(bufio.NewReaderSize(sec, 64<<10))}
+		s.r = &bzip2FirstStream{r: bzip2.NewReader(bufio.NewReaderSize(sec, inBuf(m.size)))}
 	case compLZMA:
 		err = s.openLZMA(sec)
 	}
@@ -207,9 +207,13 @@ func (s *tarStream) fail(err error) error {
 	return badf("%s is corrupt: %s data does not decode: %v", s.member, s.comp, err)
 }
 
-// openGzip mirrors zlib's gzread as dpkg uses it.
-func openGzip(sec *io.SectionReader) (io.Reader, error) {
-	br := bufio.NewReaderSize(sec, 64<<10)
+// inBuf is the size of the input buffer for a member of size bytes.
+func inBuf(size int64) int { return int(min(max(size, 512), 64<<10)) }
+
+// openGzip mirrors zlib's gzread as dpkg uses it; bufSize is the size of
+// its input buffer.
+func openGzip(sec *io.SectionReader, bufSize int) (io.Reader, error) {
+	br := bufio.NewReaderSize(sec, bufSize)
 	if !isGzipStart(br) {
 		// zlib's transparent mode: input that does not start like gzip is
 		// copied as it is. An empty member is an empty tar.
@@ -326,7 +330,7 @@ func (s *tarStream) openLZMA(sec *io.SectionReader) error {
 	case size != ^uint64(0) && int64(size) > s.limit:
 		return errTooBig
 	}
-	z, err := lzma.ReaderConfig{DictCap: xzMaxDict}.NewReader(bufio.NewReaderSize(sec, 64<<10))
+	z, err := lzma.ReaderConfig{DictCap: xzMaxDict}.NewReader(bufio.NewReaderSize(sec, inBuf(sec.Size())))
 	if err != nil {
 		return err
 	}

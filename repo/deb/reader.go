@@ -293,9 +293,11 @@ func (f *Format) checkData(ctx context.Context, r io.ReaderAt, m arMember, comp 
 	}
 	defer s.Close()
 	// The walker reads 512-byte headers: buffer the decoder's output so
-	// that it decodes in large runs.
-	buf := make([]byte, 64<<10)
-	ended, err := walkDataTar(bufio.NewReaderSize(s, 256<<10), m.name, buf)
+	// that it decodes in large runs, with buffers sized to the member (a
+	// small package should not pay for large ones).
+	size := min(max(m.size*8, 16<<10), 256<<10)
+	buf := make([]byte, min(size, 64<<10))
+	ended, err := walkDataTar(bufio.NewReaderSize(s, int(size)), m.name, buf)
 	if err != nil {
 		return err
 	}
@@ -353,7 +355,7 @@ func (f *Format) readControlTar(ctx context.Context, r io.ReaderAt, m arMember, 
 	if !found {
 		return nil, badf("%s has no control file", m.name)
 	}
-	if err := s.drain(make([]byte, 32<<10)); err != nil {
+	if err := s.drain(make([]byte, 4<<10)); err != nil {
 		return nil, err
 	}
 	return control, nil
