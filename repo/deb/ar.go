@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"strconv"
-	"strings"
 )
 
 // The ar archive format of a .deb (deb(5), dpkg lib/dpkg/ar.c).
@@ -14,8 +12,8 @@ const (
 	arHeaderSize = 60
 )
 
-// arMember is one member of an ar archive: its name (trailing spaces and
-// GNU '/' removed) and where its data lies in the file.
+// arMember is one member of an ar archive: its name as dpkg reads it and
+// where its data lies in the file.
 type arMember struct {
 	name   string
 	header int64 // offset of the member's header
@@ -28,9 +26,14 @@ func (m arMember) section(r io.ReaderAt) *io.SectionReader {
 	return io.NewSectionReader(r, m.offset, m.size)
 }
 
+// padded is the member's size with the padding byte that keeps the next
+// header at an even offset.
+func (m arMember) padded() int64 { return m.size + m.size%2 }
+
 // readArMember reads the member header at off in r (a file of fileSize
-// bytes) and checks that its data lies within the file. It returns the
-// member and the offset of the next header.
+// bytes). It returns the member and the offset of the next header. It does
+// not check that the member's data lies within the file: dpkg-deb reads the
+// members it needs and seeks past the others (see wholeMember).
 func readArMember(r io.ReaderAt, fileSize, off int64) (arMember, int64, error) {
 	if off+arHeaderSize > fileSize {
 		return arMember{}, 0, badf("not a .deb: truncated ar member header at offset %d", off)
@@ -39,24 +42,67 @@ func readArMember(r io.ReaderAt, fileSize, off int64) (arMember, int64, error) {
 	if err := readAt(r, h[:], off); err != nil {
 		return arMember{}, 0, readError("ar member header", off, err)
 	}
+	// dpkg_ar_member_is_illegal: the header must end in "`\n".
 	if h[58] != '`' || h[59] != '\n' {
-		return arMember{}, 0, badf("not a .deb: bad ar member header at offset %d", off)
+		return arMember{}, 0, badf("not a .deb: bad ar member header at offset %d (it does not end in \"`\\n\")", off)
 	}
-	name := string(bytes.TrimRight(h[0:16], " "))
-	if len(name) > 1 {
-		name = strings.TrimSuffix(name, "/")
-	}
-	sizeField := string(bytes.TrimRight(h[48:58], " "))
-	size, err := strconv.ParseInt(sizeField, 10, 64)
-	if err != nil || size < 0 || sizeField == "" || sizeField[0] == '+' || sizeField[0] == '-' {
-		return arMember{}, 0, badf("not a .deb: bad size %q in ar member header at offset %d", sizeField, off)
+	name := arName(h[0:16])
+	size, ok := arSize(h[48:58])
+	if !ok {
+		return arMember{}, 0, badf("not a .deb: bad size %q in the header of ar member %q at offset %d (decimal digits only)",
+			string(bytes.TrimRight(h[48:58], " ")), clip(name), off)
 	}
 	m := arMember{name: name, header: off, offset: off + arHeaderSize, size: size}
-	if size > fileSize-m.offset {
-		return arMember{}, 0, badf("not a .deb: ar member %q at offset %d is truncated: it needs %d bytes, the file has %d after its header",
-			clip(name), off, size, fileSize-m.offset)
+	return m, m.offset + m.padded(), nil
+}
+
+// arName is a member name as dpkg reads it (dpkg_ar_normalize_name, then
+// used as a C string): trailing spaces removed, then one trailing '/' (GNU
+// ar), then everything from the first NUL byte on.
+func arName(field []byte) string {
+	name := bytes.TrimRight(field, " ")
+	name = bytes.TrimSuffix(name, []byte("/"))
+	if i := bytes.IndexByte(name, 0); i >= 0 {
+		name = name[:i]
 	}
-	return m, m.offset + size + size%2, nil
+	return string(name)
+}
+
+// arSize parses an ar size field the way dpkg_ar_member_get_size does:
+// leading spaces, then decimal digits up to the first space; any other
+// character is an error. A field of spaces only is 0.
+func arSize(field []byte) (int64, bool) {
+	i := 0
+	for i < len(field) && field[i] == ' ' {
+		i++
+	}
+	var n int64
+	for ; i < len(field) && field[i] != ' '; i++ {
+		c := field[i]
+		if !isDigit(c) {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0') // ten digits cannot overflow
+	}
+	return n, true
+}
+
+// wholeMember checks that a member dpkg-deb reads (debian-binary, the
+// control member, the data member) is in the file with its padding byte:
+// dpkg-deb 1.21 reads debian-binary with its padding, and newer dpkg-deb
+// (src/deb/extract.c, "archive '%s' is truncated or corrupt, expected more
+// data than available") refuses a control or data member that the file
+// does not hold with its padding.
+func wholeMember(m arMember, fileSize int64) error {
+	if avail := fileSize - m.offset; m.padded() > avail {
+		what := "its data"
+		if m.size <= avail {
+			what = "the padding byte after its data"
+		}
+		return badf("not a .deb: ar member %q at offset %d is truncated: the file ends before %s (it needs %d bytes, the file has %d after the header; truncated upload?)",
+			clip(m.name), m.header, what, m.padded(), avail)
+	}
+	return nil
 }
 
 // readError turns an error from an io.ReaderAt into a package error when it

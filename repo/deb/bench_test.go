@@ -7,6 +7,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/rand"
+	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -149,6 +152,93 @@ func BenchmarkCompress(b *testing.B) {
 			}
 		}
 	})
+}
+
+// realisticFiles returns up to limit bytes of real files, binaries and
+// sources from the Go installation running the benchmark, as data for a
+// realistic multi-MB package; it skips when there are none.
+func realisticFiles(b *testing.B, limit int64) map[string][]byte {
+	b.Helper()
+	root := runtime.GOROOT()
+	files := map[string][]byte{}
+	var total int64
+	for _, dir := range []string{filepath.Join("pkg", "tool", runtime.GOOS+"_"+runtime.GOARCH), filepath.Join("src", "net", "http"), filepath.Join("src", "runtime")} {
+		ents, _ := os.ReadDir(filepath.Join(root, dir))
+		for _, e := range ents {
+			if !e.Type().IsRegular() || total >= limit {
+				continue
+			}
+			data, err := os.ReadFile(filepath.Join(root, dir, e.Name()))
+			if err != nil {
+				continue
+			}
+			data = data[:min(int64(len(data)), limit-total)]
+			files[filepath.ToSlash(filepath.Join("usr/lib/pier-bench", dir, e.Name()))] = data
+			total += int64(len(data))
+		}
+	}
+	if total < limit/2 {
+		b.Skipf("only %d bytes of Go installation files found", total)
+	}
+	return files
+}
+
+// BenchmarkReadRealistic reads a package whose data member holds 24 MiB
+// of real binaries and sources (Go's tools, net/http and runtime sources),
+// compressed as dpkg-deb would: the whole data member is decompressed and
+// its tar read on every upload. MB/s is of the .deb file; "MB/s-data" of
+// the uncompressed data.tar. The "data" sub-benchmarks time the data
+// member's check alone, the rest of Read is the control member.
+func BenchmarkReadRealistic(b *testing.B) {
+	files := realisticFiles(b, 24<<20)
+	f := New(Config{})
+	for _, comp := range []string{"xz", "zst", "gz"} {
+		deb := build(b, debtest.Options{Package: "bench", Version: "1.0-1", Arch: "amd64", DataCompression: comp, ControlCompression: comp, Files: files})
+		sums := sumsOf(deb)
+		data, err := debtest.DataTar(debtest.Options{Files: files})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(comp, func(b *testing.B) {
+			b.SetBytes(int64(len(deb)))
+			for b.Loop() {
+				if _, err := f.Read(context.Background(), bytes.NewReader(deb), int64(len(deb)), sums); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(len(data))/1e6/(b.Elapsed().Seconds()/float64(b.N)), "MB/s-data")
+			b.ReportMetric(float64(len(deb))/1e6, "MB-deb")
+		})
+		b.Run(comp+"/data", func(b *testing.B) {
+			offs := benchMemberOffsets(b, deb)
+			m, _, err := readArMember(bytes.NewReader(deb), int64(len(deb)), int64(offs[2]))
+			if err != nil {
+				b.Fatal(err)
+			}
+			c, _ := compressionByExt(m.name[len("data.tar"):])
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				if err := f.checkData(context.Background(), bytes.NewReader(deb), m, c); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// benchMemberOffsets returns the header offsets of the ar members in deb.
+func benchMemberOffsets(b *testing.B, deb []byte) []int {
+	b.Helper()
+	var offs []int
+	for off := int64(8); off < int64(len(deb)); {
+		m, next, err := readArMember(bytes.NewReader(deb), int64(len(deb)), off)
+		if err != nil {
+			b.Fatal(err)
+		}
+		offs = append(offs, int(m.header))
+		off = next
+	}
+	return offs
 }
 
 // BenchmarkRead reads a typical small .deb.

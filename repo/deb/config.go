@@ -39,6 +39,12 @@ type Limits struct {
 	// ControlTar is the largest accepted uncompressed size of the
 	// control.tar member, in bytes. It stops decompression bombs.
 	ControlTar int64 `yaml:"control_tar"`
+	// DataTar is the largest accepted uncompressed size of the data.tar
+	// member, in bytes. The reader decompresses the whole member on every
+	// upload (so that a corrupt one is refused); this bounds the work a
+	// decompression bomb can cause. Raise it for packages that install
+	// more than 16 GiB.
+	DataTar int64 `yaml:"data_tar"`
 	// Control is the largest accepted control file, in bytes.
 	Control int64 `yaml:"control"`
 	// Name is the longest accepted package name, source name, architecture
@@ -51,6 +57,7 @@ type Limits struct {
 // Default limits.
 const (
 	defaultControlTar = 16 << 20
+	defaultDataTar    = 16 << 30
 	defaultControl    = 1 << 20
 	defaultName       = 128
 	defaultVersion    = 128
@@ -69,6 +76,9 @@ func (c *Config) Defaults() {
 	}
 	if c.Limits.ControlTar == 0 {
 		c.Limits.ControlTar = defaultControlTar
+	}
+	if c.Limits.DataTar == 0 {
+		c.Limits.DataTar = defaultDataTar
 	}
 	if c.Limits.Control == 0 {
 		c.Limits.Control = defaultControl
@@ -119,6 +129,9 @@ func (c *Config) Validate() error {
 	}
 	if l.ControlTar < l.Control {
 		errs = append(errs, errors.New("deb: limits.control_tar must be at least limits.control"))
+	}
+	if l.DataTar < 0 {
+		errs = append(errs, errors.New("deb: limits.data_tar must not be negative (0 means the default, 16 GiB)"))
 	}
 	if l.Name < 2 || l.Name > 1024 {
 		errs = append(errs, errors.New("deb: limits.name must be between 2 and 1024"))

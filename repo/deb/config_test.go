@@ -16,7 +16,7 @@ func TestConfigDefaults(t *testing.T) {
 	}
 	want := Config{
 		Origin: "Pier", Label: "Pier", Architectures: []string{"amd64", "arm64"},
-		Limits: Limits{ControlTar: 16 << 20, Control: 1 << 20, Name: 128, Version: 128},
+		Limits: Limits{ControlTar: 16 << 20, DataTar: 16 << 30, Control: 1 << 20, Name: 128, Version: 128},
 	}
 	if c.Origin != want.Origin || c.Label != want.Label || strings.Join(c.Architectures, " ") != "amd64 arm64" || c.Limits != want.Limits || c.ValidDays != 0 {
 		t.Fatalf("defaults = %+v, want %+v", c, want)
@@ -31,6 +31,7 @@ architectures: [amd64, riscv64]
 valid_days: 7
 limits:
   control_tar: 1048576
+  data_tar: 1073741824
   control: 65536
   name: 64
 `
@@ -44,7 +45,7 @@ limits:
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if c.Origin != "Example" || c.ValidDays != 7 || c.Limits.ControlTar != 1<<20 || c.Limits.Name != 64 || c.Limits.Version != 128 || c.Architectures[1] != "riscv64" {
+	if c.Origin != "Example" || c.ValidDays != 7 || c.Limits.ControlTar != 1<<20 || c.Limits.DataTar != 1<<30 || c.Limits.Name != 64 || c.Limits.Version != 128 || c.Architectures[1] != "riscv64" {
 		t.Fatalf("decoded %+v", c)
 	}
 }
@@ -65,6 +66,7 @@ func TestConfigValidate(t *testing.T) {
 		{"resign margin too long", func(c *Config) { c.ValidDays = 1; c.ResignMargin = 24 * time.Hour }, "resign_margin"},
 		{"control", func(c *Config) { c.Limits.Control = -1 }, "limits.control"},
 		{"control tar", func(c *Config) { c.Limits.ControlTar = 10; c.Limits.Control = 100 }, "limits.control_tar"},
+		{"data tar", func(c *Config) { c.Limits.DataTar = -1 }, "limits.data_tar"},
 		{"name", func(c *Config) { c.Limits.Name = 1 }, "limits.name"},
 		{"version", func(c *Config) { c.Limits.Version = -1 }, "limits.version"},
 	}

@@ -13,100 +13,143 @@ type field struct {
 	Value string
 }
 
-// parseStanza parses data as a single deb822 stanza (a binary package's
-// control file). Leading and trailing blank lines are allowed; a second
-// stanza, a duplicate field (names compare case-insensitively), a
-// continuation line before the first field and a line without a colon are
-// errors. Field names longer than maxName bytes are rejected. The returned
-// reason is meant for the uploader.
+// parseStanza parses data as a binary package's control file: one deb822
+// stanza, with the rules of dpkg's parser (lib/dpkg/parse.c, parse_stanza,
+// as dpkg --install runs it: not lax). Leading newlines and trailing blank
+// lines are allowed. A field name runs to the first space or colon, spaces
+// may come before the colon, and the name must not be empty or start with
+// '-'; a value ends at a newline not followed by a space or tab
+// continuation; a continuation line of only whitespace, a duplicate field
+// (names compare case-insensitively), a second stanza and a file that ends
+// without a final newline are errors. Field names longer than maxName
+// bytes are refused (a Pier limit). Beyond dpkg, three things apt's
+// reader of Packages files (apt-pkg/tag.cc) would read differently are
+// refused, so that the stanza Pier indexes says what dpkg read: a NUL byte,
+// a ^Z byte, and a continuation line that starts with a carriage return.
+// The returned reason is meant for the uploader.
 func parseStanza(data []byte, maxName int) ([]field, string) {
-	if bytes.IndexByte(data, 0) >= 0 {
-		return nil, "control file contains a NUL byte"
+	if i := bytes.IndexByte(data, 0); i >= 0 {
+		return nil, fmt.Sprintf("control file line %d: a NUL byte (dpkg would cut the value there, apt would not)", lineOf(data, i))
+	}
+	if i := bytes.IndexByte(data, 0x1a); i >= 0 {
+		return nil, fmt.Sprintf("control file line %d: a ^Z byte (dpkg ends a line there, apt does not)", lineOf(data, i))
+	}
+	p := &stanzaParser{data: data, line: 1}
+	for p.pos < len(data) && data[p.pos] == '\n' {
+		p.pos++
+		p.line++
+	}
+	if p.pos == len(data) {
+		return nil, "control file is empty"
 	}
 	var (
 		fields []field
 		seen   = make(map[string]bool)
-		cur    = -1    // index in fields of the field being continued
-		value  []byte  // its value so far
-		ended  = false // a blank line ended the stanza
 	)
-	finish := func() {
-		if cur >= 0 {
-			fields[cur].Value = string(bytes.TrimRight(value, " \t\r\n"))
+	for {
+		f, reason := p.field(maxName)
+		if reason != "" {
+			return nil, fmt.Sprintf("control file line %d: %s", p.line, reason)
 		}
-	}
-	for lineNo := 1; len(data) > 0; lineNo++ {
-		line := data
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			line, data = data[:i], data[i+1:]
-		} else {
-			data = nil
-		}
-		if len(bytes.Trim(line, " \t\r")) == 0 {
-			// Lines of only spaces and tabs separate stanzas.
-			if len(fields) > 0 {
-				ended = true
-			}
-			continue
-		}
-		if ended {
-			return nil, fmt.Sprintf("control file line %d: more than one stanza (a blank line ended the first)", lineNo)
-		}
-		if line[0] == ' ' || line[0] == '\t' {
-			if cur < 0 {
-				return nil, fmt.Sprintf("control file line %d: continuation line before the first field", lineNo)
-			}
-			value = append(value, '\n')
-			value = append(value, line...)
-			continue
-		}
-		if line[0] == '#' {
-			return nil, fmt.Sprintf("control file line %d: comment lines are not allowed in a binary package's control file", lineNo)
-		}
-		colon := bytes.IndexByte(line, ':')
-		if colon < 0 {
-			return nil, fmt.Sprintf("control file line %d: expected \"Field: value\", found %q", lineNo, clip(string(line)))
-		}
-		name := string(line[:colon])
-		if reason := fieldNameProblem(name, maxName); reason != "" {
-			return nil, fmt.Sprintf("control file line %d: %s", lineNo, reason)
-		}
-		key := strings.ToLower(name)
+		key := strings.ToLower(f.Name)
 		if seen[key] {
-			return nil, fmt.Sprintf("control file has duplicate field %q (line %d)", name, lineNo)
+			return nil, fmt.Sprintf("control file has duplicate field %q (line %d)", f.Name, p.line)
 		}
 		seen[key] = true
-		finish()
-		fields = append(fields, field{Name: name})
-		cur = len(fields) - 1
-		value = append(value[:0], bytes.TrimLeft(line[colon+1:], " \t")...)
-	}
-	finish()
-	if len(fields) == 0 {
-		return nil, "control file is empty"
+		fields = append(fields, f)
+		if p.pos == len(data) {
+			break
+		}
+		if data[p.pos] == '\n' { // a blank line ends the stanza
+			for p.pos < len(data) && data[p.pos] == '\n' {
+				p.pos++
+				p.line++
+			}
+			if p.pos < len(data) {
+				return nil, fmt.Sprintf("control file line %d: more than one stanza (a blank line ended the first; dpkg: \"several package info entries found\")", p.line)
+			}
+			break
+		}
 	}
 	return fields, ""
 }
 
-// fieldNameProblem says what is wrong with a deb822 field name, or "".
-func fieldNameProblem(name string, maxName int) string {
+// stanzaParser walks a control file; pos is at the start of a line.
+type stanzaParser struct {
+	data []byte
+	pos  int
+	line int
+}
+
+// field parses one field starting at p.pos and leaves p.pos at the start
+// of the next line.
+func (p *stanzaParser) field(maxName int) (field, string) {
+	d := p.data
+	start := p.pos
+	for p.pos < len(d) && !isSpace(d[p.pos]) && d[p.pos] != ':' {
+		p.pos++
+	}
+	name := string(d[start:p.pos])
 	switch {
 	case name == "":
-		return "field with an empty name"
-	case len(name) > maxName:
-		return fmt.Sprintf("field name %q is longer than %d bytes", clip(name), maxName)
-	case name[0] == '#':
-		return fmt.Sprintf("field name %q starts with '#'", clip(name))
+		return field{}, "empty field name (a line that starts with a space, tab or colon, or a whitespace-only line, where a field should start)"
 	case name[0] == '-':
-		return fmt.Sprintf("field name %q starts with '-'", clip(name))
+		return field{}, fmt.Sprintf("field name %q cannot start with '-'", clip(name))
+	case len(name) > maxName:
+		return field{}, fmt.Sprintf("field name %q is longer than %d bytes", clip(name), maxName)
 	}
-	for i := 0; i < len(name); i++ {
-		if c := name[i]; c <= ' ' || c >= 0x7f {
-			return fmt.Sprintf("field name %q contains a space or a non-printable character", clip(name))
+	for p.pos < len(d) && d[p.pos] != '\n' && isSpace(d[p.pos]) {
+		p.pos++
+	}
+	switch {
+	case p.pos == len(d):
+		return field{}, fmt.Sprintf("end of file after field name %q", clip(name))
+	case d[p.pos] == '\n':
+		return field{}, fmt.Sprintf("newline in field name %q (expected \"Field: value\")", clip(name))
+	case d[p.pos] != ':':
+		return field{}, fmt.Sprintf("field name %q must be followed by a colon (expected \"Field: value\")", clip(name))
+	}
+	p.pos++
+	for p.pos < len(d) && d[p.pos] != '\n' && isSpace(d[p.pos]) {
+		p.pos++
+	}
+	if p.pos == len(d) || (d[p.pos] == '\n' && p.pos+1 == len(d)) {
+		return field{}, fmt.Sprintf("the file ends in the value of field %q (missing final newline; dpkg requires a newline after a value and a value on the last line)", clip(name))
+	}
+	vstart := p.pos
+	for {
+		nl := bytes.IndexByte(d[p.pos:], '\n')
+		if nl < 0 {
+			return field{}, fmt.Sprintf("the file ends in the value of field %q (missing final newline)", clip(name))
+		}
+		p.pos += nl + 1
+		p.line++
+		if p.pos == len(d) || d[p.pos] == '\n' || !isSpace(d[p.pos]) {
+			break
+		}
+		// A continuation line.
+		if d[p.pos] == '\r' {
+			return field{}, fmt.Sprintf("a continuation line of field %q starts with a carriage return (apt reads it as a new field)", clip(name))
+		}
+		end := p.pos + bytes.IndexByte(d[p.pos:], '\n')
+		if end < p.pos {
+			end = len(d)
+		}
+		if len(bytes.TrimLeft(d[p.pos:end], " \t\v\f\r")) == 0 {
+			return field{}, fmt.Sprintf("blank line in value of field %q (a line of only whitespace inside a value)", clip(name))
 		}
 	}
-	return ""
+	value := bytes.TrimRight(d[vstart:p.pos], " \t\n\v\f\r")
+	return field{Name: name, Value: string(value)}, ""
 }
+
+// isSpace is C's isspace in the "C" locale (dpkg's c_isspace).
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'
+}
+
+// lineOf returns the 1-based line number of offset i in data.
+func lineOf(data []byte, i int) int { return 1 + bytes.Count(data[:i], []byte("\n")) }
 
 // lookup returns the value of the field named name (case-insensitively).
 func lookup(fields []field, name string) (string, bool) {

@@ -19,8 +19,8 @@ func TestParseStanza(t *testing.T) {
 			want: []field{{"Package", "hello"}, {"Version", "1.0"}},
 		},
 		{
-			name: "whitespace around values, no final newline",
-			in:   "Package:   hello  \t\nVersion:1.0",
+			name: "whitespace around values",
+			in:   "Package:   hello  \t\nVersion:1.0\n",
 			want: []field{{"Package", "hello"}, {"Version", "1.0"}},
 		},
 		{
@@ -39,8 +39,8 @@ func TestParseStanza(t *testing.T) {
 			want: []field{{"X", ""}, {"Y", "1"}},
 		},
 		{
-			name: "leading and trailing blank lines",
-			in:   "\n \n\t\nPackage: a\n\n\n  \n",
+			name: "leading newlines and trailing blank lines",
+			in:   "\n\nPackage: a\n\n\n",
 			want: []field{{"Package", "a"}},
 		},
 		{
@@ -53,20 +53,35 @@ func TestParseStanza(t *testing.T) {
 			in:   "Homepage: https://example.org:8080/x\n",
 			want: []field{{"Homepage", "https://example.org:8080/x"}},
 		},
+		// dpkg's parser (lib/dpkg/parse.c) accepts these.
+		{name: "spaces before the colon", in: "Package : a\nVersion\t: 1\n", want: []field{{"Package", "a"}, {"Version", "1"}}},
+		{name: "field name starting with #", in: "#A: x\n", want: []field{{"#A", "x"}}},
+		{name: "non-ASCII name", in: "Ä: x\n", want: []field{{"Ä", "x"}}},
+		{name: "vertical tab continuation", in: "A: x\n\vy\n", want: []field{{"A", "x\n\vy"}}},
+		// dpkg's parser refuses these.
 		{name: "empty", in: "", err: "control file is empty"},
-		{name: "only blank lines", in: "\n\n  \n", err: "control file is empty"},
+		{name: "only newlines", in: "\n\n\n", err: "control file is empty"},
+		{name: "no final newline", in: "Package: a\nVersion: 1", err: "line 2: the file ends in the value of field \"Version\" (missing final newline"},
+		{name: "empty last value", in: "Package: a\nX:\n", err: "the file ends in the value of field \"X\""},
+		{name: "empty last value without newline", in: "Package: a\nX:", err: "the file ends in the value of field \"X\""},
 		{name: "duplicate, other case", in: "Package: a\npackage: b\n", err: `duplicate field "package"`},
 		{name: "second stanza", in: "A: 1\n\nB: 2\n", err: "line 3: more than one stanza"},
-		{name: "whitespace-only line ends the stanza", in: "A: 1\n \n continued\n", err: "more than one stanza"},
-		{name: "continuation first", in: " A: 1\n", err: "line 1: continuation line before the first field"},
-		{name: "no colon", in: "A: 1\nB\n", err: `line 2: expected "Field: value"`},
-		{name: "empty name", in: ": x\n", err: "empty name"},
-		{name: "name with space", in: "A B: x\n", err: "contains a space"},
-		{name: "name starts with dash", in: "-A: x\n", err: "starts with '-'"},
-		{name: "comment", in: "#A: x\n", err: "comment lines are not allowed"},
-		{name: "non-ASCII name", in: "Ä: x\n", err: "non-printable"},
+		{name: "whitespace-only line", in: "A: 1\n \n continued\n", err: `blank line in value of field "A"`},
+		{name: "whitespace-only last line", in: "A: 1\n  \n", err: `blank line in value of field "A"`},
+		{name: "CRLF blank line", in: "A: 1\r\n\r\n", err: `carriage return`},
+		{name: "leading whitespace line", in: "  \nA: 1\n", err: "line 1: empty field name"},
+		{name: "continuation first", in: " A: 1\n", err: "line 1: empty field name"},
+		{name: "no colon", in: "A: 1\nB\n", err: `newline in field name "B"`},
+		{name: "empty name", in: ": x\n", err: "empty field name"},
+		{name: "name with space", in: "A B: x\n", err: `field name "A" must be followed by a colon`},
+		{name: "name starts with dash", in: "-A: x\n", err: "cannot start with '-'"},
+		{name: "comment line", in: "# comment\nA: x\n", err: `field name "#" must be followed by a colon`},
+		{name: "end after name", in: "A", err: "end of file after field name"},
+		// Refused because apt would read them differently.
 		{name: "long name", in: strings.Repeat("X", 129) + ": x\n", err: "longer than 128 bytes"},
 		{name: "NUL", in: "A: \x00\n", err: "NUL"},
+		{name: "^Z", in: "A: x\x1aB: y\n", err: "^Z"},
+		{name: "CR continuation", in: "A: x\n\ry\n", err: "carriage return"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

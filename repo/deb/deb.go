@@ -2,10 +2,15 @@
 // and writes APT repositories (Packages, Release, InRelease, by-hash) for a
 // target.
 //
-// The reader parses the ar archive and the control.tar member itself and
-// never decompresses data.tar. It bounds every size by the file and by
-// Config.Limits, so a hostile upload gets a repo.ErrBadPackage error that
-// says what is wrong, never a panic or an unbounded allocation.
+// The reader accepts what dpkg 1.21 (Debian 12) installs and refuses what
+// it refuses, rule by rule (docs/acceptance/deb.md lists them with the
+// dpkg and apt code each mirrors): it walks the ar archive as dpkg-deb
+// does, parses the control file with dpkg's parser rules, and decompresses
+// the whole data member and reads its tar archive to the end as dpkg's
+// unpacker does, so that a truncated or corrupt upload is refused at
+// ingest rather than failing at install. It bounds every size by the file
+// and by Config.Limits, so a hostile upload gets a repo.ErrBadPackage error
+// that says what is wrong, never a panic or an unbounded allocation.
 //
 // At ingest the reader stores each package's Packages stanza, pre-rendered
 // in apt-ftparchive's field order, as its Meta; the indexer only

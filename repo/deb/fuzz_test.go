@@ -1,6 +1,7 @@
 package deb
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	"github.com/pierhq/pier/repo"
 	"github.com/pierhq/pier/repo/deb/debtest"
 	"github.com/ulikunitz/xz"
+	xi2 "github.com/xi2/xz"
 )
 
 // FuzzRead feeds arbitrary bytes to the reader: it must never panic, fail
@@ -28,6 +30,12 @@ func FuzzRead(f *testing.F) {
 		{Package: "hello", Version: "1", Arch: "all", ControlCompression: "none"},
 		{Package: "hello", Version: "1", Arch: "all", ControlEntries: []debtest.Entry{{Name: "../evil"}}},
 		{Control: "Package: x\n"},
+		{Package: "hello", Version: "1", Arch: "all", DataCompression: "xz", Files: map[string][]byte{"usr/bin/x": []byte("x")}},
+		{Package: "hello", Version: "1", Arch: "all", DataCompression: "zst", Files: map[string][]byte{"usr/bin/x": []byte("x")}},
+		{Package: "hello", Version: "1", Arch: "all", DataCompression: "lzma", Files: map[string][]byte{"usr/bin/x": []byte("x")}},
+		{Package: "hello", Version: "1", Arch: "all", DataCompression: "none", Files: map[string][]byte{"usr/bin/x": []byte("x")},
+			DataEntries: []debtest.Entry{{Name: "./../evil"}, {Name: "./l", Type: tar.TypeSymlink, Linkname: "/"}}},
+		{Package: "hello", Version: "1", Arch: "all", Members: []debtest.Member{{Name: "_extra", Data: []byte("x"), Before: "data"}}},
 	}
 	for _, o := range seeds {
 		b, err := debtest.Build(o)
@@ -44,7 +52,7 @@ func FuzzRead(f *testing.F) {
 		}
 		f.Add(b)
 	}
-	format := New(Config{Limits: Limits{ControlTar: 1 << 20, Control: 64 << 10}})
+	format := New(Config{Limits: Limits{ControlTar: 1 << 20, Control: 64 << 10, DataTar: 4 << 20}})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		format.Sniff(data)
 		sums := sumsOf(data)
@@ -69,7 +77,7 @@ func FuzzRead(f *testing.F) {
 		if len(stanza) != stanzaSize(&e) {
 			t.Fatalf("stanza is %d bytes, stanzaSize says %d", len(stanza), stanzaSize(&e))
 		}
-		fields, reason := parseStanza(stanza, 1<<20)
+		fields, reason := parseStanza(append(stanza, '\n'), 1<<20) // a blank line ends it, as in a Packages file
 		if reason != "" {
 			t.Fatalf("stanza does not parse: %s\n%s", reason, stanza)
 		}
@@ -104,7 +112,9 @@ func FuzzControl(f *testing.F) {
 			}
 			return
 		}
-		rendered := renderStanza(fields)
+		// dpkg's parser refuses an empty value on the last line of a file:
+		// end the rendering with a blank line, as a Packages file does.
+		rendered := append(renderStanza(fields), '\n')
 		again, reason := parseStanza(rendered, 128)
 		if reason != "" || !reflect.DeepEqual(again, fields) {
 			t.Fatalf("round trip of %q: %q %q", rendered, again, reason)
@@ -113,7 +123,7 @@ func FuzzControl(f *testing.F) {
 		if head+tail == "" {
 			return
 		}
-		split, reason := parseStanza([]byte(head+tail), 128)
+		split, reason := parseStanza([]byte(head+tail+"\n"), 128)
 		if reason != "" {
 			t.Fatalf("head+tail does not parse: %s", reason)
 		}
@@ -125,10 +135,10 @@ func FuzzControl(f *testing.F) {
 	})
 }
 
-// FuzzCheckXZ checks the xz container walker: no panics, and when it
+// FuzzXZStreamEnd checks the xz container walker: no panics, and when it
 // accepts data that the decoder then decodes, the output stays within the
-// limit the walker enforced.
-func FuzzCheckXZ(f *testing.F) {
+// limit the walker enforced and the decoder ends where the walker said.
+func FuzzXZStreamEnd(f *testing.F) {
 	for _, s := range []string{"", "hello", strings.Repeat("Package: x\n", 500)} {
 		var b bytes.Buffer
 		w, err := xz.WriterConfig{BlockSize: 1024}.NewWriter(&b)
@@ -141,20 +151,108 @@ func FuzzCheckXZ(f *testing.F) {
 	}
 	const maxOut = 4096
 	f.Fuzz(func(t *testing.T, data []byte) {
-		reason, err := checkXZ(bytes.NewReader(data), int64(len(data)), maxOut)
+		end, reason, err := xzStreamEnd(bytes.NewReader(data), int64(len(data)), maxOut)
 		if err != nil {
 			t.Fatalf("error from a bytes.Reader: %v", err)
 		}
 		if reason != "" {
 			return
 		}
-		r, err := xz.ReaderConfig{DictCap: 4096}.NewReader(bytes.NewReader(data))
+		if end <= 0 || end > int64(len(data)) {
+			t.Fatalf("end %d outside the data (%d bytes)", end, len(data))
+		}
+		r, err := xi2.NewReader(bytes.NewReader(data[:end]), xzMaxDict)
 		if err != nil {
 			return
 		}
+		r.Multistream(false)
 		out, err := io.ReadAll(io.LimitReader(r, maxOut+1))
 		if len(out) > maxOut {
 			t.Fatalf("decoded more than %d bytes after the walker accepted the data (err %v)", maxOut, err)
+		}
+	})
+}
+
+// FuzzZstdFrameEnd checks the zstd frame walker: no panics, an end inside
+// the data, and a frame the decoder reads to that end when it decodes.
+func FuzzZstdFrameEnd(f *testing.F) {
+	for _, s := range []string{"", "hello", strings.Repeat("Package: x\n", 50000)} {
+		b, err := debtest.Compress("zst", []byte(s))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte("\x50\x2a\x4d\x18\x04\x00\x00\x00abcd"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		end, reason, err := zstdFrameEnd(bytes.NewReader(data), int64(len(data)), 1<<20)
+		if err != nil {
+			t.Fatalf("error from a bytes.Reader: %v", err)
+		}
+		if reason != "" {
+			return
+		}
+		if end <= 0 || end > int64(len(data)) {
+			t.Fatalf("end %d outside the data (%d bytes)", end, len(data))
+		}
+	})
+}
+
+// FuzzDataTar feeds arbitrary bytes to the data.tar walker as an
+// uncompressed data member: no panics, only bad-package errors, and an
+// accepted archive is one archive/tar also reads without a header error
+// up to where dpkg's reader stopped.
+func FuzzDataTar(f *testing.F) {
+	for _, o := range []debtest.Options{
+		{Files: map[string][]byte{"usr/bin/x": []byte("hello"), "usr/share/" + strings.Repeat("y", 150): nil}},
+		{DataEntries: []debtest.Entry{{Name: "./l", Type: tar.TypeSymlink, Linkname: "/etc"}, {Name: "./h", Type: tar.TypeLink, Linkname: "./l"}}},
+		{DataFormat: "pax", DataEntries: []debtest.Entry{{Name: "./p", PAXRecords: map[string]string{"a": "b"}}}},
+	} {
+		b, err := debtest.DataTar(o)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, err := walkDataTar(bytes.NewReader(data), "data.tar", make([]byte, 4096))
+		if err != nil && !errors.Is(err, repo.ErrBadPackage) {
+			t.Fatalf("error does not wrap ErrBadPackage: %v", err)
+		}
+	})
+}
+
+// FuzzDataMember fuzzes the data member's bytes inside an otherwise valid
+// package, under each member name: every decompressor and the tar walker
+// see the fuzzed bytes. Only bad-package errors are allowed.
+func FuzzDataMember(f *testing.F) {
+	exts := []string{"", ".gz", ".xz", ".zst", ".bz2", ".lzma"}
+	data, err := debtest.DataTar(debtest.Options{Files: map[string][]byte{"usr/bin/x": []byte("hello"), "usr/share/y": bytes.Repeat([]byte("y"), 3000)}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	for i, c := range []string{"none", "gz", "xz", "zst", "", "lzma"} {
+		if c == "" {
+			continue // no bzip2 writer; the fixture seeds FuzzRead
+		}
+		z, err := debtest.Compress(c, data)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(uint8(i), z)
+	}
+	format := New(Config{Limits: Limits{DataTar: 1 << 20}})
+	f.Fuzz(func(t *testing.T, which uint8, member []byte) {
+		if len(member) == 0 {
+			return
+		}
+		b, err := debtest.Build(debtest.Options{Package: "x", Version: "1", Arch: "all", DataName: "data.tar" + exts[int(which)%len(exts)], Data: member})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = format.Read(context.Background(), bytes.NewReader(b), int64(len(b)), nil)
+		if err != nil && !errors.Is(err, repo.ErrBadPackage) {
+			t.Fatalf("error does not wrap ErrBadPackage: %v", err)
 		}
 	})
 }

@@ -199,8 +199,8 @@ func checkIndexPackage(p *repo.Package) error {
 	switch {
 	case pathElemProblem(p.Component) != "":
 		reason = "component " + pathElemProblem(p.Component)
-	case nameProblem("package name", p.Name, max) != "":
-		reason = nameProblem("package name", p.Name, max)
+	case packageNameProblem(p.Name, max) != "":
+		reason = packageNameProblem(p.Name, max)
 	case versionProblem(p.Version, max) != "":
 		reason = versionProblem(p.Version, max)
 	case archProblem(p.Arch, max) != "":

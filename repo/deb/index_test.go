@@ -270,8 +270,8 @@ func checkPackages(t *testing.T, byPath map[string]repo.File, base, dir string, 
 	}
 	type key struct{ name, version, arch string }
 	var prev *key
-	for _, stanza := range strings.Split(string(plain), "\n\n") {
-		fields, reason := parseStanza([]byte(stanza), 128)
+	for _, stanza := range strings.Split(strings.TrimSuffix(string(plain), "\n"), "\n\n") {
+		fields, reason := parseStanza([]byte(stanza+"\n"), 128)
 		if reason != "" {
 			t.Fatalf("%s: stanza does not parse: %s\n%s", dir, reason, stanza)
 		}

@@ -2,6 +2,7 @@ package deb
 
 import (
 	"archive/tar"
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -10,20 +11,17 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 	"github.com/pierhq/pier/repo"
-	"github.com/ulikunitz/xz"
 )
 
 // Sniff reports whether head starts like a .deb: an ar archive whose first
-// member is debian-binary.
+// member is debian-binary, its name read as dpkg reads it (so that every
+// file Read accepts is sniffed as a .deb).
 func (f *Format) Sniff(head []byte) bool {
 	if len(head) < len(arMagic)+arHeaderSize || string(head[:len(arMagic)]) != arMagic {
 		return false
 	}
-	name := strings.TrimRight(string(head[len(arMagic):len(arMagic)+16]), " ")
-	return name == "debian-binary" || name == "debian-binary/"
+	return arName(head[len(arMagic):len(arMagic)+16]) == "debian-binary"
 }
 
 // Read parses the .deb in r (size bytes). sums must hold the digests listed
@@ -33,7 +31,7 @@ func (f *Format) Read(ctx context.Context, r io.ReaderAt, size int64, sums repo.
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	control, err := f.readControlFile(ctx, r, size)
+	control, err := f.readDeb(ctx, r, size)
 	if err != nil {
 		return nil, err
 	}
@@ -44,7 +42,8 @@ func (f *Format) Read(ctx context.Context, r io.ReaderAt, size int64, sums repo.
 	return f.parsed(fields, sums)
 }
 
-// parsed validates a control stanza and builds the Parsed record.
+// parsed validates a control stanza and builds the Parsed record. The
+// name is recorded in lower case, as dpkg and apt read it.
 func (f *Format) parsed(fields []field, sums repo.Sums) (*repo.Parsed, error) {
 	lim := f.cfg.Limits
 	required := [3]string{"Package", "Version", "Architecture"}
@@ -60,7 +59,7 @@ func (f *Format) parsed(fields []field, sums repo.Sums) (*repo.Parsed, error) {
 		values[i] = v
 	}
 	name, version, arch := values[0], values[1], values[2]
-	if reason := nameProblem("package name", name, lim.Name); reason != "" {
+	if reason := packageNameProblem(name, lim.Name); reason != "" {
 		return nil, repo.BadPackage(reason)
 	}
 	if reason := versionProblem(version, lim.Version); reason != "" {
@@ -69,14 +68,19 @@ func (f *Format) parsed(fields []field, sums repo.Sums) (*repo.Parsed, error) {
 	if reason := archProblem(arch, lim.Name); reason != "" {
 		return nil, repo.BadPackage(reason)
 	}
+	if reason := fieldsProblem(fields); reason != "" {
+		return nil, repo.BadPackage(reason)
+	}
+	name = strings.ToLower(name)
+	// The pool directory is named after the source package: "Source:
+	// name" or "Source: name (version)". dpkg takes any text there; when
+	// it is not a source package name, the binary package's name is used.
 	source := name
 	if v, ok := lookup(fields, "Source"); ok {
-		// "Source: name" or "Source: name (version)".
 		src, _, _ := strings.Cut(strings.TrimSpace(v), " ")
-		if reason := nameProblem("source name", src, lim.Name); reason != "" {
-			return nil, badf("Source field: %s", reason)
+		if nameProblem("source name", src, lim.Name) == "" {
+			source = src
 		}
-		source = src
 	}
 	head, tail := splitStanza(fields)
 	m := Meta{Source: source, MD5: hexOrEmpty(sums[repo.MD5]), SHA1: hexOrEmpty(sums[repo.SHA1]), Head: head, Tail: tail}
@@ -137,9 +141,14 @@ func isHex(s string) bool {
 	return true
 }
 
-// readControlFile walks the ar archive and returns the control file from
-// the control.tar member.
-func (f *Format) readControlFile(ctx context.Context, r io.ReaderAt, size int64) ([]byte, error) {
+// readDeb walks the ar archive the way dpkg-deb does when dpkg installs a
+// package (src/deb/extract.c, extracthalf, run once for the control member
+// and once for the data member): debian-binary first, then control.tar*,
+// then data.tar*, with members whose names start with '_' allowed in
+// between and skipped. Members after data.tar* are never read. It returns
+// the control file, after checking that the data member decompresses to a
+// well-formed tar archive.
+func (f *Format) readDeb(ctx context.Context, r io.ReaderAt, size int64) ([]byte, error) {
 	switch {
 	case size == 0:
 		return nil, badf("not a .deb: the file is empty")
@@ -154,20 +163,20 @@ func (f *Format) readControlFile(ctx context.Context, r io.ReaderAt, size int64)
 		return nil, badf("not a .deb: the file is not an ar archive (no %q signature)", strings.TrimSpace(arMagic))
 	}
 
-	// debian-binary comes first (deb(5)).
 	m, off, err := readArMember(r, size, int64(len(arMagic)))
 	if err != nil {
 		return nil, err
 	}
 	if m.name != "debian-binary" {
-		return nil, badf("not a .deb: the first ar member is %q, not \"debian-binary\"", clip(m.name))
+		return nil, badf("not a .deb: the first ar member is %q, not \"debian-binary\" (dpkg-deb: \"not a Debian binary archive\")", clip(m.name))
+	}
+	if err := wholeMember(m, size); err != nil {
+		return nil, err
 	}
 	if err := checkDebianBinary(r, m); err != nil {
 		return nil, err
 	}
 
-	// Then control.tar*, then data.tar*; members whose names start with
-	// '_' may come in between and are ignored, as dpkg does.
 	var control []byte
 	for haveControl := false; ; {
 		if err := ctx.Err(); err != nil {
@@ -186,87 +195,130 @@ func (f *Format) readControlFile(ctx context.Context, r io.ReaderAt, size int64)
 		switch {
 		case strings.HasPrefix(m.name, "_"):
 			continue
-		case !haveControl && strings.HasPrefix(m.name, "control.tar"):
-			control, err = f.readControlTar(ctx, r, m)
-			if err != nil {
+		case strings.HasPrefix(m.name, "control.tar"):
+			if haveControl {
+				return nil, badf("not a .deb: a second control member %q at offset %d (dpkg-deb: \"contains two control members\")", clip(m.name), m.header)
+			}
+			comp, ok := compressionByExt(m.name[len("control.tar"):])
+			if !ok || comp == compBzip2 || comp == compLZMA {
+				return nil, badf("not a .deb: the control member %q uses a compression dpkg cannot read there (want control.tar, control.tar.gz, control.tar.xz or control.tar.zst)", clip(m.name))
+			}
+			if err := tarMember(m, size); err != nil {
+				return nil, err
+			}
+			if control, err = f.readControlTar(ctx, r, m, comp); err != nil {
 				return nil, err
 			}
 			haveControl = true
 		case !haveControl:
-			return nil, badf("not a .deb: unexpected ar member %q at offset %d (expected control.tar)", clip(m.name), m.header)
-		case isDataMember(m.name):
+			return nil, badf("not a .deb: unexpected ar member %q at offset %d before control.tar (dpkg-deb: \"has premature member\")", clip(m.name), m.header)
+		case strings.HasPrefix(m.name, "data.tar"):
+			comp, ok := compressionByExt(m.name[len("data.tar"):])
+			if !ok {
+				return nil, badf("not a .deb: the data member %q uses a compression dpkg does not know (want data.tar, data.tar.gz, .xz, .zst, .bz2 or .lzma)", clip(m.name))
+			}
+			if err := tarMember(m, size); err != nil {
+				return nil, err
+			}
+			if err := f.checkData(ctx, r, m, comp); err != nil {
+				return nil, err
+			}
 			return control, nil
-		case strings.HasPrefix(m.name, "control.tar"):
-			return nil, badf("not a .deb: a second control member %q at offset %d", clip(m.name), m.header)
 		default:
-			return nil, badf("not a .deb: unexpected ar member %q at offset %d (expected data.tar)", clip(m.name), m.header)
+			return nil, badf("not a .deb: unexpected ar member %q at offset %d before data.tar (dpkg-deb: \"has premature member\")", clip(m.name), m.header)
 		}
 	}
 }
 
-// checkDebianBinary checks the format version member: "2.x".
+// tarMember checks that a control or data member is whole and not empty:
+// dpkg-deb (newer than Debian 12's) refuses a zero-sized tar member.
+func tarMember(m arMember, size int64) error {
+	if m.size == 0 {
+		return badf("not a .deb: the ar member %q is empty (dpkg-deb: \"has zero sized tar member\")", clip(m.name))
+	}
+	return wholeMember(m, size)
+}
+
+// checkDebianBinary checks the format version member the way dpkg-deb
+// does (deb_version_parse): the member must hold a newline, and what comes
+// before the first one must be "<major>.<minor>" in decimal with major 2.
+// Anything after that newline is ignored ("2.0\n" plus more lines is
+// fine).
 func checkDebianBinary(r io.ReaderAt, m arMember) error {
-	const max = 64
-	if m.size > max {
-		return badf("not a .deb: the debian-binary member is %d bytes long; it should hold just \"2.0\"", m.size)
+	br := bufio.NewReaderSize(m.section(r), 64)
+	const intMax = 1<<31 - 1
+	var major, minor int64
+	var majorDigits, minorDigits int
+	inMinor := false
+	for {
+		c, err := br.ReadByte()
+		if err == io.EOF || c == 0 {
+			return badf("the debian-binary member has no newline; it should hold \"2.0\\n\" (dpkg-deb: \"archive has no newlines in header\")")
+		}
+		if err != nil {
+			return readError("debian-binary", m.offset, err)
+		}
+		switch {
+		case isDigit(c) && !inMinor:
+			if major = major*10 + int64(c-'0'); major > intMax {
+				return badf("the debian-binary member has a format version with a too big major number")
+			}
+			majorDigits++
+			continue
+		case isDigit(c):
+			if minor = minor*10 + int64(c-'0'); minor > intMax {
+				return badf("the debian-binary member has a format version with a too big minor number")
+			}
+			minorDigits++
+			continue
+		case !inMinor && c == '.' && majorDigits > 0:
+			inMinor = true
+			continue
+		case inMinor && c == '\n' && minorDigits > 0:
+			if major != 2 {
+				return badf("unsupported .deb format version %d.%d in debian-binary (dpkg reads 2.x)", major, minor)
+			}
+			return nil
+		}
+		return badf("the debian-binary member does not start with a format version \"<major>.<minor>\\n\" such as \"2.0\\n\" (dpkg-deb: \"archive has invalid format version\")")
 	}
-	b := make([]byte, m.size)
-	if err := readAt(r, b, m.offset); err != nil {
-		return readError("debian-binary", m.offset, err)
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	major, minor, ok := strings.Cut(line, ".")
-	if !ok || major != "2" || minor == "" || !allDigits(minor) {
-		return badf("unsupported .deb format version %q in debian-binary (want 2.x)", clip(line))
-	}
-	return nil
 }
 
-func isDataMember(name string) bool {
-	switch name {
-	case "data.tar", "data.tar.gz", "data.tar.xz", "data.tar.zst", "data.tar.bz2", "data.tar.lzma":
-		return true
+// checkData decompresses the whole data member and reads its tar archive
+// to the end, as dpkg does when it unpacks the package.
+func (f *Format) checkData(ctx context.Context, r io.ReaderAt, m arMember, comp compression) error {
+	s, err := openTar(ctx, r, m, comp, f.cfg.Limits.DataTar, "limits.data_tar")
+	if err != nil {
+		return err
 	}
-	return false
-}
-
-// errTooBig is returned by limitReader past its limit.
-type errTooBig struct{ limit int64 }
-
-func (e *errTooBig) Error() string {
-	return fmt.Sprintf("control.tar expands beyond %d bytes", e.limit)
-}
-
-// limitReader fails with errTooBig when more than limit bytes come out of r.
-type limitReader struct {
-	r     io.Reader
-	n     int64
-	limit int64
-}
-
-func (l *limitReader) Read(p []byte) (int, error) {
-	if rest := l.limit - l.n + 1; int64(len(p)) > rest {
-		p = p[:rest]
+	defer s.Close()
+	// The walker reads 512-byte headers: buffer the decoder's output so
+	// that it decodes in large runs, with buffers sized to the member (a
+	// small package should not pay for large ones).
+	size := min(max(m.size*8, 16<<10), 256<<10)
+	buf := make([]byte, min(size, 64<<10))
+	ended, err := walkDataTar(bufio.NewReaderSize(s, int(size)), m.name, buf)
+	if err != nil {
+		return err
 	}
-	n, err := l.r.Read(p)
-	l.n += int64(n)
-	if l.n > l.limit {
-		return n, &errTooBig{l.limit}
+	if !ended && s.trailing {
+		return badf("%s: the tar archive stops at the end of the first %s stream without an end-of-archive block, and more data follows in the member; dpkg reads only the first stream and would install part of the package (usual cause: a compressor that writes several streams, such as pzstd)",
+			m.name, comp)
 	}
-	return n, err
+	return s.drain(buf)
 }
 
 // readControlTar decompresses the control member and returns its control
 // file. It reads the whole tar, so that every entry name and the total size
 // are checked.
-func (f *Format) readControlTar(ctx context.Context, r io.ReaderAt, m arMember) ([]byte, error) {
+func (f *Format) readControlTar(ctx context.Context, r io.ReaderAt, m arMember, comp compression) ([]byte, error) {
 	lim := f.cfg.Limits
-	dec, closeDec, err := openControl(r, m, lim.ControlTar)
+	s, err := openTar(ctx, r, m, comp, lim.ControlTar, "limits.control_tar")
 	if err != nil {
 		return nil, err
 	}
-	defer closeDec()
-	tr := tar.NewReader(&limitReader{r: dec, limit: lim.ControlTar})
+	defer s.Close()
+	tr := tar.NewReader(s)
 	var control []byte
 	found := false
 	for {
@@ -278,125 +330,85 @@ func (f *Format) readControlTar(ctx context.Context, r io.ReaderAt, m arMember) 
 			break
 		}
 		if err != nil {
-			return nil, tarError(m.name, err)
+			return nil, tarError(s, err)
 		}
-		name, err := checkEntry(hdr)
+		name, err := checkControlEntry(m.name, hdr)
 		if err != nil {
 			return nil, err
 		}
 		if name != "control" {
 			continue
 		}
-		switch {
-		case hdr.Typeflag != tar.TypeReg:
-			return nil, badf("control.tar: the control entry %q is not a regular file", clip(hdr.Name))
-		case found:
-			return nil, badf("control.tar has two control files")
-		case hdr.Size > lim.Control:
-			return nil, badf("the control file is %d bytes long; at most %d are accepted", hdr.Size, lim.Control)
+		if hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeCont {
+			return nil, badf("%s: the control entry %q is not a regular file (a link or special file; Pier reads the control file from the package itself)", m.name, clip(hdr.Name))
 		}
+		if hdr.Size > lim.Control {
+			return nil, badf("the control file is %d bytes long; at most %d are accepted (limits.control)", hdr.Size, lim.Control)
+		}
+		// GNU tar, which dpkg-deb runs to unpack the control member, lets
+		// a later entry of the same name replace an earlier one.
 		found = true
 		if control, err = io.ReadAll(tr); err != nil {
-			return nil, tarError(m.name, err)
+			return nil, tarError(s, err)
 		}
 	}
 	if !found {
-		return nil, badf("control.tar has no control file")
+		return nil, badf("%s has no control file", m.name)
+	}
+	if err := s.drain(make([]byte, 4<<10)); err != nil {
+		return nil, err
 	}
 	return control, nil
 }
 
-// zstdMaxWindow bounds the window a control.tar.zst may ask the decoder to
-// allocate (zstd --ultra -22 uses 128 MiB; dpkg-deb never more than 8 MiB
-// for a control member).
-const zstdMaxWindow = 64 << 20
-
-// openControl returns a reader of the control member's uncompressed tar
-// and a function that releases the decompressor. maxOut bounds what the xz
-// container may declare.
-func openControl(r io.ReaderAt, m arMember, maxOut int64) (io.Reader, func(), error) {
-	nop := func() {}
-	sec := m.section(r)
-	switch m.name {
-	case "control.tar":
-		return sec, nop, nil
-	case "control.tar.gz":
-		zr, err := gzip.NewReader(sec)
-		if err != nil {
-			return nil, nil, decompressError(m.name, err)
-		}
-		return zr, func() { zr.Close() }, nil
-	case "control.tar.xz":
-		reason, err := checkXZ(sec, m.size, maxOut)
-		switch {
-		case err != nil:
-			return nil, nil, readError(m.name, m.offset, err)
-		case strings.HasPrefix(reason, "control.tar expands"):
-			return nil, nil, repo.BadPackage(reason)
-		case reason != "":
-			return nil, nil, badf("%s is not a valid xz file: %s", m.name, reason)
-		}
-		zr, err := xz.ReaderConfig{DictCap: 4096}.NewReader(sec)
-		if err != nil {
-			return nil, nil, decompressError(m.name, err)
-		}
-		return zr, nop, nil
-	case "control.tar.zst":
-		zr, err := zstd.NewReader(sec,
-			zstd.WithDecoderConcurrency(1),
-			zstd.WithDecoderLowmem(true),
-			zstd.WithDecoderMaxWindow(zstdMaxWindow),
-			zstd.WithDecoderMaxMemory(uint64(maxOut)+1))
-		if err != nil {
-			return nil, nil, decompressError(m.name, err)
-		}
-		return zr, zr.Close, nil
-	}
-	return nil, nil, badf("not a .deb: unsupported control member %q (want control.tar, control.tar.gz, control.tar.xz or control.tar.zst)", clip(m.name))
-}
-
-// checkEntry checks a control.tar entry and returns its cleaned name
-// ("control" for "./control").
-func checkEntry(hdr *tar.Header) (string, error) {
+// checkControlEntry checks a control member entry the way dpkg unpacks
+// the control member (dpkg-deb --control runs GNU tar, then dpkg moves
+// each file into its database, src/main/unpack.c) and returns its name
+// relative to the control directory ("control" for "./control").
+func checkControlEntry(member string, hdr *tar.Header) (string, error) {
 	name := hdr.Name
 	if name == "" {
-		return "", badf("control.tar has an entry with an empty name")
+		return "", badf("%s has an entry with an empty name", member)
 	}
-	if strings.HasPrefix(name, "/") {
-		return "", badf("control.tar entry %q has an absolute path", clip(name))
+	if hasDotDot(name) {
+		return "", badf("%s: entry %q points outside the archive (path traversal; GNU tar, which dpkg-deb runs, refuses it)", member, clip(name))
 	}
-	if slices.Contains(strings.Split(name, "/"), "..") || strings.Contains(name, `\`) {
-		return "", badf("control.tar entry %q points outside the archive (path traversal)", clip(name))
-	}
+	// GNU tar strips leading slashes.
+	clean := path.Clean(strings.TrimLeft(name, "/"))
 	switch hdr.Typeflag {
-	case tar.TypeReg, tar.TypeDir, tar.TypeXGlobalHeader:
-	case tar.TypeSymlink, tar.TypeLink:
-		return "", badf("control.tar entry %q is a link (to %q); only regular files and directories are allowed", clip(name), clip(hdr.Linkname))
+	case tar.TypeReg, tar.TypeCont, tar.TypeDir, tar.TypeSymlink, tar.TypeLink, tar.TypeChar, tar.TypeBlock, tar.TypeFifo, tar.TypeXGlobalHeader:
 	default:
-		return "", badf("control.tar entry %q has type %q; only regular files and directories are allowed", clip(name), string(hdr.Typeflag))
+		return "", badf("%s: entry %q has tar type %q, which Pier does not accept in the control member", member, clip(name), string(hdr.Typeflag))
 	}
-	return path.Clean(strings.TrimPrefix(name, "./")), nil
+	switch {
+	case hdr.Typeflag == tar.TypeXGlobalHeader:
+		return "", nil
+	case clean == "." && hdr.Typeflag == tar.TypeDir:
+		return clean, nil
+	case clean == "." || hdr.Typeflag == tar.TypeDir || strings.Contains(clean, "/"):
+		return "", badf("%s: entry %q makes a directory inside the control area; dpkg refuses to install such a package (\"package control info contained directory\")", member, clip(name))
+	case !strings.Contains(clean, ".") && len(clean) > maxControlName:
+		return "", badf("%s: control file name %q is longer than %d bytes (dpkg: \"package contains overly-long control info file name\")", member, clip(clean), maxControlName)
+	}
+	return clean, nil
 }
 
-// tarError turns an error from reading control.tar into a package error.
-func tarError(member string, err error) error {
-	var big *errTooBig
-	if errors.As(err, &big) {
-		return repo.BadPackage(big.Error())
-	}
-	if err == io.ErrUnexpectedEOF {
-		return badf("%s is truncated", member)
-	}
-	return badf("%s is corrupt: %v", member, err)
-}
+// maxControlName is dpkg's MAXCONTROLFILENAME: longer control file names
+// without a dot fail the install.
+const maxControlName = 100
 
-// decompressError turns an error from opening a decompressor into a package
-// error.
-func decompressError(member string, err error) error {
-	if err == io.EOF || err == io.ErrUnexpectedEOF {
-		return badf("%s is truncated", member)
+// tarError turns an error from reading control.tar through s into a
+// package error; errors the tarStream already decided (a bad package, an
+// I/O failure, a cancelled context) pass through.
+func tarError(s *tarStream, err error) error {
+	var bad *repo.BadPackageError
+	switch {
+	case s.src.err != nil, errors.As(err, &bad), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	case err == io.ErrUnexpectedEOF:
+		return badf("%s: the tar archive is truncated", s.member)
 	}
-	return badf("%s is corrupt: %v", member, err)
+	return badf("%s: the tar archive is corrupt: %v", s.member, err)
 }
 
 // badf returns a repo.BadPackage error with a formatted reason.

@@ -28,13 +28,21 @@ func compareVersions(a, b string) int {
 }
 
 // splitVersion splits [epoch:]upstream[-revision]. The epoch is "" when
-// there is none (or when what precedes the first colon is not a number,
-// in which case the colon is part of upstream); the revision is what
-// follows the last hyphen.
+// there is none (or when what precedes the first colon is not a valid
+// epoch, in which case the colon is part of upstream); an epoch may carry
+// a '+' sign, as strtol reads it. The revision is what follows the last
+// hyphen.
 func splitVersion(v string) (epoch, upstream, revision string) {
 	v = strings.TrimSpace(v)
-	if i := strings.IndexByte(v, ':'); i >= 0 && allDigits(v[:i]) {
-		epoch, v = v[:i], v[i+1:]
+	if i := strings.IndexByte(v, ':'); i >= 0 {
+		e := v[:i]
+		negative := strings.HasPrefix(e, "-")
+		if e != "" && (e[0] == '+' || e[0] == '-') {
+			e = e[1:]
+		}
+		if allDigits(e) && (!negative || strings.Trim(e, "0") == "") {
+			epoch, v = e, v[i+1:] // "" and "-0" are epoch 0
+		}
 	}
 	if i := strings.LastIndexByte(v, '-'); i >= 0 {
 		return epoch, v[:i], v[i+1:]
@@ -114,57 +122,97 @@ func verrevcmp(a, b string) int {
 	return 0
 }
 
-// versionProblem says what is wrong with a binary package version per
-// dpkg's parseversion and deb-version(7), or "".
+// versionProblem says what is wrong with a binary package version, or "":
+// dpkg's rules (versionSyntaxProblem) and Pier's length limit.
 func versionProblem(v string, maxLen int) string {
+	if len(v) > maxLen {
+		return fmt.Sprintf("version %q is longer than %d bytes", clip(v), maxLen)
+	}
+	return versionSyntaxProblem(v)
+}
+
+// versionSyntaxProblem says what is wrong with a version per dpkg's
+// parseversion (lib/dpkg/parsehelp.c) as dpkg --install applies it: what
+// parseversion only warns about (an upstream version that does not start
+// with a digit, a character outside the allowed sets) is an error there,
+// because the lax version parser is off unless --force-bad-version.
+func versionSyntaxProblem(v string) string {
+	v = strings.Trim(v, " \t")
 	switch {
 	case v == "":
 		return "version is empty"
-	case len(v) > maxLen:
-		return fmt.Sprintf("version %q is longer than %d bytes", clip(v), maxLen)
-	case strings.ContainsAny(v, " \t\r\n"):
+	case strings.ContainsAny(v, " \t"):
 		return fmt.Sprintf("version %q contains spaces", clip(v))
 	}
 	rest := v
 	if i := strings.IndexByte(v, ':'); i >= 0 {
-		epoch := v[:i]
+		digits, negative, ok := epochNumber(v[:i])
 		switch {
-		case epoch == "":
-			return fmt.Sprintf("version %q has an empty epoch before ':'", v)
-		case !allDigits(epoch):
-			return fmt.Sprintf("version %q: the epoch before ':' must be a number", v)
-		case compareNumbers(epoch, "2147483647") > 0:
-			return fmt.Sprintf("version %q: the epoch is too big", v)
+		case digits == "" && ok:
+			return fmt.Sprintf("version %q has an empty epoch before ':'", clip(v))
+		case !ok:
+			return fmt.Sprintf("version %q: the epoch before ':' must be a number", clip(v))
+		case negative && strings.Trim(digits, "0") != "":
+			return fmt.Sprintf("version %q: the epoch is negative", clip(v))
+		case compareNumbers(digits, "2147483647") > 0:
+			return fmt.Sprintf("version %q: the epoch is too big", clip(v))
 		}
-		rest = v[i+1:]
+		if rest = v[i+1:]; rest == "" {
+			return fmt.Sprintf("version %q has nothing after the colon", clip(v))
+		}
 	}
 	upstream, revision, hasRevision := rest, "", false
 	if i := strings.LastIndexByte(rest, '-'); i >= 0 {
 		upstream, revision, hasRevision = rest[:i], rest[i+1:], true
 	}
 	switch {
-	case upstream == "":
-		return fmt.Sprintf("version %q has an empty upstream version", v)
-	case !isDigit(upstream[0]):
-		return fmt.Sprintf("version %q: the upstream version must start with a digit", v)
 	case hasRevision && revision == "":
-		return fmt.Sprintf("version %q has an empty revision after '-'", v)
+		return fmt.Sprintf("version %q has an empty revision after '-'", clip(v))
+	case upstream == "":
+		return fmt.Sprintf("version %q has an empty upstream version", clip(v))
+	case !isDigit(upstream[0]):
+		return fmt.Sprintf("version %q: the upstream version must start with a digit (dpkg: \"version number does not start with digit\")", clip(v))
 	}
 	for k := 0; k < len(upstream); k++ {
 		if c := upstream[k]; !isAlnum(c) && !strings.ContainsRune(".+~-:", rune(c)) {
-			return fmt.Sprintf("version %q contains the character %q, not allowed in an upstream version (letters, digits and .+~-: only)", v, c)
+			return fmt.Sprintf("version %q contains the character %q, not allowed in an upstream version (letters, digits and .+~-: only)", clip(v), c)
 		}
 	}
 	for k := 0; k < len(revision); k++ {
 		if c := revision[k]; !isAlnum(c) && !strings.ContainsRune(".+~", rune(c)) {
-			return fmt.Sprintf("version %q contains the character %q, not allowed in a revision (letters, digits and .+~ only)", v, c)
+			return fmt.Sprintf("version %q contains the character %q, not allowed in a revision (letters, digits and .+~ only)", clip(v), c)
 		}
 	}
 	return ""
 }
 
-// nameProblem says what is wrong with a package (or source) name per
-// Debian policy 5.6.1, or "". what is "package name" or "source name".
+// epochNumber reads an epoch the way strtol does in dpkg's parseversion:
+// an optional sign, then decimal digits, and nothing else. It returns the
+// digits (empty when there are none), whether the sign was '-', and
+// whether the epoch has nothing but those.
+func epochNumber(e string) (digits string, negative, ok bool) {
+	if e != "" && (e[0] == '+' || e[0] == '-') {
+		negative = e[0] == '-'
+		e = e[1:]
+	}
+	if e == "" {
+		return "", negative, true
+	}
+	if !allDigits(e) {
+		// strtol stops at the first non-digit: with no digits before it
+		// the epoch is "empty", otherwise it "is not number".
+		if !isDigit(e[0]) {
+			return "", negative, true
+		}
+		return "", negative, false
+	}
+	return e, negative, true
+}
+
+// nameProblem says what is wrong with a source package name per Debian
+// policy 5.6.1 (what dpkg-source enforces), or "". what is "source name".
+// Pier names a package's pool directory after its source when the Source
+// field holds such a name.
 func nameProblem(what, name string, maxLen int) string {
 	switch {
 	case name == "":
@@ -184,6 +232,19 @@ func nameProblem(what, name string, maxLen int) string {
 		if c := name[i]; !isDigit(c) && !isLower(c) && c != '+' && c != '-' && c != '.' {
 			return fmt.Sprintf("%s %q contains the character %q; only a-z, 0-9, '+', '-' and '.' are allowed", what, clip(name), c)
 		}
+	}
+	return ""
+}
+
+// packageNameProblem says what is wrong with a binary package name, or
+// "": dpkg's rule (dpkgNameProblem: it accepts upper case, '_' and one
+// character) and Pier's length limit.
+func packageNameProblem(name string, maxLen int) string {
+	if len(name) > maxLen {
+		return fmt.Sprintf("package name %q is too long: %d characters, at most %d are allowed", clip(name), len(name), maxLen)
+	}
+	if reason := dpkgNameProblem(name); reason != "" {
+		return fmt.Sprintf("package name %q is not valid: %s", clip(name), reason)
 	}
 	return ""
 }

@@ -79,10 +79,16 @@ func TestVersionProblem(t *testing.T) {
 		{"1.0~rc1+dfsg-0ubuntu1~22.04.1", ""},
 		{"1:1.0:2", ""},
 		{"2147483647:1", ""},
+		{" 1.0\t", ""},  // dpkg trims blanks
+		{"+1:1.0", ""},  // strtol reads a signed epoch
+		{"-0:1.0", ""},  // and -0 is not negative
+		{"1:2:3-4", ""}, // colons after the epoch belong to upstream
 		{"", "empty"},
 		{":1", "empty epoch"},
-		{"a:1", "epoch"},
-		{"-1:1", "epoch"},
+		{"a:1", "empty epoch"}, // strtol reads no digit
+		{"1a:1", "must be a number"},
+		{"-1:1", "negative"},
+		{"1:", "nothing after the colon"},
 		{"2147483648:1", "too big"},
 		{"1.0-", "empty revision"},
 		{"-1", "empty upstream"},
@@ -91,13 +97,43 @@ func TestVersionProblem(t *testing.T) {
 		{"1.0-1_1", "revision"},
 		{"1:1.0-1:1", "revision"},
 		{"1 0", "spaces"},
-		{"1.0\n", "spaces"},
+		{"1.0\n", "character '\\n'"},
+		{"1.0\v", "character '\\v'"},
 		{strings.Repeat("1", 200), "longer than 128"},
 	}
 	for _, tt := range tests {
 		got := versionProblem(tt.v, 128)
 		if (got == "") != (tt.want == "") || !strings.Contains(got, tt.want) {
 			t.Errorf("versionProblem(%q) = %q, want %q", tt.v, got, tt.want)
+		}
+	}
+}
+
+func TestPackageNameProblem(t *testing.T) {
+	tests := []struct {
+		name string
+		want string
+	}{
+		// dpkg's pkg_name_is_illegal accepts all of these; dpkg and apt
+		// read them in lower case.
+		{"hello", ""},
+		{"a", ""},
+		{"Hello", ""},
+		{"hello_world", ""},
+		{"0ad", ""},
+		{"libstdc++6", ""},
+		{"", "empty"},
+		{"-hello", "must start with a letter or digit"},
+		{"_hello", "must start with a letter or digit"},
+		{"hello world", "' '"},
+		{"hello/world", "'/'"},
+		{"héllo", "not allowed"},
+		{strings.Repeat("a", 129), "too long: 129 characters, at most 128"},
+	}
+	for _, tt := range tests {
+		got := packageNameProblem(tt.name, 128)
+		if (got == "") != (tt.want == "") || !strings.Contains(got, tt.want) {
+			t.Errorf("packageNameProblem(%q) = %q, want %q", tt.name, got, tt.want)
 		}
 	}
 }
@@ -124,7 +160,7 @@ func TestNameProblem(t *testing.T) {
 		{strings.Repeat("a", 129), "too long: 129 characters, at most 128"},
 	}
 	for _, tt := range tests {
-		got := nameProblem("package name", tt.name, 128)
+		got := nameProblem("source name", tt.name, 128)
 		if (got == "") != (tt.want == "") || !strings.Contains(got, tt.want) {
 			t.Errorf("nameProblem(%q) = %q, want %q", tt.name, got, tt.want)
 		}

@@ -7,26 +7,39 @@ import (
 	"io"
 )
 
-// The xz decoder allocates the dictionary a block header declares (up to
-// 4 GiB) before it decodes a byte. checkXZ walks an uploaded .xz member
+// The xz decoder allocates the dictionary a block header declares before
+// it decodes a byte. xzStreamEnd walks the first xz stream of a member
 // forward along the exact path the decoder takes (stream header, block
 // headers, LZMA2 chunk headers, padding, checks, index, footer) without
-// decoding, and rejects dictionaries over xzMaxDict, filters other than
-// LZMA2, and data that declares more than the caller's limit of
-// uncompressed bytes, before the decoder sees the data. The decoder still
-// verifies checksums and the index.
+// decoding, and refuses dictionaries over xzMaxDict, filters the decoder
+// does not know, and data that declares more than the caller's limit of
+// uncompressed bytes, before the decoder sees the data. It also finds where
+// the stream ends: dpkg's liblzma decoder reads one stream and never looks
+// at what follows. The decoder still verifies every CRC, the checks and
+// the index.
 
 const (
-	xzMaxDict     = 64 << 20 // xz -9 uses 64 MiB
 	xzHeaderSize  = 12
 	xzFooterSize  = 12
 	xzFilterLZMA2 = 0x21
 	xzHeaderMagic = "\xFD7zXZ\x00"
 	xzFooterMagic = "YZ"
+	// xzReasonTooBig is the reason xzStreamEnd gives for a stream that
+	// declares more output than allowed.
+	xzReasonTooBig = "the xz stream declares more uncompressed data than the limit"
 )
+
+// xzPreFilter reports whether a filter may come before LZMA2 in a block:
+// delta (0x03) and the branch converters 0x04-0x09, which the decoder
+// (xz-embedded's port) and liblzma both know. liblzma 5.4 also knows ARM64
+// (0x0A); the decoder does not, so Pier refuses it.
+func xzPreFilter(id uint64) bool { return id >= 0x03 && id <= 0x09 }
 
 // xzReason is a problem with the xz data, for the uploader.
 type xzReason string
+
+// xzReasonTruncated is the reason for data that ends inside the stream.
+const xzReasonTruncated xzReason = "the xz stream ends early (truncated upload?)"
 
 func (r xzReason) Error() string { return string(r) }
 
@@ -40,7 +53,7 @@ type xzWalker struct {
 
 func (w *xzWalker) read(n int64) ([]byte, error) {
 	if n > w.size-w.pos {
-		return nil, xzReason("truncated xz data")
+		return nil, xzReasonTruncated
 	}
 	b := make([]byte, n)
 	if err := readAt(w.r, b, w.pos); err != nil {
@@ -73,40 +86,22 @@ func (w *xzWalker) uvarint() (uint64, error) {
 	return 0, xzReason("bad xz integer")
 }
 
-// checkXZ checks the .xz data in r (size bytes). maxOut is the largest
-// allowed total uncompressed size. It returns a user-facing reason, or ""
-// when the data is acceptable, or an error when reading r failed.
-func checkXZ(r io.ReaderAt, size, maxOut int64) (string, error) {
+// xzStreamEnd walks the xz stream at the start of r (size bytes). maxOut
+// is the largest allowed uncompressed size. It returns the offset where
+// the stream ends, or a user-facing reason when the data is not acceptable
+// (xzReasonTooBig past maxOut), or an error when reading r failed.
+func xzStreamEnd(r io.ReaderAt, size, maxOut int64) (int64, string, error) {
 	w := &xzWalker{r: r, size: size}
 	var total int64
-	err := func() error {
-		for streams := 0; ; streams++ {
-			if streams > 0 {
-				// Stream padding: groups of four zero bytes.
-				for w.size-w.pos >= 4 {
-					b, err := w.read(4)
-					if err != nil {
-						return err
-					}
-					if string(b) != "\x00\x00\x00\x00" {
-						w.pos -= 4
-						break
-					}
-				}
-				if w.pos == w.size {
-					return nil
-				}
-			}
-			if err := w.stream(&total, maxOut); err != nil {
-				return err
-			}
-		}
-	}()
+	err := w.stream(&total, maxOut)
 	var reason xzReason
-	if errors.As(err, &reason) {
-		return string(reason), nil
+	switch {
+	case err == nil:
+		return w.pos, "", nil
+	case errors.As(err, &reason):
+		return 0, string(reason), nil
 	}
-	return "", err
+	return 0, "", err
 }
 
 // stream walks one xz stream, adding its uncompressed size to *total.
@@ -117,7 +112,7 @@ func (w *xzWalker) stream(total *int64, maxOut int64) error {
 		return err
 	}
 	if string(h[:6]) != xzHeaderMagic || h[6] != 0 || h[7]&0xF0 != 0 {
-		return xzReason("bad xz stream header")
+		return xzReason("not an xz stream (bad xz stream header)")
 	}
 	check := h[7] & 0x0F
 	checkSize := int64(0)
@@ -174,7 +169,8 @@ func (w *xzWalker) blockHeader() error {
 			p = p[n:]
 		}
 	}
-	for range int(flags&0x03) + 1 {
+	nfilters := int(flags&0x03) + 1
+	for i := range nfilters {
 		id, n := binary.Uvarint(p)
 		if n <= 0 {
 			return bad
@@ -186,14 +182,20 @@ func (w *xzWalker) blockHeader() error {
 		}
 		props := p[n : n+int(psize)]
 		p = p[n+int(psize):]
+		if i < nfilters-1 {
+			if !xzPreFilter(id) {
+				return xzReason(fmt.Sprintf("unsupported xz filter 0x%x (Pier decodes LZMA2 after delta or a branch converter of x86, PowerPC, IA-64, ARM, ARM-Thumb or SPARC)", id))
+			}
+			continue
+		}
 		if id != xzFilterLZMA2 {
-			return xzReason(fmt.Sprintf("unsupported xz filter 0x%x (only LZMA2 is accepted)", id))
+			return xzReason(fmt.Sprintf("unsupported xz filter 0x%x as the last filter (it must be LZMA2)", id))
 		}
 		if len(props) != 1 || props[0] > 40 {
 			return xzReason("bad xz LZMA2 properties")
 		}
 		if dict := xzDictSize(props[0]); dict > xzMaxDict {
-			return xzReason(fmt.Sprintf("xz dictionary of %d bytes is larger than the %d accepted", dict, xzMaxDict))
+			return xzReason(fmt.Sprintf("the xz dictionary of %d bytes is larger than the %d Pier accepts (xz -9 uses 64 MiB)", dict, xzMaxDict))
 		}
 	}
 	return nil
@@ -233,10 +235,10 @@ func (w *xzWalker) lzma2(total *int64, maxOut int64) error {
 			return xzReason("bad LZMA2 chunk")
 		}
 		if *total += unpacked; *total > maxOut {
-			return xzReason(fmt.Sprintf("control.tar expands beyond %d bytes", maxOut))
+			return xzReason(xzReasonTooBig)
 		}
 		if packed > w.size-w.pos {
-			return xzReason("truncated xz data")
+			return xzReasonTruncated
 		}
 		w.pos += packed
 	}

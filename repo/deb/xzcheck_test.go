@@ -39,7 +39,7 @@ func lzma2PropOffset(t *testing.T, x []byte) int {
 	return 12 + i + 2
 }
 
-func TestCheckXZ(t *testing.T) {
+func TestXZStreamEnd(t *testing.T) {
 	data := bytes.Repeat([]byte("Package: hello\nVersion: 1\n\n"), 2000)
 	single := xzBytes(t, data, xz.WriterConfig{})
 	multiBlock := xzBytes(t, data, xz.WriterConfig{BlockSize: 4096})
@@ -52,59 +52,64 @@ func TestCheckXZ(t *testing.T) {
 	} else {
 		secondBlockHuge[20+i+4] = 40
 	}
-	badFilter := bytes.Clone(single)
-	badFilter[lzma2PropOffset(t, badFilter)-2] = 0x03 // delta
+	lastNotLZMA2 := bytes.Clone(single)
+	lastNotLZMA2[lzma2PropOffset(t, lastNotLZMA2)-2] = 0x03 // delta as the only filter
 	tests := []struct {
-		name   string
-		data   []byte
-		maxOut int64
-		want   string
+		name    string
+		data    []byte
+		maxOut  int64
+		wantEnd int64
+		want    string
 	}{
-		{"single", single, 1 << 20, ""},
-		{"multi-block", multiBlock, 1 << 20, ""},
-		{"two streams with padding", twoStreams, 1 << 20, ""},
-		{"trailing padding", append(bytes.Clone(single), 0, 0, 0, 0, 0, 0, 0, 0), 1 << 20, ""},
-		{"too big", single, 1000, "control.tar expands beyond 1000 bytes"},
-		{"too big over streams", twoStreams, int64(len(data)) + 1, "expands beyond"},
-		{"4 GiB dictionary", hugeDict, 1 << 20, "xz dictionary of 4294967295 bytes"},
-		{"other filter", badFilter, 1 << 20, "unsupported xz filter 0x3"},
-		{"truncated", single[:len(single)-3], 1 << 20, "truncated xz data"},
-		{"truncated in data", single[:40], 1 << 20, "truncated xz data"},
-		{"garbage", []byte("not xz at all, not xz at all"), 1 << 20, "bad xz stream header"},
-		{"tiny", []byte("YZ"), 1 << 20, "truncated"},
-		{"zeros", make([]byte, 64), 1 << 20, "bad xz stream header"},
-		{"short garbage after", append(bytes.Clone(single), "junk"...), 1 << 20, "truncated"},
-		{"garbage after", append(bytes.Clone(single), "junkjunkjunkjunk"...), 1 << 20, "bad xz stream header"},
-		{"second block's dictionary", secondBlockHuge, 1 << 20, "xz dictionary of 4294967295 bytes"},
+		{"single", single, 1 << 20, int64(len(single)), ""},
+		{"multi-block", multiBlock, 1 << 20, int64(len(multiBlock)), ""},
+		{"two streams: the first only", twoStreams, 1 << 20, int64(len(single)), ""},
+		{"garbage after: not read", append(bytes.Clone(single), "junkjunkjunkjunk"...), 1 << 20, int64(len(single)), ""},
+		{"too big", single, 1000, 0, xzReasonTooBig},
+		{"4 GiB dictionary", hugeDict, 1 << 20, 0, "the xz dictionary of 4294967295 bytes"},
+		{"second block's dictionary", secondBlockHuge, 1 << 20, 0, "the xz dictionary of 4294967295 bytes"},
+		{"last filter not LZMA2", lastNotLZMA2, 1 << 20, 0, "unsupported xz filter 0x3 as the last filter"},
+		{"truncated", single[:len(single)-3], 1 << 20, 0, "ends early (truncated upload?)"},
+		{"truncated in data", single[:40], 1 << 20, 0, "ends early"},
+		{"garbage", []byte("not xz at all, not xz at all"), 1 << 20, 0, "not an xz stream"},
+		{"tiny", []byte("YZ"), 1 << 20, 0, "ends early"},
+		{"empty", nil, 1 << 20, 0, "ends early"},
+		{"zeros", make([]byte, 64), 1 << 20, 0, "not an xz stream"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			reason, err := checkXZ(bytes.NewReader(tt.data), int64(len(tt.data)), tt.maxOut)
+			end, reason, err := xzStreamEnd(bytes.NewReader(tt.data), int64(len(tt.data)), tt.maxOut)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if (reason == "") != (tt.want == "") || !strings.Contains(reason, tt.want) {
 				t.Fatalf("reason %q, want %q", reason, tt.want)
 			}
+			if end != tt.wantEnd {
+				t.Errorf("end %d, want %d", end, tt.wantEnd)
+			}
 		})
 	}
 }
 
-// TestCheckXZTool accepts what the xz command writes at its strongest
-// preset (a 64 MiB dictionary).
-func TestCheckXZTool(t *testing.T) {
+// TestXZStreamEndTool accepts what the xz command writes at its strongest
+// preset (a 64 MiB dictionary), in blocks, and with a branch converter.
+func TestXZStreamEndTool(t *testing.T) {
 	if _, err := exec.LookPath("xz"); err != nil {
+		if isCI() {
+			t.Fatal("xz is required when CI=true")
+		}
 		t.Skip("xz not installed")
 	}
-	for _, args := range [][]string{{"-9e"}, {"-0"}, {"-T2", "--block-size=4096"}} {
+	for _, args := range [][]string{{"-9e"}, {"-0"}, {"-T2", "--block-size=4096"}, {"--x86", "--lzma2=preset=6"}, {"--delta=dist=4", "--lzma2"}} {
 		cmd := exec.Command("xz", append(args, "-c")...)
 		cmd.Stdin = bytes.NewReader(bytes.Repeat([]byte("some text\n"), 5000))
 		out, err := cmd.Output()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if reason, err := checkXZ(bytes.NewReader(out), int64(len(out)), 1<<20); reason != "" || err != nil {
-			t.Errorf("xz %v: %q %v", args, reason, err)
+		if end, reason, err := xzStreamEnd(bytes.NewReader(out), int64(len(out)), 1<<20); reason != "" || err != nil || end != int64(len(out)) {
+			t.Errorf("xz %v: %d %q %v", args, end, reason, err)
 		}
 	}
 }
@@ -117,7 +122,7 @@ func TestReadXZDictionaryBomb(t *testing.T) {
 	start := i + 60
 	b[start+lzma2PropOffset(t, b[start:])] = 40
 	_, err := read(New(Config{}), b)
-	if !errors.Is(err, repo.ErrBadPackage) || !strings.Contains(err.Error(), "control.tar.xz is not a valid xz file: xz dictionary of 4294967295 bytes") {
+	if !errors.Is(err, repo.ErrBadPackage) || !strings.Contains(err.Error(), "control.tar.xz is corrupt: the xz dictionary of 4294967295 bytes") {
 		t.Fatalf("error %v", err)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
+	"github.com/ulikunitz/xz/lzma"
 )
 
 // Field is one extra control field.
@@ -37,6 +38,9 @@ type Entry struct {
 	Type byte
 	// Linkname is the target of a symlink or hard link entry.
 	Linkname string
+	// PAXRecords, when set, are written as a PAX extended header (the
+	// format must allow it).
+	PAXRecords map[string]string
 }
 
 // Options describe a .deb to build. Package, Version and Arch are required
@@ -63,7 +67,8 @@ type Options struct {
 	NoControlFile bool
 	// ControlEntries are added to control.tar after the control file.
 	ControlEntries []Entry
-	// ControlCompression is "gz" (the default), "xz", "zst" or "none".
+	// ControlCompression is "gz" (the default), "xz", "zst", "lzma" or
+	// "none".
 	ControlCompression string
 	// Padding adds a "./padding" entry of that many zero bytes to
 	// control.tar: a few KiB compressed, a decompression bomb when large.
@@ -72,6 +77,30 @@ type Options struct {
 	DebianBinary string
 	// NoData leaves out the data.tar member.
 	NoData bool
+
+	// DataCompression is "gz" (the default), "xz", "zst", "lzma" or "none".
+	DataCompression string
+	// DataFormat is the tar format of data.tar: "gnu" (the default, as
+	// dpkg-deb writes it), "ustar" or "pax".
+	DataFormat string
+	// DataEntries are added to data.tar after Files, written as given.
+	DataEntries []Entry
+	// Data, when set, is the data member's exact bytes (already
+	// compressed as its name says).
+	Data []byte
+	// ControlName and DataName replace the member names that the
+	// compressions imply ("control.tar.gz", "data.tar.gz").
+	ControlName, DataName string
+	// Members are extra ar members, each placed before the member its
+	// Before names: "control" or "data"; "" puts it after data.
+	Members []Member
+}
+
+// Member is an extra ar member.
+type Member struct {
+	Name   string
+	Data   []byte
+	Before string
 }
 
 // mtime is the timestamp of every member and entry, for reproducible bytes.
@@ -102,22 +131,61 @@ func Build(opts Options) ([]byte, error) {
 		debianBinary = "2.0\n"
 	}
 
+	if opts.ControlName != "" {
+		ctlName = opts.ControlName
+	}
 	var b bytes.Buffer
 	b.WriteString("!<arch>\n")
 	arMember(&b, "debian-binary", []byte(debianBinary))
+	extra := func(before string) {
+		for _, m := range opts.Members {
+			if m.Before == before {
+				arMember(&b, m.Name, m.Data)
+			}
+		}
+	}
+	extra("control")
 	arMember(&b, ctlName, ctl)
+	extra("data")
 	if !opts.NoData {
-		data, err := dataTar(opts.Files)
+		name, data, err := dataMember(opts)
 		if err != nil {
 			return nil, err
 		}
-		if data, err = compress("gz", data); err != nil {
-			return nil, err
-		}
-		arMember(&b, "data.tar.gz", data)
+		arMember(&b, name, data)
 	}
+	extra("")
 	return b.Bytes(), nil
 }
+
+// dataMember returns the data member's name and bytes.
+func dataMember(opts Options) (string, []byte, error) {
+	name := "data.tar"
+	if ext := compressionExt(opts.DataCompression); ext != "" {
+		name += "." + ext
+	}
+	if opts.DataName != "" {
+		name = opts.DataName
+	}
+	if opts.Data != nil {
+		return name, opts.Data, nil
+	}
+	data, err := dataTar(opts)
+	if err != nil {
+		return "", nil, err
+	}
+	if data, err = compress(opts.DataCompression, data); err != nil {
+		return "", nil, err
+	}
+	return name, data, nil
+}
+
+// DataTar returns the uncompressed data.tar that Build writes for opts.
+func DataTar(opts Options) ([]byte, error) { return dataTar(opts) }
+
+// Compress compresses data as Build does: c is "gz" (or ""), "xz",
+// "zst", "lzma" or "none".
+func Compress(c string, data []byte) ([]byte, error) { return compress(c, data) }
 
 // controlText builds a control file from opts.
 func controlText(opts Options) string {
@@ -190,15 +258,27 @@ func controlTar(opts Options, control string) ([]byte, error) {
 }
 
 // dataTar builds the uncompressed data.tar with files and their parent
-// directories.
-func dataTar(files map[string][]byte) ([]byte, error) {
+// directories, then the extra entries.
+func dataTar(opts Options) ([]byte, error) {
+	var format tar.Format
+	switch opts.DataFormat {
+	case "", "gnu":
+		format = tar.FormatGNU
+	case "ustar":
+		format = tar.FormatUSTAR
+	case "pax":
+		format = tar.FormatPAX
+	default:
+		return nil, fmt.Errorf("debtest: unknown tar format %q", opts.DataFormat)
+	}
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
+	write := func(e Entry) error { return writeEntryFormat(tw, e, format) }
 	dirs := map[string]bool{".": true}
-	if err := writeEntry(tw, Entry{Name: "./", Type: tar.TypeDir}); err != nil {
+	if err := write(Entry{Name: "./", Type: tar.TypeDir}); err != nil {
 		return nil, err
 	}
-	for _, name := range sortedNames(files) {
+	for _, name := range sortedNames(opts.Files) {
 		p := cleanPath(name)
 		var parents []string
 		for d := path.Dir(p); !dirs[d]; d = path.Dir(d) {
@@ -207,11 +287,16 @@ func dataTar(files map[string][]byte) ([]byte, error) {
 		}
 		slices.Reverse(parents)
 		for _, d := range parents {
-			if err := writeEntry(tw, Entry{Name: "./" + d + "/", Type: tar.TypeDir}); err != nil {
+			if err := write(Entry{Name: "./" + d + "/", Type: tar.TypeDir}); err != nil {
 				return nil, err
 			}
 		}
-		if err := writeEntry(tw, Entry{Name: "./" + p, Data: files[name]}); err != nil {
+		if err := write(Entry{Name: "./" + p, Data: opts.Files[name]}); err != nil {
+			return nil, err
+		}
+	}
+	for _, e := range opts.DataEntries {
+		if err := write(e); err != nil {
 			return nil, err
 		}
 	}
@@ -234,7 +319,9 @@ func sortedNames(files map[string][]byte) []string {
 	return names
 }
 
-func header(e Entry) *tar.Header {
+func header(e Entry) *tar.Header { return headerFormat(e, tar.FormatGNU) }
+
+func headerFormat(e Entry, format tar.Format) *tar.Header {
 	typ := e.Type
 	if typ == 0 {
 		typ = tar.TypeReg
@@ -244,20 +331,23 @@ func header(e Entry) *tar.Header {
 		mode = 0o755
 	}
 	return &tar.Header{
-		Typeflag: typ,
-		Name:     e.Name,
-		Linkname: e.Linkname,
-		Size:     int64(len(e.Data)),
-		Mode:     mode,
-		ModTime:  time.Unix(mtime, 0),
-		Uname:    "root",
-		Gname:    "root",
-		Format:   tar.FormatGNU,
+		Typeflag:   typ,
+		Name:       e.Name,
+		Linkname:   e.Linkname,
+		Size:       int64(len(e.Data)),
+		Mode:       mode,
+		ModTime:    time.Unix(mtime, 0),
+		Uname:      "root",
+		Gname:      "root",
+		Format:     format,
+		PAXRecords: e.PAXRecords,
 	}
 }
 
-func writeEntry(tw *tar.Writer, e Entry) error {
-	hdr := header(e)
+func writeEntry(tw *tar.Writer, e Entry) error { return writeEntryFormat(tw, e, tar.FormatGNU) }
+
+func writeEntryFormat(tw *tar.Writer, e Entry, format tar.Format) error {
+	hdr := headerFormat(e, format)
 	if hdr.Typeflag != tar.TypeReg {
 		hdr.Size = 0
 	}
@@ -290,7 +380,8 @@ func compressionExt(c string) string {
 	return c
 }
 
-// compress compresses data with c: "gz" (or ""), "xz", "zst" or "none".
+// compress compresses data with c: "gz" (or ""), "xz", "zst", "lzma" or
+// "none".
 func compress(c string, data []byte) ([]byte, error) {
 	var buf bytes.Buffer
 	var w io.WriteCloser
@@ -302,6 +393,8 @@ func compress(c string, data []byte) ([]byte, error) {
 		w, err = xz.NewWriter(&buf)
 	case "zst":
 		w, err = zstd.NewWriter(&buf, zstd.WithEncoderConcurrency(1))
+	case "lzma":
+		w, err = lzma.NewWriter(&buf)
 	case "none":
 		return data, nil
 	default:
