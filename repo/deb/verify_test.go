@@ -151,7 +151,7 @@ func (g *generation) input(t testing.TB, names string) *repo.VerifyInput {
 // lines for files whose contents changed, and signs it again with s.
 func (g *generation) resign(t testing.TB, s repo.Signer, edit func(string) string) {
 	t.Helper()
-	const dists = "deb/5.8/dists/bookworm/"
+	const dists = "deb/5.8/debian/dists/bookworm/"
 	rel := string(g.data(t, dists+"Release"))
 	head, section, _ := strings.Cut(rel, "SHA256:\n")
 	var lines []string
@@ -204,7 +204,7 @@ func gzipOf(t testing.TB, b []byte) []byte {
 }
 
 func TestVerify(t *testing.T) {
-	const dists = "deb/5.8/dists/bookworm/"
+	const dists = "deb/5.8/debian/dists/bookworm/"
 	const amd64 = dists + "main/binary-amd64/"
 	f := goldenFormat()
 	base := goldenInput(t, f)
@@ -281,7 +281,7 @@ func TestVerify(t *testing.T) {
 				}
 			}
 			t.Fatal("no hello amd64 pool file")
-		}, "package hello: Filename deb/5.8/pool/main/h/hello/"},
+		}, "package hello: Filename deb/5.8/debian/pool/main/h/hello/"},
 		{"Packages naming a mis-sized pool file", "AB", func(t *testing.T, g *generation) {
 			for i := range g.files {
 				if strings.Contains(g.files[i].Path, "/pool/main/h/hello/") {
@@ -367,7 +367,7 @@ func TestVerifyPrefix(t *testing.T) {
 	in.Signer = signerOf(t, "A")
 	g := publish(t, f, in)
 	for i := range g.files {
-		g.files[i].Path = "deb/5.8/debian/" + strings.TrimPrefix(g.files[i].Path, "deb/5.8/")
+		g.files[i].Path = "mirror/root/" + g.files[i].Path
 	}
 	if err := f.Verify(context.Background(), g.input(t, "A")); err != nil {
 		t.Fatal(err)
@@ -375,7 +375,7 @@ func TestVerifyPrefix(t *testing.T) {
 	// A pool path outside the new root is a missing file.
 	for i := range g.files {
 		if strings.Contains(g.files[i].Path, "/pool/") {
-			g.files[i].Path = strings.Replace(g.files[i].Path, "deb/5.8/debian/pool/", "deb/5.8/pool/", 1)
+			g.files[i].Path = strings.TrimPrefix(g.files[i].Path, "mirror/root/")
 		}
 	}
 	if err := f.Verify(context.Background(), g.input(t, "A")); err == nil || !strings.Contains(err.Error(), "is not in the generation") {
