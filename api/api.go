@@ -222,7 +222,7 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		c.Set(requestIDKey, id)
 		c.Response().Header().Set("X-Request-Id", id)
-		defer s.limitIO(c)()
+		s.limitIO(c)
 		start := time.Now()
 		if err := next(c); err != nil {
 			c.Error(err)

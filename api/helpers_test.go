@@ -318,3 +318,9 @@ func mustTarget(t *testing.T, s string) repo.Target {
 	}
 	return tg
 }
+
+// debWithPayload builds a .deb holding payload as one file.
+func debWithPayload(name string, payload []byte) ([]byte, error) {
+	return debtest.Build(debtest.Options{Package: name, Version: "1.0", Arch: "amd64",
+		Files: map[string][]byte{"usr/share/" + name + "/payload": payload}})
+}

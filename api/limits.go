@@ -155,26 +155,26 @@ func (s *Server) Listener(ln net.Listener) net.Listener {
 // limitIO wraps the request body so that its read errors say whether the
 // client went away or was too slow, and holds it to the minimum rate;
 // and wraps the response writer so that each write that blocks longer
-// than WriteTimeout fails. It returns a function that clears the
-// deadlines it set.
-func (s *Server) limitIO(c echo.Context) func() {
+// than WriteTimeout fails. The deadlines stay after the handler: they
+// bound net/http's draining of an unread body and its final flush, and
+// net/http clears them before the connection's next request.
+func (s *Server) limitIO(c echo.Context) {
 	rc := http.NewResponseController(c.Response().Writer)
 	req := c.Request()
 	if req.Body != nil && req.Body != http.NoBody {
 		b := &rateBody{r: req.Body, rc: rc, window: s.cfg.Limits.BodyRateWindow}
 		if s.cfg.Limits.BodyMinRate > 0 {
+			// Armed now, not at the first read: a body the handler
+			// leaves unread is drained by net/http after it, and a
+			// trickling client must not hold the connection then either.
 			b.min = max(1, int64(float64(s.cfg.Limits.BodyMinRate)*s.cfg.Limits.BodyRateWindow.Seconds()))
+			if err := rc.SetReadDeadline(time.Now().Add(b.window)); err != nil {
+				b.min = 0 // the connection cannot tell (a test recorder)
+			}
 		}
 		req.Body = b
 	}
-	w := &deadlineWriter{ResponseWriter: c.Response().Writer, rc: rc, timeout: s.cfg.Limits.WriteTimeout}
-	c.Response().Writer = w
-	return func() {
-		// net/http clears them before the connection's next request; a
-		// handler's background work must not inherit them either.
-		rc.SetReadDeadline(time.Time{})
-		rc.SetWriteDeadline(time.Time{})
-	}
+	c.Response().Writer = &deadlineWriter{ResponseWriter: c.Response().Writer, rc: rc, timeout: s.cfg.Limits.WriteTimeout}
 }
 
 // rateBody is a request body held to a minimum rate: each window of
@@ -186,26 +186,22 @@ type rateBody struct {
 	min    int64 // bytes per window; 0: no minimum
 	window time.Duration
 	got    int64 // bytes in the current window
-	armed  bool
 	done   bool
 }
 
 func (b *rateBody) Read(p []byte) (int, error) {
-	if b.min > 0 && !b.armed && !b.done {
-		b.armed = true
-		if err := b.rc.SetReadDeadline(time.Now().Add(b.window)); err != nil {
-			b.min = 0 // the connection cannot tell (a test recorder)
-		}
-	}
 	n, err := b.r.Read(p)
 	b.got += int64(n)
 	if b.min > 0 && b.got >= b.min && err == nil {
 		b.got = 0
 		b.rc.SetReadDeadline(time.Now().Add(b.window))
 	}
-	if err != nil && b.min > 0 && !b.done {
-		// The body ended (or failed): no deadline may cut what the
-		// handler does next, nor the server's background read.
+	if err == io.EOF && b.min > 0 && !b.done {
+		// The body ended: no deadline may cut what the handler does
+		// next (through the server's background read, which would
+		// cancel the request's context). After a failure the deadline
+		// stays, so that net/http's draining of the rest of the body
+		// fails at once and the connection closes.
 		b.done = true
 		b.rc.SetReadDeadline(time.Time{})
 	}
@@ -215,7 +211,7 @@ func (b *rateBody) Read(p []byte) (int, error) {
 func (b *rateBody) Close() error { return b.r.Close() }
 
 // deadlineWriter sets the connection's write deadline to timeout from now
-// before a write (at most once a second), so a response flows as long as
+// before a write (at most every timeout/8), so a response flows as long as
 // the client takes it and stops when it stops.
 type deadlineWriter struct {
 	http.ResponseWriter
@@ -227,7 +223,9 @@ type deadlineWriter struct {
 
 func (w *deadlineWriter) Write(p []byte) (int, error) {
 	if !w.off {
-		if now := time.Now(); now.Sub(w.last) >= time.Second {
+		// Extended every eighth of the timeout at most: a deadline
+		// syscall per write would cost, a late extension would cut.
+		if now := time.Now(); now.Sub(w.last) >= w.timeout/8 {
 			if err := w.rc.SetWriteDeadline(now.Add(w.timeout)); errors.Is(err, http.ErrNotSupported) {
 				w.off = true
 			}
@@ -295,6 +293,9 @@ func (s *Server) uploadSlot(next echo.HandlerFunc) echo.HandlerFunc {
 			return busy("your address ("+addr+")", s.clientUploads.max)
 		}
 		defer s.clientUploads.release(addr)
+		if s.metrics != nil {
+			defer s.metrics.UploadStarted()()
+		}
 		return next(c)
 	}
 }

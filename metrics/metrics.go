@@ -35,6 +35,7 @@ type Metrics struct {
 	requests *prometheus.CounterVec
 	signs    *prometheus.CounterVec
 	full     prometheus.Counter
+	inflight prometheus.Gauge
 }
 
 var _ repo.Observer = (*Metrics)(nil)
@@ -56,7 +57,9 @@ func New() *Metrics {
 		Help: "Signatures made, by kind (clearsign, detach)."}, []string{"kind"})
 	m.full = prometheus.NewCounter(prometheus.CounterOpts{Name: "pier_storage_full_total",
 		Help: "Requests refused (507) because the disk was full."})
-	m.reg.MustRegister(m.uploads, m.rejected, m.pubs, m.pubDur, m.requests, m.signs, m.full,
+	m.inflight = prometheus.NewGauge(prometheus.GaugeOpts{Name: "pier_uploads_in_progress",
+		Help: "Uploads being received now (each holds an upload slot of its token and its client address)."})
+	m.reg.MustRegister(m.uploads, m.rejected, m.pubs, m.pubDur, m.requests, m.signs, m.full, m.inflight,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -119,6 +122,13 @@ func (m *Metrics) Published(t repo.Target, format string, d time.Duration, err e
 // Request counts one HTTP request by its route template and status.
 func (m *Metrics) Request(route string, code int) {
 	m.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
+}
+
+// UploadStarted counts an upload in progress until the function it returns
+// is called.
+func (m *Metrics) UploadStarted() (done func()) {
+	m.inflight.Inc()
+	return m.inflight.Dec
 }
 
 // StorageFull counts one request refused because the disk was full.
