@@ -127,12 +127,14 @@ func (s *Server) apiMiss(c echo.Context) error {
 			allow = append(allow, r.methods...)
 		}
 	}
+	// The messages do not repeat the path: a reply names nothing the
+	// server holds, whatever the URL.
 	if len(allow) == 0 {
-		return echo.NewHTTPError(http.StatusNotFound, "no API route "+req.URL.Path+" (the routes are listed in the README, HTTP API)")
+		return echo.NewHTTPError(http.StatusNotFound, "no such API route (the routes are listed in the README, HTTP API)")
 	}
 	c.Response().Header().Set("Allow", strings.Join(allow, ", "))
-	return echo.NewHTTPError(http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed on %s; allowed: %s",
-		req.Method, req.URL.Path, strings.Join(allow, ", ")))
+	return echo.NewHTTPError(http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed on this API route; allowed: %s",
+		req.Method, strings.Join(allow, ", ")))
 }
 
 // New returns a server. cfg.Limits must be valid once defaulted (see
@@ -307,7 +309,10 @@ func (s *Server) failed(c echo.Context, err error) (int, string) {
 	msg := message(err, code)
 	req := c.Request()
 	attrs := []any{"id", requestID(c), "method", req.Method, "path", req.URL.Path, "err", err}
+	var be *bodyError
 	switch {
+	case errors.As(err, &be) && be.write:
+		s.log.Info("client stopped taking the response", attrs...)
 	case code == http.StatusInsufficientStorage:
 		s.log.Error("disk full: request refused", attrs...)
 		if s.metrics != nil {
@@ -331,6 +336,8 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	code, msg := s.failed(c, err)
 	if c.Response().Committed {
+		// The status went out already; the log line says what it was.
+		c.Set(statusKey, c.Response().Status)
 		return
 	}
 	code = wireStatus(code)

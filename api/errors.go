@@ -25,17 +25,21 @@ const (
 	outcomeTimeout = "timeout" // the client sent its body too slowly
 )
 
-// bodyError is a failure to read a request body that the client caused:
-// it closed the connection or stopped sending before the body's end
-// (aborted), or it sent slower than the minimum rate (timeout). It
-// unwraps to the read error.
+// bodyError is a failure on the connection that the client caused: it
+// closed the connection or stopped sending before the request body's end
+// (aborted), or sent slower than the minimum rate (timeout); or, with
+// write set, it stopped taking the response. It unwraps to the I/O error.
 type bodyError struct {
 	err     error
 	timeout bool
+	write   bool
 }
 
 func (e *bodyError) Error() string {
-	if e.timeout {
+	switch {
+	case e.write:
+		return "the client stopped taking the response: " + e.err.Error()
+	case e.timeout:
 		return "request body arrived too slowly: " + e.err.Error()
 	}
 	return "the client stopped sending the request body: " + e.err.Error()
@@ -60,6 +64,15 @@ func clientBodyError(err error) error {
 		return err
 	}
 	return &bodyError{err: err, timeout: errors.Is(err, os.ErrDeadlineExceeded)}
+}
+
+// clientWriteError classifies a write error of a response: the client
+// went away or stopped reading (the write deadline).
+func clientWriteError(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &bodyError{err: err, timeout: errors.Is(err, os.ErrDeadlineExceeded), write: true}
 }
 
 // fault returns how err ended a request when the client caused it:

@@ -57,7 +57,7 @@ const adminSecret = "test-admin-secret"
 // env is a Pier API server over a real catalog and blob store in a temp
 // dir, wired as cmd/pier wires it, with metrics and a log it keeps.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	srv     *api.Server
 	h       http.Handler
 	svc     *repo.Service
@@ -85,13 +85,13 @@ func (b *syncBuffer) String() string {
 	return b.b.String()
 }
 
-func newEnv(t *testing.T, ac auth.Config, cfg api.Config) *env {
+func newEnv(t testing.TB, ac auth.Config, cfg api.Config) *env {
 	t.Helper()
 	return newEnvWith(t, ac, cfg, nil)
 }
 
 // newEnvWith is newEnv with the blob store wrapped by wrap (nil: as is).
-func newEnvWith(t *testing.T, ac auth.Config, cfg api.Config, wrap func(storage.Backend) storage.Backend) *env {
+func newEnvWith(t testing.TB, ac auth.Config, cfg api.Config, wrap func(storage.Backend) storage.Backend) *env {
 	t.Helper()
 	dir := t.TempDir()
 	ctx := context.Background()
@@ -229,7 +229,7 @@ func (e *env) do(r req) *httptest.ResponseRecorder {
 	return w
 }
 
-func mkdeb(t *testing.T, name, version string) []byte {
+func mkdeb(t testing.TB, name, version string) []byte {
 	t.Helper()
 	b, err := debtest.Build(debtest.Options{Package: name, Version: version, Arch: "amd64",
 		Files: map[string][]byte{"usr/share/doc/" + name + "/payload": []byte(name + " " + version)}})
@@ -310,7 +310,7 @@ func (e *env) snapshot(withAudit bool) string {
 	return string(b)
 }
 
-func mustTarget(t *testing.T, s string) repo.Target {
+func mustTarget(t testing.TB, s string) repo.Target {
 	t.Helper()
 	tg, err := repo.ParseTarget(s)
 	if err != nil {

@@ -57,8 +57,10 @@ type Limits struct {
 // connection is reused within seconds (apt, dnf, zypper and apk fetch a
 // run of files back to back); a write blocked for a minute means a reader
 // that stopped, as 32 KiB in 60 s is 550 B/s; 1 KiB/s is slower than any
-// link a CI runner uploads over; a CI job pushes its files one after the
-// other, a few jobs share a runner or a token.
+// link a CI runner uploads over; a CI job that fans its uploads out (xargs
+// -P 20, a matrix's last step) stays under the upload caps, which bound
+// the temp files one address or token holds at once while the body rate
+// keeps slow holders from lingering.
 const (
 	DefaultReadHeaderTimeout   = 10 * time.Second
 	DefaultIdleTimeout         = 60 * time.Second
@@ -66,8 +68,8 @@ const (
 	DefaultBodyMinRate         = 1 << 10
 	DefaultBodyRateWindow      = 30 * time.Second
 	DefaultMaxConnections      = 2048
-	DefaultMaxUploadsPerToken  = 16
-	DefaultMaxUploadsPerClient = 8
+	DefaultMaxUploadsPerToken  = 64
+	DefaultMaxUploadsPerClient = 32
 )
 
 // uploadRetryAfter is the Retry-After of an upload refused by a cap: about
@@ -232,7 +234,8 @@ func (w *deadlineWriter) Write(p []byte) (int, error) {
 			w.last = now
 		}
 	}
-	return w.ResponseWriter.Write(p)
+	n, err := w.ResponseWriter.Write(p)
+	return n, clientWriteError(err)
 }
 
 // Unwrap returns the wrapped writer (for http.ResponseController).

@@ -15,7 +15,7 @@ import (
 // multipartBody returns a multipart/form-data body with the given parts
 // (field name → content, files named after their field) and its
 // Content-Type.
-func multipartBody(t *testing.T, parts ...[2]string) ([]byte, string) {
+func multipartBody(t testing.TB, parts ...[2]string) ([]byte, string) {
 	t.Helper()
 	var b bytes.Buffer
 	mw := multipart.NewWriter(&b)
@@ -103,11 +103,11 @@ func TestClientMistakes(t *testing.T) {
 		{"audit, since=yesterday", "GET", "/api/v1/audit?since=yesterday", nil, nil, 400, "since"},
 		{"packages of a missing target", "GET", "/api/v1/targets/5.8/debian/sid/packages", nil, nil, 404, "not found"},
 		// Routes and methods.
-		{"unknown API route", "GET", "/api/v1/nope", nil, nil, 404, "no API route /api/v1/nope"},
-		{"unknown API route, POST", "POST", "/api/v1/targets/5.8/debian/bookworm/nope", nil, nil, 404, "no API route"},
-		{"unknown API route, trailing slash", "GET", "/api/v1/targets/", nil, nil, 404, "no API route"},
+		{"unknown API route", "GET", "/api/v1/nope", nil, nil, 404, "no such API route"},
+		{"unknown API route, POST", "POST", "/api/v1/targets/5.8/debian/bookworm/nope", nil, nil, 404, "no such API route"},
+		{"unknown API route, trailing slash", "GET", "/api/v1/targets/", nil, nil, 404, "no such API route"},
 		{"PUT on a GET route", "PUT", "/api/v1/targets", nil, nil, 405, "allowed: GET, HEAD"},
-		{"GET on a POST route", "GET", tg + "/publish", nil, nil, 405, "method GET is not allowed on " + tg + "/publish; allowed: POST"},
+		{"GET on a POST route", "GET", tg + "/publish", nil, nil, 405, "method GET is not allowed on this API route; allowed: POST"},
 		{"PATCH on packages", "PATCH", tg + "/packages", nil, nil, 405, "allowed: GET, HEAD, POST"},
 		{"DELETE on gc", "DELETE", "/api/v1/gc", nil, nil, 405, "allowed: POST"},
 		{"GET on a token", "GET", "/api/v1/tokens/admin", nil, nil, 405, "allowed: DELETE"},
