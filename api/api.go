@@ -115,8 +115,8 @@ func (r apiRoute) matches(segs []string) bool {
 }
 
 // apiMiss answers a request under /api/ that no route took: 405 with
-// Allow when the path is an API route's with another method, 404 naming
-// the path otherwise.
+// Allow (RFC 9110, 15.5.6) when the path is an API route's with another
+// method, 404 otherwise.
 func (s *Server) apiMiss(c echo.Context) error {
 	req := c.Request()
 	rest, _ := strings.CutPrefix(req.URL.EscapedPath(), "/api/v1/")
