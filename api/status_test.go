@@ -142,8 +142,16 @@ func TestDiskFull(t *testing.T) {
 	e := newEnvWith(t, auth.Config{}, api.Config{}, func(b storage.Backend) storage.Backend { return fullDisk{b, &full} })
 	e.ingest("5.8/debian/bookworm", "seed", "1.0")
 	e.publish("5.8/debian/bookworm")
-	const inrel = "/deb/5.8/dists/bookworm/InRelease"
+	var inrel string
+	for p := range e.svc.ServedPaths("deb/") {
+		if strings.HasSuffix(p, "/bookworm/InRelease") {
+			inrel = "/" + p
+		}
+	}
 	served := e.do(req{method: "GET", path: inrel}).Body.String()
+	if inrel == "" || served == "" {
+		t.Fatalf("no InRelease served (%q)", inrel)
+	}
 	content := e.content()
 	full.Store(true)
 	pkg := mkdeb(t, "roomless", "1.0")
