@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -34,10 +33,8 @@ type TokenReply struct {
 // keeps only its hash.
 func (s *Server) createToken(c echo.Context) error {
 	var req TokenRequest
-	dec := json.NewDecoder(http.MaxBytesReader(c.Response(), c.Request().Body, 64<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		return fmt.Errorf("token request: want JSON {name, scopes, expires}: %v: %w", err, repo.ErrInvalid)
+	if err := decodeJSON(c, &req, 64<<10, `{"name": …, "scopes": […], "expires": …}`); err != nil {
+		return err
 	}
 	expires, err := auth.ParseExpiry(req.Expires, time.Now())
 	if err != nil {
@@ -134,7 +131,8 @@ func ParseSince(v string, now time.Time) (time.Time, error) {
 
 // uploadDetail is what the audit log says about one uploaded file: the
 // package and whether it was added or already there, or why it was
-// refused.
+// refused; outcome is created, unchanged, refused (4xx), aborted (the
+// client went away: status 499), timeout (too slow: 408) or failed (5xx).
 func uploadDetail(filename string, res *repo.IngestResult, err error) map[string]any {
 	d := map[string]any{}
 	if filename != "" {
@@ -142,14 +140,20 @@ func uploadDetail(filename string, res *repo.IngestResult, err error) map[string
 	}
 	if err != nil {
 		code := status(err)
-		d["status"], d["error"] = code, message(err, code)
+		d["status"], d["error"], d["outcome"] = code, message(err, code), "refused"
+		switch {
+		case fault(err) != "":
+			d["outcome"] = fault(err)
+		case code >= 500:
+			d["outcome"] = "failed"
+		}
 		return d
 	}
 	p := res.Package
 	d["name"], d["version"], d["architecture"], d["sha256"], d["size"] = p.Name, p.Version, p.Arch, p.SHA256, p.Size
-	d["status"], d["created"] = http.StatusOK, res.Created
+	d["status"], d["created"], d["outcome"] = http.StatusOK, res.Created, "unchanged"
 	if res.Created {
-		d["status"] = http.StatusCreated
+		d["status"], d["outcome"] = http.StatusCreated, "created"
 	}
 	return d
 }

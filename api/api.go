@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -38,6 +39,9 @@ type Config struct {
 	// for the client address (rate limiting, audit, logs). Empty: the
 	// connection's peer address is the client's.
 	TrustedProxies []*net.IPNet
+	// Limits bound connections, slow clients and concurrent uploads;
+	// zero fields take their defaults.
+	Limits Limits
 }
 
 // KeyFile is one public key file served under /keys/.
@@ -85,12 +89,61 @@ type Server struct {
 	ready   func(ctx context.Context) error
 	log     *slog.Logger
 	e       *echo.Echo
+	// Uploads in progress per token name and per client address.
+	tokenUploads, clientUploads *slots
+	// apiRoutes are the /api/v1 routes, for apiMiss.
+	apiRoutes []apiRoute
 }
 
-// New returns a server.
+// apiRoute is one /api/v1 route: its path segments below /api/v1
+// (":name" matches any one segment) and its methods.
+type apiRoute struct {
+	segs    []string
+	methods []string
+}
+
+func (r apiRoute) matches(segs []string) bool {
+	if len(segs) != len(r.segs) {
+		return false
+	}
+	for i, s := range r.segs {
+		if !strings.HasPrefix(s, ":") && s != segs[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// apiMiss answers a request under /api/ that no route took: 405 with
+// Allow (RFC 9110, 15.5.6) when the path is an API route's with another
+// method, 404 otherwise.
+func (s *Server) apiMiss(c echo.Context) error {
+	req := c.Request()
+	rest, _ := strings.CutPrefix(req.URL.EscapedPath(), "/api/v1/")
+	segs := strings.Split(rest, "/")
+	var allow []string
+	for _, r := range s.apiRoutes {
+		if r.matches(segs) {
+			allow = append(allow, r.methods...)
+		}
+	}
+	// The messages do not repeat the path: a reply names nothing the
+	// server holds, whatever the URL.
+	if len(allow) == 0 {
+		return echo.NewHTTPError(http.StatusNotFound, "no such API route (the routes are listed in the README, HTTP API)")
+	}
+	c.Response().Header().Set("Allow", strings.Join(allow, ", "))
+	return echo.NewHTTPError(http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed on this API route; allowed: %s",
+		req.Method, strings.Join(allow, ", ")))
+}
+
+// New returns a server. cfg.Limits must be valid once defaulted (see
+// Limits.Validate).
 func New(cfg Config, d Deps) *Server {
+	cfg.Limits.Defaults()
 	s := &Server{cfg: cfg, svc: d.Service, keys: map[string]KeyFile{}, fpr: d.Fingerprint, fprs: d.Fingerprints, auth: d.Auth,
-		audit: d.Audit, mirrors: d.Mirrors, metrics: d.Metrics, ready: d.Ready, log: d.Log, e: echo.New()}
+		audit: d.Audit, mirrors: d.Mirrors, metrics: d.Metrics, ready: d.Ready, log: d.Log, e: echo.New(),
+		tokenUploads: newSlots(cfg.Limits.MaxUploadsPerToken), clientUploads: newSlots(cfg.Limits.MaxUploadsPerClient)}
 	for _, k := range d.Keys {
 		s.keys[k.Name] = k
 	}
@@ -117,35 +170,49 @@ func (s *Server) routes() {
 	e.HEAD("/keys/:name", s.publicKey)
 	e.GET("/setup/:stream/:distro/:release", s.setup)
 
-	// Every /api/v1 route names the scope it needs (see need); the target
-	// is the route's :stream/:distro/:release.
-	v1 := e.Group("/api/v1", s.authenticate)
-	v1.GET("/targets", s.listTargets, s.need(anyToken))
-	v1.GET("/targets/:stream/:distro/:release/packages", s.listPackages, s.need(auth.Read))
-	v1.POST("/targets/:stream/:distro/:release/packages", s.upload, s.need(auth.Upload))
-	v1.POST("/targets/:stream/:distro/:release/publish", s.publish, s.need(auth.Publish))
-	v1.DELETE("/targets/:stream/:distro/:release/packages/:name/:version/:arch", s.deletePackage, s.need(auth.Delete))
-	v1.GET("/targets/:stream/:distro/:release/generations", s.listGenerations, s.need(auth.Read))
-	v1.POST("/targets/:stream/:distro/:release/rollback", s.rollback, s.need(auth.Publish))
-	v1.POST("/targets/:stream/:distro/:release/promote", s.promote, s.need(auth.Promote)) // read on the source: in promote
-	v1.GET("/targets/:stream/:distro/:release/pins", s.listPins, s.need(auth.Read))
-	v1.PUT("/targets/:stream/:distro/:release/pins/:name/:version", s.pin, s.need(auth.Publish))
-	v1.DELETE("/targets/:stream/:distro/:release/pins/:name/:version", s.unpin, s.need(auth.Publish))
-	v1.POST("/targets/:stream/:distro/:release/prune", s.prune, s.need(auth.Delete))
-	v1.POST("/gc", s.collectGarbage, s.need(auth.Admin))
-	v1.GET("/mirrors", s.listMirrors, s.need(auth.Read))
-	v1.POST("/tokens", s.createToken, s.need(auth.Admin))
-	v1.GET("/tokens", s.listTokens, s.need(auth.Admin))
-	v1.DELETE("/tokens/:name", s.revokeToken, s.need(auth.Admin))
-	v1.GET("/audit", s.auditLog, s.need(auth.Admin))
+	// Every /api/v1 route authenticates and names the scope it needs (see
+	// need); the target is the route's :stream/:distro/:release. GET
+	// routes answer HEAD too. Wrong methods and unknown API paths get 405
+	// (with Allow) or 404 from apiMiss.
+	api := func(method, path string, h echo.HandlerFunc, mw ...echo.MiddlewareFunc) {
+		mw = append([]echo.MiddlewareFunc{s.authenticate}, mw...)
+		r := apiRoute{segs: strings.Split(strings.TrimPrefix(path, "/"), "/"), methods: []string{method}}
+		if method == http.MethodGet {
+			r.methods = append(r.methods, http.MethodHead)
+		}
+		for _, m := range r.methods {
+			e.Add(m, "/api/v1"+path, h, mw...)
+		}
+		s.apiRoutes = append(s.apiRoutes, r)
+	}
+	api("GET", "/targets", s.listTargets, s.need(anyToken))
+	api("GET", "/targets/:stream/:distro/:release/packages", s.listPackages, s.need(auth.Read))
+	api("POST", "/targets/:stream/:distro/:release/packages", s.upload, s.need(auth.Upload), s.uploadSlot)
+	api("POST", "/targets/:stream/:distro/:release/publish", s.publish, s.need(auth.Publish))
+	api("DELETE", "/targets/:stream/:distro/:release/packages/:name/:version/:arch", s.deletePackage, s.need(auth.Delete))
+	api("GET", "/targets/:stream/:distro/:release/generations", s.listGenerations, s.need(auth.Read))
+	api("POST", "/targets/:stream/:distro/:release/rollback", s.rollback, s.need(auth.Publish))
+	api("POST", "/targets/:stream/:distro/:release/promote", s.promote, s.need(auth.Promote)) // read on the source: in promote
+	api("GET", "/targets/:stream/:distro/:release/pins", s.listPins, s.need(auth.Read))
+	api("PUT", "/targets/:stream/:distro/:release/pins/:name/:version", s.pin, s.need(auth.Publish))
+	api("DELETE", "/targets/:stream/:distro/:release/pins/:name/:version", s.unpin, s.need(auth.Publish))
+	api("POST", "/targets/:stream/:distro/:release/prune", s.prune, s.need(auth.Delete))
+	api("POST", "/gc", s.collectGarbage, s.need(auth.Admin))
+	api("GET", "/mirrors", s.listMirrors, s.need(auth.Read))
+	api("POST", "/tokens", s.createToken, s.need(auth.Admin))
+	api("GET", "/tokens", s.listTokens, s.need(auth.Admin))
+	api("DELETE", "/tokens/:name", s.revokeToken, s.need(auth.Admin))
+	api("GET", "/audit", s.auditLog, s.need(auth.Admin))
 
 	e.GET("/*", s.serveFile)
 	e.HEAD("/*", s.serveFile)
 }
 
 // observe gives every request an id (X-Request-Id, taken from the client
-// when it sends one), logs one line per request and counts it by route and
-// status.
+// when it sends one), holds its body and response to the limits, logs one
+// line per request, and a warning for every refused write with its
+// reason, and counts it by route and status (a client that went away
+// counts as 499, never as a server error).
 func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
@@ -157,20 +224,53 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		c.Set(requestIDKey, id)
 		c.Response().Header().Set("X-Request-Id", id)
+		s.limitIO(c)
 		start := time.Now()
 		if err := next(c); err != nil {
 			c.Error(err)
 		}
 		code := c.Response().Status
+		if st, ok := c.Get(statusKey).(int); ok && st == StatusClientClosed {
+			code = st
+		}
 		route := c.Path()
 		s.log.Info("request", "id", id, "method", req.Method, "route", route, "path", req.URL.Path, "status", code,
 			"bytes", c.Response().Size, "duration_ms", time.Since(start).Milliseconds(), "remote", c.RealIP())
+		if isWrite(req.Method) && code >= 400 && code < 500 && code != StatusClientClosed {
+			reason, _ := c.Get(reasonKey).(string)
+			s.log.Warn("write refused", "id", id, "method", req.Method, "path", req.URL.Path, "target", targetParam(c),
+				"token", principalName(c), "status", code, "reason", reason, "remote", c.RealIP())
+		}
 		if s.metrics != nil {
 			s.metrics.Request(route, code)
 		}
 		return nil
 	}
 }
+
+func isWrite(method string) bool {
+	switch method {
+	case http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch:
+		return true
+	}
+	return false
+}
+
+// targetParam returns the route's stream/distro/release as given ("" on
+// routes without a target).
+func targetParam(c echo.Context) string {
+	if !hasTarget(c) {
+		return ""
+	}
+	return c.Param("stream") + "/" + c.Param("distro") + "/" + c.Param("release")
+}
+
+// Context keys: the status and message handleError (or a multipart
+// upload) gave the client, for the request log.
+const (
+	statusKey = "status"
+	reasonKey = "reason"
+)
 
 const requestIDKey = "request_id"
 
@@ -200,51 +300,50 @@ type errorBody struct {
 	RequestID string `json:"request_id,omitempty"`
 }
 
-// status maps a domain error to an HTTP status.
-func status(err error) int {
-	var he *echo.HTTPError
+// failed logs and counts err, one failure of the request, and returns the
+// status and message the client gets: server errors at ERROR (a full disk
+// also raises pier_storage_full_total), a client that went away or was
+// too slow at INFO (those are not the server's failures).
+func (s *Server) failed(c echo.Context, err error) (int, string) {
+	code := status(err)
+	msg := message(err, code)
+	req := c.Request()
+	attrs := []any{"id", requestID(c), "method", req.Method, "path", req.URL.Path, "err", err}
+	var be *bodyError
 	switch {
-	case errors.As(err, &he):
-		return he.Code
-	case errors.Is(err, repo.ErrBadPackage):
-		return http.StatusUnprocessableEntity
-	case errors.Is(err, repo.ErrConflict):
-		return http.StatusConflict
-	case errors.Is(err, repo.ErrTooLarge):
-		return http.StatusRequestEntityTooLarge
-	case errors.Is(err, repo.ErrNotFound):
-		return http.StatusNotFound
-	case errors.Is(err, repo.ErrInvalid):
-		return http.StatusBadRequest
-	default:
-		return http.StatusInternalServerError
+	case errors.As(err, &be) && be.write:
+		s.log.Info("client stopped taking the response", attrs...)
+	case code == http.StatusInsufficientStorage:
+		s.log.Error("disk full: request refused", attrs...)
+		if s.metrics != nil {
+			s.metrics.StorageFull()
+		}
+	case code >= 500:
+		s.log.Error("request failed", attrs...)
+	case code == StatusClientClosed:
+		s.log.Info("client went away mid-request", attrs...)
+	case code == http.StatusRequestTimeout:
+		s.log.Info("client too slow: request body cut", attrs...)
 	}
-}
-
-// message returns what a client may see of err: the domain message for
-// client errors, a generic text for internal ones.
-func message(err error, code int) string {
-	var he *echo.HTTPError
-	if errors.As(err, &he) {
-		return fmt.Sprint(he.Message)
-	}
-	if code >= 500 {
-		return "internal error; see the server log"
-	}
-	return err.Error()
+	c.Set(statusKey, code)
+	c.Set(reasonKey, msg)
+	return code, msg
 }
 
 func (s *Server) handleError(err error, c echo.Context) {
+	if (errors.Is(err, echo.ErrNotFound) || errors.Is(err, echo.ErrMethodNotAllowed)) && strings.HasPrefix(c.Request().URL.Path, "/api/") {
+		err = s.apiMiss(c)
+	}
+	code, msg := s.failed(c, err)
 	if c.Response().Committed {
+		// The status went out already; the log line says what it was.
+		c.Set(statusKey, c.Response().Status)
 		return
 	}
-	code := status(err)
-	if code >= 500 {
-		s.log.Error("request failed", "id", requestID(c), "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
-	}
+	code = wireStatus(code)
 	if c.Request().Method == http.MethodHead {
 		c.NoContent(code)
 		return
 	}
-	c.JSON(code, errorBody{Error: message(err, code), RequestID: requestID(c)})
+	c.JSON(code, errorBody{Error: msg, RequestID: requestID(c)})
 }

@@ -50,28 +50,43 @@ func credentials(r *http.Request) (token string, ok bool) {
 	return "", false
 }
 
+// WWW-Authenticate challenges. The API asks for a Bearer token (RFC
+// 6750), naming invalid_token when the one sent was refused; repository
+// files and /setup ask for HTTP Basic, which apt, dnf, zypper and apk
+// answer with their configured credentials.
+const (
+	bearerChallenge       = `Bearer realm="pier"`
+	bearerInvalidToken    = `Bearer realm="pier", error="invalid_token"`
+	basicChallenge        = `Basic realm="pier"`
+	missingTokenMessage   = "missing token (Authorization: Bearer <token>)"
+	privateTargetsMessage = "this repository is private: send a token with read on it (HTTP Basic, the token as password)"
+)
+
 // authenticate is the middleware of /api/v1: it resolves the request's
-// token to a principal. No token is 401; an unknown or expired token 403;
-// a client address with too many failed attempts 429 with Retry-After.
+// token to a principal. No token, and an unknown (or revoked), malformed
+// or expired one, is 401 with a Bearer challenge; a client address with
+// too many failed attempts 429 with Retry-After. What a valid token may
+// do is for need to say (403).
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		tok, ok := credentials(c.Request())
 		if !ok {
-			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="pier"`)
-			return echo.NewHTTPError(http.StatusUnauthorized, "missing token (Authorization: Bearer <token>)")
+			c.Response().Header().Set("WWW-Authenticate", bearerChallenge)
+			return echo.NewHTTPError(http.StatusUnauthorized, missingTokenMessage)
 		}
 		p, err := s.auth.Authenticate(c.Request().Context(), c.RealIP(), tok)
 		if err != nil {
-			return s.authFailed(c, err, http.StatusForbidden)
+			return s.authFailed(c, err, bearerInvalidToken)
 		}
 		c.Set(principalKey, p)
 		return next(c)
 	}
 }
 
-// authFailed turns an Authenticate error into the reply: refused (401 or
-// 403) for a wrong or expired token, 429 when rate-limited.
-func (s *Server) authFailed(c echo.Context, err error, refused int) error {
+// authFailed turns an Authenticate error into the reply: 401 with
+// challenge for a refused token, 429 with Retry-After when rate-limited;
+// other errors (the token store failing) stay server errors.
+func (s *Server) authFailed(c echo.Context, err error, challenge string) error {
 	var rl *auth.RateLimitedError
 	switch {
 	case errors.As(err, &rl):
@@ -81,14 +96,12 @@ func (s *Server) authFailed(c echo.Context, err error, refused int) error {
 	case errors.Is(err, auth.ErrUnknownToken), errors.Is(err, auth.ErrExpired):
 		s.log.Warn("authentication failed", "remote", c.RealIP(), "id", requestID(c), "path", c.Request().URL.Path,
 			"reason", err.Error())
-		if refused == http.StatusUnauthorized {
-			c.Response().Header().Set("WWW-Authenticate", `Basic realm="pier"`)
-		}
-		msg := "token not accepted"
+		c.Response().Header().Set("WWW-Authenticate", challenge)
+		msg := "token not accepted (unknown, revoked or malformed)"
 		if errors.Is(err, auth.ErrExpired) {
 			msg = "token expired"
 		}
-		return echo.NewHTTPError(refused, msg)
+		return echo.NewHTTPError(http.StatusUnauthorized, msg)
 	default:
 		return err
 	}
@@ -112,7 +125,8 @@ func principalName(c echo.Context) string {
 // need is the per-route requirement of /api/v1: on routes with a target
 // (:stream/:distro/:release) the token needs action on that target; on
 // the others, admin needs the admin scope, anyToken any valid token, and
-// any other action that action on at least one target. Refusals are 403.
+// any other action that action on at least one target. Refusals are 403:
+// the token is valid, it lacks the scope.
 func (s *Server) need(action auth.Action) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -193,10 +207,7 @@ func clip(s string, n int) string {
 
 // authorizeFile lets a request for a published file through when one of
 // the targets holding it is public, or when it carries a token with read
-// on one of them. Anything else is 401 with a Basic challenge, which apt,
-// dnf, zypper and apk answer by sending their configured credentials (and
-// report as an authentication failure when they have none or wrong ones);
-// 429 when the client address is rate-limited.
+// on one of them (see readAccess for the refusals).
 func (s *Server) authorizeFile(c echo.Context, ts []repo.Target) error {
 	if s.auth == nil {
 		return nil
@@ -206,24 +217,51 @@ func (s *Server) authorizeFile(c echo.Context, ts []repo.Target) error {
 			return nil
 		}
 	}
-	challenge := func(msg string) error {
-		c.Response().Header().Set("WWW-Authenticate", `Basic realm="pier"`)
-		return echo.NewHTTPError(http.StatusUnauthorized, msg)
-	}
-	tok, ok := credentials(c.Request())
-	if !ok {
-		return challenge("this repository is private: send a token with read on it (HTTP Basic, the token as password)")
-	}
-	p, err := s.auth.Authenticate(c.Request().Context(), c.RealIP(), tok)
+	_, err := s.readAccess(c, ts)
+	return err
+}
+
+// readAccess checks that the request carries a token with read on one of
+// ts, private targets, and returns its principal. Without a token, or
+// with an unknown, revoked, malformed or expired one, the answer is 401
+// with a Basic challenge, which apt, dnf, zypper and apk answer by sending
+// their configured credentials (and report as an authentication failure
+// when they have none or wrong ones); with a valid token that lacks read
+// on all of them 403; 429 while the client address is rate-limited.
+func (s *Server) readAccess(c echo.Context, ts []repo.Target) (*auth.Principal, error) {
+	p, err := s.optionalPrincipal(c)
 	if err != nil {
-		return s.authFailed(c, err, http.StatusUnauthorized)
+		return nil, err
+	}
+	if p == nil {
+		c.Response().Header().Set("WWW-Authenticate", basicChallenge)
+		return nil, echo.NewHTTPError(http.StatusUnauthorized, privateTargetsMessage)
 	}
 	for _, t := range ts {
 		if p.Allows(auth.Read, t) {
-			return nil
+			return p, nil
 		}
 	}
-	return challenge("token " + p.Name + " lacks read on this repository")
+	return nil, echo.NewHTTPError(http.StatusForbidden, "token "+p.Name+" lacks read on this repository")
+}
+
+// optionalPrincipal resolves the token a request outside /api/v1 carries
+// (HTTP Basic or Bearer): nil without one, 401 (Basic challenge) or 429
+// when it is refused.
+func (s *Server) optionalPrincipal(c echo.Context) (*auth.Principal, error) {
+	if p := principal(c); p != nil {
+		return p, nil
+	}
+	tok, ok := credentials(c.Request())
+	if !ok || s.auth == nil {
+		return nil, nil
+	}
+	p, err := s.auth.Authenticate(c.Request().Context(), c.RealIP(), tok)
+	if err != nil {
+		return nil, s.authFailed(c, err, basicChallenge)
+	}
+	c.Set(principalKey, p)
+	return p, nil
 }
 
 // ipExtractor returns how the server finds a request's client address:

@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -38,6 +39,10 @@ type UploadResult struct {
 	RequestID string `json:"request_id,omitempty"`
 }
 
+// upload takes one package as the raw body, or several as multipart form
+// files named "file". Every failure is a 4xx with a message except the
+// server's own (5xx; a full disk is 507); a client that goes away is
+// logged and audited as 499, "aborted".
 func (s *Server) upload(c echo.Context) error {
 	t, err := target(c)
 	if err != nil {
@@ -49,8 +54,18 @@ func (s *Server) upload(c echo.Context) error {
 		s.record(c, audit.Upload, t, uploadDetail("", nil, err))
 		return err
 	}
+	publish, err := boolParam(c, "publish", true)
+	if err != nil {
+		return err
+	}
 	opts := repo.IngestOptions{Component: c.QueryParam("component")}
-	publish := c.QueryParam("publish") != "false"
+	if req.ContentLength == 0 {
+		// Nothing to read: say so rather than what a parser makes of it.
+		err := fmt.Errorf("the request body is empty: send the package file as the body (curl --data-binary @FILE) "+
+			"or as multipart form files named \"file\": %w", repo.ErrInvalid)
+		s.record(c, audit.Upload, t, uploadDetail("", nil, err))
+		return err
+	}
 
 	mt, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type"))
 	if mt != "multipart/form-data" {
@@ -73,7 +88,7 @@ func (s *Server) upload(c echo.Context) error {
 
 	mr, err := req.MultipartReader()
 	if err != nil {
-		return fmt.Errorf("read multipart body: %v: %w", err, repo.ErrInvalid)
+		return fmt.Errorf("read multipart body: %w: %w", err, repo.ErrInvalid)
 	}
 	var out []UploadResult
 	var firstErr error
@@ -84,22 +99,25 @@ func (s *Server) upload(c echo.Context) error {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("read multipart body: %v: %w", err, repo.ErrInvalid)
+			return multipartError(err)
 		}
 		if part.FormName() != "file" {
 			part.Close()
 			continue
 		}
 		filename := part.FileName()
-		res, err := s.svc.Ingest(req.Context(), t, part, opts)
+		res, err := s.svc.Ingest(req.Context(), t, &partReader{p: part}, opts)
 		part.Close()
 		s.record(c, audit.Upload, t, uploadDetail(filename, res, err))
 		if err != nil {
+			if fault(err) != "" {
+				return err // the client is gone or too slow: the rest will not come
+			}
+			code, msg := s.failed(c, err)
 			if firstErr == nil {
 				firstErr = err
 			}
-			code := status(err)
-			out = append(out, UploadResult{Target: t.String(), Filename: filename, Error: message(err, code), Status: code,
+			out = append(out, UploadResult{Target: t.String(), Filename: filename, Error: msg, Status: code,
 				RequestID: requestID(c)})
 			continue
 		}
@@ -123,10 +141,46 @@ func (s *Server) upload(c echo.Context) error {
 	switch {
 	case firstErr != nil:
 		code = status(firstErr)
+		c.Set(reasonKey, message(firstErr, code))
 	case created:
 		code = http.StatusCreated
 	}
 	return c.JSON(code, out)
+}
+
+// multipartError is a failure of the multipart reader: the client's when
+// the body stopped, a malformed body (400) otherwise.
+func multipartError(err error) error {
+	if fault(err) != "" {
+		return fmt.Errorf("read multipart body: %w", err)
+	}
+	return fmt.Errorf("read multipart body: %w: %w", err, repo.ErrInvalid)
+}
+
+// partReader reads one multipart part; an error of the multipart framing
+// (a truncated part) is the client's malformed body, not a server error.
+type partReader struct{ p io.Reader }
+
+func (r *partReader) Read(b []byte) (int, error) {
+	n, err := r.p.Read(b)
+	if err != nil && err != io.EOF && fault(err) == "" {
+		err = fmt.Errorf("malformed multipart body: %w: %w", err, repo.ErrInvalid)
+	}
+	return n, err
+}
+
+// boolParam reads the query parameter name as a boolean (true, false, 1,
+// 0, …; absent: def); anything else is 400.
+func boolParam(c echo.Context, name string, def bool) (bool, error) {
+	v := c.QueryParam(name)
+	if v == "" {
+		return def, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("query parameter %s=%q: want true or false: %w", name, v, repo.ErrInvalid)
+	}
+	return b, nil
 }
 
 func result(t repo.Target, res *repo.IngestResult) UploadResult {
@@ -152,11 +206,15 @@ func (s *Server) deletePackage(c echo.Context) error {
 		return err
 	}
 	name, version, arch := param(c, "name"), param(c, "version"), param(c, "arch")
+	publish, err := boolParam(c, "publish", true)
+	if err != nil {
+		return err
+	}
 	if err := s.svc.Delete(c.Request().Context(), t, name, version, arch); err != nil {
 		return err
 	}
 	s.record(c, audit.Delete, t, map[string]string{"name": name, "version": version, "architecture": arch})
-	if c.QueryParam("publish") != "false" {
+	if publish {
 		s.svc.SchedulePublish(t)
 	}
 	return c.JSON(http.StatusOK, map[string]string{"deleted": name + " " + version + " " + arch, "target": t.String(),
@@ -235,40 +293,12 @@ func (s *Server) baseURL(c echo.Context) string {
 	return scheme + "://" + c.Request().Host
 }
 
-func (s *Server) setup(c echo.Context) error {
-	t, err := target(c)
-	if err != nil {
-		return err
-	}
-	spec, err := s.svc.Spec(t.Distro)
-	if err != nil {
-		return err
-	}
-	sw, ok := spec.Format.(repo.SetupWriter)
-	if !ok {
-		return fmt.Errorf("no setup instructions for %s targets: %w", spec.Format.Name(), repo.ErrNotFound)
-	}
-	info := repo.SetupInfo{BaseURL: s.baseURL(c), Components: []string{"main"}, Fingerprint: s.fpr, Fingerprints: s.fprs,
-		Private: s.auth != nil && s.auth.Private(t)}
-	if ps, err := s.svc.Packages(c.Request().Context(), t); err == nil {
-		seen := map[string]bool{}
-		var comps []string
-		for _, p := range ps {
-			if !seen[p.Component] {
-				seen[p.Component] = true
-				comps = append(comps, p.Component)
-			}
-		}
-		if len(comps) > 0 {
-			info.Components = comps
-		}
-	}
-	return c.String(http.StatusOK, sw.Setup(t, info))
-}
-
 // serveFile serves a published file from the current view.
 func (s *Server) serveFile(c echo.Context) error {
 	path := strings.TrimPrefix(c.Request().URL.Path, "/")
+	if strings.HasPrefix(path, "api/") {
+		return s.apiMiss(c)
+	}
 	f, ok := s.svc.Lookup(path)
 	if !ok {
 		return echo.NewHTTPError(http.StatusNotFound, "not found")

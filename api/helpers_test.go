@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,11 +21,13 @@ import (
 	"github.com/pierhq/pier/api"
 	"github.com/pierhq/pier/audit"
 	"github.com/pierhq/pier/auth"
+	"github.com/pierhq/pier/metrics"
 	"github.com/pierhq/pier/repo"
 	"github.com/pierhq/pier/repo/catalog"
 	"github.com/pierhq/pier/repo/deb"
 	"github.com/pierhq/pier/repo/deb/debtest"
 	"github.com/pierhq/pier/signing"
+	"github.com/pierhq/pier/storage"
 	"github.com/pierhq/pier/storage/local"
 )
 
@@ -51,16 +55,43 @@ func testSigner(t testing.TB) *signing.OpenPGP {
 const adminSecret = "test-admin-secret"
 
 // env is a Pier API server over a real catalog and blob store in a temp
-// dir, wired as cmd/pier wires it.
+// dir, wired as cmd/pier wires it, with metrics and a log it keeps.
 type env struct {
-	t     *testing.T
-	h     http.Handler
-	svc   *repo.Service
-	cat   *catalog.DB
-	authn *auth.Authenticator
+	t       testing.TB
+	srv     *api.Server
+	h       http.Handler
+	svc     *repo.Service
+	cat     *catalog.DB
+	authn   *auth.Authenticator
+	metrics *metrics.Metrics
+	logs    *syncBuffer
 }
 
-func newEnv(t *testing.T, ac auth.Config, cfg api.Config) *env {
+// syncBuffer is a bytes.Buffer safe for concurrent writes (the log).
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+func newEnv(t testing.TB, ac auth.Config, cfg api.Config) *env {
+	t.Helper()
+	return newEnvWith(t, ac, cfg, nil)
+}
+
+// newEnvWith is newEnv with the blob store wrapped by wrap (nil: as is).
+func newEnvWith(t testing.TB, ac auth.Config, cfg api.Config, wrap func(storage.Backend) storage.Backend) *env {
 	t.Helper()
 	dir := t.TempDir()
 	ctx := context.Background()
@@ -73,12 +104,18 @@ func newEnv(t *testing.T, ac auth.Config, cfg api.Config) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var backend storage.Backend = b
+	if wrap != nil {
+		backend = wrap(b)
+	}
 	var dc deb.Config
 	dc.Defaults()
 	formats := []repo.FormatSpec{{Format: deb.New(dc), Digests: deb.Digests, Distros: []string{"debian"}}}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc, err := repo.NewService(cat, repo.NewBlobs(b), testSigner(t), formats,
-		repo.Options{TmpDir: filepath.Join(dir, "tmp"), LockDir: filepath.Join(dir, "locks"), PublishDelay: time.Hour}, log)
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	m := metrics.New()
+	svc, err := repo.NewService(cat, repo.NewBlobs(backend), testSigner(t), formats,
+		repo.Options{TmpDir: filepath.Join(dir, "tmp"), LockDir: filepath.Join(dir, "locks"), PublishDelay: time.Hour, Observer: m}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,8 +125,41 @@ func newEnv(t *testing.T, ac auth.Config, cfg api.Config) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := api.New(cfg, api.Deps{Service: svc, Auth: authn, Audit: cat, Fingerprint: "AAAA", Fingerprints: []string{"AAAA"}, Log: log})
-	return &env{t: t, h: srv.Handler(), svc: svc, cat: cat, authn: authn}
+	srv := api.New(cfg, api.Deps{Service: svc, Auth: authn, Audit: cat, Fingerprint: "AAAA", Fingerprints: []string{"AAAA"},
+		Metrics: m, Log: log})
+	m.WatchTargets(func() ([]repo.TargetInfo, error) { return svc.Targets(context.Background()) }, authn.Private)
+	return &env{t: t, srv: srv, h: srv.Handler(), svc: svc, cat: cat, authn: authn, metrics: m, logs: logs}
+}
+
+// scrape returns the samples of /metrics by name with labels, e.g.
+// `pier_http_requests_total{code="201",route="/…"}`.
+func (e *env) scrape() map[string]float64 {
+	e.t.Helper()
+	w := e.do(req{method: "GET", path: "/metrics"})
+	if w.Code != 200 {
+		e.t.Fatalf("/metrics: %d", w.Code)
+	}
+	out := map[string]float64{}
+	for _, l := range strings.Split(w.Body.String(), "\n") {
+		if l == "" || l[0] == '#' {
+			continue
+		}
+		i := strings.LastIndexByte(l, ' ')
+		if v, err := strconv.ParseFloat(l[i+1:], 64); err == nil {
+			out[l[:i]] = v
+		}
+	}
+	return out
+}
+
+// events returns the audit log, newest first.
+func (e *env) events() []audit.Event {
+	e.t.Helper()
+	ev, err := e.cat.AuditEvents(context.Background(), audit.Query{Limit: audit.MaxLimit})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return ev
 }
 
 // token makes a stored token with scopes and returns it.
@@ -121,6 +191,8 @@ func (e *env) expiredToken(name string, scopes ...string) string {
 type req struct {
 	method, path string
 	body         []byte
+	rd           io.Reader // the body instead of body, of length size
+	size         int64
 	bearer       string // token sent as Bearer
 	basic        string // token sent as the HTTP Basic password
 	remote       string // client address (default 192.0.2.1:1234)
@@ -133,7 +205,13 @@ func (e *env) do(r req) *httptest.ResponseRecorder {
 	if r.body != nil {
 		body = bytes.NewReader(r.body)
 	}
+	if r.rd != nil {
+		body = r.rd
+	}
 	hr := httptest.NewRequest(r.method, r.path, body)
+	if r.rd != nil {
+		hr.ContentLength = r.size
+	}
 	if r.remote != "" {
 		hr.RemoteAddr = r.remote
 	}
@@ -151,7 +229,7 @@ func (e *env) do(r req) *httptest.ResponseRecorder {
 	return w
 }
 
-func mkdeb(t *testing.T, name, version string) []byte {
+func mkdeb(t testing.TB, name, version string) []byte {
 	t.Helper()
 	b, err := debtest.Build(debtest.Options{Package: name, Version: version, Arch: "amd64",
 		Files: map[string][]byte{"usr/share/doc/" + name + "/payload": []byte(name + " " + version)}})
@@ -185,11 +263,27 @@ func (e *env) publish(target string) {
 // counts, current generations), packages, tokens and the audit log.
 func (e *env) state() string {
 	e.t.Helper()
+	return e.snapshot(true)
+}
+
+// content is state without the audit log (which records refused uploads).
+func (e *env) content() string {
+	e.t.Helper()
+	return e.snapshot(false)
+}
+
+func (e *env) snapshot(withAudit bool) string {
+	e.t.Helper()
 	ctx := context.Background()
 	var out []any
 	ts, err := e.svc.Targets(ctx)
 	if err != nil {
 		e.t.Fatal(err)
+	}
+	// The content, not how publishing it went: a refused publish records
+	// its failure (publish_state) on purpose.
+	for i := range ts {
+		ts[i].State, ts[i].PublishError, ts[i].PublishFailures, ts[i].FailingSince = "", "", 0, nil
 	}
 	out = append(out, ts)
 	for _, ti := range ts {
@@ -207,14 +301,31 @@ func (e *env) state() string {
 		toks[i].LastUsed = time.Time{} // a successful authentication may touch it
 	}
 	out = append(out, toks)
-	ev, err := e.cat.AuditEvents(ctx, audit.Query{Limit: audit.MaxLimit})
-	if err != nil {
-		e.t.Fatal(err)
+	if withAudit {
+		ev, err := e.cat.AuditEvents(ctx, audit.Query{Limit: audit.MaxLimit})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		out = append(out, ev)
 	}
-	out = append(out, ev)
 	b, err := json.Marshal(out)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	return string(b)
+}
+
+func mustTarget(t testing.TB, s string) repo.Target {
+	t.Helper()
+	tg, err := repo.ParseTarget(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tg
+}
+
+// debWithPayload builds a .deb holding payload as one file.
+func debWithPayload(name string, payload []byte) ([]byte, error) {
+	return debtest.Build(debtest.Options{Package: name, Version: "1.0", Arch: "amd64",
+		Files: map[string][]byte{"usr/share/" + name + "/payload": payload}})
 }

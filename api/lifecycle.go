@@ -2,9 +2,10 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
-	"strconv"
 
 	"github.com/labstack/echo/v4"
 
@@ -42,7 +43,7 @@ func (s *Server) rollback(c echo.Context) error {
 		return err
 	}
 	var req RollbackRequest
-	if err := decodeJSON(c, &req); err != nil {
+	if err := decodeJSON(c, &req, 1<<20, `{"generation": N}`); err != nil {
 		return err
 	}
 	if req.Generation < 1 {
@@ -82,7 +83,7 @@ func (s *Server) promote(c echo.Context) error {
 		return err
 	}
 	var req PromoteRequest
-	if err := decodeJSON(c, &req); err != nil {
+	if err := decodeJSON(c, &req, 1<<20, `{"from": "stream/distro/release", "packages": ["name[=version]", …]}`); err != nil {
 		return err
 	}
 	src, err := repo.ParseTarget(req.From)
@@ -164,7 +165,10 @@ func (s *Server) prune(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	dry, _ := strconv.ParseBool(c.QueryParam("dry_run"))
+	dry, err := boolParam(c, "dry_run", false)
+	if err != nil {
+		return err
+	}
 	gone, gen, err := s.svc.Prune(c.Request().Context(), t, dry)
 	if err != nil {
 		return err
@@ -179,7 +183,10 @@ func (s *Server) prune(c echo.Context) error {
 }
 
 func (s *Server) collectGarbage(c echo.Context) error {
-	dry, _ := strconv.ParseBool(c.QueryParam("dry_run"))
+	dry, err := boolParam(c, "dry_run", false)
+	if err != nil {
+		return err
+	}
 	st, err := s.svc.CollectGarbage(c.Request().Context(), repo.GCOptions{DryRun: dry, Grace: s.cfg.GCGrace})
 	if err != nil {
 		return err
@@ -190,12 +197,27 @@ func (s *Server) collectGarbage(c echo.Context) error {
 	return c.JSON(http.StatusOK, st)
 }
 
-// decodeJSON reads a small JSON request body strictly.
-func decodeJSON(c echo.Context, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(c.Response(), c.Request().Body, 1<<20))
+// decodeJSON reads a small JSON request body (at most max bytes)
+// strictly: one JSON value, no unknown fields. Syntax and type errors are
+// 400, a larger body 413, a client that stops sending its own fault.
+func decodeJSON(c echo.Context, v any, max int64, want string) error {
+	dec := json.NewDecoder(http.MaxBytesReader(c.Response(), c.Request().Body, max))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("request body: %v: %w", err, repo.ErrInvalid)
+	err := dec.Decode(v)
+	if err == nil {
+		if _, extra := dec.Token(); extra != io.EOF {
+			err = errors.New("more than one JSON value")
+		}
 	}
-	return nil
+	var mbe *http.MaxBytesError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, io.EOF):
+		return fmt.Errorf("request body is empty: want JSON %s: %w", want, repo.ErrInvalid)
+	case fault(err) != "", errors.As(err, &mbe):
+		return fmt.Errorf("request body: %w", err)
+	default:
+		return fmt.Errorf("request body: want JSON %s: %w: %w", want, err, repo.ErrInvalid)
+	}
 }

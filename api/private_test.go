@@ -15,9 +15,9 @@ import (
 
 // TestPrivateFiles: a private target's files need a token with read on it
 // (HTTP Basic with the token as password, or Bearer); without one, with a
-// wrong, expired or insufficient one the answer is 401 with a Basic
-// challenge. Public targets stay anonymous, and a pool file that a public
-// target holds too is public. /setup says how to send the token.
+// wrong, malformed or expired one the answer is 401 with a Basic
+// challenge, with a valid token that lacks read 403. Public targets stay
+// anonymous, and a pool file that a public target holds too is public.
 func TestPrivateFiles(t *testing.T) {
 	e := newEnv(t, auth.Config{Private: []string{"5.8/debian/bookworm"}, Failures: -1}, api.Config{})
 	shared := mkdeb(t, "shared", "1.0")
@@ -57,8 +57,8 @@ func TestPrivateFiles(t *testing.T) {
 		{"private, no credentials", req{path: inrel}, 401},
 		{"private, unknown token", req{path: inrel, basic: "pier_" + strings.Repeat("1", 64)}, 401},
 		{"private, expired token", req{path: inrel, basic: expired}, 401},
-		{"private, token without read", req{path: inrel, basic: uploader}, 401},
-		{"private, read on another target", req{path: inrel, basic: otherReader}, 401},
+		{"private, token without read", req{path: inrel, basic: uploader}, 403},
+		{"private, read on another target", req{path: inrel, basic: otherReader}, 403},
 		{"private, malformed Basic", req{path: inrel, hdr: map[string]string{"Authorization": "Basic %%%"}}, 401},
 		{"private, read token (Basic)", req{path: inrel, basic: reader}, 200},
 		{"private, read token (Bearer)", req{path: inrel, bearer: reader}, 200},
@@ -94,20 +94,6 @@ func TestPrivateFiles(t *testing.T) {
 	}
 }
 
-// TestSetupPrivate: /setup of a private target tells apt to send the
-// token; a public one does not.
-func TestSetupPrivate(t *testing.T) {
-	e := newEnv(t, auth.Config{Private: []string{"5.8/*/bookworm"}}, api.Config{PublicURL: "https://pier.example.org"})
-	w := e.do(req{method: "GET", path: "/setup/5.8/debian/bookworm"})
-	if w.Code != 200 || !strings.Contains(w.Body.String(), "/etc/apt/auth.conf.d/") || !strings.Contains(w.Body.String(), "machine pier.example.org/deb/5.8") {
-		t.Errorf("private setup: %d\n%s", w.Code, w.Body)
-	}
-	w = e.do(req{method: "GET", path: "/setup/5.8/debian/trixie"})
-	if w.Code != 200 || strings.Contains(w.Body.String(), "auth.conf") {
-		t.Errorf("public setup: %d\n%s", w.Code, w.Body)
-	}
-}
-
 // TestRateLimit: after the configured failed attempts an address is
 // answered 429 with Retry-After, on the API and on private files alike,
 // even with the right token; other addresses are not affected; missing
@@ -125,7 +111,7 @@ func TestRateLimit(t *testing.T) {
 		}
 	}
 	for i := range 3 {
-		if w := e.do(req{method: "GET", path: "/api/v1/targets", bearer: "wrong", remote: "192.0.2.9:1"}); w.Code != 403 {
+		if w := e.do(req{method: "GET", path: "/api/v1/targets", bearer: "wrong", remote: "192.0.2.9:1"}); w.Code != 401 {
 			t.Fatalf("failure %d: %d", i, w.Code)
 		}
 	}

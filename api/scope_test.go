@@ -1,6 +1,8 @@
 package api_test
 
 import (
+	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -9,11 +11,13 @@ import (
 	"github.com/pierhq/pier/auth"
 )
 
-// TestScopeTable tries every /api/v1 operation with no token, an unknown
-// token, an expired token, a token lacking the route's scope and one whose
-// scope names other targets: each is refused (401 without a token, 403
-// otherwise) and changes nothing (targets, packages, generations, tokens,
-// audit log). Then the right token succeeds.
+// TestScopeTable tries every /api/v1 operation with no token, an unknown,
+// a malformed, a revoked and an expired token, a token lacking the route's
+// scope and one whose scope names other targets: each is refused and
+// changes nothing (targets, packages, generations, tokens, audit log). No
+// token is 401 with a Bearer challenge; a refused token 401 with
+// error="invalid_token" (RFC 6750); a valid token without the scope 403.
+// Then the right token succeeds.
 func TestScopeTable(t *testing.T) {
 	e := newEnv(t, auth.Config{Failures: -1}, api.Config{})
 	e.ingest("5.8/debian/bookworm", "seed", "1.0")
@@ -39,6 +43,10 @@ func TestScopeTable(t *testing.T) {
 		wrongScope[a] = e.token("wrong-scope-"+string(a), others...)
 		wrongTarget[a] = e.token("wrong-target-"+string(a), elsewhere...)
 		expired[a] = e.expiredToken("expired-"+string(a), string(a))
+	}
+	revoked := e.token("revoked", "admin")
+	if err := e.authn.Revoke(context.Background(), "revoked"); err != nil {
+		t.Fatal(err)
 	}
 	right[auth.Admin] = adminSecret
 	wrongScope[auth.Admin] = e.token("wrong-scope-admin", "read", "upload", "publish", "delete", "promote")
@@ -77,34 +85,38 @@ func TestScopeTable(t *testing.T) {
 			if scope == "" {
 				scope = auth.Read // any valid token: expired/unknown ones still fail
 			}
-			refusals := []struct {
+			type refusal struct {
 				name, token string
+				hdr         map[string]string
 				want        int
-			}{
-				{"no token", "", http.StatusUnauthorized},
-				{"unknown token", "pier_" + strings.Repeat("0", 64), http.StatusForbidden},
-				{"expired token", expired[scope], http.StatusForbidden},
+				challenge   string
+			}
+			const invalid = `Bearer realm="pier", error="invalid_token"`
+			refusals := []refusal{
+				{"no token", "", nil, http.StatusUnauthorized, `Bearer realm="pier"`},
+				{"unknown token", "pier_" + strings.Repeat("0", 64), nil, http.StatusUnauthorized, invalid},
+				{"malformed token", "", map[string]string{"Authorization": "Basic %%%"}, http.StatusUnauthorized, invalid},
+				{"revoked token", revoked, nil, http.StatusUnauthorized, invalid},
+				{"expired token", expired[scope], nil, http.StatusUnauthorized, invalid},
 			}
 			if r.need != "" {
-				refusals = append(refusals, struct {
-					name, token string
-					want        int
-				}{"wrong scope", wrongScope[scope], http.StatusForbidden})
+				refusals = append(refusals, refusal{"wrong scope", wrongScope[scope], nil, http.StatusForbidden, ""})
 			}
 			if r.targeted {
-				refusals = append(refusals, struct {
-					name, token string
-					want        int
-				}{"wrong target pattern", wrongTarget[scope], http.StatusForbidden})
+				refusals = append(refusals, refusal{"wrong target pattern", wrongTarget[scope], nil, http.StatusForbidden, ""})
 			}
 			for _, ref := range refusals {
 				before := e.state()
-				w := e.do(req{method: r.method, path: r.path, body: r.body, bearer: ref.token})
+				w := e.do(req{method: r.method, path: r.path, body: r.body, bearer: ref.token, hdr: ref.hdr})
 				if w.Code != ref.want {
 					t.Errorf("%s: %d %s, want %d", ref.name, w.Code, w.Body, ref.want)
 				}
-				if ref.want == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {
-					t.Errorf("%s: 401 without WWW-Authenticate", ref.name)
+				if got := w.Header().Get("WWW-Authenticate"); got != ref.challenge {
+					t.Errorf("%s: WWW-Authenticate %q, want %q", ref.name, got, ref.challenge)
+				}
+				var body struct{ Error string }
+				if json.Unmarshal(w.Body.Bytes(), &body) != nil || body.Error == "" {
+					t.Errorf("%s: no JSON error message: %s", ref.name, w.Body)
 				}
 				if after := e.state(); after != before {
 					t.Errorf("%s: the refused call changed the state:\nbefore %s\nafter  %s", ref.name, before, after)

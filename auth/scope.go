@@ -113,7 +113,7 @@ func ValidatePattern(p string) error {
 			return fmt.Errorf("target pattern %q has an empty part: %w", p, repo.ErrInvalid)
 		}
 		if _, err := path.Match(part, "x"); err != nil {
-			return fmt.Errorf("target pattern %q: %v: %w", p, err, repo.ErrInvalid)
+			return fmt.Errorf("target pattern %q: %w: %w", p, err, repo.ErrInvalid)
 		}
 	}
 	return nil

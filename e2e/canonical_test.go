@@ -55,7 +55,7 @@ func TestCanonicalAndAliasPaths(t *testing.T) {
 
 	key := writeKey(t, s, t.TempDir())
 	for _, c := range []struct {
-		what, base string
+		what, base  string
 		has, hasNot string
 		want        []byte
 	}{

@@ -97,7 +97,7 @@ func TestPush(t *testing.T) {
 	}
 	// A wrong token fails.
 	out, err = exec.Command(pierBin, "push", "--server", s.url, "--token", "nope", "nightly/debian/bookworm", a).CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "403") {
+	if err == nil || !strings.Contains(string(out), "401") {
 		t.Errorf("wrong token: %v\n%s", err, out)
 	}
 }

@@ -191,7 +191,7 @@ func TestServingHeaders(t *testing.T) {
 	if code, _, _ := s.get("/healthz"); code != 200 {
 		t.Errorf("/healthz: %d", code)
 	}
-	// Auth: no token 401, wrong token 403.
+	// Auth: no token 401, a refused token 401 with error="invalid_token".
 	resp, _ = http.Post(s.url+"/api/v1/targets/5.8/debian/bookworm/packages", "application/octet-stream", bytes.NewReader(pkg))
 	resp.Body.Close()
 	if resp.StatusCode != 401 {
@@ -201,8 +201,8 @@ func TestServingHeaders(t *testing.T) {
 	req.Header.Set("Authorization", "Bearer wrong")
 	resp, _ = http.DefaultClient.Do(req)
 	resp.Body.Close()
-	if resp.StatusCode != 403 {
-		t.Errorf("wrong token: %d", resp.StatusCode)
+	if resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") != `Bearer realm="pier", error="invalid_token"` {
+		t.Errorf("wrong token: %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
 	}
 }
 

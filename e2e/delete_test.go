@@ -20,7 +20,7 @@ func TestDelete(t *testing.T) {
 		}
 	}
 	s.publish("5.8/debian/bookworm")
-	if code := withToken(t, s, "DELETE", "/api/v1/targets/5.8/debian/bookworm/packages/del-a/1:2.0~rc1-1/amd64", "wrong", nil); code != 403 {
+	if code := withToken(t, s, "DELETE", "/api/v1/targets/5.8/debian/bookworm/packages/del-a/1:2.0~rc1-1/amd64", "wrong", nil); code != 401 {
 		t.Errorf("delete with a wrong token: %d", code)
 	}
 	if code, body := s.do("DELETE", "/api/v1/targets/5.8/debian/bookworm/packages/del-a/1:2.0~rc1-1/amd64", nil); code != http.StatusOK {

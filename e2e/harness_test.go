@@ -249,3 +249,41 @@ func tempFiles(dir string) []string {
 	}
 	return out
 }
+
+// configServer runs pier serve with a config file holding yaml.
+func configServer(t *testing.T, yaml string) *server {
+	t.Helper()
+	cfg := filepath.Join(t.TempDir(), "pier.yaml")
+	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return startServer(t, "", "PIER_CONFIG="+cfg)
+}
+
+// waitFor polls cond every 20ms until it holds, failing the test after
+// limit with what.
+func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", limit, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// getBasic fetches path with HTTP Basic pier:token, as a package manager
+// (or curl -u) sends a read token.
+func (s *server) getBasic(path, token string) (int, []byte) {
+	s.t.Helper()
+	req, _ := http.NewRequest("GET", s.url+path, nil)
+	req.SetBasicAuth("pier", token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}

@@ -23,8 +23,8 @@ import (
 // This file proves private rpm targets with the real zypper and private apk
 // targets with go-apk (plus the apk-tools checks of apkInstallOne), each
 // configured exactly as GET /setup says, with a token that has read on the
-// one target only; without credentials, with a wrong token and with a
-// token of another target they fail and the server answered 401.
+// one target only; without credentials and with a wrong token they fail
+// and the server answered 401, with a token of another target 403.
 
 // readToken creates a token with `pier token create NAME --scope
 // read:<target>` and checks that it holds that one scope: pier token list
@@ -222,8 +222,8 @@ func newZypperFromSetup(t *testing.T, z zypperSetup, skip func(zypperSetupStep) 
 // opensuse/15.6 target and downloads a package with the credentials file
 // and the ?credentials= .repo that GET /setup prints and a token with read
 // on that target only; without credentials, with the .repo but no
-// credentials file, with a wrong token and with a token of another
-// private target it fails and the server answered 401.
+// credentials file and with a wrong token it fails and the server answered
+// 401, with a token of another private target 403.
 func TestPrivateZypper(t *testing.T) {
 	need(t, "zypper")
 	need(t, "rpm")
@@ -243,8 +243,8 @@ func TestPrivateZypper(t *testing.T) {
 	for _, c := range []struct {
 		path, token string
 		want        int
-	}{{repomd, "", 401}, {pkgPath, "", 401}, {repomd, otherReader, 401}, {pkgPath, otherReader, 401},
-		{"/rpm/" + other + "/repodata/repomd.xml", reader, 401}, {repomd, reader, 200}, {pkgPath, reader, 200}} {
+	}{{repomd, "", 401}, {pkgPath, "", 401}, {repomd, otherReader, 403}, {pkgPath, otherReader, 403},
+		{"/rpm/" + other + "/repodata/repomd.xml", reader, 403}, {repomd, reader, 200}, {pkgPath, reader, 200}} {
 		code := 0
 		if c.token == "" {
 			code, _, _ = s.get(c.path)
@@ -256,7 +256,7 @@ func TestPrivateZypper(t *testing.T) {
 		}
 	}
 
-	code, body, _ := s.get("/setup/" + target)
+	code, body := s.getBasic("/setup/"+target, reader)
 	if code != 200 {
 		t.Fatalf("/setup/%s: %d", target, code)
 	}
@@ -285,29 +285,36 @@ func TestPrivateZypper(t *testing.T) {
 	for _, c := range []struct {
 		name    string
 		unknown bool // whether zypper sends a token the server does not know
+		code    int  // the server's answer
 		zc      func() *zypperClient
 	}{
-		{"no credentials", false, func() *zypperClient {
+		{"no credentials", false, 401, func() *zypperClient {
 			// The .repo as for a public target: no ?credentials=, no file.
 			plain := strings.Replace(good.repo, "?credentials="+id, "", 1)
 			return newZypperFromSetup(t, zypperSetup{keyURL: good.keyURL, alias: id, repo: plain}, nil)
 		}},
-		{"no credentials file", false, func() *zypperClient { return newZypperFromSetup(t, good, isCreds) }},
-		{"wrong token", true, func() *zypperClient {
+		{"no credentials file", false, 401, func() *zypperClient { return newZypperFromSetup(t, good, isCreds) }},
+		{"wrong token", true, 401, func() *zypperClient {
 			return newZypperFromSetup(t, parseZypperSetup(t, setupText, "pier_"+strings.Repeat("ef", 32)), nil)
 		}},
-		{"token of another target", false, func() *zypperClient {
+		{"token of another target", false, 403, func() *zypperClient {
 			return newZypperFromSetup(t, parseZypperSetup(t, setupText, otherReader), nil)
 		}},
 	} {
-		before, refusals := answers(s, repomd, 401), tokenRefusals(s, repomd)
+		before, refusals := answers(s, repomd, c.code), tokenRefusals(s, repomd)
 		zc := c.zc()
 		out, err := refresh(zc)
-		if err == nil || !strings.Contains(out, "Login failed") || !strings.Contains(out, "returned error: 401") {
-			t.Errorf("%s: zypper refresh did not fail with a 401 login failure: %v\n%s", c.name, err, out)
+		// zypper reports 401 as "Login failed … returned error: 401" and
+		// 403 as "Permission to access '…' denied."
+		want := []string{"Login failed", "returned error: 401"}
+		if c.code == 403 {
+			want = []string{"Permission to access", "denied"}
 		}
-		if !answeredSince(s, repomd, 401, before) {
-			t.Errorf("%s: the server did not answer zypper 401 for %s:\n%s", c.name, repomd, s.logs())
+		if err == nil || !strings.Contains(out, want[0]) || !strings.Contains(out, want[1]) {
+			t.Errorf("%s: zypper refresh did not fail with %d: %v\n%s", c.name, c.code, err, out)
+		}
+		if !answeredSince(s, repomd, c.code, before) {
+			t.Errorf("%s: the server did not answer zypper %d for %s:\n%s", c.name, c.code, repomd, s.logs())
 		}
 		if c.unknown && tokenRefusals(s, repomd) == refusals {
 			t.Errorf("%s: the server saw no token from zypper for %s:\n%s", c.name, repomd, s.logs())
@@ -389,9 +396,9 @@ func apkPrivateSetup(t *testing.T, text, token string) (keyName, keyURL string, 
 // repository URL that GET /setup prints (https://pier:$PIER_READ_TOKEN@…)
 // with a token that has read on that target only: it fetches and verifies
 // the index and downloads the package, which pass the apk-tools checks of
-// apkInstallOne. Without credentials, with a wrong token and with a token
-// of another private target, go-apk fails to read the index and the
-// server answered 401; the package itself is refused without credentials
+// apkInstallOne. Without credentials and with a wrong token go-apk fails
+// to read the index and the server answered 401, with a token of another
+// private target 403; the package itself is refused without credentials
 // too.
 func TestPrivateApk(t *testing.T) {
 	const target, other = "5.8/alpine/v3.20", "5.8/alpine/v3.19"
@@ -408,7 +415,7 @@ func TestPrivateApk(t *testing.T) {
 	const index = apkRepo + "/x86_64/APKINDEX.tar.gz"
 	const pkgPath = apkRepo + "/x86_64/private-hello-" + apkVersion + ".apk"
 
-	code, body, _ := s.get("/setup/" + target)
+	code, body := s.getBasic("/setup/"+target, reader)
 	if code != 200 {
 		t.Fatalf("/setup/%s: %d", target, code)
 	}
@@ -423,7 +430,8 @@ func TestPrivateApk(t *testing.T) {
 		t.Fatalf("the key of the setup text, %s: %d", keyURL, code)
 	}
 
-	// Refused: go-apk fails to read the index, the server answered 401.
+	// Refused: go-apk fails to read the index, the server answered 401
+	// (403 for a valid token without read on the target).
 	// go-apk caches an index (or its error) per URL, and each URL here is
 	// new.
 	ctx := context.Background()
@@ -431,20 +439,21 @@ func TestPrivateApk(t *testing.T) {
 	for _, c := range []struct {
 		name, token string
 		unknown     bool // whether the server does not know the token
-	}{{"no credentials", "", false}, {"wrong token", "pier_" + strings.Repeat("ab", 32), true},
-		{"token of another target", otherReader, false}} {
+		code        int
+	}{{"no credentials", "", false, 401}, {"wrong token", "pier_" + strings.Repeat("ab", 32), true, 401},
+		{"token of another target", otherReader, false, 403}} {
 		repoURL := s.url + apkRepo
 		if c.token != "" {
 			_, _, rs := apkPrivateSetup(t, setupText, c.token)
 			repoURL = rs[0]
 		}
-		before, refusals := answers(s, index, 401), tokenRefusals(s, index)
+		before, refusals := answers(s, index, c.code), tokenRefusals(s, index)
 		_, err := goapk.GetRepositoryIndexes(ctx, []string{repoURL}, map[string][]byte{keyName: pubPEM}, "x86_64", goapk.WithHTTPClient(client))
-		if err == nil || !strings.Contains(err.Error(), "401") {
-			t.Errorf("%s: go-apk index: want a 401 failure, got %v", c.name, err)
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprint(c.code)) {
+			t.Errorf("%s: go-apk index: want a %d failure, got %v", c.name, c.code, err)
 		}
-		if !answeredSince(s, index, 401, before) {
-			t.Errorf("%s: the server did not answer go-apk 401 for %s", c.name, index)
+		if !answeredSince(s, index, c.code, before) {
+			t.Errorf("%s: the server did not answer go-apk %d for %s", c.name, c.code, index)
 		}
 		if c.unknown && tokenRefusals(s, index) == refusals {
 			t.Errorf("%s: the server saw no token from go-apk for %s", c.name, index)

@@ -89,9 +89,9 @@ func heredoc(t *testing.T, setup, marker, token string) string {
 
 // TestPrivateApt: the real apt-get reads a private deb target with the
 // auth.conf entry GET /setup prints and a read token made with
-// `pier token create`; without credentials, with a wrong token and with a
-// token of another target it fails and the server answered 401. A public
-// target of the same server stays anonymous.
+// `pier token create`; without credentials and with a wrong token it fails
+// and the server answered 401, with a token of another target 403. A
+// public target of the same server stays anonymous.
 func TestPrivateApt(t *testing.T) {
 	need(t, "apt-get")
 	s := privateServer(t, "5.8/debian/bookworm")
@@ -107,14 +107,22 @@ func TestPrivateApt(t *testing.T) {
 	reader := createToken(t, s, "apt-reader", "--scope", "read:5.8/debian/*", "--expires", "1d")
 	other := createToken(t, s, "other-reader", "--scope", "read:5.7/*/*")
 	key := writeKey(t, s, t.TempDir())
-	code, setupText, _ := s.get("/setup/5.8/debian/bookworm")
+	// /setup of a private target needs the read token too.
+	if code, _, _ := s.get("/setup/5.8/debian/bookworm"); code != 401 {
+		t.Errorf("/setup without a token: %d", code)
+	}
+	code, setupText := s.getBasic("/setup/5.8/debian/bookworm", reader)
 	if code != 200 {
 		t.Fatalf("/setup: %d", code)
 	}
 	const inrel = "/deb/5.8/debian/dists/bookworm/InRelease"
 
-	for _, c := range []struct{ name, token string }{{"no credentials", ""}, {"wrong token", "pier_" + strings.Repeat("ab", 32)},
-		{"token of another target", other}} {
+	for _, c := range []struct {
+		name, token string
+		code        int
+	}{{"no credentials", "", 401}, {"wrong token", "pier_" + strings.Repeat("ab", 32), 401},
+		{"token of another target", other, 403}} {
+		before := answers(s, inrel, c.code)
 		apt := newApt(t, sourceLine(key, s.url, "5.8", "bookworm"))
 		if c.token != "" {
 			apt.auth(heredoc(t, string(setupText), "auth.conf.d", c.token))
@@ -123,15 +131,15 @@ func TestPrivateApt(t *testing.T) {
 		if err == nil && len(problems(out)) == 0 {
 			t.Errorf("%s: apt-get update succeeded on a private target:\n%s", c.name, out)
 		}
-		if !strings.Contains(out, "401") {
-			t.Errorf("%s: apt-get does not report 401:\n%s", c.name, out)
+		if !strings.Contains(out, fmt.Sprint(c.code)) {
+			t.Errorf("%s: apt-get does not report %d:\n%s", c.name, c.code, out)
 		}
 		if apt.listsFor("5.8_dists_bookworm") {
 			t.Errorf("%s: apt stored the private Packages list", c.name)
 		}
-	}
-	if !answered(s, inrel, 401) {
-		t.Errorf("the server did not answer 401 for %s:\n%s", inrel, s.logs())
+		if !answeredSince(s, inrel, c.code, before) {
+			t.Errorf("%s: the server did not answer %d for %s:\n%s", c.name, c.code, inrel, s.logs())
+		}
 	}
 
 	apt := newApt(t, sourceLine(key, s.url, "5.8", "bookworm")+sourceLine(key, s.url, "5.7", "bookworm"))
@@ -190,7 +198,7 @@ func TestPrivateDnf(t *testing.T) {
 	if code != 201 || json.Unmarshal(body, &made) != nil || made.Token == "" {
 		t.Fatalf("POST /api/v1/tokens: %d %s", code, body)
 	}
-	code, setupText, _ := s.get("/setup/5.8/el/9")
+	code, setupText := s.getBasic("/setup/5.8/el/9", made.Token)
 	if code != 200 || !strings.Contains(string(setupText), "username=pier") {
 		t.Fatalf("/setup/5.8/el/9: %d\n%s", code, setupText)
 	}
@@ -248,8 +256,8 @@ func TestTokenCLI(t *testing.T) {
 		t.Errorf("delete with the upload token: %d", code)
 	}
 	time.Sleep(2100 * time.Millisecond)
-	if code := withToken(t, s, "GET", "/api/v1/targets", short, nil); code != 403 {
-		t.Errorf("expired token: %d", code)
+	if code := withToken(t, s, "GET", "/api/v1/targets", short, nil); code != 401 {
+		t.Errorf("expired token: %d, want 401", code)
 	}
 	var js []map[string]any
 	if err := json.Unmarshal([]byte(pier(t, nil, "token", "list", "--json", "--data", s.data)), &js); err != nil || len(js) != 3 {
@@ -261,8 +269,8 @@ func TestTokenCLI(t *testing.T) {
 		}
 	}
 	pier(t, nil, "token", "revoke", "ci-upload", "--data", s.data)
-	if code := withToken(t, s, "POST", "/api/v1/targets/5.8/debian/bookworm/publish", up, nil); code != 403 {
-		t.Errorf("revoked token: %d", code)
+	if code := withToken(t, s, "POST", "/api/v1/targets/5.8/debian/bookworm/publish", up, nil); code != 401 {
+		t.Errorf("revoked token: %d, want 401", code)
 	}
 	// Refusals: unknown scope, a configuration name, a taken name, a past expiry.
 	for _, args := range [][]string{{"x", "--scope", "write"}, {"admin", "--scope", "read"}, {"short", "--scope", "read"},

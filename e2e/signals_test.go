@@ -77,7 +77,7 @@ func TestSIGHUPTokens(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if code := withToken(t, s, "GET", "/api/v1/targets", "tok-one", nil); code != 403 {
+	if code := withToken(t, s, "GET", "/api/v1/targets", "tok-one", nil); code != 401 {
 		t.Errorf("tok-one after reload: %d", code)
 	}
 	close(release)
@@ -98,7 +98,7 @@ func TestSIGHUPTokens(t *testing.T) {
 	if !strings.Contains(s.logs(), "not_a_key") {
 		t.Errorf("the log does not say why the reload was refused")
 	}
-	if withToken(t, s, "GET", "/api/v1/targets", "tok-two", nil) != 200 || withToken(t, s, "GET", "/api/v1/targets", "tok-three", nil) != 403 {
+	if withToken(t, s, "GET", "/api/v1/targets", "tok-two", nil) != 200 || withToken(t, s, "GET", "/api/v1/targets", "tok-three", nil) != 401 {
 		t.Errorf("after a refused reload the old token must stay in force")
 	}
 }

@@ -1,14 +1,20 @@
 // Package metrics exposes Pier's Prometheus metrics: uploads and rejected
 // uploads by reason, publishes and their duration by format, packages and
 // bytes per target, mirror sync lag and failures, HTTP requests by route and
-// status, and signing operations. It implements repo.Observer; cmd wires
-// it into the service, the HTTP server and the signer.
+// status, requests refused because the disk is full, and signing
+// operations. It implements repo.Observer; cmd wires it into the service,
+// the HTTP server and the signer.
+//
+// /metrics needs no token, so it names no private target: their packages
+// and bytes are summed into one series labelled target="private".
 package metrics
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,6 +34,8 @@ type Metrics struct {
 	pubDur   *prometheus.HistogramVec
 	requests *prometheus.CounterVec
 	signs    *prometheus.CounterVec
+	full     prometheus.Counter
+	inflight prometheus.Gauge
 }
 
 var _ repo.Observer = (*Metrics)(nil)
@@ -47,7 +55,11 @@ func New() *Metrics {
 		Help: "HTTP requests by route and status code."}, []string{"route", "code"})
 	m.signs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pier_signing_operations_total",
 		Help: "Signatures made, by kind (clearsign, detach)."}, []string{"kind"})
-	m.reg.MustRegister(m.uploads, m.rejected, m.pubs, m.pubDur, m.requests, m.signs,
+	m.full = prometheus.NewCounter(prometheus.CounterOpts{Name: "pier_storage_full_total",
+		Help: "Requests refused (507) because the disk was full."})
+	m.inflight = prometheus.NewGauge(prometheus.GaugeOpts{Name: "pier_uploads_in_progress",
+		Help: "Uploads being received now (each holds an upload slot of its token and its client address)."})
+	m.reg.MustRegister(m.uploads, m.rejected, m.pubs, m.pubDur, m.requests, m.signs, m.full, m.inflight,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -57,9 +69,21 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 
+// ClientFault is implemented by errors a client caused by going away or
+// by sending too slowly; ClientFault returns the reason ("aborted",
+// "timeout").
+type ClientFault interface{ ClientFault() string }
+
 // Reason names why an upload was rejected, for the reason label.
 func Reason(err error) string {
+	var cf ClientFault
 	switch {
+	case errors.As(err, &cf):
+		return cf.ClientFault()
+	case errors.Is(err, context.Canceled):
+		return "aborted"
+	case errors.Is(err, syscall.ENOSPC):
+		return "disk_full"
 	case errors.Is(err, repo.ErrBadPackage):
 		return "bad_package"
 	case errors.Is(err, repo.ErrConflict):
@@ -100,19 +124,39 @@ func (m *Metrics) Request(route string, code int) {
 	m.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
 }
 
+// UploadStarted counts an upload in progress until the function it returns
+// is called.
+func (m *Metrics) UploadStarted() (done func()) {
+	m.inflight.Inc()
+	return m.inflight.Dec
+}
+
+// StorageFull counts one request refused because the disk was full.
+func (m *Metrics) StorageFull() { m.full.Inc() }
+
 // Signed counts one signature of kind.
 func (m *Metrics) Signed(kind string) { m.signs.WithLabelValues(kind).Inc() }
 
-// WatchTargets exports packages and bytes per target, read at scrape time.
-func (m *Metrics) WatchTargets(list func() ([]repo.TargetInfo, error)) {
-	m.reg.MustRegister(&targetCollector{list: list,
-		pkgs:  prometheus.NewDesc("pier_target_packages", "Packages in a target.", []string{"target", "format"}, nil),
-		bytes: prometheus.NewDesc("pier_target_bytes", "Bytes of the packages in a target.", []string{"target", "format"}, nil),
-		gen:   prometheus.NewDesc("pier_target_generation", "Current generation of a target.", []string{"target", "format"}, nil)})
+// PrivateLabel is the target label under which the gauges sum every
+// private target.
+const PrivateLabel = "private"
+
+// WatchTargets exports packages, bytes and the current generation per
+// target, read at scrape time. Targets for which private reports true are
+// summed into one series of packages and bytes labelled
+// target="private", format="" (no generation), so that the unauthenticated
+// /metrics names none of them; private may change between scrapes
+// (SIGHUP).
+func (m *Metrics) WatchTargets(list func() ([]repo.TargetInfo, error), private func(repo.Target) bool) {
+	m.reg.MustRegister(&targetCollector{list: list, private: private,
+		pkgs:  prometheus.NewDesc("pier_target_packages", "Packages in a target (private targets summed as target=\"private\").", []string{"target", "format"}, nil),
+		bytes: prometheus.NewDesc("pier_target_bytes", "Bytes of the packages in a target (private targets summed as target=\"private\").", []string{"target", "format"}, nil),
+		gen:   prometheus.NewDesc("pier_target_generation", "Current generation of a public target.", []string{"target", "format"}, nil)})
 }
 
 type targetCollector struct {
 	list             func() ([]repo.TargetInfo, error)
+	private          func(repo.Target) bool
 	pkgs, bytes, gen *prometheus.Desc
 }
 
@@ -127,12 +171,24 @@ func (c *targetCollector) Collect(ch chan<- prometheus.Metric) {
 	if err != nil {
 		return
 	}
+	var privPkgs, privBytes int64
+	anyPrivate := false
 	for _, t := range ts {
+		if c.private != nil && c.private(t.Target) {
+			anyPrivate = true
+			privPkgs += t.Packages
+			privBytes += t.Bytes
+			continue
+		}
 		ch <- prometheus.MustNewConstMetric(c.pkgs, prometheus.GaugeValue, float64(t.Packages), t.String(), t.Format)
 		ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.GaugeValue, float64(t.Bytes), t.String(), t.Format)
 		if t.Current != nil {
 			ch <- prometheus.MustNewConstMetric(c.gen, prometheus.GaugeValue, float64(t.Current.Seq), t.String(), t.Format)
 		}
+	}
+	if anyPrivate {
+		ch <- prometheus.MustNewConstMetric(c.pkgs, prometheus.GaugeValue, float64(privPkgs), PrivateLabel, "")
+		ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.GaugeValue, float64(privBytes), PrivateLabel, "")
 	}
 }
 

@@ -143,12 +143,15 @@ func (s *Service) publishWith(ctx context.Context, t Target, prep prepFunc) (gen
 	if err != nil {
 		return nil, nil, err
 	}
+	// Only failures of the publish itself count against the target, not a
+	// refused prep (a rollback to a generation that does not exist).
+	building := false
 	defer func() {
 		if err == nil {
 			s.succeeded(ti.ID)
 			return
 		}
-		if ctx.Err() == nil {
+		if building && ctx.Err() == nil {
 			s.failed(ti.ID, err.Error())
 			if rerr := s.cat.PublishFailed(context.WithoutCancel(ctx), ti.ID, err.Error(), s.opts.Now()); rerr != nil {
 				s.log.Warn("record publish failure", "target", t.String(), "err", rerr)
@@ -165,6 +168,7 @@ func (s *Service) publishWith(ctx context.Context, t Target, prep prepFunc) (gen
 			return nil, nil, err
 		}
 	}
+	building = true
 	// The revision is read before the packages, so the generation never
 	// claims a package set newer than the one it publishes (a change that
 	// lands in between only makes the target look pending once more).

@@ -14,6 +14,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/pierhq/pier/api"
 	"github.com/pierhq/pier/auth"
 	"github.com/pierhq/pier/repo"
 	"github.com/pierhq/pier/repo/apk"
@@ -37,6 +38,9 @@ type Config struct {
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level"`
 
+	// Server bounds connections, slow clients and concurrent uploads.
+	Server ServerConfig `yaml:"server"`
+
 	Storage StorageConfig     `yaml:"storage"`
 	Mirrors []MirrorConfig    `yaml:"mirrors"`
 	Auth    AuthConfig        `yaml:"auth"`
@@ -50,6 +54,56 @@ type Config struct {
 	// Retention prunes old versions at publish and collects unreferenced
 	// blobs.
 	Retention RetentionConfig `yaml:"retention"`
+}
+
+// ServerConfig bounds what one client can hold of pier serve: timeouts of
+// idle and slow connections, the slowest accepted request body, open
+// connections and concurrent uploads (see api.Limits). Unset keys take
+// the defaults; -1 turns a cap off.
+type ServerConfig struct {
+	// ReadHeaderTimeout is how long a client has to send its headers.
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	// IdleTimeout is how long a keep-alive connection may wait for its
+	// next request.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// WriteTimeout is how long one response write may block on a client
+	// that does not read (extended as data flows).
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// BodyMinRate is the slowest accepted request body, bytes per second
+	// over BodyRateWindow; 0 turns it off, unset is 1KiB.
+	BodyMinRate *ByteSize `yaml:"body_min_rate"`
+	// BodyRateWindow is the period over which BodyMinRate is measured.
+	BodyRateWindow time.Duration `yaml:"body_rate_window"`
+	// MaxConnections caps the open connections (-1: no cap).
+	MaxConnections int `yaml:"max_connections"`
+	// MaxUploadsPerToken caps one token's concurrent uploads (-1: no cap).
+	MaxUploadsPerToken int `yaml:"max_uploads_per_token"`
+	// MaxUploadsPerClient caps one client address's concurrent uploads
+	// (-1: no cap).
+	MaxUploadsPerClient int `yaml:"max_uploads_per_client"`
+}
+
+// limits returns the api.Limits the section configures, defaulted.
+func (sc ServerConfig) limits() api.Limits {
+	l := api.Limits{ReadHeaderTimeout: sc.ReadHeaderTimeout, IdleTimeout: sc.IdleTimeout, WriteTimeout: sc.WriteTimeout,
+		BodyRateWindow: sc.BodyRateWindow, MaxConnections: sc.MaxConnections, MaxUploadsPerToken: sc.MaxUploadsPerToken,
+		MaxUploadsPerClient: sc.MaxUploadsPerClient}
+	if sc.BodyMinRate != nil {
+		l.BodyMinRate = int64(*sc.BodyMinRate)
+		if l.BodyMinRate == 0 {
+			l.BodyMinRate = -1
+		}
+	}
+	l.Defaults()
+	return l
+}
+
+func (sc ServerConfig) validate() error {
+	l := sc.limits()
+	if err := l.Validate(); err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	return nil
 }
 
 // StorageConfig says where package and index blobs live. The catalog, keys
@@ -380,6 +434,9 @@ func (c *Config) Validate() error {
 		seen[c.Mirrors[i].Name] = true
 	}
 	if err := c.Auth.validate(); err != nil {
+		return err
+	}
+	if err := c.Server.validate(); err != nil {
 		return err
 	}
 	if err := c.Deb.Validate(); err != nil {

@@ -6,6 +6,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/pierhq/pier/api"
 )
 
 // TestConfigExample checks that config.example.yaml loads strictly and
@@ -113,6 +116,54 @@ func TestMirrorConfig(t *testing.T) {
 		"mirrors:\n  - name: x\n    type: dir\n    path: /x\n  - name: x\n    type: dir\n    path: /y\n",
 		"mirrors:\n  - name: x\n    type: dir\n    path: /x\n    colour: red\n",
 		"mirrors:\n  - name: x\n    type: dir\n    path: /x\n    cache_control:\n      roots: x\n",
+	} {
+		os.WriteFile(p, []byte(bad), 0o644)
+		if _, err := loadConfig(p); err == nil {
+			t.Errorf("accepted:\n%s", bad)
+		}
+	}
+}
+
+// TestServerConfig: the server section decodes into api.Limits with the
+// defaults for unset keys, 0 turns the body rate off, -1 a cap, and bad
+// values are refused.
+func TestServerConfig(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "s.yaml")
+	for _, c := range []struct {
+		yaml string
+		want api.Limits
+	}{
+		{"", api.Limits{ReadHeaderTimeout: api.DefaultReadHeaderTimeout, IdleTimeout: api.DefaultIdleTimeout,
+			WriteTimeout: api.DefaultWriteTimeout, BodyMinRate: api.DefaultBodyMinRate, BodyRateWindow: api.DefaultBodyRateWindow,
+			MaxConnections: api.DefaultMaxConnections, MaxUploadsPerToken: api.DefaultMaxUploadsPerToken,
+			MaxUploadsPerClient: api.DefaultMaxUploadsPerClient}},
+		{"server:\n  idle_timeout: 2s\n  body_min_rate: 0\n  max_connections: -1\n  max_uploads_per_client: 2\n",
+			api.Limits{ReadHeaderTimeout: api.DefaultReadHeaderTimeout, IdleTimeout: 2 * time.Second,
+				WriteTimeout: api.DefaultWriteTimeout, BodyMinRate: -1, BodyRateWindow: api.DefaultBodyRateWindow,
+				MaxConnections: -1, MaxUploadsPerToken: api.DefaultMaxUploadsPerToken, MaxUploadsPerClient: 2}},
+		{"server:\n  body_min_rate: 10KiB\n  body_rate_window: 5s\n",
+			api.Limits{ReadHeaderTimeout: api.DefaultReadHeaderTimeout, IdleTimeout: api.DefaultIdleTimeout,
+				WriteTimeout: api.DefaultWriteTimeout, BodyMinRate: 10 << 10, BodyRateWindow: 5 * time.Second,
+				MaxConnections: api.DefaultMaxConnections, MaxUploadsPerToken: api.DefaultMaxUploadsPerToken,
+				MaxUploadsPerClient: api.DefaultMaxUploadsPerClient}},
+	} {
+		os.WriteFile(p, []byte(c.yaml), 0o644)
+		cfg, err := loadConfig(p)
+		if err != nil {
+			t.Errorf("%q: %v", c.yaml, err)
+			continue
+		}
+		if got := cfg.Server.limits(); got != c.want {
+			t.Errorf("%q:\n got %+v\nwant %+v", c.yaml, got, c.want)
+		}
+	}
+	for _, bad := range []string{
+		"server:\n  idle_timeout: -1s\n",
+		"server:\n  max_connections: -2\n",
+		"server:\n  max_uploads_per_token: -5\n",
+		"server:\n  body_min_rate: fast\n",
+		"server:\n  idle: 1s\n",
 	} {
 		os.WriteFile(p, []byte(bad), 0o644)
 		if _, err := loadConfig(p); err == nil {

@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,7 +32,7 @@ func cmdPush(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return errSilent
 	}
 	if fset.NArg() < 2 {
-		return fmt.Errorf("usage: pier push --server URL --token T STREAM/DISTRO/RELEASE FILE...")
+		return fmt.Errorf("usage: pier push --server URL --token T STREAM/DISTRO/RELEASE FILE_OR_DIR...")
 	}
 	if *server == "" || *token == "" {
 		return fmt.Errorf("pier push needs --server and --token (or PIER_SERVER and PIER_TOKEN)")
@@ -38,6 +40,20 @@ func cmdPush(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	t, err := repo.ParseTarget(fset.Arg(0))
 	if err != nil {
 		return err
+	}
+	// Directories are walked for .deb, .rpm and .apk files, as pier import
+	// does; files named explicitly are sent whatever their name, but only
+	// regular files (a device or a FIFO is refused here, not sent).
+	files, err := collect(fset.Args()[1:])
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		if st, err := os.Stat(f); err != nil {
+			return err
+		} else if !st.Mode().IsRegular() {
+			return fmt.Errorf("%s is not a regular file (%s): nothing was sent", f, st.Mode().Type())
+		}
 	}
 	q := url.Values{}
 	if *component != "" {
@@ -60,8 +76,8 @@ func cmdPush(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		hdr.Set(api.HeaderCICommit, *ciCommit)
 	}
 	failed := 0
-	for _, path := range fset.Args()[1:] {
-		line, err := pushFile(ctx, client, endpoint, hdr, path)
+	for _, path := range files {
+		line, err := pushRetrying(ctx, client, endpoint, hdr, path, stderr)
 		if err != nil {
 			failed++
 			fmt.Fprintf(stdout, "FAIL %s: %v\n", path, err)
@@ -70,10 +86,43 @@ func cmdPush(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintln(stdout, line)
 	}
 	if failed > 0 {
-		fmt.Fprintf(stderr, "pier: %d of %d uploads failed\n", failed, fset.NArg()-1)
+		fmt.Fprintf(stderr, "pier: %d of %d uploads failed\n", failed, len(files))
 		return errSilent
 	}
 	return nil
+}
+
+// pushAttempts is how often pier push sends a file that the server
+// refuses with 429 (too many uploads at once), waiting its Retry-After
+// (at most maxRetryWait) in between.
+const (
+	pushAttempts = 5
+	maxRetryWait = time.Minute
+)
+
+// errBusy is a 429 reply; wait is its Retry-After.
+type errBusy struct {
+	msg  string
+	wait time.Duration
+}
+
+func (e *errBusy) Error() string { return e.msg }
+
+// pushRetrying sends path with pushFile, again after a 429.
+func pushRetrying(ctx context.Context, client *http.Client, endpoint string, hdr http.Header, path string, stderr io.Writer) (string, error) {
+	for attempt := 1; ; attempt++ {
+		line, err := pushFile(ctx, client, endpoint, hdr, path)
+		var busy *errBusy
+		if !errors.As(err, &busy) || attempt == pushAttempts {
+			return line, err
+		}
+		fmt.Fprintf(stderr, "pier: %s: %v; retrying in %s\n", path, err, busy.wait)
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(busy.wait):
+		}
+	}
 }
 
 // pushFile streams one file as the raw request body, with the headers hdr
@@ -88,6 +137,9 @@ func pushFile(ctx context.Context, client *http.Client, endpoint string, hdr htt
 	if err != nil {
 		return "", err
 	}
+	if !st.Mode().IsRegular() {
+		return "", fmt.Errorf("not a regular file (%s): not sent", st.Mode().Type())
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, f)
 	if err != nil {
 		return "", err
@@ -100,7 +152,7 @@ func pushFile(ctx context.Context, client *http.Client, endpoint string, hdr htt
 	start := time.Now()
 	resp, err := client.Do(req)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("send to %s: %w", endpoint, err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
@@ -122,6 +174,14 @@ func pushFile(ctx context.Context, client *http.Client, endpoint string, hdr htt
 		if msg == "" {
 			msg = strings.TrimSpace(string(body))
 		}
-		return "", fmt.Errorf("%s: %s", resp.Status, msg)
+		err := fmt.Errorf("%s: %s", resp.Status, msg)
+		if resp.StatusCode == http.StatusTooManyRequests {
+			wait := time.Second
+			if n, perr := strconv.Atoi(resp.Header.Get("Retry-After")); perr == nil && n > 0 {
+				wait = min(time.Duration(n)*time.Second, maxRetryWait)
+			}
+			return "", &errBusy{msg: err.Error(), wait: wait}
+		}
+		return "", err
 	}
 }

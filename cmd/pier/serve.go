@@ -93,10 +93,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	a.mirrors = mirror.NewManager(a.svc, ms, log)
 	srv := api.New(api.Config{PublicURL: cfg.PublicURL, MaxUploadSize: int64(cfg.MaxUploadSize), GCGrace: cfg.Retention.GCGrace,
-		TrustedProxies: proxies},
+		TrustedProxies: proxies, Limits: cfg.Server.limits()},
 		api.Deps{Service: a.svc, Keys: a.keyFiles(), Fingerprint: a.signer.Fingerprint(), Fingerprints: a.signer.Fingerprints(), Auth: authn, Audit: a.cat,
 			Mirrors: a.mirrors, Metrics: a.metrics, Ready: a.ready, Log: log})
-	a.metrics.WatchTargets(func() ([]repo.TargetInfo, error) { return a.svc.Targets(context.Background()) })
+	a.metrics.WatchTargets(func() ([]repo.TargetInfo, error) { return a.svc.Targets(context.Background()) }, authn.Private)
 	a.metrics.WatchMirrors(a.mirrors.Status)
 
 	verb := "using"
@@ -146,9 +146,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}()
 
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 30 * time.Second}
+	hs := srv.HTTPServer()
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() { errc <- hs.Serve(srv.Listener(ln)) }()
 	// The listener accepts, the catalog and keys are open: tell systemd
 	// (Type=notify) that the service is up.
 	if err := sdNotify("READY=1\nSTATUS=serving " + base); err != nil {
@@ -176,7 +176,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // auth section but trusted_proxies), the mirrors, and the targets' settings (distros and the deb, rpm
 // and apk sections). An invalid config changes nothing and the log says
 // why; settings that need a restart (listen, data_dir, storage, signing,
-// publish) are named in the log.
+// publish, server) are named in the log.
 func reload(ctx context.Context, cf *commonFlags, running *Config, a *app, authn *auth.Authenticator, log *slog.Logger) {
 	refuse := func(err error) { log.Error("reload refused, the running config stays in force", "err", err) }
 	cfg, err := cf.load()
@@ -224,9 +224,9 @@ func reload(ctx context.Context, cf *commonFlags, running *Config, a *app, authn
 		a.mirrors.Replace(ms)
 	}
 	log.Info("reloaded", "auth_changed", authChanged, "mirrors_changed", mirrorsChanged, "target_settings_changed", formatsChanged)
-	if fmt.Sprint(cfg.Storage, cfg.Signing, cfg.Publish, cfg.MaxUploadSize, cfg.PublicURL) !=
-		fmt.Sprint(running.Storage, running.Signing, running.Publish, running.MaxUploadSize, running.PublicURL) {
-		log.Warn("reload: storage, signing, publish, max_upload_size and public_url changes apply at the next restart")
+	if fmt.Sprint(cfg.Storage, cfg.Signing, cfg.Publish, cfg.MaxUploadSize, cfg.PublicURL, cfg.Server.limits()) !=
+		fmt.Sprint(running.Storage, running.Signing, running.Publish, running.MaxUploadSize, running.PublicURL, running.Server.limits()) {
+		log.Warn("reload: storage, signing, publish, server, max_upload_size and public_url changes apply at the next restart")
 	}
 	if keyRingChanged(cfg, a) {
 		log.Warn("reload: the signing keys changed; restart pier serve to sign with them (it then re-signs every target)")
@@ -236,5 +236,6 @@ func reload(ctx context.Context, cf *commonFlags, running *Config, a *app, authn
 	}
 	cfg.Auth.TrustedProxies = running.Auth.TrustedProxies
 	cfg.Storage, cfg.Signing, cfg.Publish, cfg.MaxUploadSize, cfg.PublicURL = running.Storage, running.Signing, running.Publish, running.MaxUploadSize, running.PublicURL
+	cfg.Server = running.Server
 	*running = *cfg
 }
