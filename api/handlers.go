@@ -301,6 +301,14 @@ func (s *Server) serveFile(c echo.Context) error {
 	}
 	f, ok := s.svc.Lookup(path)
 	if !ok {
+		// Under a private target's tree, a missing path answers like an
+		// existing one (401 without credentials), so nobody can probe
+		// which releases and pool files exist.
+		if owners := s.svc.Owners(path); len(owners) > 0 {
+			if err := s.authorizeFile(c, owners); err != nil {
+				return err
+			}
+		}
 		return echo.NewHTTPError(http.StatusNotFound, "not found")
 	}
 	if err := s.authorizeFile(c, f.Targets); err != nil {

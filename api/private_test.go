@@ -71,7 +71,15 @@ func TestPrivateFiles(t *testing.T) {
 		{"public target", req{path: "/deb/5.8/dists/trixie/InRelease"}, 200},
 		{"public target, wrong token ignored", req{path: "/deb/5.8/dists/trixie/InRelease", basic: "wrong"}, 200},
 		{"public key", req{path: "/keys/nothing"}, 404},
-		{"missing file", req{path: "/deb/5.8/dists/bookworm/nothing"}, 404},
+		// A missing path under a private target answers like an existing
+		// one, so its existence cannot be probed (canonical and alias).
+		{"missing file of a private target", req{path: "/deb/5.8/dists/bookworm/nothing"}, 401},
+		{"missing release of a private target", req{path: "/deb/5.8/debian/dists/bookworm/main/binary-s390x/Packages"}, 401},
+		{"missing file of a private target, read token", req{path: "/deb/5.8/debian/dists/bookworm/nothing", basic: reader}, 404},
+		{"missing file of a private target, no read", req{path: "/deb/5.8/debian/dists/bookworm/nothing", basic: uploader}, 403},
+		{"missing file of a public target", req{path: "/deb/5.8/debian/dists/trixie/nothing"}, 404},
+		{"missing pool file shared with a public target", req{path: "/deb/5.8/debian/pool/main/x/x/x.deb"}, 404},
+		{"missing file of no target", req{path: "/deb/9.9/debian/dists/x/InRelease"}, 404},
 	} {
 		if c.r.method == "" {
 			c.r.method = "GET"
