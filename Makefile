@@ -6,7 +6,7 @@ PKGS := ./...
 # fixed in Go 1.27) although no input failed.
 FUZZTIME ?= 50000x
 
-.PHONY: all build test unit e2e e2e-race fuzz vet fmt bench clean packages
+.PHONY: all build test unit e2e e2e-race fuzz vet fmt bench clean packages corpus
 
 all: build
 
@@ -57,3 +57,9 @@ packages:
 	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o dist/pier-linux-$$arch ./cmd/pier || exit 1; \
 	done
 	$(GO) run ./packaging/build -version $(VERSION) -bin dist -out dist
+
+# corpus rebuilds the conformance corpus in testdata/ with the real tools
+# (dpkg-deb, rpmbuild, rpmsign, gpg, nfpm through testdata/gen) and checks
+# every file against them; see testdata/README.md.
+corpus:
+	./testdata/make-corpus.sh
