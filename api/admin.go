@@ -40,11 +40,12 @@ func (s *Server) createToken(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	secret, tok, err := s.auth.Create(c.Request().Context(), req.Name, req.Scopes, expires)
+	ev := s.event(c, audit.TokenCreate, repo.Target{}, tokenDetail(&auth.Token{Name: req.Name, Scopes: req.Scopes, Expires: expires}))
+	secret, tok, err := s.auth.Create(s.inContext(c, ev), req.Name, req.Scopes, expires)
 	if err != nil {
 		return err
 	}
-	s.record(c, audit.TokenCreate, repo.Target{}, tokenDetail(tok))
+	s.settle(c, ev)
 	return c.JSON(http.StatusCreated, TokenReply{Token: *tok, Secret: secret})
 }
 
@@ -74,10 +75,11 @@ func (s *Server) listTokens(c echo.Context) error {
 // the next request on.
 func (s *Server) revokeToken(c echo.Context) error {
 	name := c.Param("name")
-	if err := s.auth.Revoke(c.Request().Context(), name); err != nil {
+	ev := s.event(c, audit.TokenRevoke, repo.Target{}, map[string]string{"name": name})
+	if err := s.auth.Revoke(s.inContext(c, ev), name); err != nil {
 		return err
 	}
-	s.record(c, audit.TokenRevoke, repo.Target{}, map[string]string{"name": name})
+	s.settle(c, ev)
 	return c.JSON(http.StatusOK, map[string]string{"revoked": name, "request_id": requestID(c)})
 }
 

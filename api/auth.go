@@ -182,19 +182,42 @@ func (s *Server) allowed(c echo.Context, scope auth.Action, t repo.Target) error
 // t may be the zero Target (no target). A failure to record is logged; the
 // change is done by then.
 func (s *Server) record(c echo.Context, action string, t repo.Target, detail any) {
-	if s.audit == nil {
-		return
-	}
+	s.settle(c, s.event(c, action, t, detail))
+}
+
+// event returns the audit event of a change the request asks for. Put in
+// the context of the call that makes the change (inContext), the catalog
+// writes it in the same transaction as the change; settle writes it when
+// nothing was changed (a refusal, a re-upload of the same bytes).
+func (s *Server) event(c echo.Context, action string, t repo.Target, detail any) *audit.Event {
 	e := &audit.Event{Actor: principalName(c), Action: action, Detail: audit.Detail(detail), Remote: c.RealIP(),
 		CIJobURL: clip(c.Request().Header.Get(HeaderCIJobURL), 2048), CICommit: clip(c.Request().Header.Get(HeaderCICommit), 256),
 		RequestID: requestID(c)}
 	if t != (repo.Target{}) {
 		e.Target = t.String()
 	}
+	return e
+}
+
+// inContext returns the request's context carrying e for the catalog.
+func (s *Server) inContext(c echo.Context, e *audit.Event) context.Context {
+	if s.audit == nil {
+		return c.Request().Context()
+	}
+	return audit.WithEvent(c.Request().Context(), e)
+}
+
+// settle writes e unless the catalog wrote it with the change it records.
+// Such a separate write records no change (a refused or idempotent call),
+// so a failure of it is logged only.
+func (s *Server) settle(c echo.Context, e *audit.Event) {
+	if s.audit == nil || e.Recorded() {
+		return
+	}
 	// Recorded even when the client has gone away meanwhile.
 	ctx := context.WithoutCancel(c.Request().Context())
 	if err := s.audit.RecordAudit(ctx, e); err != nil {
-		s.log.Error("record audit event", "id", requestID(c), "action", action, "target", e.Target, "err", err)
+		s.log.Error("record audit event", "id", requestID(c), "action", e.Action, "target", e.Target, "err", err)
 	}
 }
 

@@ -59,6 +59,25 @@ func (s *Server) upload(c echo.Context) error {
 		return err
 	}
 	opts := repo.IngestOptions{Component: c.QueryParam("component")}
+	// The audit event of an upload that adds a package is written with it;
+	// others (refused, unchanged) are written afterwards.
+	var ev *audit.Event
+	auditAs := func(filename string) func(p *repo.Package) *audit.Event {
+		ev = nil
+		if s.audit == nil {
+			return nil
+		}
+		return func(p *repo.Package) *audit.Event {
+			ev = s.event(c, audit.Upload, t, uploadDetail(filename, &repo.IngestResult{Package: p, Created: true}, nil))
+			return ev
+		}
+	}
+	settle := func(filename string, res *repo.IngestResult, err error) {
+		if ev != nil && ev.Recorded() {
+			return
+		}
+		s.record(c, audit.Upload, t, uploadDetail(filename, res, err))
+	}
 	if req.ContentLength == 0 {
 		// Nothing to read: say so rather than what a parser makes of it.
 		err := fmt.Errorf("the request body is empty: send the package file as the body (curl --data-binary @FILE) "+
@@ -69,8 +88,9 @@ func (s *Server) upload(c echo.Context) error {
 
 	mt, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type"))
 	if mt != "multipart/form-data" {
+		opts.Audit = auditAs("")
 		res, err := s.svc.Ingest(req.Context(), t, req.Body, opts)
-		s.record(c, audit.Upload, t, uploadDetail("", res, err))
+		settle("", res, err)
 		if err != nil {
 			return err
 		}
@@ -106,9 +126,10 @@ func (s *Server) upload(c echo.Context) error {
 			continue
 		}
 		filename := part.FileName()
+		opts.Audit = auditAs(filename)
 		res, err := s.svc.Ingest(req.Context(), t, &partReader{p: part}, opts)
 		part.Close()
-		s.record(c, audit.Upload, t, uploadDetail(filename, res, err))
+		settle(filename, res, err)
 		if err != nil {
 			if fault(err) != "" {
 				return err // the client is gone or too slow: the rest will not come
@@ -210,10 +231,11 @@ func (s *Server) deletePackage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.svc.Delete(c.Request().Context(), t, name, version, arch); err != nil {
+	ev := s.event(c, audit.Delete, t, map[string]string{"name": name, "version": version, "architecture": arch})
+	if err := s.svc.Delete(s.inContext(c, ev), t, name, version, arch); err != nil {
 		return err
 	}
-	s.record(c, audit.Delete, t, map[string]string{"name": name, "version": version, "architecture": arch})
+	s.settle(c, ev)
 	if publish {
 		s.svc.SchedulePublish(t)
 	}
@@ -226,11 +248,16 @@ func (s *Server) publish(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	gen, err := s.svc.Publish(c.Request().Context(), t)
+	ev := s.event(c, audit.Publish, t, nil) // the publish adds its generation and package count
+	gen, err := s.svc.Publish(s.inContext(c, ev), t)
 	if err != nil {
 		return err
 	}
-	s.record(c, audit.Publish, t, map[string]any{"generation": gen.Seq, "packages": gen.Packages})
+	if !ev.Recorded() { // answered by a publish that another request started
+		ev.Set("generation", gen.Seq)
+		ev.Set("packages", gen.Packages)
+	}
+	s.settle(c, ev)
 	return c.JSON(http.StatusOK, gen)
 }
 

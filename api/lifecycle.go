@@ -49,11 +49,15 @@ func (s *Server) rollback(c echo.Context) error {
 	if req.Generation < 1 {
 		return fmt.Errorf("rollback needs {\"generation\": N} with N >= 1: %w", repo.ErrInvalid)
 	}
-	gen, err := s.svc.Rollback(c.Request().Context(), t, req.Generation)
+	ev := s.event(c, audit.Rollback, t, map[string]any{"to": req.Generation})
+	gen, err := s.svc.Rollback(s.inContext(c, ev), t, req.Generation)
 	if err != nil {
 		return err
 	}
-	s.record(c, audit.Rollback, t, map[string]any{"to": req.Generation, "generation": gen.Seq})
+	if !ev.Recorded() {
+		ev.Set("generation", gen.Seq)
+	}
+	s.settle(c, ev)
 	return c.JSON(http.StatusOK, gen)
 }
 
@@ -101,7 +105,8 @@ func (s *Server) promote(c echo.Context) error {
 		}
 		specs = append(specs, sp)
 	}
-	ctx := c.Request().Context()
+	ev := s.event(c, audit.Promote, dst, map[string]any{"from": src.String(), "packages": req.Packages})
+	ctx := s.inContext(c, ev)
 	res, err := s.svc.Promote(ctx, src, dst, specs)
 	if err != nil {
 		return err
@@ -112,7 +117,7 @@ func (s *Server) promote(c echo.Context) error {
 			return err
 		}
 	}
-	s.record(c, audit.Promote, dst, map[string]any{"from": src.String(), "packages": req.Packages})
+	s.settle(c, ev)
 	return c.JSON(http.StatusOK, reply)
 }
 
@@ -140,14 +145,15 @@ func (s *Server) setPin(c echo.Context, on bool) error {
 		return err
 	}
 	name, version := param(c, "name"), param(c, "version")
-	if err := s.svc.SetPin(c.Request().Context(), t, name, version, on); err != nil {
-		return err
-	}
 	action := audit.Pin
 	if !on {
 		action = audit.Unpin
 	}
-	s.record(c, action, t, map[string]string{"name": name, "version": version})
+	ev := s.event(c, action, t, map[string]string{"name": name, "version": version})
+	if err := s.svc.SetPin(s.inContext(c, ev), t, name, version, on); err != nil {
+		return err
+	}
+	s.settle(c, ev)
 	return c.JSON(http.StatusOK, map[string]any{"target": t.String(), "name": name, "version": version, "pinned": on})
 }
 
@@ -169,7 +175,12 @@ func (s *Server) prune(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	gone, gen, err := s.svc.Prune(c.Request().Context(), t, dry)
+	ev := s.event(c, audit.Prune, t, map[string]any{"removed": 0})
+	ctx := c.Request().Context()
+	if !dry {
+		ctx = s.inContext(c, ev)
+	}
+	gone, gen, err := s.svc.Prune(ctx, t, dry)
 	if err != nil {
 		return err
 	}
@@ -177,7 +188,7 @@ func (s *Server) prune(c echo.Context) error {
 		gone = []repo.Package{}
 	}
 	if !dry {
-		s.record(c, audit.Prune, t, map[string]any{"removed": len(gone)})
+		s.settle(c, ev)
 	}
 	return c.JSON(http.StatusOK, PruneReply{Target: t.String(), DryRun: dry, Retention: s.svc.RetentionFor(t), Removed: gone, Generation: gen})
 }
@@ -187,12 +198,17 @@ func (s *Server) collectGarbage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	st, err := s.svc.CollectGarbage(c.Request().Context(), repo.GCOptions{DryRun: dry, Grace: s.cfg.GCGrace})
+	ev := s.event(c, audit.GC, repo.Target{}, nil)
+	ctx := c.Request().Context()
+	if !dry {
+		ctx = s.inContext(c, ev) // the catalog's collection writes it with its counts
+	}
+	st, err := s.svc.CollectGarbage(ctx, repo.GCOptions{DryRun: dry, Grace: s.cfg.GCGrace})
 	if err != nil {
 		return err
 	}
 	if !dry {
-		s.record(c, audit.GC, repo.Target{}, st)
+		s.settle(c, ev)
 	}
 	return c.JSON(http.StatusOK, st)
 }

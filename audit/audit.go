@@ -89,3 +89,46 @@ func Detail(v any) json.RawMessage {
 	}
 	return b
 }
+
+type eventsKey struct{}
+
+// WithEvent returns a context that carries e to the store: the catalog
+// writes every event ctx carries in the same transaction as the change
+// made with ctx (once; Recorded tells afterwards), so a change and its
+// record are committed together or not at all.
+func WithEvent(ctx context.Context, e *Event) context.Context {
+	if e == nil {
+		return ctx
+	}
+	evs, _ := ctx.Value(eventsKey{}).([]*Event)
+	return context.WithValue(ctx, eventsKey{}, append(evs[:len(evs):len(evs)], e))
+}
+
+// Events returns the events ctx carries that are not recorded yet.
+func Events(ctx context.Context) []*Event {
+	evs, _ := ctx.Value(eventsKey{}).([]*Event)
+	var out []*Event
+	for _, e := range evs {
+		if !e.Recorded() {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// Recorded reports whether a store has written e (it has an ID).
+func (e *Event) Recorded() bool { return e.ID != 0 }
+
+// Set adds key=v to e's Detail (a JSON object), replacing the key if it is
+// there: the store fills in what only the change itself knows (the
+// generation a publish made).
+func (e *Event) Set(key string, v any) {
+	m := map[string]any{}
+	if len(e.Detail) > 0 {
+		if err := json.Unmarshal(e.Detail, &m); err != nil {
+			m = map[string]any{"detail": e.Detail}
+		}
+	}
+	m[key] = v
+	e.Detail = Detail(m)
+}

@@ -95,7 +95,7 @@ func TestAptEndToEnd(t *testing.T) {
 		}
 	}
 
-	aptNoble := newApt(t, sourceLine(key, s.url, "5.8", "noble"))
+	aptNoble := newApt(t, strings.Replace(sourceLine(key, s.url, "5.8", "noble"), "/deb/5.8/debian ", "/deb/5.8/ubuntu ", 1))
 	aptNoble.update()
 	if got := aptNoble.download("hello:amd64"); !bytes.Equal(got, noble["hello:amd64"]) {
 		t.Errorf("noble hello: downloaded bytes differ from the upload (pool collision?)")

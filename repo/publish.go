@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/pierhq/pier/audit"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -17,6 +18,9 @@ import (
 type publisher struct {
 	running bool
 	waiters []chan pubResult
+	// events are the audit events of the waiting requests: the publish
+	// that answers them writes them with its generation.
+	events []*audit.Event
 }
 
 type pubResult struct {
@@ -34,7 +38,7 @@ func (s *Service) Publish(ctx context.Context, t Target) (*Generation, error) {
 	if _, err := s.Spec(t.Distro); err != nil {
 		return nil, err
 	}
-	ch := s.request(t, 0)
+	ch := s.request(t, 0, audit.Events(ctx)...)
 	select {
 	case r := <-ch:
 		return r.gen, r.err
@@ -49,7 +53,7 @@ func (s *Service) SchedulePublish(t Target) {
 	s.request(t, s.opts.PublishDelay)
 }
 
-func (s *Service) request(t Target, delay time.Duration) <-chan pubResult {
+func (s *Service) request(t Target, delay time.Duration, events ...*audit.Event) <-chan pubResult {
 	ch := make(chan pubResult, 1)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -59,6 +63,7 @@ func (s *Service) request(t Target, delay time.Duration) <-chan pubResult {
 		s.pubs[t] = p
 	}
 	p.waiters = append(p.waiters, ch)
+	p.events = append(p.events, events...)
 	if !p.running {
 		p.running = true
 		s.wg.Add(1)
@@ -74,8 +79,8 @@ func (s *Service) runPublisher(t Target, p *publisher, delay time.Duration) {
 	}
 	for {
 		s.mu.Lock()
-		ws := p.waiters
-		p.waiters = nil
+		ws, evs := p.waiters, p.events
+		p.waiters, p.events = nil, nil
 		if len(ws) == 0 {
 			p.running = false
 			s.mu.Unlock()
@@ -83,7 +88,11 @@ func (s *Service) runPublisher(t Target, p *publisher, delay time.Duration) {
 		}
 		s.mu.Unlock()
 		start := time.Now()
-		gen, err := s.publishOnce(context.Background(), t)
+		ctx := context.Background()
+		for _, e := range evs {
+			ctx = audit.WithEvent(ctx, e)
+		}
+		gen, err := s.publishOnce(ctx, t)
 		s.publishes.Add(1)
 		if s.opts.Observer != nil {
 			format := ""

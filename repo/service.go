@@ -23,6 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pierhq/pier/audit"
 	"github.com/pierhq/pier/storage"
 )
 
@@ -215,6 +216,11 @@ func (s *Service) Spec(distro string) (*FormatSpec, error) {
 type IngestOptions struct {
 	// Component is the deb component or apk repository ("main" if empty).
 	Component string
+	// Audit, when set, returns the audit event of the upload of p, called
+	// once p is about to be recorded: the catalog writes it in the same
+	// transaction as the package (Recorded tells whether it did; a
+	// re-upload of the same bytes changes nothing and records nothing).
+	Audit func(p *Package) *audit.Event
 }
 
 // IngestResult reports what an upload did.
@@ -245,6 +251,9 @@ func (s *Service) Ingest(ctx context.Context, t Target, r io.Reader, o IngestOpt
 		return done, err
 	}
 	defer st.unlock()
+	if o.Audit != nil {
+		ctx = audit.WithEvent(ctx, o.Audit(st.pkg))
+	}
 	got, created, err := s.cat.AddPackage(ctx, st.target.ID, st.pkg)
 	if err != nil {
 		return nil, err
@@ -472,8 +481,12 @@ func (b *Batch) Pending() int {
 	return len(b.staged)
 }
 
+// maxAuditNames bounds the package names an audit event of a batch lists.
+const maxAuditNames = 100
+
 // Commit syncs the blob store and records every staged package in one
-// transaction. A package that conflicts with one recorded meanwhile gets an
+// transaction, with the audit events ctx carries (audit.WithEvent), which
+// it fills with the packages it adds. A package that conflicts with one recorded meanwhile gets an
 // error in its result's place (errs[i]); the error return is for the batch.
 func (b *Batch) Commit(ctx context.Context) (res []*IngestResult, errs []error, err error) {
 	b.mu.Lock()
@@ -487,8 +500,17 @@ func (b *Batch) Commit(ctx context.Context) (res []*IngestResult, errs []error, 
 		return nil, nil, err
 	}
 	ps := make([]*Package, len(sts))
+	var names []string
 	for i, st := range sts {
 		ps[i] = st.pkg
+		if len(names) < maxAuditNames {
+			names = append(names, st.pkg.Name+" "+st.pkg.Version+" "+st.pkg.Arch)
+		}
+	}
+	// The audit events ctx carries record this commit: what it adds.
+	for _, e := range audit.Events(ctx) {
+		e.Set("added", len(ps))
+		e.Set("packages", names)
 	}
 	out, err := b.s.cat.AddPackages(ctx, sts[0].target.ID, ps)
 	if err != nil {

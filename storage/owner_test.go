@@ -53,7 +53,7 @@ func TestOwnerCleanDead(t *testing.T) {
 		"upload-" + gone.Tag() + "-1":                     false,
 		"upload-" + strconv.Itoa(os.Getpid()) + "-legacy": true,
 		"upload-ofeedfacefeedface-1":                      false,
-		"other-file":                                      true,
+		"other-file":                                      false,
 		".owner-" + live.Tag() + ".lock":                  true,
 		".owner-" + gone.Tag() + ".lock":                  false,
 	} {

@@ -43,18 +43,27 @@ func cliActor() string {
 	return fmt.Sprintf("cli:uid-%d", os.Getuid())
 }
 
-// auditCLI records a change made by a command on the data dir: actor
-// "cli:<user>", the CI job and commit when run in CI. t may be the zero
-// Target. A failure to record is reported on the app's log; the change is
-// done by then.
-func auditCLI(ctx context.Context, a *app, action string, t repo.Target, detail any) {
+// cliEvent is the audit event of a change a command makes on the data
+// dir: actor "cli:<user>", and the CI job and commit of the environment.
+// Put in the context of the call that makes the change (audit.WithEvent),
+// the catalog writes it in the same transaction; settleCLI writes it when
+// the call changed nothing.
+func cliEvent(action string, t repo.Target, detail any) *audit.Event {
 	job, commit := ciFromEnv()
 	e := &audit.Event{Actor: cliActor(), Action: action, Detail: audit.Detail(detail), CIJobURL: job, CICommit: commit}
 	if t != (repo.Target{}) {
 		e.Target = t.String()
 	}
+	return e
+}
+
+// settleCLI writes e unless the catalog wrote it with its change.
+func settleCLI(ctx context.Context, a *app, e *audit.Event) {
+	if e.Recorded() {
+		return
+	}
 	if err := a.cat.RecordAudit(context.WithoutCancel(ctx), e); err != nil {
-		a.log.Error("record audit event", "action", action, "target", e.Target, "err", err)
+		a.log.Error("record audit event", "action", e.Action, "target", e.Target, "err", err)
 	}
 }
 

@@ -77,8 +77,6 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer batch.Close()
 	var mu sync.Mutex
 	var added, same, failed int
-	var addedNames []string // the first maxAuditNames, for the audit log
-	const maxAuditNames = 100
 	report := func(path string, res *repo.IngestResult, err error) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -93,16 +91,14 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return // staged: counted at commit
 		case res.Created:
 			added++
-			if len(addedNames) < maxAuditNames {
-				p := res.Package
-				addedNames = append(addedNames, p.Name+" "+p.Version+" "+p.Arch)
-			}
 		default:
 			same++
 		}
 	}
 	commit := func() error {
-		res, errs, err := batch.Commit(ctx)
+		// Each commit is written with its audit event (the packages it adds).
+		ev := cliEvent(audit.Upload, t, map[string]any{"via": "pier import"})
+		res, errs, err := batch.Commit(audit.WithEvent(ctx, ev))
 		if err != nil {
 			return err
 		}
@@ -153,9 +149,10 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	if added > 0 || failed > 0 {
-		auditCLI(ctx, a, audit.Upload, t, map[string]any{"via": "pier import", "added": added, "unchanged": same,
-			"failed": failed, "packages": addedNames})
+	if failed > 0 {
+		// The refusals changed nothing: recorded on their own.
+		settleCLI(ctx, a, cliEvent(audit.Upload, t, map[string]any{"via": "pier import", "failed": failed,
+			"unchanged": same}))
 	}
 	summary := fmt.Sprintf("imported %d new, %d unchanged, %d failed into %s", added, same, failed, t)
 	if added+same > 0 {

@@ -67,7 +67,8 @@ func cmdPromote(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer a.Close()
-	res, err := a.svc.Promote(ctx, src, dst, specs)
+	ev := cliEvent(audit.Promote, dst, map[string]any{"from": src.String(), "packages": []string(pkgs)})
+	res, err := a.svc.Promote(audit.WithEvent(ctx, ev), src, dst, specs)
 	if err != nil {
 		return err
 	}
@@ -78,7 +79,7 @@ func cmdPromote(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		fmt.Fprintf(stdout, "%s %s %s %s: %s -> %s\n", verb, r.Package.Name, r.Package.Version, r.Package.Arch, src, dst)
 	}
-	auditCLI(ctx, a, audit.Promote, dst, map[string]any{"from": src.String(), "packages": []string(pkgs)})
+	settleCLI(ctx, a, ev)
 	if !*publish {
 		return nil
 	}
@@ -195,11 +196,15 @@ func cmdRollback(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	defer a.Close()
-	gen, err := a.svc.Rollback(ctx, t, seq)
+	ev := cliEvent(audit.Rollback, t, map[string]any{"to": seq})
+	gen, err := a.svc.Rollback(audit.WithEvent(ctx, ev), t, seq)
 	if err != nil {
 		return err
 	}
-	auditCLI(ctx, a, audit.Rollback, t, map[string]any{"to": seq, "generation": gen.Seq})
+	if !ev.Recorded() {
+		ev.Set("generation", gen.Seq)
+	}
+	settleCLI(ctx, a, ev)
 	fmt.Fprintf(stdout, "rolled %s back to generation %d: published generation %d (%d packages)\n", t, seq, gen.Seq, gen.Packages)
 	return nil
 }
@@ -246,7 +251,12 @@ func cmdPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if r.Zero() {
 			continue
 		}
-		gone, gen, err := a.svc.Prune(ctx, t, *dry)
+		ev := cliEvent(audit.Prune, t, nil)
+		pctx := ctx
+		if !*dry {
+			pctx = audit.WithEvent(ctx, ev) // written with the removal, which sets "removed"
+		}
+		gone, gen, err := a.svc.Prune(pctx, t, *dry)
 		if err != nil {
 			return fmt.Errorf("prune %s: %w", t, err)
 		}
@@ -258,7 +268,10 @@ func cmdPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			fmt.Fprintf(stdout, "published %s generation %d (%d packages)\n", t, gen.Seq, gen.Packages)
 		}
 		if !*dry && len(gone) > 0 {
-			auditCLI(ctx, a, audit.Prune, t, map[string]any{"removed": len(gone)})
+			if !ev.Recorded() {
+				ev.Set("removed", len(gone))
+			}
+			settleCLI(ctx, a, ev)
 		}
 	}
 	fmt.Fprintf(stdout, "%s %d package(s)\n", verb, total)
@@ -303,14 +316,15 @@ func cmdPin(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if err != nil || sp.Version == "" {
 			return fmt.Errorf("pin %q: want NAME=VERSION", arg)
 		}
-		if err := a.svc.SetPin(ctx, t, sp.Name, sp.Version, !*remove); err != nil {
-			return err
-		}
 		action, verb := audit.Pin, "pinned"
 		if *remove {
 			action, verb = audit.Unpin, "unpinned"
 		}
-		auditCLI(ctx, a, action, t, map[string]string{"name": sp.Name, "version": sp.Version})
+		ev := cliEvent(action, t, map[string]string{"name": sp.Name, "version": sp.Version})
+		if err := a.svc.SetPin(audit.WithEvent(ctx, ev), t, sp.Name, sp.Version, !*remove); err != nil {
+			return err
+		}
+		settleCLI(ctx, a, ev)
 		fmt.Fprintf(stdout, "%s %s in %s\n", verb, sp, t)
 	}
 	return nil
@@ -340,7 +354,12 @@ func cmdGC(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *grace >= 0 {
 		o.Grace = *grace
 	}
-	st, err := a.svc.CollectGarbage(ctx, o)
+	ev := cliEvent(audit.GC, repo.Target{}, nil)
+	gctx := ctx
+	if !*dry {
+		gctx = audit.WithEvent(ctx, ev) // written by the catalog's collection, with its counts
+	}
+	st, err := a.svc.CollectGarbage(gctx, o)
 	if err != nil {
 		return err
 	}
@@ -348,7 +367,7 @@ func cmdGC(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *dry {
 		verb = "would delete"
 	} else {
-		auditCLI(ctx, a, audit.GC, repo.Target{}, st)
+		settleCLI(ctx, a, ev)
 	}
 	fmt.Fprintf(stdout, "%s %d blob(s), %d bytes; forgot %d generation(s) and %d removed package(s); %d blob(s) kept\n",
 		verb, st.Blobs, st.Bytes, st.Generations, st.Packages, st.Kept)

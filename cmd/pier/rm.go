@@ -35,10 +35,11 @@ func cmdRm(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer a.Close()
 	name, version, arch := fset.Arg(1), fset.Arg(2), fset.Arg(3)
-	if err := a.svc.Delete(ctx, t, name, version, arch); err != nil {
+	ev := cliEvent(audit.Delete, t, map[string]string{"name": name, "version": version, "arch": arch})
+	if err := a.svc.Delete(audit.WithEvent(ctx, ev), t, name, version, arch); err != nil {
 		return err
 	}
-	auditCLI(ctx, a, audit.Delete, t, map[string]string{"name": name, "version": version, "arch": arch})
+	settleCLI(ctx, a, ev)
 	fmt.Fprintf(stdout, "removed %s %s %s from %s\n", name, version, arch, t)
 	if !*publish {
 		return nil

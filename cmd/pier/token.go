@@ -111,10 +111,11 @@ func cmdToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case "list":
 		return tokenList(ctx, a, authn, *asJSON, stdout)
 	default:
-		if err := authn.Revoke(ctx, pos[0]); err != nil {
+		ev := cliEvent(audit.TokenRevoke, repo.Target{}, map[string]string{"name": pos[0]})
+		if err := authn.Revoke(audit.WithEvent(ctx, ev), pos[0]); err != nil {
 			return err
 		}
-		auditCLI(ctx, a, audit.TokenRevoke, repo.Target{}, map[string]string{"name": pos[0]})
+		settleCLI(ctx, a, ev)
 		fmt.Fprintf(stdout, "revoked token %s\n", pos[0])
 		return nil
 	}
@@ -132,15 +133,16 @@ func tokenCreate(ctx context.Context, a *app, authn *auth.Authenticator, name st
 	if err != nil {
 		return err
 	}
-	tok, info, err := authn.Create(ctx, name, scopes, exp)
+	detail := map[string]any{"name": name, "scopes": scopes}
+	if !exp.IsZero() {
+		detail["expires"] = exp
+	}
+	ev := cliEvent(audit.TokenCreate, repo.Target{}, detail)
+	tok, info, err := authn.Create(audit.WithEvent(ctx, ev), name, scopes, exp)
 	if err != nil {
 		return err
 	}
-	detail := map[string]any{"name": info.Name, "scopes": info.Scopes}
-	if !info.Expires.IsZero() {
-		detail["expires"] = info.Expires
-	}
-	auditCLI(ctx, a, audit.TokenCreate, repo.Target{}, detail)
+	settleCLI(ctx, a, ev)
 	when := "never expires"
 	if !info.Expires.IsZero() {
 		when = "expires " + info.Expires.Format(time.RFC3339)

@@ -68,7 +68,12 @@ func (d *DB) CreateToken(ctx context.Context, t *auth.Token) error {
 	if err != nil {
 		return fmt.Errorf("encode scopes: %w", err)
 	}
-	res, err := d.db.ExecContext(ctx, `INSERT INTO tokens (name, hash, scopes, created, expires) VALUES (?, ?, ?, ?, ?)
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("create token %s: %w", t.Name, err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `INSERT INTO tokens (name, hash, scopes, created, expires) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT DO NOTHING`, t.Name, t.Hash, string(scopes), t.Created.Unix(), unixOrZero(t.Expires))
 	if err != nil {
 		return fmt.Errorf("create token %s: %w", t.Name, err)
@@ -76,7 +81,7 @@ func (d *DB) CreateToken(ctx context.Context, t *auth.Token) error {
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("a token named %s exists already (revoke it first): %w", t.Name, repo.ErrConflict)
 	}
-	return nil
+	return commitWithEvents(ctx, tx)
 }
 
 const tokenCols = `name, hash, scopes, created, expires, last_used`
@@ -130,14 +135,19 @@ func (d *DB) Tokens(ctx context.Context) ([]auth.Token, error) {
 
 // DeleteToken implements auth.Store.
 func (d *DB) DeleteToken(ctx context.Context, name string) error {
-	res, err := d.db.ExecContext(ctx, `DELETE FROM tokens WHERE name = ?`, name)
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("revoke token %s: %w", name, err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `DELETE FROM tokens WHERE name = ?`, name)
 	if err != nil {
 		return fmt.Errorf("revoke token %s: %w", name, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("token %s: %w", name, repo.ErrNotFound)
 	}
-	return nil
+	return commitWithEvents(ctx, tx)
 }
 
 // TouchToken implements auth.Store. It never moves LastUsed back.
@@ -151,20 +161,7 @@ func (d *DB) TouchToken(ctx context.Context, name string, at time.Time) error {
 
 // RecordAudit implements audit.Store.
 func (d *DB) RecordAudit(ctx context.Context, e *audit.Event) error {
-	if e.Time.IsZero() {
-		e.Time = time.Now()
-	}
-	e.Time = e.Time.UTC()
-	res, err := d.db.ExecContext(ctx, `INSERT INTO audit (time, actor, action, target, detail, remote, ci_job_url, ci_commit, request_id)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.Time.UnixNano(), e.Actor, e.Action, e.Target, string(e.Detail), e.Remote,
-		e.CIJobURL, e.CICommit, e.RequestID)
-	if err != nil {
-		return fmt.Errorf("record audit event %s: %w", e.Action, err)
-	}
-	if e.ID, err = res.LastInsertId(); err != nil {
-		return fmt.Errorf("record audit event %s: %w", e.Action, err)
-	}
-	return nil
+	return insertAudit(ctx, d.db, e)
 }
 
 // AuditEvents implements audit.Store.

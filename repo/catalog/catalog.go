@@ -250,6 +250,12 @@ func (d *DB) AddPackages(ctx context.Context, target int64, ps []*repo.Package) 
 		if _, err := tx.ExecContext(ctx, `UPDATE targets SET revision = revision + 1 WHERE id = ?`, target); err != nil {
 			return nil, fmt.Errorf("bump revision: %w", err)
 		}
+		// Events are written with a change only: a re-upload of what is
+		// there changes nothing.
+		if err := commitWithEvents(ctx, tx); err != nil {
+			return nil, fmt.Errorf("commit packages: %w", err)
+		}
+		return out, nil
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("commit packages: %w", err)
@@ -319,7 +325,7 @@ func (d *DB) DeletePackage(ctx context.Context, target int64, name, version, arc
 	if _, err := tx.ExecContext(ctx, `UPDATE targets SET revision = revision + 1 WHERE id = ?`, target); err != nil {
 		return fmt.Errorf("bump revision: %w", err)
 	}
-	if err := tx.Commit(); err != nil {
+	if err := commitWithEvents(ctx, tx); err != nil {
 		return fmt.Errorf("commit delete: %w", err)
 	}
 	return nil
@@ -402,7 +408,9 @@ func (d *DB) AddGeneration(ctx context.Context, target int64, g *repo.Generation
 	if _, err := tx.ExecContext(ctx, `UPDATE targets SET current_gen = ? WHERE id = ?`, g.ID, target); err != nil {
 		return fmt.Errorf("switch generation: %w", err)
 	}
-	if err := tx.Commit(); err != nil {
+	setEvents(ctx, "generation", g.Seq)
+	setEvents(ctx, "packages", g.Packages)
+	if err := commitWithEvents(ctx, tx); err != nil {
 		return fmt.Errorf("commit generation: %w", err)
 	}
 	return nil

@@ -172,7 +172,8 @@ func (d *DB) RemovePackages(ctx context.Context, target int64, ids []int64) erro
 	if _, err := tx.ExecContext(ctx, `UPDATE targets SET revision = revision + 1 WHERE id = ?`, target); err != nil {
 		return fmt.Errorf("bump revision: %w", err)
 	}
-	if err := tx.Commit(); err != nil {
+	setEvents(ctx, "removed", len(ids))
+	if err := commitWithEvents(ctx, tx); err != nil {
 		return fmt.Errorf("commit removal: %w", err)
 	}
 	return nil
@@ -239,7 +240,7 @@ func (d *DB) SetLivePackages(ctx context.Context, target int64, ids []int64) err
 	if _, err := tx.ExecContext(ctx, `UPDATE targets SET revision = revision + 1 WHERE id = ?`, target); err != nil {
 		return fmt.Errorf("bump revision: %w", err)
 	}
-	if err := tx.Commit(); err != nil {
+	if err := commitWithEvents(ctx, tx); err != nil {
 		return fmt.Errorf("commit restore: %w", err)
 	}
 	return nil
@@ -283,21 +284,26 @@ func (d *DB) Pins(ctx context.Context, target int64) ([]repo.Pin, error) {
 
 // SetPin implements repo.Catalog.
 func (d *DB) SetPin(ctx context.Context, target int64, name, version string, on bool) error {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("pin %s=%s: %w", name, version, err)
+	}
+	defer tx.Rollback()
 	if on {
-		if _, err := d.db.ExecContext(ctx, `INSERT INTO pins (target_id, name, version, created) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		if _, err := tx.ExecContext(ctx, `INSERT INTO pins (target_id, name, version, created) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 			target, name, version, time.Now().Unix()); err != nil {
 			return fmt.Errorf("pin %s=%s: %w", name, version, err)
 		}
-		return nil
+		return commitWithEvents(ctx, tx)
 	}
-	res, err := d.db.ExecContext(ctx, `DELETE FROM pins WHERE target_id = ? AND name = ? AND version = ?`, target, name, version)
+	res, err := tx.ExecContext(ctx, `DELETE FROM pins WHERE target_id = ? AND name = ? AND version = ?`, target, name, version)
 	if err != nil {
 		return fmt.Errorf("unpin %s=%s: %w", name, version, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("%s=%s is not pinned: %w", name, version, repo.ErrNotFound)
 	}
-	return nil
+	return commitWithEvents(ctx, tx)
 }
 
 // Generation implements repo.Catalog.
@@ -370,7 +376,9 @@ func (d *DB) Collect(ctx context.Context, keep int) (repo.CollectStats, error) {
 		}
 	}
 	st.Packages = len(gone)
-	if err := tx.Commit(); err != nil {
+	setEvents(ctx, "generations", st.Generations)
+	setEvents(ctx, "packages", st.Packages)
+	if err := commitWithEvents(ctx, tx); err != nil {
 		return st, fmt.Errorf("commit collect: %w", err)
 	}
 	return st, nil
