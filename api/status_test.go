@@ -190,6 +190,10 @@ func TestDiskFull(t *testing.T) {
 		ti.PublishState() != repo.StateFailed || !strings.Contains(ti.PublishError, "no space") {
 		t.Errorf("the target does not say its publish failed on the full disk: %+v %v", ti, err)
 	}
+	if m := e.scrape(); m[`pier_targets_by_publish_state{state="failed"}`] != 1 || m[`pier_targets_by_publish_state{state="published"}`] != 0 {
+		t.Errorf("publish state gauges: failed %v, published %v", m[`pier_targets_by_publish_state{state="failed"}`],
+			m[`pier_targets_by_publish_state{state="published"}`])
+	}
 	full.Store(false)
 	if w := e.do(req{method: "POST", path: "/api/v1/targets/5.8/debian/bookworm/packages?publish=false", body: pkg, bearer: adminSecret}); w.Code != 201 {
 		t.Errorf("upload once there is room: %d %s", w.Code, w.Body)

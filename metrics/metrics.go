@@ -151,19 +151,21 @@ func (m *Metrics) WatchTargets(list func() ([]repo.TargetInfo, error), private f
 	m.reg.MustRegister(&targetCollector{list: list, private: private,
 		pkgs:  prometheus.NewDesc("pier_target_packages", "Packages in a target (private targets summed as target=\"private\").", []string{"target", "format"}, nil),
 		bytes: prometheus.NewDesc("pier_target_bytes", "Bytes of the packages in a target (private targets summed as target=\"private\").", []string{"target", "format"}, nil),
-		gen:   prometheus.NewDesc("pier_target_generation", "Current generation of a public target.", []string{"target", "format"}, nil)})
+		gen:   prometheus.NewDesc("pier_target_generation", "Current generation of a public target.", []string{"target", "format"}, nil),
+		state: prometheus.NewDesc("pier_targets_by_publish_state", "Targets by publish state: published, pending (an acknowledged upload not published yet), failed (the last publish failed and is being retried), empty. Counts only: no target is named.", []string{"state"}, nil)})
 }
 
 type targetCollector struct {
 	list             func() ([]repo.TargetInfo, error)
 	private          func(repo.Target) bool
-	pkgs, bytes, gen *prometheus.Desc
+	pkgs, bytes, gen, state *prometheus.Desc
 }
 
 func (c *targetCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.pkgs
 	ch <- c.bytes
 	ch <- c.gen
+	ch <- c.state
 }
 
 func (c *targetCollector) Collect(ch chan<- prometheus.Metric) {
@@ -173,6 +175,13 @@ func (c *targetCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	var privPkgs, privBytes int64
 	anyPrivate := false
+	states := map[string]int{repo.StatePublished: 0, repo.StatePending: 0, repo.StateFailed: 0, repo.StateEmpty: 0}
+	for _, t := range ts {
+		states[t.PublishState()]++
+	}
+	for st, n := range states {
+		ch <- prometheus.MustNewConstMetric(c.state, prometheus.GaugeValue, float64(n), st)
+	}
 	for _, t := range ts {
 		if c.private != nil && c.private(t.Target) {
 			anyPrivate = true
