@@ -156,8 +156,8 @@ func (m *Metrics) WatchTargets(list func() ([]repo.TargetInfo, error), private f
 }
 
 type targetCollector struct {
-	list             func() ([]repo.TargetInfo, error)
-	private          func(repo.Target) bool
+	list                    func() ([]repo.TargetInfo, error)
+	private                 func(repo.Target) bool
 	pkgs, bytes, gen, state *prometheus.Desc
 }
 
