@@ -65,14 +65,21 @@ func (f *Format) Setup(t repo.Target, info repo.SetupInfo) string {
 	b.WriteString("sudo install -d -m 0755 /etc/apt/keyrings\n")
 	fmt.Fprintf(&b, "curl -fsSL %s/keys/pier.gpg | sudo tee /etc/apt/keyrings/pier.gpg >/dev/null\n", info.BaseURL)
 	fmt.Fprintf(&b, "sudo tee /etc/apt/sources.list.d/%s.sources >/dev/null <<'EOF'\n", name)
-	b.WriteString("Types: deb\n")
-	fmt.Fprintf(&b, "URIs: %s\n", uri)
-	fmt.Fprintf(&b, "Suites: %s\n", t.Release)
-	fmt.Fprintf(&b, "Components: %s\n", strings.Join(info.Components, " "))
-	b.WriteString("Signed-By: /etc/apt/keyrings/pier.gpg\n")
+	sourcesStanza(&b, t, info, " /etc/apt/keyrings/pier.gpg")
 	b.WriteString("EOF\n")
 	b.WriteString("sudo apt-get update\n")
 	return b.String()
+}
+
+// sourcesStanza writes t's deb822 sources stanza, the one /setup writes and
+// SetupFile serves; signedBy is the Signed-By value as written after the
+// colon (a path, or a key block on continuation lines).
+func sourcesStanza(b *strings.Builder, t repo.Target, info repo.SetupInfo, signedBy string) {
+	b.WriteString("Types: deb\n")
+	fmt.Fprintf(b, "URIs: %s/%s\n", info.BaseURL, strings.TrimSuffix(base(t), "/"))
+	fmt.Fprintf(b, "Suites: %s\n", t.Release)
+	fmt.Fprintf(b, "Components: %s\n", strings.Join(info.Components, " "))
+	fmt.Fprintf(b, "Signed-By:%s\n", signedBy)
 }
 
 // signingKeys names every key that signs the repository: "signing key X"

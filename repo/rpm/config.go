@@ -48,6 +48,9 @@ type Config struct {
 	// only what changed (default 64 MiB, about 16 targets of 10,000
 	// packages; -1 keeps none). It never changes what is published.
 	IndexCacheSize int64 `yaml:"index_cache_size"`
+	// Repos give the targets matching their patterns a repository id and
+	// name in .repo files (see RepoName); the first match wins.
+	Repos []RepoName `yaml:"repos"`
 }
 
 // Defaults fills every zero field of c with its default.
@@ -86,6 +89,9 @@ func (c *Config) Validate() error {
 		if _, err := path.Match(p, "s/d/r"); err != nil || strings.Count(p, "/") != 2 {
 			return fmt.Errorf("rpm: sign_targets %q: want a stream/distro/release glob pattern", p)
 		}
+	}
+	if err := validateRepoNames(c.Repos); err != nil {
+		return err
 	}
 	return nil
 }

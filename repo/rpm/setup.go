@@ -26,13 +26,12 @@ func (f *Format) PackagePath(t repo.Target, p *repo.Package) string {
 // target the read token (from $PIER_READ_TOKEN) goes into the .repo as
 // username/password (dnf) or into a zypp credentials file, the clients
 // send it with HTTP Basic, and the key comes from Pier's public /keys/.
+// The .repo section is the one SetupFile serves (rpm.repos names it).
 func (f *Format) Setup(t repo.Target, info repo.SetupInfo) string {
-	id := "pier-" + t.Stream + "-" + t.Distro + "-" + t.Release
-	base := info.BaseURL + "/rpm/" + t.Stream + "/" + t.Distro + "/" + t.Release + "/"
-	key := base + "repodata/repomd.xml.key"
+	id, _ := f.repoNames(t)
+	key := keyURL(t, info)
 	heredoc, quiet := "<<'EOF'", ""
 	if info.Private {
-		key = info.BaseURL + "/keys/pier.asc"
 		heredoc, quiet = "<<EOF", " >/dev/null"
 	}
 	var b strings.Builder
@@ -51,31 +50,25 @@ func (f *Format) Setup(t repo.Target, info repo.SetupInfo) string {
 		fmt.Fprintf(&b, ": \"${PIER_READ_TOKEN:?set PIER_READ_TOKEN to a token with read on %s}\"\n", t)
 	}
 	fmt.Fprintf(&b, "sudo rpm --import %s\n", key)
-	if d := strings.ToLower(t.Distro); strings.Contains(d, "suse") || strings.Contains(d, "sles") {
-		baseURL := base
+	if zypperTarget(t) {
 		if info.Private {
 			creds := "/etc/zypp/credentials.d/" + id
 			b.WriteString("sudo install -d -m 0755 /etc/zypp/credentials.d\n")
 			fmt.Fprintf(&b, "sudo tee %s >/dev/null <<EOF\nusername=pier\npassword=$PIER_READ_TOKEN\nEOF\n", creds)
 			fmt.Fprintf(&b, "sudo chmod 0600 %s\n", creds)
-			baseURL += "?credentials=" + id
 		}
 		fmt.Fprintf(&b, "sudo tee /etc/zypp/repos.d/%s.repo%s %s\n", id, quiet, heredoc)
-		fmt.Fprintf(&b, "[%s]\nname=Pier %s %s %s\nbaseurl=%s\nenabled=1\nautorefresh=1\ntype=rpm-md\n", id, t.Stream, t.Distro, t.Release, baseURL)
-		fmt.Fprintf(&b, "gpgcheck=1\nrepo_gpgcheck=1\ngpgkey=%s\nEOF\n", key)
-		fmt.Fprintf(&b, "sudo zypper refresh %s\n", id)
+		f.repoSection(&b, t, info, "")
+		fmt.Fprintf(&b, "EOF\nsudo zypper refresh %s\n", id)
 		return b.String()
 	}
 	fmt.Fprintf(&b, "sudo tee /etc/yum.repos.d/%s.repo%s %s\n", id, quiet, heredoc)
-	fmt.Fprintf(&b, "[%s]\nname=Pier %s %s %s\nbaseurl=%s\nenabled=1\n", id, t.Stream, t.Distro, t.Release, base)
+	password := ""
 	if info.Private {
-		b.WriteString("username=pier\npassword=$PIER_READ_TOKEN\n")
+		password = "$PIER_READ_TOKEN"
 	}
-	gpgcheck := 0
-	if f.signs(t) {
-		gpgcheck = 1
-	}
-	fmt.Fprintf(&b, "repo_gpgcheck=1\ngpgcheck=%d\ngpgkey=%s\nmetadata_expire=300\nEOF\n", gpgcheck, key)
+	f.repoSection(&b, t, info, password)
+	b.WriteString("EOF\n")
 	if info.Private {
 		fmt.Fprintf(&b, "sudo chmod 0600 /etc/yum.repos.d/%s.repo\n", id)
 	}
