@@ -204,6 +204,7 @@ func (s *Server) routes() {
 	api("DELETE", "/tokens/:name", s.revokeToken, s.need(auth.Admin))
 	api("GET", "/audit", s.auditLog, s.need(auth.Admin))
 
+	s.setupFileRoutes(e) // pier.repo, pier.sources, pier.repositories under each target's root
 	e.GET("/*", s.serveFile)
 	e.HEAD("/*", s.serveFile)
 }
