@@ -138,7 +138,10 @@ func TestSetupFileGolden(t *testing.T) {
 // TestSetupFileDnf5Options: every key of a served dnf .repo is a repository
 // option of dnf 5 (libdnf5/repo/config_repo.cpp), whose `config-manager
 // addrepo --from-repofile` refuses a file with an unknown key, and the file
-// is one section after comment lines.
+// is one section after comment lines, with no comment or blank line inside
+// it (libdnf5's ConfigParser keeps those in the section as items "#N",
+// which addrepo then checks as options; before the first section they are
+// the file's header).
 func TestSetupFileDnf5Options(t *testing.T) {
 	known := map[string]bool{}
 	for _, k := range strings.Fields(`name enabled cachedir baseurl mirrorlist metalink type mediaid gpgkey excludepkgs
