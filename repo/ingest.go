@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/pierhq/pier/audit"
 	"github.com/pierhq/pier/storage"
@@ -41,7 +42,8 @@ type ingester struct {
 	d *deps
 	// owner tags this process's upload files in TmpDir, so that a cleanup
 	// by another process never takes them for a dead writer's.
-	owner *storage.Owner
+	owner     *storage.Owner
+	closeOnce sync.Once
 }
 
 // newIngester removes the upload leftovers of processes that are no longer
@@ -60,7 +62,7 @@ func newIngester(d *deps) (*ingester, error) {
 
 // close releases the process's upload files (a later cleanup removes what
 // is left of them).
-func (in *ingester) close() { in.owner.Close() }
+func (in *ingester) close() { in.closeOnce.Do(func() { in.owner.Close() }) }
 
 // ingest stores and records one upload to t (see Service.Ingest).
 func (in *ingester) ingest(ctx context.Context, t Target, r io.Reader, o IngestOptions) (res *IngestResult, err error) {

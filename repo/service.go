@@ -48,9 +48,15 @@ type Options struct {
 	GCInterval time.Duration
 	// GCGrace is the grace of Run's collections (GCOptions.Grace).
 	GCGrace time.Duration
-	// Now is the clock of everything the service dates (upload times,
-	// generation times, publish failures, garbage-collection grace,
-	// re-signing); nil means time.Now.
+	// Now is the clock of everything the service dates (upload and
+	// promotion times, generation times and the Date of the indexes,
+	// publish failures, alias claims, garbage-collection grace, the
+	// reconciler's backoff, re-signing); nil means time.Now. Not covered:
+	// the creation time of signatures (the Signer's own clock, and rpm's
+	// Rewriter, which dates the package signatures it adds at ingest) and
+	// the times the catalog writes itself (removals, pins, audit events).
+	// Garbage collection compares it with the blob store's modification
+	// times, so it must not run far from the real time.
 	Now func() time.Time
 	// Observer, when set, is told about every ingest and coalesced
 	// publish (a publish cancelled by Close is not reported).
