@@ -119,7 +119,7 @@ func newEnvWith(t testing.TB, ac auth.Config, cfg api.Config, wrap func(storage.
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(svc.Close)
+	t.Cleanup(func() { svc.Close(context.Background()) })
 	ac.Tokens = append(ac.Tokens, auth.ConfigToken{Name: auth.AdminName, Secret: adminSecret, Scopes: []string{"admin"}})
 	authn, err := auth.New(cat, ac, log)
 	if err != nil {

@@ -49,7 +49,7 @@ func (s *Blobs) PutFile(ctx context.Context, sum, path string, durable bool) err
 	if ok, err := s.Has(ctx, sum); err != nil {
 		return err
 	} else if ok {
-		return os.Remove(path)
+		return removeStored(path)
 	}
 	if ds, ok := s.b.(storage.DeferredSyncer); ok && !durable {
 		if err := ds.PutFileNoSync(ctx, Key(sum), path); err != nil {
@@ -76,13 +76,23 @@ func (s *Blobs) PutFile(ctx context.Context, sum, path string, durable bool) err
 		return fmt.Errorf("store blob %s: %w", sum, err)
 	}
 	f.Close()
-	return os.Remove(path)
+	return removeStored(path)
+}
+
+// removeStored removes a local file whose bytes the store holds now.
+func removeStored(path string) error {
+	if err := os.Remove(path); err != nil {
+		return fmt.Errorf("remove stored file: %w", err)
+	}
+	return nil
 }
 
 // Sync makes blobs stored with PutFile(…, false) durable.
 func (s *Blobs) Sync(ctx context.Context) error {
 	if ds, ok := s.b.(storage.DeferredSyncer); ok {
-		return ds.Sync(ctx)
+		if err := ds.Sync(ctx); err != nil {
+			return fmt.Errorf("sync blob store: %w", err)
+		}
 	}
 	return nil
 }

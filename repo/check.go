@@ -17,7 +17,7 @@ var ErrVerify = errors.New("generation failed verification")
 // alias (see Alias). The claim is made here, at publish: on a catalog
 // where nobody holds it yet, the oldest published target that wants it
 // (catalogs from before claims were recorded) gets it first.
-func (s *Service) withAlias(ctx context.Context, f Format, ti *TargetInfo, files []File, now time.Time) ([]File, error) {
+func (p *publisher) withAlias(ctx context.Context, f Format, ti *TargetInfo, files []File, now time.Time) ([]File, error) {
 	l, ok := f.(Layout)
 	if !ok {
 		return files, nil
@@ -26,7 +26,7 @@ func (s *Service) withAlias(ctx context.Context, f Format, ti *TargetInfo, files
 	if !ok {
 		return files, nil
 	}
-	holder, err := s.aliasHolder(ctx, l, a.Claim, ti, now)
+	holder, err := p.aliasHolder(ctx, l, a.Claim, ti, now)
 	if err != nil {
 		return nil, err
 	}
@@ -45,15 +45,15 @@ func (s *Service) withAlias(ctx context.Context, f Format, ti *TargetInfo, files
 
 // aliasHolder returns the id of the target holding claim, claiming it for
 // the oldest published target that wants it (or ti) when nobody does.
-func (s *Service) aliasHolder(ctx context.Context, l Layout, claim string, ti *TargetInfo, now time.Time) (int64, error) {
-	held, err := s.cat.Aliases(ctx)
+func (p *publisher) aliasHolder(ctx context.Context, l Layout, claim string, ti *TargetInfo, now time.Time) (int64, error) {
+	held, err := p.d.cat.Aliases(ctx)
 	if err != nil {
 		return 0, err
 	}
 	if id, ok := held[claim]; ok {
 		return id, nil
 	}
-	heads, err := s.cat.Heads(ctx)
+	heads, err := p.d.cat.Heads(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -66,7 +66,7 @@ func (s *Service) aliasHolder(ctx context.Context, l Layout, claim string, ti *T
 			first = h.ID
 		}
 	}
-	return s.cat.ClaimAlias(ctx, claim, first, now)
+	return p.d.cat.ClaimAlias(ctx, claim, first, now)
 }
 
 // sortFiles sorts files by path and drops exact duplicates; two different
@@ -81,39 +81,15 @@ func sortFiles(files []File) ([]File, error) {
 	return slices.CompactFunc(files, func(a, b File) bool { return a.Path == b.Path }), nil
 }
 
-// checkCollisions makes sure no file of t's new generation is served by
-// another target with other bytes: a URL never changes which target it
-// serves. (Canonical paths contain the distro and aliases are claimed
-// once, so this holds by construction; the check keeps it so.)
-func (s *Service) checkCollisions(t Target, files []File) error {
-	v := s.view.cur.Load()
-	if v == nil {
-		return nil
-	}
-	for _, f := range files {
-		sv, ok := v.files[f.Path]
-		if !ok || sv.SHA256 == f.SHA256 {
-			continue
-		}
-		for _, other := range sv.Targets {
-			if other != t {
-				return fmt.Errorf("%s is already published by target %s with other content; a URL never changes target: %w",
-					f.Path, other, ErrConflict)
-			}
-		}
-	}
-	return nil
-}
-
 // verify reads the new generation back before it goes live: the format's
 // Verifier checks roots, signatures and indexes; the core checks that
 // every package file that was not in the previous generation is in the
 // blob store with its size (the key is its sha256, checked when it was
 // stored). data holds the index files this publish stored.
-func (s *Service) verify(ctx context.Context, f Format, ti *TargetInfo, files []File, data map[string][]byte) error {
+func (p *publisher) verify(ctx context.Context, f Format, ti *TargetInfo, files []File, data map[string][]byte) error {
 	checked := map[string]bool{}
 	if ti.Current != nil {
-		if m, err := s.Manifest(ctx, ti.Current); err == nil {
+		if m, err := p.view.manifest(ctx, ti.Current.Manifest); err == nil {
 			for _, pf := range m {
 				if pf.Kind == KindPackage {
 					checked[pf.SHA256] = true
@@ -121,30 +97,21 @@ func (s *Service) verify(ctx context.Context, f Format, ti *TargetInfo, files []
 			}
 		}
 	}
-	return s.check(ctx, f, ti.Target, files, data, checked, false)
+	return p.check(ctx, f, ti.Target, files, data, checked, false)
 }
 
 // check runs the read-back check of a generation's files: the package
 // blobs not in checked (their sizes; with deep, their content too), then
 // the format's Verifier.
-func (s *Service) check(ctx context.Context, f Format, t Target, files []File, data map[string][]byte, checked map[string]bool, deep bool) error {
+func (p *publisher) check(ctx context.Context, f Format, t Target, files []File, data map[string][]byte, checked map[string]bool, deep bool) error {
 	fail := func(err error) error { return fmt.Errorf("%w: %s: %w", ErrVerify, t, err) }
 	for _, file := range files {
 		if file.Kind != KindPackage || checked[file.SHA256] {
 			continue
 		}
 		checked[file.SHA256] = true
-		size, err := s.blobs.Size(ctx, file.SHA256)
-		if err != nil {
-			return fail(fmt.Errorf("package %s: %w", file.Path, err))
-		}
-		if size != file.Size {
-			return fail(fmt.Errorf("package %s: the blob store holds %d bytes, the index says %d", file.Path, size, file.Size))
-		}
-		if deep {
-			if err := s.blobs.Check(ctx, file.SHA256); err != nil {
-				return fail(fmt.Errorf("package %s: %w", file.Path, err))
-			}
+		if err := p.checkPackage(ctx, file, deep); err != nil {
+			return fail(err)
 		}
 	}
 	v, ok := f.(Verifier)
@@ -155,55 +122,49 @@ func (s *Service) check(ctx context.Context, f Format, t Target, files []File, d
 		if b, ok := data[file.SHA256]; ok {
 			return b, nil
 		}
-		return s.blobs.ReadAll(ctx, file.SHA256)
+		return p.d.blobs.ReadAll(ctx, file.SHA256)
 	}
-	if err := v.Verify(ctx, &VerifyInput{Target: t, Files: files, Read: read, PublicKeys: s.signer.PublicKey()}); err != nil {
+	if err := v.Verify(ctx, &VerifyInput{Target: t, Files: files, Read: read, PublicKeys: p.d.signer.PublicKey()}); err != nil {
 		return fail(err)
 	}
 	return nil
 }
 
-// VerifyTarget runs the read-back check a publish runs before a generation
-// goes live on t's current generation: every root verifies with the
-// current keys, every index a root names is there with its size and
-// hashes, every package an index names is in the blob store with its size;
-// with deep, every package blob is also read and hashed. It returns the
-// generation checked; an error wraps ErrVerify and names what failed.
-func (s *Service) VerifyTarget(ctx context.Context, t Target, deep bool) (*Generation, error) {
-	ti, err := s.FindTarget(ctx, t)
+// checkPackage checks that a package file's blob is stored with its size
+// and, with deep, that its content hashes to its name.
+func (p *publisher) checkPackage(ctx context.Context, file File, deep bool) error {
+	size, err := p.d.blobs.Size(ctx, file.SHA256)
+	if err != nil {
+		return fmt.Errorf("package %s: %w", file.Path, err)
+	}
+	if size != file.Size {
+		return fmt.Errorf("package %s: the blob store holds %d bytes, the index says %d", file.Path, size, file.Size)
+	}
+	if deep {
+		if err := p.d.blobs.Check(ctx, file.SHA256); err != nil {
+			return fmt.Errorf("package %s: %w", file.Path, err)
+		}
+	}
+	return nil
+}
+
+// verifyTarget runs the read-back check on t's current generation (see
+// Service.VerifyTarget).
+func (p *publisher) verifyTarget(ctx context.Context, t Target, deep bool) (*Generation, error) {
+	ti, err := p.d.findTarget(ctx, t)
 	if err != nil {
 		return nil, err
 	}
 	if ti.Current == nil {
 		return nil, fmt.Errorf("target %s has never been published: %w", t, ErrNotFound)
 	}
-	spec, err := s.Spec(t.Distro)
+	spec, err := p.d.spec(t.Distro)
 	if err != nil {
 		return nil, err
 	}
-	files, err := s.Manifest(ctx, ti.Current)
+	files, err := p.view.manifest(ctx, ti.Current.Manifest)
 	if err != nil {
 		return nil, err
 	}
-	return ti.Current, s.check(ctx, spec.Format, t, files, nil, map[string]bool{}, deep)
-}
-
-// Failing returns the targets whose publishes failed at least times in a
-// row, or have been failing for at least d: what /readyz reports.
-func (s *Service) Failing(ctx context.Context, times int, d time.Duration) ([]TargetInfo, error) {
-	heads, err := s.Heads(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var out []TargetInfo
-	now := s.opts.Now()
-	for _, ti := range heads {
-		if ti.PublishFailures == 0 {
-			continue
-		}
-		if ti.PublishFailures >= times || (ti.FailingSince != nil && now.Sub(*ti.FailingSince) >= d) {
-			out = append(out, ti)
-		}
-	}
-	return out, nil
+	return ti.Current, p.check(ctx, spec.Format, t, files, nil, map[string]bool{}, deep)
 }

@@ -2,40 +2,12 @@ package repo
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/pierhq/pier/storage"
 )
-
-// gcLock takes the data directory's garbage-collection lock (an flock, so it
-// holds across processes): shared by everything that stores a blob before
-// the catalog row or generation naming it is committed (an upload, a batch
-// import, a publish), exclusive for a collection, which therefore never sees
-// a blob that is about to be referenced.
-func (s *Service) gcLock(exclusive bool) (func(), error) {
-	f, err := os.OpenFile(filepath.Join(s.opts.LockDir, "gc.lock"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("open gc lock: %w", err)
-	}
-	how := syscall.LOCK_SH
-	if exclusive {
-		how = syscall.LOCK_EX
-	}
-	if err := syscall.Flock(int(f.Fd()), how); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("take gc lock: %w", err)
-	}
-	return func() {
-		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		f.Close()
-	}, nil
-}
 
 // GCOptions tunes a garbage collection.
 type GCOptions struct {
@@ -62,32 +34,54 @@ type GCStats struct {
 	Kept int `json:"kept"`
 }
 
-// CollectGarbage forgets every target's generations beyond the retained
-// ones (Options.KeepGenerations), then the removed packages no retained
-// generation holds, then deletes every blob that no package row and no
-// retained generation references, from whatever backend holds the blobs
-// (local disk or S3).
-func (s *Service) CollectGarbage(ctx context.Context, o GCOptions) (GCStats, error) {
+// collector collects garbage: catalog rows no retained generation needs
+// and blobs nothing references. It reads manifests through the view's
+// cache and calls nothing else of the service.
+type collector struct {
+	d    *deps
+	view *viewer
+}
+
+// collect runs one collection (see Service.CollectGarbage) under the
+// exclusive gc lock.
+func (c *collector) collect(ctx context.Context, o GCOptions) (GCStats, error) {
 	var st GCStats
-	unlock, err := s.gcLock(true)
+	unlock, err := c.d.locks.gc(ctx, true)
 	if err != nil {
 		return st, err
 	}
 	defer unlock()
 	if !o.DryRun {
-		cs, err := s.cat.Collect(ctx, s.opts.KeepGenerations)
+		cs, err := c.d.cat.Collect(ctx, c.d.opts.KeepGenerations)
 		if err != nil {
 			return st, err
 		}
 		st.Generations, st.Packages = cs.Generations, cs.Packages
 	}
+	live, err := c.references(ctx)
+	if err != nil {
+		return st, err
+	}
+	if err := c.sweep(ctx, live, o, &st); err != nil {
+		return st, err
+	}
+	if !o.DryRun && (st.Blobs > 0 || st.Generations > 0 || st.Packages > 0) {
+		c.d.log.Info("garbage collected", "generations", st.Generations, "packages", st.Packages, "blobs", st.Blobs,
+			"bytes", st.Bytes, "kept", st.Kept)
+	}
+	return st, nil
+}
+
+// references returns the sha256 of every blob the catalog references,
+// directly or through a remaining generation's manifest.
+func (c *collector) references(ctx context.Context) (map[string]bool, error) {
 	live := map[string]bool{}
-	err = s.cat.References(ctx, func(sum string, manifest bool) error {
+	err := c.d.cat.References(ctx, func(sum string, manifest bool) error {
 		live[sum] = true
 		if !manifest {
 			return nil
 		}
-		files, err := s.readManifest(ctx, sum)
+		files, err := c.manifest(ctx, sum)
 		if err != nil {
 			return err
 		}
@@ -97,17 +91,19 @@ func (s *Service) CollectGarbage(ctx context.Context, o GCOptions) (GCStats, err
 		return nil
 	})
 	if err != nil {
-		return st, err
+		return nil, fmt.Errorf("list referenced blobs: %w", err)
 	}
-	cutoff := time.Now().Add(-o.Grace)
+	return live, nil
+}
+
+// sweep deletes (or, dry, counts) every blob not in live and older than
+// the grace, by the service's clock.
+func (c *collector) sweep(ctx context.Context, live map[string]bool, o GCOptions, st *GCStats) error {
+	cutoff := c.d.now().Add(-o.Grace)
 	var dead []storage.Info
-	err = s.blobs.b.List(ctx, blobPrefix, func(in storage.Info) error {
+	err := c.d.blobs.b.List(ctx, blobPrefix, func(in storage.Info) error {
 		sum := in.Key[strings.LastIndexByte(in.Key, '/')+1:]
-		if live[sum] {
-			st.Kept++
-			return nil
-		}
-		if in.ModTime.After(cutoff) {
+		if live[sum] || in.ModTime.After(cutoff) {
 			st.Kept++
 			return nil
 		}
@@ -115,48 +111,31 @@ func (s *Service) CollectGarbage(ctx context.Context, o GCOptions) (GCStats, err
 		return nil
 	})
 	if err != nil {
-		return st, fmt.Errorf("list blobs: %w", err)
+		return fmt.Errorf("list blobs: %w", err)
 	}
 	for _, in := range dead {
 		if !o.DryRun {
-			if err := s.blobs.b.Delete(ctx, in.Key); err != nil {
-				return st, fmt.Errorf("delete blob %s: %w", in.Key, err)
+			if err := c.d.blobs.b.Delete(ctx, in.Key); err != nil {
+				return fmt.Errorf("delete blob %s: %w", in.Key, err)
 			}
 		}
 		st.Blobs++
 		st.Bytes += in.Size
 	}
-	if !o.DryRun && (st.Blobs > 0 || st.Generations > 0 || st.Packages > 0) {
-		s.log.Info("garbage collected", "generations", st.Generations, "packages", st.Packages, "blobs", st.Blobs,
-			"bytes", st.Bytes, "kept", st.Kept)
-	}
-	return st, nil
+	return nil
 }
 
-// readManifest reads a manifest, from the view's cache when it is there
+// manifest reads a manifest, from the view's cache when it is there
 // (without adding older generations' manifests to it).
-func (s *Service) readManifest(ctx context.Context, sum string) ([]File, error) {
-	s.view.mu.Lock()
-	m, ok := s.view.manifests[sum]
-	s.view.mu.Unlock()
-	if ok {
+func (c *collector) manifest(ctx context.Context, sum string) ([]File, error) {
+	if m, ok := c.view.cached(sum); ok {
 		return m, nil
 	}
-	data, err := s.blobs.ReadAll(ctx, sum)
-	if err != nil {
-		return nil, fmt.Errorf("read manifest: %w", err)
-	}
-	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, fmt.Errorf("decode manifest %s: %w", sum, err)
-	}
-	return m, nil
+	return readManifest(ctx, c.d.blobs, sum)
 }
 
-// GCLoop collects garbage every interval until ctx ends.
-func (s *Service) GCLoop(ctx context.Context, interval time.Duration, o GCOptions) {
-	if interval <= 0 {
-		return
-	}
+// loop collects garbage every interval until ctx ends.
+func (c *collector) loop(ctx context.Context, interval time.Duration, o GCOptions) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -164,8 +143,8 @@ func (s *Service) GCLoop(ctx context.Context, interval time.Duration, o GCOption
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if _, err := s.CollectGarbage(ctx, o); err != nil && ctx.Err() == nil {
-				s.log.Warn("garbage collection failed", "err", err)
+			if _, err := c.collect(ctx, o); err != nil && ctx.Err() == nil {
+				c.d.log.Warn("garbage collection failed", "err", err)
 			}
 		}
 	}

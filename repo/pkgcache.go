@@ -28,36 +28,20 @@ type cachedTarget struct {
 
 func packageBytes(p *Package) int64 { return int64(len(p.Meta)) + 256 }
 
-// livePackages returns ti's live packages in id order, from the cache for
-// the rows it holds and from the catalog for the rest.
-func (s *Service) livePackages(ctx context.Context, ti *TargetInfo) ([]Package, error) {
-	c := &s.pkgs
+// live returns ti's live packages in id order, from the cache for the rows
+// it holds and from cat for the rest.
+func (c *pkgCache) live(ctx context.Context, cat Catalog, ti *TargetInfo) ([]Package, error) {
 	if c.limit <= 0 {
-		return s.cat.Packages(ctx, ti.ID)
+		return cat.Packages(ctx, ti.ID)
 	}
-	ids, err := s.cat.LivePackageIDs(ctx, ti.ID)
+	ids, err := cat.LivePackageIDs(ctx, ti.ID)
 	if err != nil {
 		return nil, err
 	}
 	// Take what the cache has now (rows are immutable, so the pointers stay
 	// good whatever happens to the cache meanwhile), then read the rest.
-	got := make(map[int64]*Package, len(ids))
-	var missing []int64
-	c.mu.Lock()
-	if ct := c.targets[ti.ID]; ct != nil {
-		for _, id := range ids {
-			if p := ct.byID[id]; p != nil {
-				got[id] = p
-			}
-		}
-	}
-	c.mu.Unlock()
-	for _, id := range ids {
-		if got[id] == nil {
-			missing = append(missing, id)
-		}
-	}
-	fetched, err := s.cat.PackagesByID(ctx, ti.ID, missing)
+	got, missing := c.lookup(ti.ID, ids)
+	fetched, err := cat.PackagesByID(ctx, ti.ID, missing)
 	if err != nil {
 		return nil, err
 	}
@@ -75,34 +59,62 @@ func (s *Service) livePackages(ctx context.Context, ti *TargetInfo) ([]Package, 
 		next.bytes += packageBytes(p)
 		out = append(out, *p)
 	}
+	c.store(ti.ID, next)
+	return out, nil
+}
 
+// lookup returns the cached rows of target id among ids, and the ids it
+// does not hold.
+func (c *pkgCache) lookup(id int64, ids []int64) (map[int64]*Package, []int64) {
+	got := make(map[int64]*Package, len(ids))
+	var missing []int64
+	c.mu.Lock()
+	if ct := c.targets[id]; ct != nil {
+		for _, id := range ids {
+			if p := ct.byID[id]; p != nil {
+				got[id] = p
+			}
+		}
+	}
+	c.mu.Unlock()
+	for _, id := range ids {
+		if got[id] == nil {
+			missing = append(missing, id)
+		}
+	}
+	return got, missing
+}
+
+// store makes next the cached rows of target id, when they fit, and
+// evicts the least recently published targets to stay within the limit.
+func (c *pkgCache) store(id int64, next *cachedTarget) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.targets == nil {
 		c.targets = map[int64]*cachedTarget{}
 	}
-	if old := c.targets[ti.ID]; old != nil {
+	if old := c.targets[id]; old != nil {
 		c.bytes -= old.bytes
-		delete(c.targets, ti.ID)
+		delete(c.targets, id)
 	}
-	if next.bytes <= c.limit {
-		c.tick++
-		next.used = c.tick
-		c.targets[ti.ID] = next
-		c.bytes += next.bytes
-		for c.bytes > c.limit {
-			var lru int64 = -1
-			for id, t := range c.targets {
-				if id != ti.ID && (lru < 0 || t.used < c.targets[lru].used) {
-					lru = id
-				}
+	if next.bytes > c.limit {
+		return
+	}
+	c.tick++
+	next.used = c.tick
+	c.targets[id] = next
+	c.bytes += next.bytes
+	for c.bytes > c.limit {
+		var lru int64 = -1
+		for tid, t := range c.targets {
+			if tid != id && (lru < 0 || t.used < c.targets[lru].used) {
+				lru = tid
 			}
-			if lru < 0 {
-				break
-			}
-			c.bytes -= c.targets[lru].bytes
-			delete(c.targets, lru)
 		}
+		if lru < 0 {
+			break
+		}
+		c.bytes -= c.targets[lru].bytes
+		delete(c.targets, lru)
 	}
-	return out, nil
 }

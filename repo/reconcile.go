@@ -2,25 +2,36 @@ package repo
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 )
 
-// Reconcile publishes every target that owes a publish, until ctx ends: a
-// target whose package set changed since its current generation (an
-// acknowledged upload whose publish was lost to a crash, or failed), and a
-// target whose current generation was written with paths the format no
-// longer publishes at (an upgrade). The first pass runs at once (pier
-// serve calls this at start); after that the catalog is polled every
-// interval. A target that just changed is left to the publish its upload
-// scheduled for PublishDelay plus a grace, and a target whose publishes
-// fail is retried with a backoff (Options.PublishRetry doubling to 5 min).
-func (s *Service) Reconcile(ctx context.Context, interval time.Duration) {
-	r := &reconciler{s: s, seen: map[int64]time.Time{}, tried: map[int64]time.Time{}, stale: map[int64]bool{}}
+// reconciler publishes every target that owes a publish: a target whose
+// package set changed since its current generation (an acknowledged upload
+// whose publish was lost to a crash, or failed), and a target whose current
+// generation was written with paths the format no longer publishes at (an
+// upgrade). Its first pass publishes every such target at once; later
+// passes leave a target that just changed to the publish its upload
+// scheduled for PublishDelay plus a grace, and retry a target whose
+// publishes fail with a backoff (Options.PublishRetry doubling to 5 min).
+type reconciler struct {
+	d    *deps
+	pub  *publisher
+	view *viewer
+	// seen is when a target was first seen owing a publish; tried when
+	// this reconciler last published it.
+	seen, tried map[int64]time.Time
+	// stale caches, by generation id, whether a generation's roots lie
+	// outside the format's current layout.
+	stale map[int64]bool
+}
+
+func newReconciler(d *deps, pub *publisher, v *viewer) *reconciler {
+	return &reconciler{d: d, pub: pub, view: v, seen: map[int64]time.Time{}, tried: map[int64]time.Time{}, stale: map[int64]bool{}}
+}
+
+// run makes a first pass at once, then one every interval until ctx ends.
+func (r *reconciler) run(ctx context.Context, interval time.Duration) {
 	r.pass(ctx, true)
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -34,27 +45,18 @@ func (s *Service) Reconcile(ctx context.Context, interval time.Duration) {
 	}
 }
 
-type reconciler struct {
-	s *Service
-	// seen is when a target was first seen owing a publish; tried when
-	// this reconciler last published it.
-	seen, tried map[int64]time.Time
-	// stale caches, by generation id, whether a generation's roots lie
-	// outside the format's current layout.
-	stale map[int64]bool
-}
-
+// pass publishes, one after the other, the targets that owe a publish and
+// are due; Options.Hook hears "reconcile.pass" at its end.
 func (r *reconciler) pass(ctx context.Context, first bool) {
-	s := r.s
-	heads, err := s.Heads(ctx)
+	defer r.d.hook("reconcile.pass")
+	heads, err := r.d.heads(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
-			s.log.Warn("reconcile: list targets", "err", err)
+			r.d.log.Warn("reconcile: list targets", "err", err)
 		}
 		return
 	}
-	now := time.Now()
-	grace := s.opts.PublishDelay + 2*time.Second
+	now := r.d.now()
 	for i := range heads {
 		ti := &heads[i]
 		if !ti.Pending() && !r.isStale(ctx, ti) {
@@ -64,32 +66,43 @@ func (r *reconciler) pass(ctx context.Context, first bool) {
 		if _, ok := r.seen[ti.ID]; !ok {
 			r.seen[ti.ID] = now
 		}
-		switch {
-		case first:
-		case ti.PublishFailures > 0:
-			if now.Sub(r.tried[ti.ID]) < backoff(s.opts.PublishRetry, ti.PublishFailures) {
-				continue
-			}
-		case now.Sub(r.seen[ti.ID]) < grace:
-			continue // its upload's own publish is due
-		}
-		if s.importing(ti.Target) {
-			continue // pier import publishes when its batch is done
+		if !r.due(ti, now, first) {
+			continue
 		}
 		r.tried[ti.ID] = now
-		why := "pending"
-		if !ti.Pending() {
-			why = "layout"
-		}
-		s.log.Info("publishing a target that owes a publish", "target", ti.Target.String(), "reason", why,
-			"revision", ti.Revision, "failures", ti.PublishFailures)
-		if _, err := s.Publish(ctx, ti.Target); err != nil && ctx.Err() == nil {
-			s.log.Error("publish failed; will retry", "target", ti.Target.String(), "err", err,
-				"retry_in", backoff(s.opts.PublishRetry, ti.PublishFailures+1).String())
-		}
+		r.publish(ctx, ti)
 		if ctx.Err() != nil {
 			return
 		}
+	}
+}
+
+// due reports whether ti, which owes a publish, is to be published now.
+func (r *reconciler) due(ti *TargetInfo, now time.Time, first bool) bool {
+	switch {
+	case first:
+	case ti.PublishFailures > 0:
+		if now.Sub(r.tried[ti.ID]) < backoff(r.d.opts.PublishRetry, ti.PublishFailures) {
+			return false
+		}
+	case now.Sub(r.seen[ti.ID]) < r.d.opts.PublishDelay+2*time.Second:
+		return false // its upload's own publish is due
+	}
+	// pier import publishes when its batch is done.
+	return !r.d.locks.importing(ti.Target)
+}
+
+// publish publishes ti and logs why and how it went.
+func (r *reconciler) publish(ctx context.Context, ti *TargetInfo) {
+	why := "pending"
+	if !ti.Pending() {
+		why = "layout"
+	}
+	r.d.log.Info("publishing a target that owes a publish", "target", ti.Target.String(), "reason", why,
+		"revision", ti.Revision, "failures", ti.PublishFailures)
+	if _, err := r.pub.publish(ctx, ti.Target); err != nil && ctx.Err() == nil {
+		r.d.log.Error("publish failed; will retry", "target", ti.Target.String(), "err", err,
+			"retry_in", backoff(r.d.opts.PublishRetry, ti.PublishFailures+1).String())
 	}
 }
 
@@ -113,7 +126,7 @@ func (r *reconciler) isStale(ctx context.Context, ti *TargetInfo) bool {
 	if v, ok := r.stale[ti.Current.ID]; ok {
 		return v
 	}
-	spec, err := r.s.Spec(ti.Distro)
+	spec, err := r.d.spec(ti.Distro)
 	if err != nil {
 		return false
 	}
@@ -121,7 +134,7 @@ func (r *reconciler) isStale(ctx context.Context, ti *TargetInfo) bool {
 	if !ok {
 		return false
 	}
-	files, err := r.s.Manifest(ctx, ti.Current)
+	files, err := r.view.manifest(ctx, ti.Current.Manifest)
 	if err != nil {
 		return false
 	}
@@ -139,87 +152,4 @@ func (r *reconciler) isStale(ctx context.Context, ti *TargetInfo) bool {
 	stale = stale && !canonical
 	r.stale[ti.Current.ID] = stale
 	return stale
-}
-
-// importLockPath is the file pier import holds (shared) while it adds
-// packages to t, so that pier serve leaves the publish to it.
-func (s *Service) importLockPath(t Target) string {
-	return filepath.Join(s.opts.LockDir, "import-"+lockName(t)+".lock")
-}
-
-// HoldImport marks t as being imported into by this process until the
-// returned function is called (or the process ends): pier serve's
-// reconciler then leaves t's publish to the import.
-func (s *Service) HoldImport(t Target) (func(), error) {
-	f, err := os.OpenFile(s.importLockPath(t), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("open import lock: %w", err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("take import lock: %w", err)
-	}
-	return func() { f.Close() }, nil
-}
-
-// importing reports whether another process holds t's import lock.
-func (s *Service) importing(t Target) bool {
-	f, err := os.OpenFile(s.importLockPath(t), os.O_RDWR, 0)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		return true
-	}
-	syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-	return false
-}
-
-// failure is a publish failure this process saw, kept in memory too: the
-// catalog write that records it can fail for the same reason (a full
-// disk), and the target must still say failed.
-type failure struct {
-	msg   string
-	count int
-	since time.Time
-}
-
-// failed remembers a failed publish of target id.
-func (s *Service) failed(id int64, msg string) {
-	s.failMu.Lock()
-	defer s.failMu.Unlock()
-	f := s.failures[id]
-	if f.count == 0 {
-		f.since = s.opts.Now().UTC()
-	}
-	f.count++
-	f.msg = msg
-	s.failures[id] = f
-}
-
-// succeeded forgets target id's failures.
-func (s *Service) succeeded(id int64) {
-	s.failMu.Lock()
-	defer s.failMu.Unlock()
-	delete(s.failures, id)
-}
-
-// overlayFailures adds the failures this process saw to ts where the
-// catalog knows fewer.
-func (s *Service) overlayFailures(ts []TargetInfo) {
-	s.failMu.Lock()
-	defer s.failMu.Unlock()
-	for i := range ts {
-		f, ok := s.failures[ts[i].ID]
-		if !ok || f.count <= ts[i].PublishFailures {
-			continue
-		}
-		ts[i].PublishError, ts[i].PublishFailures = f.msg, f.count
-		if ts[i].FailingSince == nil {
-			since := f.since
-			ts[i].FailingSince = &since
-		}
-		ts[i].State = ts[i].PublishState()
-	}
 }

@@ -27,10 +27,12 @@ func (c *failingGenerations) AddGeneration(ctx context.Context, target int64, g 
 }
 
 // waitState waits until t's publish state is want, or fails the test after
-// a generous bound; changed is signalled on every view change.
-func waitState(t *testing.T, svc *repo.Service, changed <-chan struct{}, tg repo.Target, want string) *repo.TargetInfo {
+// a generous bound; changed is signalled after every publish and view
+// change.
+func waitState(t *testing.T, svc *repo.Service, changed signal, tg repo.Target, want string) *repo.TargetInfo {
 	t.Helper()
-	deadline := time.After(30 * time.Second)
+	deadline := time.NewTimer(30 * time.Second)
+	defer deadline.Stop()
 	for {
 		ti, err := svc.FindTarget(context.Background(), tg)
 		if err != nil {
@@ -41,8 +43,7 @@ func waitState(t *testing.T, svc *repo.Service, changed <-chan struct{}, tg repo
 		}
 		select {
 		case <-changed:
-		case <-time.After(50 * time.Millisecond): // a failure changes no view: look again
-		case <-deadline:
+		case <-deadline.C:
 			t.Fatalf("target %s still %s (error %q), want %s", tg, ti.PublishState(), ti.PublishError, want)
 		}
 	}
@@ -50,15 +51,10 @@ func waitState(t *testing.T, svc *repo.Service, changed <-chan struct{}, tg repo
 
 // TestReconcilePublishesAcknowledgedUploads: an upload that was recorded
 // but never published (its scheduled publish died with the process) is
-// published by Reconcile's first pass, with no further request.
+// published by the first pass of Run's reconciler, with no further request.
 func TestReconcilePublishesAcknowledgedUploads(t *testing.T) {
-	changed := make(chan struct{}, 100)
-	svc := newService(t, repo.Options{OnChange: func() {
-		select {
-		case changed <- struct{}{}:
-		default:
-		}
-	}})
+	changed := newSignal()
+	svc := newService(t, repo.Options{OnChange: changed.notify, Observer: changed})
 	res := ingest(t, svc, "acked")
 	ti, err := svc.FindTarget(context.Background(), target)
 	if err != nil {
@@ -67,10 +63,7 @@ func TestReconcilePublishesAcknowledgedUploads(t *testing.T) {
 	if ti.PublishState() != repo.StatePending {
 		t.Fatalf("after an upload without publish the state is %s, want pending", ti.PublishState())
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { svc.Reconcile(ctx, time.Hour); close(done) }()
-	defer func() { cancel(); <-done }()
+	run(t, svc)
 	waitState(t, svc, changed, target, repo.StatePublished)
 	if _, ok := svc.Lookup(res.Path); !ok {
 		t.Errorf("the acknowledged package %s is not served", res.Path)
@@ -82,13 +75,10 @@ func TestReconcilePublishesAcknowledgedUploads(t *testing.T) {
 // failed with the error, and the previous generation stays served.
 func TestReconcileRetriesFailedPublish(t *testing.T) {
 	var cat *failingGenerations
-	changed := make(chan struct{}, 100)
-	svc := newServiceOn(t, repo.Options{PublishRetry: 20 * time.Millisecond, OnChange: func() {
-		select {
-		case changed <- struct{}{}:
-		default:
-		}
-	}}, func(c repo.Catalog) repo.Catalog {
+	changed := newSignal()
+	opts := repo.Options{PublishRetry: 20 * time.Millisecond, ReconcilePoll: 10 * time.Millisecond,
+		OnChange: changed.notify, Observer: changed}
+	svc := newServiceOn(t, opts, func(c repo.Catalog) repo.Catalog {
 		cat = &failingGenerations{Catalog: c}
 		return cat
 	})
@@ -108,10 +98,7 @@ func TestReconcileRetriesFailedPublish(t *testing.T) {
 	if _, ok := svc.Lookup(res.Path); ok {
 		t.Fatalf("a package of the failed publish is served")
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { svc.Reconcile(ctx, 10*time.Millisecond); close(done) }()
-	defer func() { cancel(); <-done }()
+	run(t, svc)
 	waitState(t, svc, changed, target, repo.StatePublished)
 	if _, ok := svc.Lookup(res.Path); !ok {
 		t.Errorf("the acknowledged package %s is not served after the retries", res.Path)

@@ -9,7 +9,7 @@ import (
 // Expirer is implemented by formats whose signed roots expire, such as
 // apt's Release with Valid-Until: a client refuses them afterwards even
 // though nothing in the repository changed. The service then re-signs the
-// roots in time by publishing the target again (see [Service.ResignLoop]).
+// roots in time by publishing the target again (see [Service.Run]).
 type Expirer interface {
 	// Expiry reads when the roots of a published generation of t expire.
 	// files are the generation's files and read returns the bytes of one
@@ -30,11 +30,15 @@ type Expiry struct {
 // maxResignBackoff bounds the wait before a failed re-sign is retried.
 const maxResignBackoff = 10 * time.Minute
 
-// resigner is the state of a re-sign loop: the expiry of each current
-// generation (read once per manifest and format configuration) and the
-// retry schedule of targets whose re-sign failed.
+// resigner keeps expiring roots fresh: it publishes again every target
+// whose current roots are due for re-signing, with the service's clock. Its
+// state is the expiry of each current generation (read once per manifest
+// and format configuration) and the retry schedule of targets whose
+// re-sign failed.
 type resigner struct {
-	s      *Service
+	d      *deps
+	pub    *publisher
+	view   *viewer
 	expiry map[expiryKey]expiryEntry
 	retry  map[Target]retryState
 	// minBackoff is the first wait after a failure.
@@ -56,27 +60,25 @@ type retryState struct {
 	backoff time.Duration
 }
 
-func (s *Service) newResigner(minBackoff time.Duration) *resigner {
+func newResigner(d *deps, pub *publisher, v *viewer, minBackoff time.Duration) *resigner {
 	if minBackoff <= 0 {
 		minBackoff = time.Second
 	}
-	return &resigner{s: s, expiry: map[expiryKey]expiryEntry{}, retry: map[Target]retryState{}, minBackoff: minBackoff}
+	return &resigner{d: d, pub: pub, view: v, expiry: map[expiryKey]expiryEntry{}, retry: map[Target]retryState{},
+		minBackoff: minBackoff}
 }
 
-// ResignLoop keeps expiring roots fresh: every interval until ctx ends it
-// checks, with the service's clock (Options.Now), every target whose format
-// is an [Expirer], and publishes again each target whose current roots are
-// due for re-signing (their ResignAt has come), so no upload is needed to
-// keep a repository with an expiry date usable. A failed re-sign is logged
-// and retried with a backoff from interval up to 10 minutes.
-func (s *Service) ResignLoop(ctx context.Context, interval time.Duration) {
-	r := s.newResigner(interval)
+// loop checks every interval until ctx ends; a failed re-sign is logged
+// and retried with a backoff from interval up to 10 minutes. Options.Hook
+// hears "resign.pass" after each check.
+func (r *resigner) loop(ctx context.Context, interval time.Duration) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
 		if _, err := r.pass(ctx); err != nil && ctx.Err() == nil {
-			s.log.Warn("check roots for expiry", "err", err)
+			r.d.log.Warn("check roots for expiry", "err", err)
 		}
+		r.d.hook("resign.pass")
 		select {
 		case <-ctx.Done():
 			return
@@ -85,18 +87,10 @@ func (s *Service) ResignLoop(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// ResignExpiring is one check of [Service.ResignLoop]: it publishes every
-// target whose current roots are due for re-signing now and returns those
-// it republished. The error reports the first failure; the other targets
-// are still handled.
-func (s *Service) ResignExpiring(ctx context.Context) ([]Target, error) {
-	return s.newResigner(0).pass(ctx)
-}
-
-// pass checks every target once.
+// pass checks every target once and returns those it republished. The
+// error reports the first failure; the other targets are still handled.
 func (r *resigner) pass(ctx context.Context) ([]Target, error) {
-	s := r.s
-	heads, err := s.cat.Heads(ctx)
+	heads, err := r.d.cat.Heads(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -105,40 +99,17 @@ func (r *resigner) pass(ctx context.Context) ([]Target, error) {
 	seen := map[expiryKey]bool{}
 	for i := range heads {
 		ti := &heads[i]
-		if ti.Current == nil {
-			continue
-		}
-		spec, err := s.Spec(ti.Distro)
-		if err != nil {
-			continue // a distro no longer configured: nothing serves it
-		}
-		ex, ok := spec.Format.(Expirer)
+		ex, key, ok := r.expirer(ti)
 		if !ok {
 			continue
 		}
-		key := expiryKey{manifest: ti.Current.Manifest, spec: spec}
 		seen[key] = true
-		ent, cached := r.expiry[key]
-		if !cached {
-			ent.e, ent.ok, err = r.read(ctx, ex, ti)
-			if err != nil {
-				firstErr = keepFirst(firstErr, err)
-				continue
-			}
-			r.expiry[key] = ent
-		}
-		now := s.opts.Now()
-		if !ent.ok || now.Before(ent.e.ResignAt) {
-			continue
-		}
-		if rs, ok := r.retry[ti.Target]; ok && now.Before(rs.next) {
-			continue
-		}
-		if err := r.resign(ctx, ex, ti, ent.e, now); err != nil {
+		resigned, err := r.check(ctx, ex, key, ti)
+		if err != nil {
 			firstErr = keepFirst(firstErr, err)
-			continue
+		} else if resigned {
+			done = append(done, ti.Target)
 		}
-		done = append(done, ti.Target)
 	}
 	for k := range r.expiry {
 		if !seen[k] {
@@ -148,13 +119,51 @@ func (r *resigner) pass(ctx context.Context) ([]Target, error) {
 	return done, firstErr
 }
 
+// expirer returns ti's format as an Expirer, and the key of its current
+// generation's expiry; false when nothing of ti can expire.
+func (r *resigner) expirer(ti *TargetInfo) (Expirer, expiryKey, bool) {
+	if ti.Current == nil {
+		return nil, expiryKey{}, false
+	}
+	spec, err := r.d.spec(ti.Distro)
+	if err != nil {
+		return nil, expiryKey{}, false // a distro no longer configured: nothing serves it
+	}
+	ex, ok := spec.Format.(Expirer)
+	return ex, expiryKey{manifest: ti.Current.Manifest, spec: spec}, ok
+}
+
+// check re-signs ti when its current roots are due and no failed re-sign
+// is waiting for its retry.
+func (r *resigner) check(ctx context.Context, ex Expirer, key expiryKey, ti *TargetInfo) (bool, error) {
+	ent, cached := r.expiry[key]
+	if !cached {
+		var err error
+		if ent.e, ent.ok, err = r.read(ctx, ex, ti); err != nil {
+			return false, err
+		}
+		r.expiry[key] = ent
+	}
+	now := r.d.now()
+	if !ent.ok || now.Before(ent.e.ResignAt) {
+		return false, nil
+	}
+	if rs, ok := r.retry[ti.Target]; ok && now.Before(rs.next) {
+		return false, nil
+	}
+	if err := r.resign(ctx, ex, ti, ent.e, now); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
 // read asks the format when the current generation of ti expires.
 func (r *resigner) read(ctx context.Context, ex Expirer, ti *TargetInfo) (Expiry, bool, error) {
-	files, err := r.s.Manifest(ctx, ti.Current)
+	files, err := r.view.manifest(ctx, ti.Current.Manifest)
 	if err != nil {
 		return Expiry{}, false, fmt.Errorf("expiry of %s: %w", ti.Target, err)
 	}
-	read := func(f File) ([]byte, error) { return r.s.blobs.ReadAll(ctx, f.SHA256) }
+	read := func(f File) ([]byte, error) { return r.d.blobs.ReadAll(ctx, f.SHA256) }
 	e, ok, err := ex.Expiry(ctx, ti.Target, files, read)
 	if err != nil {
 		return Expiry{}, false, fmt.Errorf("expiry of %s: %w", ti.Target, err)
@@ -166,14 +175,13 @@ func (r *resigner) read(ctx context.Context, ex Expirer, ti *TargetInfo) (Expiry
 // that is itself due at once (a margin as long as the validity) counts as a
 // failure, so a misconfiguration cannot make a publish loop.
 func (r *resigner) resign(ctx context.Context, ex Expirer, ti *TargetInfo, e Expiry, now time.Time) error {
-	s := r.s
-	level := s.log.Info
+	level := r.d.log.Info
 	if !now.Before(e.ValidUntil) {
-		level = s.log.Warn
+		level = r.d.log.Warn
 	}
 	level("re-signing roots before they expire", "target", ti.Target.String(),
 		"generation", ti.Current.Seq, "valid_until", e.ValidUntil.UTC().Format(time.RFC3339))
-	gen, err := s.Publish(ctx, ti.Target)
+	gen, err := r.pub.publish(ctx, ti.Target)
 	if err == nil {
 		next := *ti
 		next.Current = gen
@@ -192,7 +200,7 @@ func (r *resigner) resign(ctx context.Context, ex Expirer, ti *TargetInfo, e Exp
 		rs.next = now.Add(rs.backoff)
 		r.retry[ti.Target] = rs
 		err = fmt.Errorf("re-sign %s: %w", ti.Target, err)
-		s.log.Error("re-sign failed", "target", ti.Target.String(), "retry_in", rs.backoff.String(), "err", err)
+		r.d.log.Error("re-sign failed", "target", ti.Target.String(), "retry_in", rs.backoff.String(), "err", err)
 		return err
 	}
 	delete(r.retry, ti.Target)

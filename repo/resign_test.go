@@ -133,12 +133,13 @@ func TestResignExpiring(t *testing.T) {
 	}
 }
 
-// TestResignLoop runs the loop: it re-signs when the clock reaches the
-// margin, and stops with its context.
+// TestResignLoop runs the loop (through Run): it re-signs when the clock
+// reaches the margin, once, and stops with its context.
 func TestResignLoop(t *testing.T) {
 	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	clock := &fakeClock{now: t0}
-	svc := newService(t, repo.Options{Now: clock.Now})
+	pts := newPoints()
+	svc := newService(t, repo.Options{Now: clock.Now, ResignPoll: 10 * time.Millisecond, Hook: pts.hook})
 	if err := svc.SetFormats(debFormats(debWith(deb.Config{ValidDays: 3}))); err != nil {
 		t.Fatal(err)
 	}
@@ -147,30 +148,36 @@ func TestResignLoop(t *testing.T) {
 	if _, err := svc.Publish(ctx, target); err != nil {
 		t.Fatal(err)
 	}
-	stopped := make(chan struct{})
-	go func() { svc.ResignLoop(ctx, 10*time.Millisecond); close(stopped) }()
-	time.Sleep(50 * time.Millisecond)
+	stopped := make(chan error, 1)
+	go func() { stopped <- svc.Run(ctx) }()
+	pts.wait(t, "resign.pass") // a whole pass at t0
 	if current(t, svc).Seq != 1 {
 		t.Fatal("re-signed before the margin")
 	}
-	// Default margin: a third of 3 days, so due after 2 days.
+	// Default margin: a third of 3 days, so due after 2 days. The pass
+	// under way when the clock moves may have read the old time; a later
+	// one re-signs.
 	clock.Set(t0.Add(48 * time.Hour))
-	deadline := time.Now().Add(10 * time.Second)
-	for current(t, svc).Seq != 2 {
-		if time.Now().After(deadline) {
-			t.Fatal("the loop did not re-sign")
+	for i := 0; current(t, svc).Seq != 2; i++ {
+		if i == 100 {
+			t.Fatal("100 passes after the margin and no re-sign")
 		}
-		time.Sleep(10 * time.Millisecond)
+		pts.wait(t, "resign.pass")
 	}
-	time.Sleep(50 * time.Millisecond)
+	// Two more whole passes: the fresh roots are not re-signed again.
+	pts.wait(t, "resign.pass")
+	pts.wait(t, "resign.pass")
 	if g := current(t, svc); g.Seq != 2 || !g.Created.Equal(t0.Add(48*time.Hour)) {
 		t.Errorf("after the loop: %+v", g)
 	}
 	cancel()
 	select {
-	case <-stopped:
-	case <-time.After(5 * time.Second):
-		t.Fatal("ResignLoop did not stop with its context")
+	case err := <-stopped:
+		if err != nil {
+			t.Errorf("run: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not stop with its context")
 	}
 }
 
@@ -183,9 +190,13 @@ func (alwaysDue) Expiry(context.Context, repo.Target, []repo.File, func(repo.Fil
 	return repo.Expiry{ValidUntil: time.Unix(1, 0), ResignAt: time.Unix(0, 0)}, true, nil
 }
 
+// TestResignLoopBacksOff: a re-sign whose new roots are due at once is a
+// failure, retried only after a backoff: with the clock standing still,
+// passes after the first one publish nothing.
 func TestResignLoopBacksOff(t *testing.T) {
 	clock := &fakeClock{now: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
-	svc := newService(t, repo.Options{Now: clock.Now})
+	pts := newPoints()
+	svc := newService(t, repo.Options{Now: clock.Now, ResignPoll: 5 * time.Millisecond, Hook: pts.hook})
 	ingest(t, svc, "pa")
 	if _, err := svc.Publish(context.Background(), target); err != nil {
 		t.Fatal(err)
@@ -195,12 +206,15 @@ func TestResignLoopBacksOff(t *testing.T) {
 	}
 	clock.Set(clock.Now().Add(time.Hour))
 	before := svc.Publishes()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go svc.ResignLoop(ctx, 5*time.Millisecond)
-	time.Sleep(300 * time.Millisecond)
-	// The clock stands still, so the backoff never ends: one re-sign only.
+	run(t, svc)
+	pts.wait(t, "resign.pass")
 	if n := svc.Publishes() - before; n != 1 {
-		t.Errorf("%d publishes, want 1 and then a backoff", n)
+		t.Fatalf("first pass: %d publishes, want the one re-sign", n)
+	}
+	for range 10 {
+		pts.wait(t, "resign.pass")
+	}
+	if n := svc.Publishes() - before; n != 1 {
+		t.Errorf("%d publishes after 11 passes, want 1 and then a backoff", n)
 	}
 }

@@ -1,40 +1,14 @@
 package repo
 
 import (
-	"bufio"
 	"context"
-	"crypto/md5"
-	"crypto/rand"
-	"crypto/sha1"
-	"crypto/sha256"
-	"crypto/sha512"
-	"encoding/hex"
-	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
-	"regexp"
-	"slices"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
-
-	"github.com/pierhq/pier/audit"
-	"github.com/pierhq/pier/storage"
 )
-
-// FormatSpec wires one format into the service: the format itself, the
-// digests its indexes need (computed while an upload streams to disk) and
-// the distros whose targets use it.
-type FormatSpec struct {
-	Format  Format
-	Digests []Digest
-	Distros []string
-}
 
 // Options configures a Service.
 type Options struct {
@@ -58,71 +32,105 @@ type Options struct {
 	// disables it.
 	PackageCacheBytes int64
 	// PublishRetry is the first wait before a failed publish is retried by
-	// Reconcile; it doubles with each failure in a row, up to 5 minutes.
-	// 0 means 5 s.
+	// Run's reconciler; it doubles with each failure in a row, up to 5
+	// minutes. 0 means 5 s.
 	PublishRetry time.Duration
-	// Now is the clock; nil means time.Now.
+	// ViewPoll is how often Run looks for generations another process
+	// (pier import) published; 0 means 1 s.
+	ViewPoll time.Duration
+	// ReconcilePoll is how often Run looks for targets that owe a publish;
+	// 0 means 2 s.
+	ReconcilePoll time.Duration
+	// ResignPoll is how often Run checks whether roots are due for
+	// re-signing; 0 means 5 s.
+	ResignPoll time.Duration
+	// GCInterval is how often Run collects garbage; 0 means never.
+	GCInterval time.Duration
+	// GCGrace is the grace of Run's collections (GCOptions.Grace).
+	GCGrace time.Duration
+	// Now is the clock of everything the service dates (upload and
+	// promotion times, generation times and the Date of the indexes,
+	// publish failures, alias claims, garbage-collection grace, the
+	// reconciler's backoff, re-signing); nil means time.Now. Not covered:
+	// the creation time of signatures (the Signer's own clock, and rpm's
+	// Rewriter, which dates the package signatures it adds at ingest) and
+	// the times the catalog writes itself (removals, pins, audit events).
+	// Garbage collection compares it with the blob store's modification
+	// times, so it must not run far from the real time.
 	Now func() time.Time
-	// Observer, when set, is told about every ingest and publish.
+	// Observer, when set, is told about every ingest and coalesced
+	// publish (a publish cancelled by Close is not reported).
 	Observer Observer
 	// OnChange, when set, is called after the served view changed: a new
 	// generation went live (published here or by another process).
 	OnChange func()
-	// Hook, when set, is called at named points of an upload and a publish.
-	// Crash-safety tests use it to kill the process at exact moments.
+	// Hook, when set, is called at named points: of an upload
+	// ("upload.received", "upload.stored", "upload.recorded"), of a publish
+	// ("publish.before-switch", "publish.after-switch"), and at the end of
+	// each pass of Run's reconciler ("reconcile.pass") and re-signer
+	// ("resign.pass"). Crash-safety tests use it to kill the process at
+	// exact moments, other tests to wait for a pass. It must not block.
 	Hook func(point string)
 }
 
-// Service is Pier's core: it ingests packages, publishes generations and
-// answers which blob a public path currently names.
-type Service struct {
-	cat     Catalog
-	blobs   *Blobs
-	signer  Signer
-	log     *slog.Logger
-	opts    Options
-	formats atomic.Pointer[map[string]*FormatSpec] // by distro; swapped by SetFormats
-	// retention holds the retention rules; swapped by SetRetention.
-	retention atomic.Pointer[[]RetentionRule]
-
-	mu   sync.Mutex
-	pubs map[Target]*publisher
-	wg   sync.WaitGroup
-
-	view      viewHolder
-	publishes atomic.Int64
-	pkgs      pkgCache
-	failMu    sync.Mutex
-	failures  map[int64]failure // publish failures seen here, by target id
-	// owner tags this process's upload files in TmpDir, so that a cleanup
-	// by another process never takes them for a dead writer's.
-	owner *storage.Owner
+// withDefaults fills in the defaults of unset options.
+func (o Options) withDefaults() Options {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.KeepGenerations < 1 {
+		o.KeepGenerations = 3
+	}
+	if o.PublishRetry <= 0 {
+		o.PublishRetry = 5 * time.Second
+	}
+	if o.PackageCacheBytes == 0 {
+		o.PackageCacheBytes = 256 << 20
+	}
+	for _, d := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{{&o.ViewPoll, time.Second}, {&o.ReconcilePoll, 2 * time.Second}, {&o.ResignPoll, 5 * time.Second}} {
+		if *d.v <= 0 {
+			*d.v = d.def
+		}
+	}
+	return o
 }
 
-// Publishes returns how many publishes this service has run since it
-// started (coalesced requests count once).
-func (s *Service) Publishes() int64 { return s.publishes.Load() }
+// Service is Pier's core: it ingests packages, publishes generations and
+// answers which blob a public path currently names. It is a façade over
+// parts with one job each, which share one deps and depend on each other
+// one way only: lifecycle, reconciler and re-signer → publisher → view and
+// retention → deps; ingester, collector → deps (the collector also reads
+// the view's manifests).
+//
+// Its lifetime: Run runs the background work (view polling, the
+// reconciler, re-signing, garbage collection) until its context ends;
+// Close stops everything, waiting for running publishes until its
+// context ends and cancelling them then.
+type Service struct {
+	d    *deps
+	life *lifetime
+	view *viewer
+	in   *ingester
+	keep *retention
+	pub  *publisher
+	lc   *lifecycle
+	gc   *collector
+
+	runMu   sync.Mutex
+	closed  bool
+	running sync.WaitGroup // Run calls
+}
 
 // NewService returns a service. It removes upload leftovers of processes
 // that are no longer running.
 func NewService(cat Catalog, blobs *Blobs, signer Signer, formats []FormatSpec, opts Options, log *slog.Logger) (*Service, error) {
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.KeepGenerations < 1 {
-		opts.KeepGenerations = 3
-	}
-	if opts.PublishRetry <= 0 {
-		opts.PublishRetry = 5 * time.Second
-	}
-	if opts.PackageCacheBytes == 0 {
-		opts.PackageCacheBytes = 256 << 20
-	}
-	s := &Service{cat: cat, blobs: blobs, signer: signer, log: log, opts: opts, pubs: map[Target]*publisher{},
-		failures: map[int64]failure{}}
-	s.pkgs.limit = opts.PackageCacheBytes
-	s.view.manifests = map[string][]File{}
-	if err := s.SetFormats(formats); err != nil {
+	opts = opts.withDefaults()
+	d := &deps{cat: cat, blobs: blobs, signer: signer, formats: &formatSet{}, locks: lockDir(opts.LockDir),
+		fails: &failures{}, log: log, opts: opts}
+	if err := d.formats.set(formats); err != nil {
 		return nil, err
 	}
 	for _, dir := range []string{opts.TmpDir, opts.LockDir} {
@@ -130,703 +138,246 @@ func NewService(cat Catalog, blobs *Blobs, signer Signer, formats []FormatSpec, 
 			return nil, fmt.Errorf("create %s: %w", dir, err)
 		}
 	}
-	// Upload files left by processes that are gone (a crash) are removed;
-	// those of a live process (pier import beside pier serve) stay.
-	if err := storage.CleanDead(opts.TmpDir, uploadPrefix, '-'); err != nil {
-		return nil, err
-	}
-	owner, err := storage.NewOwner(opts.TmpDir)
+	in, err := newIngester(d)
 	if err != nil {
 		return nil, err
 	}
-	s.owner = owner
+	s := &Service{d: d, life: newLifetime(), view: newViewer(d), in: in, keep: &retention{d: d}}
+	s.pub = newPublisher(d, s.view, s.keep, s.life)
+	s.lc = &lifecycle{d: d, pub: s.pub, keep: s.keep}
+	s.gc = &collector{d: d, view: s.view}
 	return s, nil
+}
+
+// Run runs the service's background work until ctx ends or Close begins:
+// it refreshes the served view every ViewPoll (publishes by pier import),
+// publishes every target that owes a publish (at once, then every
+// ReconcilePoll, retrying failures with a backoff), re-signs roots due to
+// expire (every ResignPoll) and collects garbage (every GCInterval, when
+// set). It returns once all of them stopped. Publishes it started keep
+// running until they finish or Close cancels them.
+func (s *Service) Run(ctx context.Context) error {
+	s.runMu.Lock()
+	if s.closed {
+		s.runMu.Unlock()
+		return errClosed
+	}
+	s.running.Add(1)
+	s.runMu.Unlock()
+	defer s.running.Done()
+	ctx, cancel := s.life.untilClosed(ctx)
+	defer cancel()
+	o := s.d.opts
+	var wg sync.WaitGroup
+	wg.Go(func() { s.view.watch(ctx, o.ViewPoll) })
+	wg.Go(func() { newReconciler(s.d, s.pub, s.view).run(ctx, o.ReconcilePoll) })
+	wg.Go(func() { newResigner(s.d, s.pub, s.view, o.ResignPoll).loop(ctx, o.ResignPoll) })
+	if o.GCInterval > 0 {
+		wg.Go(func() { s.gc.loop(ctx, o.GCInterval, GCOptions{Grace: o.GCGrace}) })
+	}
+	wg.Wait()
+	return nil
+}
+
+// Close stops the service: Run returns, coalescing delays end (their
+// publishes run at once), new publishes are refused, and running publishes
+// may finish until ctx ends; then they are cancelled, their targets keep
+// their previous generation and no failure is recorded. Close returns once
+// nothing runs any more, with an error when it had to cancel publishes. It
+// then releases the service's upload files. Calling it again is harmless.
+func (s *Service) Close(ctx context.Context) error {
+	s.runMu.Lock()
+	s.closed = true
+	s.runMu.Unlock()
+	s.life.close()
+	s.running.Wait()
+	err := s.pub.close(ctx)
+	s.in.close()
+	return err
 }
 
 // SetFormats replaces the formats and their distro mapping (a config
 // reload). Ingests and publishes already running finish with the formats
 // they started with.
-func (s *Service) SetFormats(formats []FormatSpec) error {
-	m := map[string]*FormatSpec{}
-	for i := range formats {
-		f := &formats[i]
-		for _, d := range f.Distros {
-			if _, dup := m[d]; dup {
-				return fmt.Errorf("distro %q is mapped to two formats: %w", d, ErrInvalid)
-			}
-			m[d] = f
-		}
-	}
-	s.formats.Store(&m)
-	return nil
-}
-
-// Close waits for running publishes to finish and releases the service's
-// upload files (a later cleanup removes what is left of them).
-func (s *Service) Close() {
-	s.wg.Wait()
-	s.owner.Close()
-}
-
-func (s *Service) hook(point string) {
-	if s.opts.Hook != nil {
-		s.opts.Hook(point)
-	}
-}
-
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+~-]{0,63}$`)
-
-// ParseTarget parses "stream/distro/release" and checks each part.
-func ParseTarget(s string) (Target, error) {
-	parts := strings.Split(s, "/")
-	if len(parts) != 3 {
-		return Target{}, fmt.Errorf("target %q is not stream/distro/release: %w", s, ErrInvalid)
-	}
-	t := Target{Stream: parts[0], Distro: parts[1], Release: parts[2]}
-	return t, t.Validate()
-}
-
-// Validate checks that each part of t is a safe path element.
-func (t Target) Validate() error {
-	for _, p := range []struct{ what, v string }{{"stream", t.Stream}, {"distro", t.Distro}, {"release", t.Release}} {
-		if !nameRE.MatchString(p.v) || p.v == "." || p.v == ".." {
-			return fmt.Errorf("%s %q must be 1-64 letters, digits or ._+~- and start with a letter or digit: %w", p.what, p.v, ErrInvalid)
-		}
-	}
-	return nil
-}
+func (s *Service) SetFormats(formats []FormatSpec) error { return s.d.formats.set(formats) }
 
 // Spec returns the format spec serving distro, or an error wrapping
 // ErrInvalid.
-func (s *Service) Spec(distro string) (*FormatSpec, error) {
-	formats := *s.formats.Load()
-	f, ok := formats[distro]
-	if !ok {
-		known := make([]string, 0, len(formats))
-		for d := range formats {
-			known = append(known, d)
-		}
-		slices.Sort(known)
-		return nil, fmt.Errorf("unknown distro %q (known: %s): %w", distro, strings.Join(known, ", "), ErrInvalid)
-	}
-	return f, nil
-}
+func (s *Service) Spec(distro string) (*FormatSpec, error) { return s.d.spec(distro) }
 
-// IngestOptions qualifies one upload.
-type IngestOptions struct {
-	// Component is the deb component or apk repository ("main" if empty).
-	Component string
-	// Audit, when set, returns the audit event of the upload of p, called
-	// once p is about to be recorded: the catalog writes it in the same
-	// transaction as the package (Recorded tells whether it did; a
-	// re-upload of the same bytes changes nothing and records nothing).
-	Audit func(p *Package) *audit.Event
-}
+// SetRetention replaces the retention rules (a config reload). The first
+// rule whose pattern matches a target applies to it.
+func (s *Service) SetRetention(rules []RetentionRule) error { return s.keep.set(rules) }
 
-// IngestResult reports what an upload did.
-type IngestResult struct {
-	Package *Package
-	// Created is false when a byte-identical package was already there.
-	Created bool
-	Target  *TargetInfo
-	// Path is where the package is published, when the format can tell.
-	Path string
-}
+// RetentionFor returns the retention that applies to t.
+func (s *Service) RetentionFor(t Target) Retention { return s.keep.of(t) }
 
 // Ingest streams r to disk, hashing it in the same pass, parses it with the
 // target's format, moves it into the blob store and records it in the
 // catalog. It returns only once the package is durable. It does not publish.
-func (s *Service) Ingest(ctx context.Context, t Target, r io.Reader, o IngestOptions) (res *IngestResult, err error) {
-	if s.opts.Observer != nil {
-		defer func() {
-			format := ""
-			if spec, serr := s.Spec(t.Distro); serr == nil {
-				format = spec.Format.Name()
-			}
-			s.opts.Observer.Ingested(t, format, res != nil && res.Created, err)
-		}()
-	}
-	st, done, err := s.stage(ctx, t, s.fromReader(r), o, nil)
-	if err != nil || done != nil {
-		return done, err
-	}
-	defer st.unlock()
-	if o.Audit != nil {
-		ctx = audit.WithEvent(ctx, o.Audit(st.pkg))
-	}
-	got, created, err := s.cat.AddPackage(ctx, st.target.ID, st.pkg)
-	if err != nil {
-		return nil, err
-	}
-	return s.recorded(t, st, got, created), nil
-}
-
-// staged is a package whose bytes are in the blob store and which is not
-// recorded in the catalog yet.
-type staged struct {
-	target *TargetInfo
-	spec   *FormatSpec
-	pkg    *Package
-	// unlock releases the garbage-collection lock a durable stage takes
-	// before it stores the blob; the caller calls it once the package is
-	// recorded. A batch holds one lock for all its packages instead.
-	unlock func()
-}
-
-func (s *Service) recorded(t Target, st *staged, got *Package, created bool) *IngestResult {
-	s.hook("upload.recorded")
-	if created {
-		s.log.Info("package added", "target", t.String(), "name", got.Name, "version", got.Version, "arch", got.Arch,
-			"sha256", got.SHA256, "size", got.Size)
-	}
-	return &IngestResult{Package: got, Created: created, Target: st.target, Path: packagePath(st.spec.Format, t, got)}
-}
-
-// stage receives, checks and stores one package. When the package is
-// already recorded it returns the final result instead (or a conflict).
-// With durable false the blob is moved into place without syncing; the
-// caller must sync the blob store before recording it.
-func (s *Service) stage(ctx context.Context, t Target, src source, o IngestOptions, b *Batch) (*staged, *IngestResult, error) {
-	durable := b == nil
-	if err := t.Validate(); err != nil {
-		return nil, nil, err
-	}
-	if o.Component == "" {
-		o.Component = "main"
-	}
-	if !nameRE.MatchString(o.Component) {
-		return nil, nil, fmt.Errorf("component %q must be letters, digits or ._+~-: %w", o.Component, ErrInvalid)
-	}
-	spec, err := s.Spec(t.Distro)
-	if err != nil {
-		return nil, nil, err
-	}
-	// The format is checked on the first bytes while they stream in, so a
-	// body that is not a package of the target's format is refused at
-	// once, not after it was written to disk to its end.
-	up, err := src(ctx, recvSpec{digests: spec.Digests, durable: durable, sniff: func(head []byte) error {
-		return s.sniff(spec, head, int64(len(head)))
-	}})
-	if err != nil {
-		return nil, nil, err
-	}
-	defer up.discard()
-	s.hook("upload.received")
-	if err := s.sniff(spec, up.head, up.size); err != nil {
-		return nil, nil, err
-	}
-	parsed, err := readPackage(ctx, spec.Format, up)
-	if err != nil {
-		return nil, nil, err
-	}
-	var ti *TargetInfo
-	find := func(name, version, arch string) (*Package, error) {
-		return s.cat.FindPackage(ctx, ti.ID, name, version, arch)
-	}
-	if b != nil {
-		ti, find, err = b.lookups(ctx, spec.Format.Name())
-	} else {
-		ti, err = s.cat.Target(ctx, t, spec.Format.Name())
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	p := &Package{Component: o.Component, Name: parsed.Name, Version: parsed.Version, Arch: parsed.Arch,
-		Size: up.size, Sums: up.sums, SHA256: up.sums[SHA256], Meta: parsed.Meta, Uploaded: s.opts.Now().UTC()}
-	if old, err := find(p.Name, p.Version, p.Arch); err == nil {
-		if old.SameUpload(p) {
-			return nil, &IngestResult{Package: old, Target: ti, Path: packagePath(spec.Format, t, old)}, nil
-		}
-		return nil, nil, fmt.Errorf("%s %s (%s) already exists in %s with other content (sha256 %s): %w",
-			p.Name, p.Version, p.Arch, t, old.SHA256, ErrConflict)
-	} else if !errors.Is(err, ErrNotFound) {
-		return nil, nil, err
-	}
-	if rw, ok := spec.Format.(Rewriter); ok {
-		up2, err := s.rewrite(ctx, rw, t, up, spec.Digests, durable)
-		if err != nil {
-			return nil, nil, err
-		}
-		if up2 != nil {
-			defer up2.discard()
-			if parsed, err = readPackage(ctx, spec.Format, up2); err != nil {
-				return nil, nil, fmt.Errorf("read rewritten package: %w", err)
-			}
-			p.OrigSHA256, p.Size, p.Sums, p.SHA256, p.Meta = p.SHA256, up2.size, up2.sums, up2.sums[SHA256], parsed.Meta
-			up = up2
-		}
-	}
-	unlock := func() {}
-	if durable {
-		if unlock, err = s.gcLock(false); err != nil {
-			return nil, nil, err
-		}
-	}
-	if err := s.blobs.PutFile(ctx, p.SHA256, up.path, durable); err != nil {
-		unlock()
-		return nil, nil, err
-	}
-	up.path = "" // moved
-	s.hook("upload.stored")
-	return &staged{target: ti, spec: spec, pkg: p, unlock: unlock}, nil, nil
-}
-
-// Batch ingests many packages into one target for a bulk import: blobs are
-// moved into place without a sync each, and Commit makes them durable with
-// one sync and records them in one catalog transaction. Add may be called
-// from several goroutines.
-type Batch struct {
-	s      *Service
-	t      Target
-	mu     sync.Mutex
-	staged []*staged
-	// unlock releases the garbage-collection lock held from the first
-	// staged blob until Close.
-	unlock func()
-	// target and existing are read once per batch (a query per package
-	// costs more than the package's own parse): the target, and the keys
-	// of its live packages (no Meta) when the batch started.
-	// Commit still applies the conflict rule in its transaction.
-	target   *TargetInfo
-	existing map[[3]string]*Package
-}
-
-// lookups returns the batch's target and a finder over the packages the
-// target held when the batch started, reading both on first use.
-func (b *Batch) lookups(ctx context.Context, format string) (*TargetInfo, func(name, version, arch string) (*Package, error), error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.target == nil {
-		ti, err := b.s.cat.Target(ctx, b.t, format)
-		if err != nil {
-			return nil, nil, err
-		}
-		ps, err := b.s.cat.PackageKeys(ctx, ti.ID)
-		if err != nil {
-			return nil, nil, err
-		}
-		b.existing = make(map[[3]string]*Package, len(ps))
-		for i := range ps {
-			p := &ps[i]
-			b.existing[[3]string{p.Name, p.Version, p.Arch}] = p
-		}
-		b.target = ti
-	}
-	existing, ti := b.existing, b.target
-	find := func(name, version, arch string) (*Package, error) {
-		if existing[[3]string{name, version, arch}] != nil {
-			// Taken: the whole row (with Meta) for the reply.
-			return b.s.cat.FindPackage(ctx, ti.ID, name, version, arch)
-		}
-		return nil, ErrNotFound
-	}
-	return ti, find, nil
-}
-
-// Close releases what the batch holds (its garbage-collection lock). Call
-// it after the last Commit; staged packages not committed are left to the
-// garbage collector.
-func (b *Batch) Close() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.unlock != nil {
-		b.unlock()
-		b.unlock = nil
-	}
+func (s *Service) Ingest(ctx context.Context, t Target, r io.Reader, o IngestOptions) (*IngestResult, error) {
+	return s.in.ingest(ctx, t, r, o)
 }
 
 // NewBatch starts a batch for t.
-func (s *Service) NewBatch(t Target) *Batch { return &Batch{s: s, t: t} }
+func (s *Service) NewBatch(t Target) *Batch { return &Batch{in: s.in, t: t} }
 
-// Add stages one package. It returns a result at once for a package that
-// is already recorded; otherwise nil, and Commit reports its result.
-func (b *Batch) Add(ctx context.Context, r io.Reader, o IngestOptions) (*IngestResult, error) {
-	return b.add(ctx, b.s.fromReader(r), o)
+// Publish publishes t now and returns once the new generation is live. Calls
+// that arrive while a publish of t runs are answered together by one more
+// publish. The publish itself goes on when ctx ends (other calls may wait
+// for it); only Close cancels it.
+func (s *Service) Publish(ctx context.Context, t Target) (*Generation, error) {
+	return s.pub.publish(ctx, t)
 }
 
-// AddLinked is Add for a local file that the blob store takes over by a
-// hard link instead of a copy, when the blob store is a directory on the
-// same filesystem (otherwise it copies, as Add does). The file is read to
-// hash and parse it but never written; it becomes the stored blob (and
-// read-only), so it must never be modified in place afterwards.
-func (b *Batch) AddLinked(ctx context.Context, path string, o IngestOptions) (*IngestResult, error) {
-	return b.add(ctx, b.s.fromLink(path), o)
+// SchedulePublish asks for a publish of t after the configured delay,
+// coalesced with other requests, and does not wait for it.
+func (s *Service) SchedulePublish(t Target) { s.pub.schedule(t) }
+
+// Publishes returns how many coalesced publishes this service has run since
+// it started (coalesced requests count once).
+func (s *Service) Publishes() int64 { return s.pub.count.Load() }
+
+// VerifyTarget runs the read-back check a publish runs before a generation
+// goes live on t's current generation: every root verifies with the
+// current keys, every index a root names is there with its size and
+// hashes, every package an index names is in the blob store with its size;
+// with deep, every package blob is also read and hashed. It returns the
+// generation checked; an error wraps ErrVerify and names what failed.
+func (s *Service) VerifyTarget(ctx context.Context, t Target, deep bool) (*Generation, error) {
+	return s.pub.verifyTarget(ctx, t, deep)
 }
 
-func (b *Batch) add(ctx context.Context, src source, o IngestOptions) (*IngestResult, error) {
-	b.mu.Lock()
-	if b.unlock == nil {
-		unlock, err := b.s.gcLock(false)
-		if err != nil {
-			b.mu.Unlock()
-			return nil, err
-		}
-		b.unlock = unlock
-	}
-	b.mu.Unlock()
-	st, done, err := b.s.stage(ctx, b.t, src, o, b)
-	if err != nil || done != nil {
-		return done, err
-	}
-	b.mu.Lock()
-	b.staged = append(b.staged, st)
-	b.mu.Unlock()
-	return nil, nil
+// ResignExpiring publishes every target whose current roots are due for
+// re-signing now (the check Run makes every ResignPoll) and returns those
+// it republished. The error reports the first failure; the other targets
+// are still handled.
+func (s *Service) ResignExpiring(ctx context.Context) ([]Target, error) {
+	return newResigner(s.d, s.pub, s.view, 0).pass(ctx)
 }
 
-// Pending returns how many staged packages wait for Commit.
-func (b *Batch) Pending() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return len(b.staged)
+// Lookup returns the file served at path (no leading slash).
+func (s *Service) Lookup(path string) (Served, bool) { return s.view.lookup(path) }
+
+// Owners returns the targets under whose published prefixes path lies,
+// whether or not the file exists: the targets a request for it is about.
+func (s *Service) Owners(path string) []Target { return s.view.ownersOf(path) }
+
+// ServedPaths yields every served path that starts with prefix.
+func (s *Service) ServedPaths(prefix string) func(yield func(string) bool) {
+	return s.view.servedPaths(prefix)
 }
 
-// maxAuditNames bounds the package names an audit event of a batch lists.
-const maxAuditNames = 100
+// RefreshView rebuilds the served view if any target's current generation
+// changed, including changes made by another process on the same data
+// directory. It is cheap when nothing changed.
+func (s *Service) RefreshView(ctx context.Context) error { return s.view.refresh(ctx) }
 
-// Commit syncs the blob store and records every staged package in one
-// transaction, with the audit events ctx carries (audit.WithEvent), which
-// it fills with the packages it adds. A package that conflicts with one recorded meanwhile gets an
-// error in its result's place (errs[i]); the error return is for the batch.
-func (b *Batch) Commit(ctx context.Context) (res []*IngestResult, errs []error, err error) {
-	b.mu.Lock()
-	sts := b.staged
-	b.staged = nil
-	b.mu.Unlock()
-	if len(sts) == 0 {
-		return nil, nil, nil
-	}
-	if err := b.s.blobs.Sync(ctx); err != nil {
-		return nil, nil, err
-	}
-	ps := make([]*Package, len(sts))
-	var names []string
-	for i, st := range sts {
-		ps[i] = st.pkg
-		if len(names) < maxAuditNames {
-			names = append(names, st.pkg.Name+" "+st.pkg.Version+" "+st.pkg.Arch)
-		}
-	}
-	// The audit events ctx carries record this commit: what it adds.
-	for _, e := range audit.Events(ctx) {
-		e.Set("added", len(ps))
-		e.Set("packages", names)
-	}
-	out, err := b.s.cat.AddPackages(ctx, sts[0].target.ID, ps)
-	if err != nil {
-		return nil, nil, err
-	}
-	res = make([]*IngestResult, len(out))
-	errs = make([]error, len(out))
-	for i, r := range out {
-		if r.Err != nil {
-			errs[i] = r.Err
-			continue
-		}
-		res[i] = b.s.recorded(b.t, sts[i], r.Package, r.Added)
-	}
-	return res, errs, nil
+// Manifest returns the files of a generation, from the same cache the
+// served view uses. The slice is shared: callers must not modify it.
+func (s *Service) Manifest(ctx context.Context, g *Generation) ([]File, error) {
+	return s.view.manifest(ctx, g.Manifest)
 }
 
-func packagePath(f Format, t Target, p *Package) string {
-	if pp, ok := f.(PackagePather); ok {
-		return pp.PackagePath(t, p)
-	}
-	return ""
+// Blobs returns the blob store.
+func (s *Service) Blobs() *Blobs { return s.d.blobs }
+
+// Targets lists the catalog's targets.
+func (s *Service) Targets(ctx context.Context) ([]TargetInfo, error) { return s.d.targets(ctx) }
+
+// Heads lists every target with its current generation (no package counts).
+func (s *Service) Heads(ctx context.Context) ([]TargetInfo, error) { return s.d.heads(ctx) }
+
+// FindTarget returns t as the catalog knows it, or an error wrapping
+// ErrNotFound if nothing was ever uploaded to it.
+func (s *Service) FindTarget(ctx context.Context, t Target) (*TargetInfo, error) {
+	return s.d.findTarget(ctx, t)
 }
 
-// rewrite lets the format rewrite the upload (rpm signing) into a new temp
-// file; it returns nil when the format keeps the upload as it is.
-func (s *Service) rewrite(ctx context.Context, rw Rewriter, t Target, up *upload, digests []Digest, durable bool) (*upload, error) {
-	in, err := os.Open(up.path)
-	if err != nil {
-		return nil, fmt.Errorf("reopen upload: %w", err)
-	}
-	defer in.Close()
-	pr, pw := io.Pipe()
-	type result struct {
-		changed bool
-		err     error
-	}
-	done := make(chan result, 1)
-	go func() {
-		changed, err := rw.Rewrite(ctx, t, in, up.size, pw)
-		pw.CloseWithError(err)
-		done <- result{changed, err}
-	}()
-	// A format that keeps the upload as it is writes nothing: find that out
-	// before creating a second temp file (file creation dominates a bulk
-	// import).
-	br := bufio.NewReader(pr)
-	if _, perr := br.Peek(1); perr != nil {
-		pr.CloseWithError(perr)
-		res := <-done
-		if res.err != nil {
-			return nil, res.err
-		}
-		if !res.changed {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("rewrite of the upload produced no bytes: %w", ErrBadPackage)
-	}
-	up2, err := s.receive(ctx, br, recvSpec{digests: digests, durable: durable})
-	pr.CloseWithError(err)
-	res := <-done
-	if res.err != nil {
-		if up2 != nil {
-			up2.discard()
-		}
-		return nil, res.err
-	}
+// Packages lists the packages of t.
+func (s *Service) Packages(ctx context.Context, t Target) ([]Package, error) {
+	ti, err := s.d.findTarget(ctx, t)
 	if err != nil {
 		return nil, err
 	}
-	if !res.changed {
-		up2.discard()
-		return nil, nil
-	}
-	return up2, nil
+	return s.d.cat.Packages(ctx, ti.ID)
 }
 
-func readPackage(ctx context.Context, f Format, up *upload) (parsed *Parsed, err error) {
-	file, err := os.Open(up.path)
-	if err != nil {
-		return nil, fmt.Errorf("reopen upload: %w", err)
-	}
-	defer file.Close()
-	defer func() {
-		// A reader bug must not take the server down: report it as a bad package.
-		if r := recover(); r != nil {
-			parsed, err = nil, BadPackage(fmt.Sprintf("the %s reader failed on this file: %v", f.Name(), r))
-		}
-	}()
-	parsed, err = f.Read(ctx, file, up.size, up.sums)
-	if err != nil {
-		return nil, err
-	}
-	if parsed.Name == "" || parsed.Version == "" || parsed.Arch == "" {
-		return nil, BadPackage("the package has no name, version or architecture")
-	}
-	return parsed, nil
+// Retained returns the generations of target that stay servable, newest
+// first: the current one and up to KeepGenerations-1 before it.
+func (s *Service) Retained(ctx context.Context, t *TargetInfo) ([]Generation, error) {
+	return s.d.cat.Generations(ctx, t.ID, s.d.opts.KeepGenerations)
 }
 
-// sniff checks that an upload of size bytes starting with head is a
-// package of the target's format and, if it is not, names the format it is.
-func (s *Service) sniff(spec *FormatSpec, head []byte, size int64) error {
-	if size == 0 {
-		return BadPackage("the upload is empty")
-	}
-	if spec.Format.Sniff(head) {
-		return nil
-	}
-	for _, other := range *s.formats.Load() {
-		if other != spec && other.Format.Sniff(head) {
-			return BadPackage(fmt.Sprintf("this is a %s package, but %s targets take %s packages",
-				other.Format.Name(), strings.Join(spec.Distros, "/"), spec.Format.Name()))
-		}
-	}
-	return BadPackage(fmt.Sprintf("not a %s package (unrecognised file signature)", spec.Format.Name()))
+// Path returns the path of t's own tree, where its root files are
+// published ("deb/5.8/debian/dists/bookworm/", "rpm/5.8/el/9/"), or "" when
+// its format does not say.
+func (s *Service) Path(t Target) string { return s.d.path(t) }
+
+// Failing returns the targets whose publishes failed at least times in a
+// row, or have been failing for at least d: what /readyz reports.
+func (s *Service) Failing(ctx context.Context, times int, d time.Duration) ([]TargetInfo, error) {
+	return s.d.failing(ctx, times, d)
 }
 
-// uploadPrefix starts the name of every upload file in TmpDir, followed by
-// the writer's storage.Owner tag and '-'.
-const uploadPrefix = "upload-"
-
-// upload is a received file in TmpDir.
-type upload struct {
-	path string
-	size int64
-	sums Sums
-	head []byte
+// HoldImport marks t as being imported into by this process until the
+// returned function is called (or the process ends): Run's reconciler
+// (in pier serve) then leaves t's publish to the import. It waits while
+// the lock is probed, until ctx ends.
+func (s *Service) HoldImport(ctx context.Context, t Target) (func(), error) {
+	return s.d.locks.holdImport(ctx, t)
 }
 
-func (u *upload) discard() {
-	if u.path != "" {
-		os.Remove(u.path)
-	}
+// Delete removes a package from t. It does not publish; the package stays
+// in the generations that have it until they are replaced.
+func (s *Service) Delete(ctx context.Context, t Target, name, version, arch string) error {
+	return s.lc.delete(ctx, t, name, version, arch)
 }
 
-// recvSpec says how to receive an upload: the digests to compute, whether
-// to fsync it, and a check of its first bytes (sniffLen of them, or all of
-// a shorter upload) that stops the transfer when it fails.
-type recvSpec struct {
-	digests []Digest
-	durable bool
-	sniff   func(head []byte) error
+// Prune applies t's retention now. With dryRun it only returns what would
+// go (reading no package metadata); otherwise, when something goes, the
+// removal and a new generation happen in one publish.
+func (s *Service) Prune(ctx context.Context, t Target, dryRun bool) ([]Package, *Generation, error) {
+	return s.lc.prune(ctx, t, dryRun)
 }
 
-// sniffLen is how many bytes an upload's format is recognised from.
-const sniffLen = 4096
+// Pins lists t's pinned versions.
+func (s *Service) Pins(ctx context.Context, t Target) ([]Pin, error) { return s.lc.pins(ctx, t) }
 
-// receive streams r into a temp file, computing digests in the same pass,
-// and fsyncs it.
-func (s *Service) receive(ctx context.Context, r io.Reader, rs recvSpec) (*upload, error) {
-	f, err := os.CreateTemp(s.opts.TmpDir, uploadPrefix+s.owner.Tag()+"-*")
-	if err != nil {
-		return nil, fmt.Errorf("create upload file: %w", err)
-	}
-	up := &upload{path: f.Name(), sums: Sums{}}
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			up.discard()
-		}
-	}()
-	if err := s.digest(ctx, up, r, f, rs); err != nil {
-		return nil, err
-	}
-	if rs.durable {
-		if err := f.Sync(); err != nil {
-			return nil, fmt.Errorf("sync upload: %w", err)
-		}
-	}
-	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("close upload: %w", err)
-	}
-	ok = true
-	return up, nil
+// SetPin pins (on) or unpins name=version in t: a pinned version is never
+// pruned. The version need not be uploaded yet.
+func (s *Service) SetPin(ctx context.Context, t Target, name, version string, on bool) error {
+	return s.lc.setPin(ctx, t, name, version, on)
 }
 
-// digest reads r to its end (at most the upload limit), copying it to w
-// when w is not nil, and fills up's size, digests and head. It stops as
-// soon as rs.sniff refuses the first bytes.
-func (s *Service) digest(ctx context.Context, up *upload, r io.Reader, w io.Writer, rs recvSpec) error {
-	hashes := map[Digest]hash.Hash{SHA256: sha256.New()}
-	for _, d := range rs.digests {
-		if _, done := hashes[d]; !done {
-			hashes[d] = newHash(d)
-		}
-	}
-	var ws []io.Writer
-	if w != nil {
-		ws = append(ws, w)
-	}
-	for _, h := range hashes {
-		ws = append(ws, h)
-	}
-	head := &headWriter{max: sniffLen, check: rs.sniff}
-	// The head goes first: a refused head stops the copy before anything
-	// else of it is written.
-	ws = append([]io.Writer{head}, ws...)
-	limit := s.opts.MaxUploadSize
-	if limit <= 0 {
-		limit = 2 << 30
-	}
-	n, err := io.Copy(io.MultiWriter(ws...), &ctxReader{ctx: ctx, r: io.LimitReader(r, limit+1)})
-	if head.err != nil {
-		return head.err
-	}
-	if err != nil {
-		return fmt.Errorf("receive upload: %w", err)
-	}
-	if n > limit {
-		return fmt.Errorf("upload is larger than the limit of %d bytes: %w", limit, ErrTooLarge)
-	}
-	up.size = n
-	up.head = head.buf
-	for d, h := range hashes {
-		up.sums[d] = hex.EncodeToString(h.Sum(nil))
-	}
-	return nil
+// Promote copies packages from src to dst (targets of the same format)
+// without re-upload: the copies name the same blobs. A spec without a
+// version takes the highest version of each architecture. Nothing is copied
+// unless every spec matches and none conflicts with dst. It does not
+// publish.
+func (s *Service) Promote(ctx context.Context, src, dst Target, specs []PackageSpec) ([]PromoteResult, error) {
+	return s.lc.promote(ctx, src, dst, specs)
 }
 
-// source produces an upload in the temp dir, received as rs says.
-type source func(ctx context.Context, rs recvSpec) (*upload, error)
-
-// fromReader streams r into a new temp file.
-func (s *Service) fromReader(r io.Reader) source {
-	return func(ctx context.Context, rs recvSpec) (*upload, error) {
-		return s.receive(ctx, r, rs)
-	}
+// Generations lists t's recorded generations, newest first: the retained
+// ones and any older ones garbage collection has not forgotten yet.
+func (s *Service) Generations(ctx context.Context, t Target) ([]Generation, error) {
+	return s.lc.generations(ctx, t)
 }
 
-// fromLink hard-links the local file at path into the temp dir and hashes
-// it by reading; it copies instead when a link is impossible (another
-// filesystem, a blob store that is not a directory).
-func (s *Service) fromLink(path string) source {
-	return func(ctx context.Context, rs recvSpec) (*upload, error) {
-		if _, ok := s.blobs.b.(storage.FilePutter); ok {
-			up, err := s.linkUpload(ctx, path, rs)
-			if err == nil || !errors.Is(err, errNoLink) {
-				return up, err
-			}
-		}
-		f, err := os.Open(path)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		return s.receive(ctx, f, rs)
-	}
+// Rollback republishes the package set of t's generation seq as a new
+// generation (roots signed afresh with a new Date), in one step under the
+// target's publish lock.
+func (s *Service) Rollback(ctx context.Context, t Target, seq int64) (*Generation, error) {
+	return s.lc.rollback(ctx, t, seq)
 }
 
-var errNoLink = errors.New("cannot hard-link")
-
-func (s *Service) linkUpload(ctx context.Context, path string, rs recvSpec) (*upload, error) {
-	var rnd [8]byte
-	rand.Read(rnd[:])
-	name := filepath.Join(s.opts.TmpDir, uploadPrefix+s.owner.Tag()+"-link-"+hex.EncodeToString(rnd[:]))
-	if err := os.Link(path, name); err != nil {
-		return nil, fmt.Errorf("%w %s: %v", errNoLink, path, err)
-	}
-	up := &upload{path: name, sums: Sums{}}
-	f, err := os.Open(name)
-	if err != nil {
-		up.discard()
-		return nil, err
-	}
-	defer f.Close()
-	if err := s.digest(ctx, up, f, nil, rs); err != nil {
-		up.discard()
-		return nil, err
-	}
-	return up, nil
-}
-
-func newHash(d Digest) hash.Hash {
-	switch d {
-	case MD5:
-		return md5.New()
-	case SHA1:
-		return sha1.New()
-	case SHA512:
-		return sha512.New()
-	default:
-		return sha256.New()
-	}
-}
-
-// headWriter keeps the first max bytes written to it and, when it has
-// them, runs check on them; a failed check fails the write (and is kept in
-// err).
-type headWriter struct {
-	buf   []byte
-	max   int
-	check func([]byte) error
-	err   error
-}
-
-func (h *headWriter) Write(p []byte) (int, error) {
-	if room := h.max - len(h.buf); room > 0 {
-		h.buf = append(h.buf, p[:min(room, len(p))]...)
-		if len(h.buf) == h.max && h.check != nil {
-			if h.err = h.check(h.buf); h.err != nil {
-				return 0, h.err
-			}
-		}
-	}
-	return len(p), nil
-}
-
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c *ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
+// CollectGarbage forgets every target's generations beyond the retained
+// ones (Options.KeepGenerations), then the removed packages no retained
+// generation holds, then deletes every blob that no package row and no
+// retained generation references and that is older than o.Grace by the
+// service's clock, from whatever backend holds the blobs (local disk or
+// S3). It waits for the exclusive gc lock until ctx ends.
+func (s *Service) CollectGarbage(ctx context.Context, o GCOptions) (GCStats, error) {
+	return s.gc.collect(ctx, o)
 }

@@ -67,7 +67,9 @@ func newServiceWith(t testing.TB, opts repo.Options, wrap func(repo.Catalog) rep
 		t.Fatal(err)
 	}
 	opts.TmpDir = filepath.Join(dir, "tmp")
-	opts.LockDir = filepath.Join(dir, "locks")
+	if opts.LockDir == "" {
+		opts.LockDir = filepath.Join(dir, "locks")
+	}
 	var cfg deb.Config
 	cfg.Defaults()
 	formats := []repo.FormatSpec{{Format: wrapFormat(deb.New(cfg)), Digests: deb.Digests, Distros: []string{"debian", "ubuntu"}}}
@@ -75,9 +77,79 @@ func newServiceWith(t testing.TB, opts repo.Options, wrap func(repo.Catalog) rep
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(svc.Close)
+	t.Cleanup(func() {
+		if err := svc.Close(context.Background()); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
 	return svc
 }
+
+// run runs svc's background work until the test ends.
+func run(t testing.TB, svc *repo.Service) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	})
+}
+
+// points records the points Options.Hook is called at, for tests that wait
+// for an event instead of sleeping.
+type points chan string
+
+func newPoints() points { return make(points, 1024) }
+
+// hook is the Options.Hook; it never blocks (a full buffer drops points,
+// which only makes wait see a later one).
+func (p points) hook(point string) {
+	select {
+	case p <- point:
+	default:
+	}
+}
+
+// wait returns when the hook is called at point, or fails the test after a
+// generous bound.
+func (p points) wait(t testing.TB, point string) {
+	t.Helper()
+	deadline := time.NewTimer(30 * time.Second)
+	defer deadline.Stop()
+	for {
+		select {
+		case got := <-p:
+			if got == point {
+				return
+			}
+		case <-deadline.C:
+			t.Fatalf("no %s within 30s", point)
+		}
+	}
+}
+
+// signal is a channel that OnChange and an Observer's Published send to
+// without blocking: "something may have changed, look again".
+type signal chan struct{}
+
+func newSignal() signal { return make(signal, 1) }
+
+func (s signal) notify() {
+	select {
+	case s <- struct{}{}:
+	default:
+	}
+}
+
+// Ingested implements repo.Observer.
+func (s signal) Ingested(repo.Target, string, bool, error) {}
+
+// Published implements repo.Observer.
+func (s signal) Published(repo.Target, string, time.Duration, error) { s.notify() }
 
 var target = repo.Target{Stream: "5.8", Distro: "debian", Release: "bookworm"}
 

@@ -37,32 +37,64 @@ type owner struct {
 	target Target
 }
 
-type viewHolder struct {
+// viewer keeps the served view (which blob every public path names) and
+// the decoded manifests of the retained generations. It reads the catalog
+// and the blob store and calls nothing else of the service.
+type viewer struct {
+	d         *deps
 	cur       atomic.Pointer[view]
-	mu        sync.Mutex        // serialises rebuilds
+	mu        sync.Mutex        // serialises rebuilds and guards manifests
 	manifests map[string][]File // by manifest sha256
 }
 
-// Lookup returns the file served at path (no leading slash).
-func (s *Service) Lookup(path string) (Served, bool) {
-	v := s.view.cur.Load()
-	if v == nil {
+func newViewer(d *deps) *viewer { return &viewer{d: d, manifests: map[string][]File{}} }
+
+// lookup returns the file served at path (no leading slash).
+func (v *viewer) lookup(path string) (Served, bool) {
+	cur := v.cur.Load()
+	if cur == nil {
 		return Served{}, false
 	}
-	f, ok := v.files[path]
+	f, ok := cur.files[path]
 	return f, ok
 }
 
-// RefreshView rebuilds the served view if any target's current generation
+// refresh rebuilds the served view if any target's current generation
 // changed, including changes made by another process on the same data
 // directory. It is cheap when nothing changed.
-func (s *Service) RefreshView(ctx context.Context) error {
-	s.view.mu.Lock()
-	defer s.view.mu.Unlock()
-	ts, err := s.cat.Heads(ctx)
+func (v *viewer) refresh(ctx context.Context) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	ts, err := v.d.cat.Heads(ctx)
 	if err != nil {
 		return err
 	}
+	key := viewKey(ts)
+	if old := v.cur.Load(); old != nil && old.key == key {
+		return nil
+	}
+	files, used, err := v.files(ctx, ts)
+	if err != nil {
+		return err
+	}
+	for k := range v.manifests {
+		if !used[k] {
+			delete(v.manifests, k)
+		}
+	}
+	owners, err := v.owners(ctx, ts)
+	if err != nil {
+		return err
+	}
+	v.cur.Store(&view{key: key, files: files, owners: owners})
+	if v.d.opts.OnChange != nil {
+		v.d.opts.OnChange()
+	}
+	return nil
+}
+
+// viewKey names the generations a view of ts is built from.
+func viewKey(ts []TargetInfo) string {
 	var kb strings.Builder
 	for _, t := range ts {
 		gen := int64(0)
@@ -71,28 +103,30 @@ func (s *Service) RefreshView(ctx context.Context) error {
 		}
 		fmt.Fprintf(&kb, "%d:%d,", t.ID, gen)
 	}
-	key := kb.String()
-	if old := s.view.cur.Load(); old != nil && old.key == key {
-		return nil
-	}
+	return kb.String()
+}
+
+// files maps every path of the retained generations of ts to what it
+// serves, and returns the manifests it used; v.mu must be held.
+func (v *viewer) files(ctx context.Context, ts []TargetInfo) (map[string]Served, map[string]bool, error) {
 	used := map[string]bool{}
 	files := map[string]Served{}
 	for _, t := range ts {
 		if t.Current == nil {
 			continue
 		}
-		gens, err := s.cat.Generations(ctx, t.ID, s.opts.KeepGenerations)
+		gens, err := v.d.cat.Generations(ctx, t.ID, v.d.opts.KeepGenerations)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		// Oldest first, so the current generation wins; older generations
 		// contribute only files that are not roots, so that a client that
 		// read an older root can still fetch what it names.
 		for i := len(gens) - 1; i >= 0; i-- {
 			g := gens[i]
-			m, err := s.manifest(ctx, g.Manifest)
+			m, err := v.manifestLocked(ctx, g.Manifest)
 			if err != nil {
-				return err
+				return nil, nil, err
 			}
 			used[g.Manifest] = true
 			for _, f := range m {
@@ -108,25 +142,12 @@ func (s *Service) RefreshView(ctx context.Context) error {
 			}
 		}
 	}
-	for k := range s.view.manifests {
-		if !used[k] {
-			delete(s.view.manifests, k)
-		}
-	}
-	owners, err := s.owners(ctx, ts)
-	if err != nil {
-		return err
-	}
-	s.view.cur.Store(&view{key: key, files: files, owners: owners})
-	if s.opts.OnChange != nil {
-		s.opts.OnChange()
-	}
-	return nil
+	return files, used, nil
 }
 
 // owners lists the path prefixes of every target in ts.
-func (s *Service) owners(ctx context.Context, ts []TargetInfo) ([]owner, error) {
-	held, err := s.cat.Aliases(ctx)
+func (v *viewer) owners(ctx context.Context, ts []TargetInfo) ([]owner, error) {
+	held, err := v.d.cat.Aliases(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +157,7 @@ func (s *Service) owners(ctx context.Context, ts []TargetInfo) ([]owner, error) 
 	}
 	var out []owner
 	for _, ti := range ts {
-		spec, err := s.Spec(ti.Distro)
+		spec, err := v.d.spec(ti.Distro)
 		if err != nil {
 			continue // a distro no longer configured serves nothing new
 		}
@@ -156,15 +177,15 @@ func (s *Service) owners(ctx context.Context, ts []TargetInfo) ([]owner, error) 
 	return out, nil
 }
 
-// Owners returns the targets under whose published prefixes path lies,
-// whether or not the file exists: the targets a request for it is about.
-func (s *Service) Owners(path string) []Target {
-	v := s.view.cur.Load()
-	if v == nil {
+// ownersOf returns the targets under whose published prefixes path lies,
+// whether or not the file exists.
+func (v *viewer) ownersOf(path string) []Target {
+	cur := v.cur.Load()
+	if cur == nil {
 		return nil
 	}
 	var out []Target
-	for _, o := range v.owners {
+	for _, o := range cur.owners {
 		if strings.HasPrefix(path, o.prefix) && !slices.Contains(out, o.target) {
 			out = append(out, o.target)
 		}
@@ -172,91 +193,14 @@ func (s *Service) Owners(path string) []Target {
 	return out
 }
 
-// manifest returns a manifest, cached for the retained generations;
-// s.view.mu must be held. Callers must not modify the slice.
-func (s *Service) manifest(ctx context.Context, sum string) ([]File, error) {
-	if m, ok := s.view.manifests[sum]; ok {
-		return m, nil
-	}
-	data, err := s.blobs.ReadAll(ctx, sum)
-	if err != nil {
-		return nil, fmt.Errorf("read manifest: %w", err)
-	}
-	var m []File
-	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, fmt.Errorf("decode manifest %s: %w", sum, err)
-	}
-	s.view.manifests[sum] = m
-	return m, nil
-}
-
-// Manifest returns the files of a generation, from the same cache the
-// served view uses. The slice is shared: callers must not modify it.
-func (s *Service) Manifest(ctx context.Context, g *Generation) ([]File, error) {
-	s.view.mu.Lock()
-	defer s.view.mu.Unlock()
-	return s.manifest(ctx, g.Manifest)
-}
-
-// WatchView refreshes the view every interval until ctx ends, so that
-// publishes by other processes (pier import) become visible.
-func (s *Service) WatchView(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := s.RefreshView(ctx); err != nil && ctx.Err() == nil {
-				s.log.Warn("refresh served view", "err", err)
-			}
-		}
-	}
-}
-
-// Targets lists the catalog's targets.
-func (s *Service) Targets(ctx context.Context) ([]TargetInfo, error) {
-	ts, err := s.cat.Targets(ctx)
-	s.overlayFailures(ts)
-	return ts, err
-}
-
-// Packages lists the packages of t.
-func (s *Service) Packages(ctx context.Context, t Target) ([]Package, error) {
-	ti, err := s.FindTarget(ctx, t)
-	if err != nil {
-		return nil, err
-	}
-	return s.cat.Packages(ctx, ti.ID)
-}
-
-// FindTarget returns t as the catalog knows it, or an error wrapping
-// ErrNotFound if nothing was ever uploaded to it.
-func (s *Service) FindTarget(ctx context.Context, t Target) (*TargetInfo, error) {
-	ts, err := s.Heads(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for i := range ts {
-		if ts[i].Target == t {
-			return &ts[i], nil
-		}
-	}
-	return nil, fmt.Errorf("target %s: %w", t, ErrNotFound)
-}
-
-// Blobs returns the blob store.
-func (s *Service) Blobs() *Blobs { return s.blobs }
-
-// ServedPaths yields every served path that starts with prefix.
-func (s *Service) ServedPaths(prefix string) func(yield func(string) bool) {
+// servedPaths yields every served path that starts with prefix.
+func (v *viewer) servedPaths(prefix string) func(yield func(string) bool) {
 	return func(yield func(string) bool) {
-		v := s.view.cur.Load()
-		if v == nil {
+		cur := v.cur.Load()
+		if cur == nil {
 			return
 		}
-		for p := range v.files {
+		for p := range cur.files {
 			if strings.HasPrefix(p, prefix) && !yield(p) {
 				return
 			}
@@ -264,45 +208,95 @@ func (s *Service) ServedPaths(prefix string) func(yield func(string) bool) {
 	}
 }
 
-// Heads lists every target with its current generation (no package counts).
-func (s *Service) Heads(ctx context.Context) ([]TargetInfo, error) {
-	ts, err := s.cat.Heads(ctx)
-	s.overlayFailures(ts)
-	return ts, err
-}
-
-// Retained returns the generations of target that stay servable, newest
-// first: the current one and up to KeepGenerations-1 before it.
-func (s *Service) Retained(ctx context.Context, t *TargetInfo) ([]Generation, error) {
-	return s.cat.Generations(ctx, t.ID, s.opts.KeepGenerations)
-}
-
-// Delete removes a package from t. It does not publish; the package stays
-// in the generations that have it until they are replaced.
-func (s *Service) Delete(ctx context.Context, t Target, name, version, arch string) error {
-	ti, err := s.FindTarget(ctx, t)
-	if err != nil {
-		return err
+// collision returns an error wrapping ErrConflict when a file of files is
+// served now by a target other than t with other bytes: a URL never
+// changes which target it serves.
+func (v *viewer) collision(t Target, files []File) error {
+	cur := v.cur.Load()
+	if cur == nil {
+		return nil
 	}
-	if err := s.cat.DeletePackage(ctx, ti.ID, name, version, arch); err != nil {
-		return err
+	for _, f := range files {
+		sv, ok := cur.files[f.Path]
+		if !ok || sv.SHA256 == f.SHA256 {
+			continue
+		}
+		for _, other := range sv.Targets {
+			if other != t {
+				return fmt.Errorf("%s is already published by target %s with other content; a URL never changes target: %w",
+					f.Path, other, ErrConflict)
+			}
+		}
 	}
-	s.log.Info("package deleted", "target", t.String(), "name", name, "version", version, "arch", arch)
 	return nil
 }
 
-// Path returns the path of t's own tree, where its root files are
-// published ("deb/5.8/debian/dists/bookworm/", "rpm/5.8/el/9/"), or "" when
-// its format does not say.
-func (s *Service) Path(t Target) string {
-	spec, err := s.Spec(t.Distro)
-	if err != nil {
-		return ""
+// manifest returns the files of the generation whose manifest has sha256
+// sum, cached for the retained generations. The slice is shared: callers
+// must not modify it.
+func (v *viewer) manifest(ctx context.Context, sum string) ([]File, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.manifestLocked(ctx, sum)
+}
+
+// manifestLocked is manifest with v.mu held.
+func (v *viewer) manifestLocked(ctx context.Context, sum string) ([]File, error) {
+	if m, ok := v.manifests[sum]; ok {
+		return m, nil
 	}
-	if l, ok := spec.Format.(Layout); ok {
-		if ps := l.Prefixes(t); len(ps) > 0 {
-			return ps[0]
+	m, err := readManifest(ctx, v.d.blobs, sum)
+	if err != nil {
+		return nil, err
+	}
+	v.manifests[sum] = m
+	return m, nil
+}
+
+// cached returns a manifest if the cache holds it, without reading or
+// adding anything (garbage collection reads old generations' manifests,
+// which must not fill the cache).
+func (v *viewer) cached(sum string) ([]File, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	m, ok := v.manifests[sum]
+	return m, ok
+}
+
+// remember caches the manifest a publish just stored, which the view needs
+// next, sparing a read, check and decode of the blob.
+func (v *viewer) remember(sum string, files []File) {
+	v.mu.Lock()
+	v.manifests[sum] = files
+	v.mu.Unlock()
+}
+
+// watch refreshes the view every interval until ctx ends, so that
+// publishes by other processes (pier import) become visible.
+func (v *viewer) watch(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := v.refresh(ctx); err != nil && ctx.Err() == nil {
+				v.d.log.Warn("refresh served view", "err", err)
+			}
 		}
 	}
-	return ""
+}
+
+// readManifest reads and decodes the manifest blob sum.
+func readManifest(ctx context.Context, blobs *Blobs, sum string) ([]File, error) {
+	data, err := blobs.ReadAll(ctx, sum)
+	if err != nil {
+		return nil, fmt.Errorf("read manifest: %w", err)
+	}
+	var m []File
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("decode manifest %s: %w", sum, err)
+	}
+	return m, nil
 }

@@ -68,7 +68,7 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	const commitEvery = 1000
 	// pier serve's reconciler leaves the target's publish to this import
 	// while it runs (a crash releases the lock and the server publishes).
-	release, err := a.svc.HoldImport(t)
+	release, err := a.svc.HoldImport(ctx, t)
 	if err != nil {
 		return err
 	}

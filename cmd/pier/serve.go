@@ -121,19 +121,19 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	defer stopWatch()
-	go a.svc.WatchView(watchCtx, time.Second)
-	// Every target that owes a publish (an acknowledged upload whose
-	// publish a crash or a failure lost) is published now, and retried
-	// with a backoff while it fails.
-	go a.svc.Reconcile(watchCtx, 2*time.Second)
-	go a.svc.GCLoop(watchCtx, cfg.Retention.GCInterval, repo.GCOptions{Grace: cfg.Retention.GCGrace})
-	// Roots with a Valid-Until (deb.valid_days) are re-signed before they
-	// expire; a key ring that changed since the last start re-signs all.
-	go a.svc.ResignLoop(watchCtx, 5*time.Second)
+	// The service's background work: the served view follows pier import's
+	// publishes, every target that owes a publish (an acknowledged upload
+	// whose publish a crash or a failure lost) is published now and retried
+	// with a backoff while it fails, roots with a Valid-Until
+	// (deb.valid_days) are re-signed before they expire, and garbage is
+	// collected every retention.gc_interval. a.Close stops the publishes.
+	runDone := make(chan struct{})
+	go func() { a.svc.Run(watchCtx); close(runDone) }()
+	// A key ring that changed since the last start re-signs all.
 	go resignForNewRing(watchCtx, a, log)
 	mirrorsDone := make(chan struct{})
 	go func() { a.mirrors.Run(watchCtx); close(mirrorsDone) }()
-	defer func() { stopWatch(); <-mirrorsDone }()
+	defer func() { stopWatch(); <-mirrorsDone; <-runDone }()
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

@@ -79,8 +79,17 @@ type app struct {
 	created bool // the signing key was generated now
 }
 
+// closeGrace bounds how long closing the app waits for running publishes
+// before it cancels them (pier serve's unit gives 45 s to stop, 30 of them
+// to requests in flight).
+const closeGrace = 10 * time.Second
+
 func (a *app) Close() {
-	a.svc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), closeGrace)
+	defer cancel()
+	if err := a.svc.Close(ctx); err != nil {
+		a.log.Warn("shutdown", "err", err)
+	}
 	a.cat.Close()
 }
 
@@ -142,6 +151,8 @@ func open(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 		KeepGenerations:   cfg.Publish.KeepGenerations,
 		PackageCacheBytes: packageCacheBytes(cfg.Publish.PackageCache),
 		PublishRetry:      cfg.Publish.Retry,
+		GCInterval:        cfg.Retention.GCInterval,
+		GCGrace:           cfg.Retention.GCGrace,
 		Hook:              crashHook(),
 		Now:               testClock(log),
 		OnChange: func() {

@@ -1,0 +1,217 @@
+package repo
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// prepFunc changes a target's package set under its publish lock, right
+// before the publish reads it (the restore step of a rollback), and returns
+// the new generation's note.
+type prepFunc func(ctx context.Context, ti *TargetInfo) (note string, err error)
+
+// publishWith builds and switches to a new generation of t: under the
+// target's publish lock it runs prep (if any), applies the target's
+// retention rule, indexes the live packages, reads the result back
+// (verify) and switches. It also returns the packages the retention rule
+// removed. A failure leaves the previous generation live and is recorded
+// on the target (TargetInfo.PublishError) until a publish succeeds; a
+// refused prep and a cancelled publish are not failures of the target.
+func (p *publisher) publishWith(ctx context.Context, t Target, prep prepFunc) (*Generation, []Package, error) {
+	spec, err := p.d.spec(t.Distro)
+	if err != nil {
+		return nil, nil, err
+	}
+	unlock, err := p.d.locks.publish(ctx, t)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer unlock()
+	// Hold off garbage collection for the whole publish: the rows a
+	// rollback restores, the rows being read and the index blobs stored
+	// before the generation naming them is recorded must all survive it.
+	gcUnlock, err := p.d.locks.gc(ctx, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer gcUnlock()
+	ti, note, err := p.prepare(ctx, t, spec, prep)
+	if err != nil {
+		return nil, nil, err
+	}
+	gen, pruned, err := p.generate(ctx, spec.Format, ti, note)
+	if err != nil {
+		p.failed(ctx, ti, err)
+		return nil, nil, err
+	}
+	p.d.fails.succeeded(ti.ID)
+	// The generation is live: the view shows it even if ctx ended meanwhile.
+	if err := p.view.refresh(context.WithoutCancel(ctx)); err != nil {
+		p.d.log.Warn("refresh served view", "err", err)
+	}
+	return gen, pruned, nil
+}
+
+// prepare reads t as the catalog knows it, running prep first when there
+// is one (and reading t again for the revision prep made).
+func (p *publisher) prepare(ctx context.Context, t Target, spec *FormatSpec, prep prepFunc) (*TargetInfo, string, error) {
+	ti, err := p.d.cat.Target(ctx, t, spec.Format.Name())
+	if err != nil || prep == nil {
+		return ti, "", err
+	}
+	note, err := prep(ctx, ti)
+	if err != nil {
+		return nil, "", err
+	}
+	ti, err = p.d.cat.Target(ctx, t, spec.Format.Name())
+	return ti, note, err
+}
+
+// generate applies ti's retention to its live packages, builds the new
+// generation and records it as current.
+func (p *publisher) generate(ctx context.Context, f Format, ti *TargetInfo, note string) (*Generation, []Package, error) {
+	// The revision is read before the packages, so the generation never
+	// claims a package set newer than the one it publishes (a change that
+	// lands in between only makes the target look pending once more).
+	revision := ti.Revision
+	pkgs, err := p.pkgs.live(ctx, p.d.cat, ti)
+	if err != nil {
+		return nil, nil, err
+	}
+	pkgs, pruned, err := p.keep.apply(ctx, ti, f, pkgs)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(pruned) > 0 {
+		revision++ // the removal apply made
+	}
+	gen, err := p.build(ctx, f, ti, pkgs)
+	if err != nil {
+		return nil, nil, err
+	}
+	gen.Revision, gen.Note = revision, note
+	p.d.hook("publish.before-switch")
+	if err := p.d.cat.AddGeneration(ctx, ti.ID, gen); err != nil {
+		return nil, nil, err
+	}
+	p.d.hook("publish.after-switch")
+	return gen, pruned, nil
+}
+
+// failed records a failed publish of ti in memory and in the catalog,
+// unless ctx ended: a publish cancelled by a shutdown is not the target's
+// failure.
+func (p *publisher) failed(ctx context.Context, ti *TargetInfo, err error) {
+	if ctx.Err() != nil {
+		return
+	}
+	now := p.d.now()
+	p.d.fails.failed(ti.ID, err.Error(), now)
+	if rerr := p.d.cat.PublishFailed(context.WithoutCancel(ctx), ti.ID, err.Error(), now); rerr != nil {
+		p.d.log.Warn("record publish failure", "target", ti.Target.String(), "err", rerr)
+	}
+}
+
+// build indexes pkgs for ti, stores every new file, adds the alias copies,
+// checks the result as a client would and stores the manifest. It returns
+// the generation to record (without Revision and Note).
+func (p *publisher) build(ctx context.Context, f Format, ti *TargetInfo, pkgs []Package) (*Generation, error) {
+	t := ti.Target
+	now, err := p.publishTime(ctx, ti)
+	if err != nil {
+		return nil, err
+	}
+	files, err := f.Index(ctx, &IndexInput{Target: t, Packages: pkgs, Time: now, Signer: p.d.signer})
+	if err != nil {
+		return nil, fmt.Errorf("index %s: %w", t, err)
+	}
+	data, err := p.storeFiles(ctx, files)
+	if err != nil {
+		return nil, err
+	}
+	if files, err = sortFiles(files); err != nil {
+		return nil, fmt.Errorf("index %s: %w", t, err)
+	}
+	if files, err = p.withAlias(ctx, f, ti, files, now); err != nil {
+		return nil, fmt.Errorf("alias of %s: %w", t, err)
+	}
+	if err := p.view.collision(t, files); err != nil {
+		return nil, err
+	}
+	if err := p.verify(ctx, f, ti, files, data); err != nil {
+		return nil, err
+	}
+	manifest, err := json.Marshal(files)
+	if err != nil {
+		return nil, fmt.Errorf("encode manifest: %w", err)
+	}
+	msum, err := p.d.blobs.PutBytes(ctx, manifest)
+	if err != nil {
+		return nil, err
+	}
+	p.view.remember(msum, files)
+	ids := make([]int64, len(pkgs))
+	for i := range pkgs {
+		ids[i] = pkgs[i].ID
+	}
+	return &Generation{Created: now, Manifest: msum, Files: len(files), Packages: len(pkgs), PackageIDs: ids}, nil
+}
+
+// publishTime returns the time of a new generation: now, truncated to the
+// second (Release's Date has second resolution), and strictly later than the
+// current generation. apt silently ignores a Release whose Date is not newer
+// than the one it has, and rejects one dated in the future, so when publishes
+// come faster than one a second the publish waits instead of lying.
+func (p *publisher) publishTime(ctx context.Context, ti *TargetInfo) (time.Time, error) {
+	now := p.d.now().UTC().Truncate(time.Second)
+	if ti.Current == nil || now.After(ti.Current.Created) {
+		return now, nil
+	}
+	next := ti.Current.Created.Add(time.Second)
+	wait := next.Sub(p.d.now()) + 10*time.Millisecond
+	if wait > 0 && wait < 2*time.Second {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return time.Time{}, ctx.Err()
+		}
+	}
+	return next, nil
+}
+
+// storeFiles stores index data as blobs and fills in their sha256 and
+// size. It returns the stored bytes by sha256, for the read-back check.
+func (p *publisher) storeFiles(ctx context.Context, files []File) (map[string][]byte, error) {
+	for i := range files {
+		f := &files[i]
+		if f.Data == nil {
+			if f.SHA256 == "" {
+				return nil, fmt.Errorf("index output %s has neither data nor blob", f.Path)
+			}
+			continue
+		}
+		h := sha256.Sum256(f.Data)
+		f.SHA256, f.Size = hex.EncodeToString(h[:]), int64(len(f.Data))
+	}
+	// Identical data (a by-hash copy and its canonical file) is stored once.
+	seen := map[string][]byte{}
+	for i := range files {
+		f := &files[i]
+		if _, dup := seen[f.SHA256]; f.Data == nil || dup {
+			f.Data = nil
+			continue
+		}
+		seen[f.SHA256] = f.Data
+		if err := p.d.blobs.putSum(ctx, f.SHA256, f.Data); err != nil {
+			return nil, err
+		}
+		f.Data = nil
+	}
+	return seen, nil
+}
