@@ -59,7 +59,7 @@ func newFilesEnv(t *testing.T, ac auth.Config, rpmCfg rpm.Config) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(svc.Close)
+	t.Cleanup(func() { svc.Close(context.Background()) })
 	ac.Tokens = append(ac.Tokens, auth.ConfigToken{Name: auth.AdminName, Secret: adminSecret, Scopes: []string{"admin"}})
 	authn, err := auth.New(cat, ac, log)
 	if err != nil {
