@@ -29,6 +29,9 @@ func derive(dir string) ([]row, error) {
 	d := &deriver{dir: dir}
 	rows := toolRows()
 	rows = append(rows, craftedRows()...)
+	for _, c := range apkCases() {
+		rows = append(rows, c.row())
+	}
 	for _, step := range []func() ([]row, error){d.debs, d.rpms, d.apks, d.others} {
 		r, err := step()
 		if err != nil {
@@ -70,9 +73,9 @@ func toolRows() []row {
 		good("rpm/corpus-rpm-bomb-1.0-1.x86_64.rpm", "rpm", rpmkeys,
 			"rpmbuild 4.18.0 w19.zstdio of a 1 GiB file of zeros: a 39 KB package; rpm checks the compressed payload's digest and Pier need not expand it"),
 		good("rpm/corpus-nfpm-rpm-1.0-1.noarch.rpm", "rpm", rpmkeys, "nfpm v2.45.2 rpm, arch all (gen packages)"),
-		good("apk/corpus-abuild-1.0-r0.apk", "apk", apkTools+" source: extract_v2.c, database.c apk_db_install_file",
+		good("apk/corpus-abuild-1.0-r0.apk", "apk", apkTools+" source: package.c, io_archive.c, database.c apk_db_install_archive_entry",
 			"gen packages, abuild's layout: signature, control (.PKGINFO in abuild's field order, datahash), data with pax APK-TOOLS.checksum.SHA1 and legacy APK2 checksums, gzip -n -9, GNU tar records"),
-		good("apk/corpus-melange-1.0-r0.apk", "apk", apkTools+" source: extract_v2.c, database.c apk_db_install_file",
+		good("apk/corpus-melange-1.0-r0.apk", "apk", apkTools+" source: package.c, io_archive.c, database.c apk_db_install_archive_entry",
 			"gen packages, melange's layout: .PKGINFO from melange's template (empty commit), Go archive/tar streams with pax checksums"),
 		good("apk/corpus-nfpm-apk-1.0-r0.apk", "apk", apkTools+" (CLIENTS.md: nfpm file/dir/symlink contents install)",
 			"nfpm v2.45.2 apk of file, dir and symlink contents, signed with keys/test-only-apk-packager (gen packages)"),
@@ -110,13 +113,13 @@ func craftedRows() []row {
 			refuses+" ("+apkTools+": \"package file format error\", CLIENTS.md; package.c apk_blob_pull_dep)",
 			"gen packages, melange layout: provides = so:libcorpus.so.0unstable=0unstable (not an apk version), as a real melange build wrote"),
 		bad("crafted/apk/data-absolute-name.apk", "apk", 422, "absolute",
-			refuses+" ("+apkTools+": database.c apk_db_install_file, \"ignoring malicious file\", broken_files fails the install)",
+			refuses+" ("+apkTools+": database.c apk_db_install_archive_entry, \"ignoring malicious file\", broken_files fails the install)",
 			"gen packages, abuild layout: data entry /tmp/pier-corpus-evil"),
 		bad("crafted/apk/data-traversal.apk", "apk", 422, "traversal",
-			refuses+" ("+apkTools+": database.c apk_db_install_file, a /../ element is \"malicious\", broken_files fails the install)",
+			refuses+" ("+apkTools+": database.c apk_db_install_archive_entry, a /../ element is \"malicious\", broken_files fails the install)",
 			"gen packages, abuild layout: data entry usr/share/NAME/../../../../tmp/pier-corpus-evil"),
 		good("crafted/apk/data-leading-dotdot.apk", "apk",
-			apkTools+": database.c apk_db_install_file skips every data entry whose name starts with '.', so ../ names are never written",
+			apkTools+": database.c apk_db_install_archive_entry skips every data entry whose name starts with '.', so ../ names are never written",
 			"gen packages, abuild layout: data entry ../../../tmp/pier-corpus-evil"),
 		bad("crafted/apk/bomb-control.apk", "apk", 422, "expand",
 			accepts+" ("+apkTools+": scripts are read whole, no size limit)",
@@ -424,8 +427,8 @@ func (d *deriver) apks() ([]row, error) {
 		tool string
 		what string
 	}{
-		{"trunc-after-signature.apk", sigEnd, "control", "extract_v2.c: no .PKGINFO, not a package (APKE_FORMAT_INVALID)", "the signature member only"},
-		{"trunc-after-control.apk", ctlEnd, "data stream", "extract_v2.c apk_extract_v2: the data part never verified (APKE_V2PKG_INTEGRITY)", "signature and control members, no data member"},
+		{"trunc-after-signature.apk", sigEnd, "only signature entries", "package.c apk_sign_ctx_mpart_cb: the file ends while still in the signature part → EKEYREJECTED, \"BAD signature\"", "the signature member only"},
+		{"trunc-after-control.apk", ctlEnd, "data stream", "package.c apk_sign_ctx_status: the data part is never verified → EBADMSG, \"BAD archive\"", "signature and control members, no data member"},
 		{"trunc-in-data.apk", len(b) - 1, "truncated", "io_gunzip.c: the gzip stream ends early", "the last byte (of the data member's gzip trailer) missing"},
 	} {
 		if err := add(c.file, b[:c.at], c.msg, c.tool, fmt.Sprintf("%s %s (%d of %d bytes)", base, c.what, c.at, len(b))); err != nil {
@@ -443,7 +446,7 @@ func (d *deriver) apks() ([]row, error) {
 	// A valid data member with other content: datahash no longer matches.
 	spec := apkSpec{name: "corpus-abuild", layout: "abuild", payload: []byte("a payload swapped in after signing, same length!!!!!!!!!!!!!!!!!!!!!\n")}
 	swapped := append(bytes.Clone(b[:ctlEnd]), spec.abuildData()...)
-	if err := add("datahash-mismatch.apk", swapped, "datahash", "extract_v2.c apk_sign_ctx_mpart_cb: data hash differs (APKE_V2PKG_INTEGRITY, \"BAD signature\")",
+	if err := add("datahash-mismatch.apk", swapped, "datahash", "package.c apk_sign_ctx_mpart_cb: the data's sha256 differs from datahash → EKEYREJECTED, \"BAD signature\"",
 		base+" with its data member rebuilt around another payload.txt (pax checksum updated): a valid stream whose SHA-256 is not .PKGINFO's datahash"); err != nil {
 		return nil, err
 	}
