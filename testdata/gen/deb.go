@@ -145,6 +145,9 @@ func craftedDebs(dir string, _ *rsa.PrivateKey) error {
 			what:       "a 560 KB data.tar.zst that expands to 16.5 GiB",
 			dataMember: &arMember{name: "data.tar.zst", data: zstdBomb(bombName, 3, 5632<<20)}},
 	}
+	for _, c := range debCases() {
+		debs = append(debs, c.deb)
+	}
 	for _, d := range debs {
 		if err := writeFile(filepath.Join(dir, d.file), d.build()); err != nil {
 			return err

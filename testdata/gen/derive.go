@@ -29,6 +29,9 @@ func derive(dir string) ([]row, error) {
 	d := &deriver{dir: dir}
 	rows := toolRows()
 	rows = append(rows, craftedRows()...)
+	for _, c := range debCases() {
+		rows = append(rows, c.row())
+	}
 	for _, c := range apkCases() {
 		rows = append(rows, c.row())
 	}
