@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -304,6 +305,29 @@ func (d *deriver) rpms() ([]row, error) {
 		{"trunc-in-payload.rpm", len(b) - 1, "truncated", "the last byte of the payload missing"},
 	} {
 		if err := add(c.file, b[:c.at], c.msg, base+" "+c.what+fmt.Sprintf(" (%d of %d bytes)", c.at, len(b))); err != nil {
+			return nil, err
+		}
+	}
+	// The lead and the header intros (rpm: lib/rpmlead.c rpmLeadRead,
+	// lib/header.c hdrblobRead).
+	leadVersion := bytes.Clone(b)
+	leadVersion[4] = 2
+	leadSigType := bytes.Clone(b)
+	binary.BigEndian.PutUint16(leadSigType[78:80], 0)
+	sigEntries := bytes.Clone(b)
+	binary.BigEndian.PutUint32(sigEntries[f.sigStart+8:], 33)
+	for _, c := range []struct {
+		file string
+		data []byte
+		msg  string
+		how  string
+	}{
+		{"lead-version-2.rpm", leadVersion, "format version", base + " with the lead's major version 3 made 2 (rpmLeadRead: \"unsupported RPM package version\")"},
+		{"lead-signature-type.rpm", leadSigType, "signature type", base + " with the lead's signature type 5 made 0 (rpmLeadRead: \"illegal signature type\")"},
+		{"main-header-magic.rpm", flip(b, f.mainStart), "bad magic", base + " with the first byte of the main header's magic XOR 1 (hdrblobRead: \"hdr magic: BAD\")"},
+		{"signature-header-33-entries.rpm", sigEntries, "more than the 32", base + " with the signature header's entry count made 33 (hdrblobRead: \"signature hdr tags: BAD, no. of tags(33) out of range\")"},
+	} {
+		if err := add(c.file, c.data, c.msg, c.how); err != nil {
 			return nil, err
 		}
 	}
