@@ -71,22 +71,50 @@ type craftedDeb struct {
 	data    []rawEntry // extra data.tar entries after the package's tree
 	// dataMember replaces data.tar.gz when set.
 	dataMember *arMember
+	// controlFile, when set, edits the control file's text; a nil result
+	// leaves the ./control entry out.
+	controlFile func(text string) []byte
+	// dataTar, when set, is the uncompressed data.tar instead of the
+	// package's tree and data.
+	dataTar []byte
+	// members, when set, edits the list of ar members (debian-binary,
+	// control.tar.gz, data) before they are written.
+	members func(ms []arMember) []arMember
+	// patch, when set, edits the finished file in place.
+	patch func(b []byte)
 }
 
 func (d craftedDeb) build() []byte {
-	control := append([]rawEntry{
-		{name: "./", typeflag: '5', mode: 0o755},
-		{name: "./control", typeflag: '0', mode: 0o644, data: debControl(d.name, d.what)},
-	}, d.control...)
-	data := arMember{name: "data.tar.gz", data: gz(writeTar(append(debTree(d.name), d.data...), magicGNU, false, 10240))}
+	control := []rawEntry{{name: "./", typeflag: '5', mode: 0o755}}
+	text := debControl(d.name, d.what)
+	if d.controlFile != nil {
+		text = d.controlFile(string(text))
+	}
+	if text != nil {
+		control = append(control, rawEntry{name: "./control", typeflag: '0', mode: 0o644, data: text})
+	}
+	control = append(control, d.control...)
+	dataTar := d.dataTar
+	if dataTar == nil {
+		dataTar = writeTar(append(debTree(d.name), d.data...), magicGNU, false, 10240)
+	}
+	data := arMember{name: "data.tar.gz", data: gz(dataTar)}
 	if d.dataMember != nil {
 		data = *d.dataMember
 	}
-	return writeAr([]arMember{
+	ms := []arMember{
 		{name: "debian-binary", data: []byte("2.0\n")},
 		{name: "control.tar.gz", data: gz(writeTar(control, magicGNU, false, 10240))},
 		data,
-	})
+	}
+	if d.members != nil {
+		ms = d.members(ms)
+	}
+	b := writeAr(ms)
+	if d.patch != nil {
+		d.patch(b)
+	}
+	return b
 }
 
 // evil is a file a hostile entry would write outside the package's tree.
@@ -116,6 +144,9 @@ func craftedDebs(dir string, _ *rsa.PrivateKey) error {
 		{file: "crafted/deb/bomb-data-zstd.deb", name: bombName,
 			what:       "a 560 KB data.tar.zst that expands to 16.5 GiB",
 			dataMember: &arMember{name: "data.tar.zst", data: zstdBomb(bombName, 3, 5632<<20)}},
+	}
+	for _, c := range debCases() {
+		debs = append(debs, c.deb)
 	}
 	for _, d := range debs {
 		if err := writeFile(filepath.Join(dir, d.file), d.build()); err != nil {
@@ -169,15 +200,7 @@ func zstdBomb(name string, n int, size int64) []byte {
 	for i := 1; i <= n; i++ {
 		h := rawEntry{name: fmt.Sprintf("./usr/share/%s/zeros-%d", name, i), typeflag: '0', mode: 0o644}.header(magicGNU)
 		octal(h[124:136], size)
-		// Recompute the header checksum after changing the size field.
-		for j := 148; j < 156; j++ {
-			h[j] = ' '
-		}
-		sum := 0
-		for _, c := range h {
-			sum += int(c)
-		}
-		copy(h[148:156], fmt.Sprintf("%06o\x00 ", sum))
+		fixChecksum(h) // the size field changed
 		content = append(content, func() { raw(h) }, func() { zeros(size, false) })
 	}
 	content = append(content, func() { zeros(1024, true) })

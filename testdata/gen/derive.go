@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,9 @@ const (
 	dpkg     = "dpkg 1.21.23: dpkg-deb --info, --fsys-tarfile, dpkg --unpack"
 	rpmkeys  = "rpm 4.18.0: rpmkeys -Kv with the test-only key trusted"
 	apkTools = "apk-tools 2.14"
+	// pierRefusesTraversal ends the tool column of the debs dpkg unpacks
+	// outside its --root.
+	pierRefusesTraversal = "Pier refuses it on purpose: a path traversal that dpkg would write outside --root"
 )
 
 // derive writes crafted/ (files derived from the tool-made packages) and
@@ -26,6 +30,12 @@ func derive(dir string) ([]row, error) {
 	d := &deriver{dir: dir}
 	rows := toolRows()
 	rows = append(rows, craftedRows()...)
+	for _, c := range debCases() {
+		rows = append(rows, c.row())
+	}
+	for _, c := range apkCases() {
+		rows = append(rows, c.row())
+	}
 	for _, step := range []func() ([]row, error){d.debs, d.rpms, d.apks, d.others} {
 		r, err := step()
 		if err != nil {
@@ -67,9 +77,9 @@ func toolRows() []row {
 		good("rpm/corpus-rpm-bomb-1.0-1.x86_64.rpm", "rpm", rpmkeys,
 			"rpmbuild 4.18.0 w19.zstdio of a 1 GiB file of zeros: a 39 KB package; rpm checks the compressed payload's digest and Pier need not expand it"),
 		good("rpm/corpus-nfpm-rpm-1.0-1.noarch.rpm", "rpm", rpmkeys, "nfpm v2.45.2 rpm, arch all (gen packages)"),
-		good("apk/corpus-abuild-1.0-r0.apk", "apk", apkTools+" source: extract_v2.c, database.c apk_db_install_file",
+		good("apk/corpus-abuild-1.0-r0.apk", "apk", apkTools+" source: package.c, io_archive.c, database.c apk_db_install_archive_entry",
 			"gen packages, abuild's layout: signature, control (.PKGINFO in abuild's field order, datahash), data with pax APK-TOOLS.checksum.SHA1 and legacy APK2 checksums, gzip -n -9, GNU tar records"),
-		good("apk/corpus-melange-1.0-r0.apk", "apk", apkTools+" source: extract_v2.c, database.c apk_db_install_file",
+		good("apk/corpus-melange-1.0-r0.apk", "apk", apkTools+" source: package.c, io_archive.c, database.c apk_db_install_archive_entry",
 			"gen packages, melange's layout: .PKGINFO from melange's template (empty commit), Go archive/tar streams with pax checksums"),
 		good("apk/corpus-nfpm-apk-1.0-r0.apk", "apk", apkTools+" (CLIENTS.md: nfpm file/dir/symlink contents install)",
 			"nfpm v2.45.2 apk of file, dir and symlink contents, signed with keys/test-only-apk-packager (gen packages)"),
@@ -86,9 +96,14 @@ func toolRows() []row {
 // craftedRows are the files gen packages made by hand.
 func craftedRows() []row {
 	return []row{
-		good("crafted/deb/data-traversal.deb", "deb", dpkg+": dpkg --unpack --root R writes R/usr/share/NAME/../../../../tmp/pier-corpus-evil, outside R; dpkg does not check .. in data.tar names",
+		// dpkg installs these two, outside --root: Pier refuses them on
+		// purpose (docs/acceptance/deb.md, the one place it is stricter
+		// than dpkg for safety).
+		bad("crafted/deb/data-traversal.deb", "deb", 422, `".." component`,
+			accepts+" ("+dpkg+": dpkg --unpack --root R writes R/usr/share/NAME/../../../../tmp/pier-corpus-evil, outside R; dpkg does not check .. in data.tar names); "+pierRefusesTraversal,
 			"gen packages: data.tar.gz entry ./usr/share/NAME/../../../../tmp/pier-corpus-evil"),
-		good("crafted/deb/data-leading-dotdot.deb", "deb", dpkg+": dpkg --unpack --root R writes R/../../../tmp/pier-corpus-evil",
+		bad("crafted/deb/data-leading-dotdot.deb", "deb", 422, `".." component`,
+			accepts+" ("+dpkg+": dpkg --unpack --root R writes R/../../../tmp/pier-corpus-evil); "+pierRefusesTraversal,
 			"gen packages: data.tar.gz entry ../../../tmp/pier-corpus-evil"),
 		good("crafted/deb/data-absolute-name.deb", "deb", dpkg+": an absolute name is installed below --root, like ./tmp/pier-corpus-evil",
 			"gen packages: data.tar.gz entry /tmp/pier-corpus-evil"),
@@ -102,13 +117,13 @@ func craftedRows() []row {
 			refuses+" ("+apkTools+": \"package file format error\", CLIENTS.md; package.c apk_blob_pull_dep)",
 			"gen packages, melange layout: provides = so:libcorpus.so.0unstable=0unstable (not an apk version), as a real melange build wrote"),
 		bad("crafted/apk/data-absolute-name.apk", "apk", 422, "absolute",
-			refuses+" ("+apkTools+": database.c apk_db_install_file, \"ignoring malicious file\", broken_files fails the install)",
+			refuses+" ("+apkTools+": database.c apk_db_install_archive_entry, \"ignoring malicious file\", broken_files fails the install)",
 			"gen packages, abuild layout: data entry /tmp/pier-corpus-evil"),
 		bad("crafted/apk/data-traversal.apk", "apk", 422, "traversal",
-			refuses+" ("+apkTools+": database.c apk_db_install_file, a /../ element is \"malicious\", broken_files fails the install)",
+			refuses+" ("+apkTools+": database.c apk_db_install_archive_entry, a /../ element is \"malicious\", broken_files fails the install)",
 			"gen packages, abuild layout: data entry usr/share/NAME/../../../../tmp/pier-corpus-evil"),
 		good("crafted/apk/data-leading-dotdot.apk", "apk",
-			apkTools+": database.c apk_db_install_file skips every data entry whose name starts with '.', so ../ names are never written",
+			apkTools+": database.c apk_db_install_archive_entry skips every data entry whose name starts with '.', so ../ names are never written",
 			"gen packages, abuild layout: data entry ../../../tmp/pier-corpus-evil"),
 		bad("crafted/apk/bomb-control.apk", "apk", 422, "expand",
 			accepts+" ("+apkTools+": scripts are read whole, no size limit)",
@@ -293,6 +308,29 @@ func (d *deriver) rpms() ([]row, error) {
 			return nil, err
 		}
 	}
+	// The lead and the header intros (rpm: lib/rpmlead.c rpmLeadRead,
+	// lib/header.c hdrblobRead).
+	leadVersion := bytes.Clone(b)
+	leadVersion[4] = 2
+	leadSigType := bytes.Clone(b)
+	binary.BigEndian.PutUint16(leadSigType[78:80], 0)
+	sigEntries := bytes.Clone(b)
+	binary.BigEndian.PutUint32(sigEntries[f.sigStart+8:], 33)
+	for _, c := range []struct {
+		file string
+		data []byte
+		msg  string
+		how  string
+	}{
+		{"lead-version-2.rpm", leadVersion, "format version", base + " with the lead's major version 3 made 2 (rpmLeadRead: \"unsupported RPM package version\")"},
+		{"lead-signature-type.rpm", leadSigType, "signature type", base + " with the lead's signature type 5 made 0 (rpmLeadRead: \"illegal signature type\")"},
+		{"main-header-magic.rpm", flip(b, f.mainStart), "bad magic", base + " with the first byte of the main header's magic XOR 1 (hdrblobRead: \"hdr magic: BAD\")"},
+		{"signature-header-33-entries.rpm", sigEntries, "more than the 32", base + " with the signature header's entry count made 33 (hdrblobRead: \"signature hdr tags: BAD, no. of tags(33) out of range\")"},
+	} {
+		if err := add(c.file, c.data, c.msg, c.how); err != nil {
+			return nil, err
+		}
+	}
 	sha := f.sig.entry(tagSigSHA256)
 	summary := f.main.entry(tagSummary)
 	if sha == nil || summary == nil {
@@ -416,8 +454,8 @@ func (d *deriver) apks() ([]row, error) {
 		tool string
 		what string
 	}{
-		{"trunc-after-signature.apk", sigEnd, "control", "extract_v2.c: no .PKGINFO, not a package (APKE_FORMAT_INVALID)", "the signature member only"},
-		{"trunc-after-control.apk", ctlEnd, "data stream", "extract_v2.c apk_extract_v2: the data part never verified (APKE_V2PKG_INTEGRITY)", "signature and control members, no data member"},
+		{"trunc-after-signature.apk", sigEnd, "only signature entries", "package.c apk_sign_ctx_mpart_cb: the file ends while still in the signature part → EKEYREJECTED, \"BAD signature\"", "the signature member only"},
+		{"trunc-after-control.apk", ctlEnd, "data stream", "package.c apk_sign_ctx_status: the data part is never verified → EBADMSG, \"BAD archive\"", "signature and control members, no data member"},
 		{"trunc-in-data.apk", len(b) - 1, "truncated", "io_gunzip.c: the gzip stream ends early", "the last byte (of the data member's gzip trailer) missing"},
 	} {
 		if err := add(c.file, b[:c.at], c.msg, c.tool, fmt.Sprintf("%s %s (%d of %d bytes)", base, c.what, c.at, len(b))); err != nil {
@@ -435,7 +473,7 @@ func (d *deriver) apks() ([]row, error) {
 	// A valid data member with other content: datahash no longer matches.
 	spec := apkSpec{name: "corpus-abuild", layout: "abuild", payload: []byte("a payload swapped in after signing, same length!!!!!!!!!!!!!!!!!!!!!\n")}
 	swapped := append(bytes.Clone(b[:ctlEnd]), spec.abuildData()...)
-	if err := add("datahash-mismatch.apk", swapped, "datahash", "extract_v2.c apk_sign_ctx_mpart_cb: data hash differs (APKE_V2PKG_INTEGRITY, \"BAD signature\")",
+	if err := add("datahash-mismatch.apk", swapped, "datahash", "package.c apk_sign_ctx_mpart_cb: the data's sha256 differs from datahash → EKEYREJECTED, \"BAD signature\"",
 		base+" with its data member rebuilt around another payload.txt (pax checksum updated): a valid stream whose SHA-256 is not .PKGINFO's datahash"); err != nil {
 		return nil, err
 	}
@@ -460,7 +498,9 @@ func (d *deriver) others() ([]row, error) {
 	}
 	for _, f := range []string{"deb", "rpm", "apk"} {
 		rows = append(rows,
-			bad("crafted/any/empty", f, 422, "empty", refuses+" (every tool)", "an empty file (gen derive)"),
+			// An upload without a body is a bad request (400), not a bad
+			// package; pier import names the empty file.
+			bad("crafted/any/empty", f, 400, "empty", refuses+" (every tool)", "an empty file (gen derive)"),
 			bad("crafted/any/not-a-package.txt", f, 422, "not a", refuses+" (every tool)", "a text file (gen derive)"))
 		for _, o := range []string{"deb", "rpm", "apk"} {
 			if o != f {

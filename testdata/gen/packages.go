@@ -30,7 +30,7 @@ func packages(dir string) error {
 	if err != nil {
 		return err
 	}
-	steps := []func(string, *rsa.PrivateKey) error{nfpmPackages, apkLayouts, craftedDebs}
+	steps := []func(string, *rsa.PrivateKey) error{nfpmPackages, apkLayouts, apkCrafted, craftedDebs}
 	for _, step := range steps {
 		if err := step(dir, key); err != nil {
 			return err

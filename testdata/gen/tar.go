@@ -18,6 +18,10 @@ type rawEntry struct {
 	// legacy, when set, is written into linkname[3:] as abuild-tar --hash
 	// does for regular files.
 	legacy []byte
+	// patch, when set, edits the finished header block (checksum
+	// included): a hostile or broken header. It calls fixChecksum when the
+	// header must still have a valid checksum.
+	patch func(h []byte)
 }
 
 // tarMagic selects the header magic: POSIX ustar ("ustar\x0000", what GNU
@@ -69,6 +73,16 @@ func (e rawEntry) header(magic tarMagic) []byte {
 		octal(h[329:337], 0)
 		octal(h[337:345], 0)
 	}
+	fixChecksum(h)
+	if e.patch != nil {
+		e.patch(h)
+	}
+	return h
+}
+
+// fixChecksum writes the checksum of header block h: six octal digits,
+// NUL, space (GNU tar's way), over the block with the field as spaces.
+func fixChecksum(h []byte) {
 	for i := 148; i < 156; i++ {
 		h[i] = ' '
 	}
@@ -76,9 +90,7 @@ func (e rawEntry) header(magic tarMagic) []byte {
 	for _, c := range h {
 		sum += int(c)
 	}
-	// The checksum: six octal digits, NUL, space (GNU tar's way).
 	copy(h[148:156], fmt.Sprintf("%06o\x00 ", sum))
-	return h
 }
 
 // writeTar writes entries as a tar stream. With cut, the end-of-archive
