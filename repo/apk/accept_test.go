@@ -165,7 +165,11 @@ const melangeProvides = "pkgname = libfoo\npkgver = 1.2.3-r0\narch = x86_64\nsiz
 func TestReadRefusesWhatApkRefuses(t *testing.T) {
 	f := newTestFormat(t, Config{})
 	patched := func(patch func(hdr []byte)) []byte {
-		return rawTar(t, false, []rawEntry{file("usr/share/raw/file", []byte("hello"))}, func(_ int, h []byte) { patch(h) })
+		return rawTar(t, false, withDirs(file("usr/share/raw/file", []byte("hello"))), func(i int, h []byte) {
+			if i == 3 { // the file, after its three folders
+				patch(h)
+			}
+		})
 	}
 	tests := []struct {
 		name string
@@ -192,11 +196,15 @@ func TestReadRefusesWhatApkRefuses(t *testing.T) {
 			tgz(t, false, file("usr/share/y", nil))...), []string{`tar entry "usr/bin/x" is in the control part`}},
 		{"hard link to a missing file", rawPkg{data: []rawEntry{{hdr: tar.Header{Name: "usr/x", Typeflag: tar.TypeLink,
 			Linkname: "usr/y", Format: tar.FormatUSTAR}}}}.build(t), []string{`hard link to "usr/y"`}},
-		{"data after the end of the tar", rawPkg{dataTar: append(rawTar(t, false, []rawEntry{file("usr/a", nil)}, nil),
+		{"data after the end of the tar", rawPkg{dataTar: append(rawTar(t, false, withDirs(file("usr/a", nil)), nil),
 			rawTar(t, true, []rawEntry{file("usr/b", nil)}, nil)...)}.build(t), []string{"continues after its end-of-archive blocks"}},
-		{"partial block", rawPkg{dataTar: append(rawTar(t, false, []rawEntry{file("usr/a", nil)}, nil), 1, 2, 3)}.build(t),
+		{"a file whose folder has no entry", rawPkg{dataTar: rawTar(t, false, []rawEntry{dir("usr/"), file("usr/share/a", nil)}, nil)}.build(t),
+			[]string{`"usr/share/a"`, `folder "usr/share" has no entry`, "no dirent in archive"}},
+		{"a folder listed after its file", rawPkg{dataTar: rawTar(t, false, []rawEntry{file("usr/a", nil), dir("usr/")}, nil)}.build(t),
+			[]string{`folder "usr" has no entry`}},
+		{"partial block", rawPkg{dataTar: append(rawTar(t, false, withDirs(file("usr/a", nil)), nil), 1, 2, 3)}.build(t),
 			[]string{"not a 512-byte block"}},
-		{"truncated entry data", rawPkg{dataTar: rawTar(t, true, []rawEntry{file("usr/a", make([]byte, 1000))}, nil)[:1024]}.build(t),
+		{"truncated entry data", rawPkg{dataTar: rawTar(t, true, withDirs(file("usr/a", make([]byte, 1000))), nil)[:1536]}.build(t),
 			[]string{`ends inside the data of entry "usr/a"`}},
 		{"pkgver invalid for apk 2 and 3", rawPkg{pkginfo: strings.Replace(basePkgInfo, "1.0-r0", "1.0-1", 1)}.build(t),
 			[]string{`pkgver "1.0-1"`}},
@@ -235,7 +243,7 @@ func TestReadAcceptsWhatApkAccepts(t *testing.T) {
 	ctlOneZero := append(rawTar(t, true, []rawEntry{file(".PKGINFO", []byte(basePkgInfo+"datahash = "+sha256hex(goodMembers[1])+"\n"))}, nil), make([]byte, 512)...)
 	oneZero := append(dataMember(ctlOneZero), goodMembers[1]...)
 	// Data in two gzip members: the datahash covers both.
-	split := rawTar(t, false, []rawEntry{file("usr/a", []byte("aaaa")), file("usr/b", []byte("bbbb"))}, nil)
+	split := rawTar(t, false, withDirs(file("usr/a", []byte("aaaa")), file("usr/b", []byte("bbbb"))), nil)
 	d1, d2 := gz(t, split[:1024]), gz(t, split[1024:])
 	twoData := append(tgz(t, true, file(".PKGINFO", []byte(basePkgInfo+"datahash = "+sha256hex(append(bytes.Clone(d1), d2...))+"\n"))), d1...)
 	twoData = append(twoData, d2...)
@@ -275,12 +283,12 @@ func TestReadAcceptsWhatApkAccepts(t *testing.T) {
 			fields: map[string]string{"P": "raw"}, cMember: 2},
 		{name: "control member ending with one zero block", data: oneZero, fields: map[string]string{"P": "raw"}, cMember: 0},
 		{name: "data in two gzip members", data: twoData, fields: map[string]string{"P": "raw"}, cMember: 0},
-		{name: "data tar without end-of-archive blocks", data: rawPkg{dataTar: rawTar(t, true, []rawEntry{file("usr/a", []byte("a"))}, nil)}.build(t),
+		{name: "data tar without end-of-archive blocks", data: rawPkg{dataTar: rawTar(t, true, withDirs(file("usr/a", []byte("a"))), nil)}.build(t),
 			fields: map[string]string{"P": "raw"}, cMember: 0},
-		{name: "header checksums are not checked", data: rawPkg{dataTar: rawTar(t, false, []rawEntry{file("usr/a", []byte("a"))},
+		{name: "header checksums are not checked", data: rawPkg{dataTar: rawTar(t, false, withDirs(file("usr/a", []byte("a"))),
 			func(_ int, h []byte) { copy(h[148:156], "0000000\x00") })}.build(t), fields: map[string]string{"P": "raw"}, cMember: 0},
 		{name: "an empty-name header is an end-of-archive block", data: rawPkg{dataTar: rawTar(t, false, []rawEntry{
-			{hdr: tar.Header{Name: "x/", Typeflag: tar.TypeDir, Mode: 0o755, Format: tar.FormatUSTAR}}, file("usr/a", []byte("a"))},
+			{hdr: tar.Header{Name: "x/", Typeflag: tar.TypeDir, Mode: 0o755, Format: tar.FormatUSTAR}}, dir("usr/"), file("usr/a", []byte("a"))},
 			func(i int, h []byte) {
 				if i == 0 {
 					h[0], h[1] = 0, 0
@@ -290,6 +298,10 @@ func TestReadAcceptsWhatApkAccepts(t *testing.T) {
 			file("./usr/bin/x", []byte("x")), file(".hidden", nil)}}.build(t), fields: map[string]string{"P": "raw"}, cMember: 0},
 		{name: "hard link to an earlier file", data: rawPkg{data: []rawEntry{file("usr/a", []byte("a")), {hdr: tar.Header{Name: "usr/b",
 			Typeflag: tar.TypeLink, Linkname: "usr/a", Format: tar.FormatUSTAR}}}}.build(t), fields: map[string]string{"P": "raw"}, cMember: 0},
+		{name: "a file at the root needs no folder", data: rawPkg{dataTar: rawTar(t, false, []rawEntry{file("top", []byte("a"))}, nil)}.build(t),
+			fields: map[string]string{"P": "raw"}, cMember: 0},
+		{name: ".keep_ files are skipped before the folder check", data: rawPkg{dataTar: rawTar(t, false,
+			[]rawEntry{file("var/lib/x/.keep_raw", nil)}, nil)}.build(t), fields: map[string]string{"P": "raw"}, cMember: 0},
 		{name: "unknown typeflags are skipped", data: rawPkg{data: []rawEntry{{hdr: tar.Header{Name: "/abs/ignored", Typeflag: 'V',
 			Format: tar.FormatUSTAR}}, file("usr/a", nil)}}.build(t), fields: map[string]string{"P": "raw"}, cMember: 0},
 		{name: "GNU long names and pax paths", data: rawPkg{data: []rawEntry{

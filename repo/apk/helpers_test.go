@@ -160,6 +160,44 @@ func file(name string, data []byte) rawEntry {
 	return rawEntry{hdr: tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(data)), Format: tar.FormatUSTAR}, data: data}
 }
 
+// dir returns a directory entry.
+func dir(name string) rawEntry {
+	return rawEntry{hdr: tar.Header{Name: name, Typeflag: tar.TypeDir, Mode: 0o755, Format: tar.FormatUSTAR}}
+}
+
+// withDirs puts before entries a directory entry for every parent folder
+// of theirs that has none, as abuild and nfpm write them (apk-tools
+// installs a file only into a folder its package listed).
+func withDirs(entries ...rawEntry) []rawEntry {
+	have := map[string]bool{}
+	for _, e := range entries {
+		if e.hdr.Typeflag == tar.TypeDir {
+			have[strings.TrimSuffix(e.hdr.Name, "/")] = true
+		}
+	}
+	var out []rawEntry
+	for _, e := range entries {
+		switch e.hdr.Typeflag {
+		case tar.TypeReg, tar.TypeLink, tar.TypeSymlink:
+		default:
+			out = append(out, e)
+			continue
+		}
+		if !strings.HasPrefix(e.hdr.Name, ".") && !strings.HasPrefix(e.hdr.Name, "/") {
+			parts := strings.Split(e.hdr.Name, "/")
+			for i := 1; i < len(parts); i++ {
+				d := strings.Join(parts[:i], "/")
+				if !have[d] {
+					have[d] = true
+					out = append(out, dir(d+"/"))
+				}
+			}
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
 // tgz writes entries as one gzip member, cut (no end-of-archive blocks) or
 // complete.
 func tgz(t testing.TB, cut bool, entries ...rawEntry) []byte {

@@ -92,6 +92,7 @@ type pkgReader struct {
 	info       pkgInfo
 	sawPkgInfo bool
 	files      map[string]struct{} // non-directory data entries, for hard links
+	dirs       map[string]struct{} // directory data entries, without the trailing "/"
 }
 
 // maxDataEntries bounds the names Pier remembers to check hard links.
@@ -118,7 +119,7 @@ func (h hashSink) Write(p []byte) (int, error) {
 // stanza, see Format.
 func (f *Format) Read(ctx context.Context, r io.ReaderAt, size int64, _ repo.Sums) (*repo.Parsed, error) {
 	pr := &pkgReader{ctx: ctx, cfg: &f.cfg, src: newSource(r, size), size: size, buf: make([]byte, 32<<10),
-		id: sha1.New(), files: map[string]struct{}{}}
+		id: sha1.New(), files: map[string]struct{}{}, dirs: map[string]struct{}{}}
 	pr.sink = hashSink{pr}
 	if err := pr.read(); err != nil {
 		return nil, err
@@ -357,6 +358,22 @@ func (pr *pkgReader) dataEntry(e *tarItem) error {
 			return streamErr("data stream tar entry %q: a hard link to %q, which is not a file earlier in this package; apk-tools links only to files it installed from the same package and fails the install otherwise", e.name, e.link)
 		}
 	}
+	if e.isDir() {
+		if len(pr.dirs) >= maxDataEntries {
+			return streamErr("the data stream has more than %d folders (Pier's limit)", maxDataEntries)
+		}
+		pr.dirs[strings.TrimSuffix(e.name, "/")] = struct{}{}
+		return nil
+	}
+	// apk_db_install_archive_entry: a file goes into a folder this package
+	// listed before it (find_diri over the package's own folders), else
+	// "no dirent in archive" and the install fails; .keep_* files are
+	// skipped first.
+	if dir, base, ok := cutLast(e.name, "/"); ok && !strings.HasPrefix(base, ".keep_") {
+		if _, listed := pr.dirs[dir]; !listed {
+			return streamErr("data stream tar entry %q: its folder %q has no entry before it in the package; apk-tools installs a file only into a folder the package lists first (\"no dirent in archive\") and fails the install; add the folder (abuild and nfpm write every parent folder; for a hand-made tar, list folders before their files)", e.name, dir)
+		}
+	}
 	if !e.isDir() {
 		if len(pr.files) >= maxDataEntries {
 			return streamErr("the data stream has more than %d files (Pier's limit)", maxDataEntries)
@@ -396,4 +413,13 @@ func (pr *pkgReader) fail(err error) error {
 		return repo.BadPackage("unexpected end of file (truncated package)")
 	}
 	return repo.BadPackage(err.Error())
+}
+
+// cutLast splits s around the last sep, as apk_blob_rsplit does.
+func cutLast(s, sep string) (before, after string, found bool) {
+	i := strings.LastIndex(s, sep)
+	if i < 0 {
+		return "", s, false
+	}
+	return s[:i], s[i+len(sep):], true
 }

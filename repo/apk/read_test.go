@@ -144,7 +144,7 @@ func (r rawPkg) build(t testing.TB) []byte {
 	if r.data == nil {
 		r.data = []rawEntry{file("usr/share/raw/file", []byte("hello"))}
 	}
-	data := tgz(t, false, r.data...)
+	data := tgz(t, false, withDirs(r.data...)...)
 	if r.dataTar != nil {
 		data = gz(t, r.dataTar)
 	}
