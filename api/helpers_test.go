@@ -23,7 +23,7 @@ import (
 	"github.com/pierhq/pier/auth"
 	"github.com/pierhq/pier/metrics"
 	"github.com/pierhq/pier/repo"
-	"github.com/pierhq/pier/repo/catalog"
+	"github.com/pierhq/pier/repo/catalog/sqlite"
 	"github.com/pierhq/pier/repo/deb"
 	"github.com/pierhq/pier/repo/deb/debtest"
 	"github.com/pierhq/pier/signing"
@@ -61,7 +61,7 @@ type env struct {
 	srv     *api.Server
 	h       http.Handler
 	svc     *repo.Service
-	cat     *catalog.DB
+	cat     *sqlite.DB
 	authn   *auth.Authenticator
 	metrics *metrics.Metrics
 	logs    *syncBuffer
@@ -95,7 +95,7 @@ func newEnvWith(t testing.TB, ac auth.Config, cfg api.Config, wrap func(storage.
 	t.Helper()
 	dir := t.TempDir()
 	ctx := context.Background()
-	cat, err := catalog.Open(ctx, filepath.Join(dir, "catalog.db"))
+	cat, err := sqlite.Open(ctx, filepath.Join(dir, "catalog.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

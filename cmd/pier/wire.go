@@ -23,7 +23,7 @@ import (
 	"github.com/pierhq/pier/metrics"
 	"github.com/pierhq/pier/repo"
 	"github.com/pierhq/pier/repo/apk"
-	"github.com/pierhq/pier/repo/catalog"
+	"github.com/pierhq/pier/repo/catalog/sqlite"
 	"github.com/pierhq/pier/repo/deb"
 	"github.com/pierhq/pier/repo/mirror"
 	"github.com/pierhq/pier/repo/rpm"
@@ -69,7 +69,7 @@ func (c *commonFlags) load() (*Config, error) {
 type app struct {
 	cfg     *Config
 	log     *slog.Logger
-	cat     *catalog.DB
+	cat     *sqlite.DB
 	signer  *signing.OpenPGP
 	apkKey  *signing.RSAKey
 	mirrors *mirror.Manager // pier serve only
@@ -113,7 +113,7 @@ func open(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
-	cat, err := catalog.Open(ctx, filepath.Join(dir, "catalog.db"))
+	cat, err := sqlite.Open(ctx, filepath.Join(dir, "catalog.db"))
 	if err != nil {
 		return nil, err
 	}

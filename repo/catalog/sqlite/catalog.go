@@ -1,8 +1,8 @@
-// Package catalog is Pier's SQLite catalog (modernc.org/sqlite: pure Go, no
+// Package sqlite is Pier's SQLite catalog (modernc.org/sqlite: pure Go, no
 // cgo). It implements repo.Catalog. The database runs in WAL mode with full
 // synchronous commits, so a committed upload survives a crash, and several
 // processes (pier serve, pier import) can share one data directory.
-package catalog
+package sqlite
 
 import (
 	"context"
