@@ -56,7 +56,7 @@ func newServiceOn(t testing.TB, opts repo.Options, wrap func(repo.Catalog) repo.
 func newServiceWith(t testing.TB, opts repo.Options, wrap func(repo.Catalog) repo.Catalog, wrapFormat func(repo.Format) repo.Format) *repo.Service {
 	t.Helper()
 	dir := t.TempDir()
-	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "catalog.db"))
+	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "catalog.db"), sqlite.Options{Now: opts.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

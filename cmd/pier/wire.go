@@ -23,6 +23,7 @@ import (
 	"github.com/pierhq/pier/metrics"
 	"github.com/pierhq/pier/repo"
 	"github.com/pierhq/pier/repo/apk"
+	"github.com/pierhq/pier/repo/catalog"
 	"github.com/pierhq/pier/repo/catalog/sqlite"
 	"github.com/pierhq/pier/repo/deb"
 	"github.com/pierhq/pier/repo/mirror"
@@ -69,7 +70,7 @@ func (c *commonFlags) load() (*Config, error) {
 type app struct {
 	cfg     *Config
 	log     *slog.Logger
-	cat     *sqlite.DB
+	cat     catalog.Store
 	signer  *signing.OpenPGP
 	apkKey  *signing.RSAKey
 	mirrors *mirror.Manager // pier serve only
@@ -113,7 +114,10 @@ func open(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
-	cat, err := sqlite.Open(ctx, filepath.Join(dir, "catalog.db"))
+	// One clock for everything Pier writes times with: the service's and
+	// the catalog's.
+	now := testClock(log)
+	cat, err := sqlite.Open(ctx, filepath.Join(dir, "catalog.db"), sqlite.Options{Now: now})
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +147,7 @@ func open(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 		PackageCacheBytes: packageCacheBytes(cfg.Publish.PackageCache),
 		PublishRetry:      cfg.Publish.Retry,
 		Hook:              crashHook(),
-		Now:               testClock(log),
+		Now:               now,
 		OnChange: func() {
 			if a.mirrors != nil {
 				a.mirrors.Trigger()

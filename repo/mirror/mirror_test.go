@@ -52,7 +52,7 @@ func newFixture(t *testing.T) *fixture {
 		}
 	})
 	dir := t.TempDir()
-	cat, err := sqlite.Open(context.Background(), filepath.Join(dir, "catalog.db"))
+	cat, err := sqlite.Open(context.Background(), filepath.Join(dir, "catalog.db"), sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,16 +15,26 @@ import (
 	"time"
 
 	"github.com/pierhq/pier/repo"
+	"github.com/pierhq/pier/repo/catalog"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
 // DB is the SQLite catalog.
 type DB struct {
-	db *sql.DB
+	db  *sql.DB
+	now func() time.Time
 }
 
-var _ repo.Catalog = (*DB)(nil)
+// Options configure a catalog handle.
+type Options struct {
+	// Now is the clock of the times the catalog sets by itself (when a
+	// package row was removed, a pin's creation, an audit event's time
+	// when the caller left it zero); nil means time.Now.
+	Now func() time.Time
+}
+
+var _ catalog.Store = (*DB)(nil)
 
 const schema = `
 CREATE TABLE IF NOT EXISTS targets (
@@ -80,8 +90,12 @@ CREATE TABLE IF NOT EXISTS pins (
 );
 `
 
-// Open opens (creating if needed) the catalog database at path.
-func Open(ctx context.Context, path string) (*DB, error) {
+// Open opens (creating if needed, and migrating from an older Pier's
+// schema) the catalog database at path.
+func Open(ctx context.Context, path string, opts Options) (*DB, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	q := url.Values{}
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
@@ -96,7 +110,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("migrate catalog %s: %w", path, err)
 	}
-	for _, sc := range []string{schema, authSchema, publishSchema} {
+	for _, sc := range []string{schema, tokenSchema, auditSchema, publishSchema} {
 		if sc == "" {
 			continue
 		}
@@ -105,7 +119,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 			return nil, fmt.Errorf("create catalog schema in %s: %w", path, err)
 		}
 	}
-	return &DB{db: db}, nil
+	return &DB{db: db, now: opts.Now}, nil
 }
 
 // Close closes the database.
@@ -252,7 +266,7 @@ func (d *DB) AddPackages(ctx context.Context, target int64, ps []*repo.Package) 
 		}
 		// Events are written with a change only: a re-upload of what is
 		// there changes nothing.
-		if err := commitWithEvents(ctx, tx); err != nil {
+		if err := d.commitWithEvents(ctx, tx); err != nil {
 			return nil, fmt.Errorf("commit packages: %w", err)
 		}
 		return out, nil
@@ -315,7 +329,7 @@ func (d *DB) DeletePackage(ctx context.Context, target int64, name, version, arc
 	defer tx.Rollback()
 	res, err := tx.ExecContext(ctx, `UPDATE packages SET removed = ?
 		WHERE target_id = ? AND name = ? AND version = ? AND arch = ? AND removed IS NULL`,
-		time.Now().UnixNano(), target, name, version, arch)
+		d.now().UnixNano(), target, name, version, arch)
 	if err != nil {
 		return fmt.Errorf("delete %s %s: %w", name, version, err)
 	}
@@ -325,7 +339,7 @@ func (d *DB) DeletePackage(ctx context.Context, target int64, name, version, arc
 	if _, err := tx.ExecContext(ctx, `UPDATE targets SET revision = revision + 1 WHERE id = ?`, target); err != nil {
 		return fmt.Errorf("bump revision: %w", err)
 	}
-	if err := commitWithEvents(ctx, tx); err != nil {
+	if err := d.commitWithEvents(ctx, tx); err != nil {
 		return fmt.Errorf("commit delete: %w", err)
 	}
 	return nil
@@ -410,7 +424,7 @@ func (d *DB) AddGeneration(ctx context.Context, target int64, g *repo.Generation
 	}
 	setEvents(ctx, "generation", g.Seq)
 	setEvents(ctx, "packages", g.Packages)
-	if err := commitWithEvents(ctx, tx); err != nil {
+	if err := d.commitWithEvents(ctx, tx); err != nil {
 		return fmt.Errorf("commit generation: %w", err)
 	}
 	return nil

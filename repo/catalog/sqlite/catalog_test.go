@@ -13,7 +13,7 @@ import (
 
 func open(t *testing.T) *DB {
 	t.Helper()
-	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "catalog.db"))
+	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "catalog.db"), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func TestConcurrentWriters(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "catalog.db")
 	var dbs []*DB
 	for range 2 {
-		db, err := Open(ctx, path)
+		db, err := Open(ctx, path, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,8 +5,8 @@ import (
 	"testing"
 
 	"github.com/pierhq/pier/audit"
-	"github.com/pierhq/pier/auth"
 	"github.com/pierhq/pier/repo"
+	"github.com/pierhq/pier/repo/catalog"
 )
 
 // TestEventsInTheChangeTransaction: an audit event carried by the context
@@ -64,7 +64,7 @@ func TestEventsInTheChangeTransaction(t *testing.T) {
 		"generation": func(ctx context.Context) error { return db.AddGeneration(ctx, ti.ID, &repo.Generation{Manifest: "m"}) },
 		"remove":     func(ctx context.Context) error { return db.RemovePackages(ctx, ti.ID, []int64{1}) },
 		"token create": func(ctx context.Context) error {
-			return db.CreateToken(ctx, &auth.Token{Name: "ci", Hash: "h", Scopes: []string{"read"}})
+			return db.CreateToken(ctx, &catalog.Token{Name: "ci", Hash: "h", Scopes: []string{"read"}})
 		},
 	} {
 		if err := fn(audit.WithEvent(ctx, &audit.Event{Action: name})); err == nil {

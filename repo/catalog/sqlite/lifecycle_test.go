@@ -55,7 +55,7 @@ func TestMigrateV0(t *testing.T) {
 		}
 	}
 	raw.Close()
-	db, err := Open(ctx, path)
+	db, err := Open(ctx, path, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func TestMigrateV0(t *testing.T) {
 		t.Fatalf("re-add after delete: %v %v", added, err)
 	}
 	// A second open is a no-op.
-	db2, err := Open(ctx, path)
+	db2, err := Open(ctx, path, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

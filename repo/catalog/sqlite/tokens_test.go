@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,8 +12,8 @@ import (
 	"time"
 
 	"github.com/pierhq/pier/audit"
-	"github.com/pierhq/pier/auth"
 	"github.com/pierhq/pier/repo"
+	"github.com/pierhq/pier/repo/catalog"
 )
 
 // TestTokenStore: tokens are stored by hash with their scopes and times,
@@ -20,28 +22,28 @@ import (
 func TestTokenStore(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "catalog.db")
-	db, err := Open(ctx, path)
+	db, err := Open(ctx, path, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	created := time.Unix(1_700_000_000, 0).UTC()
-	a := &auth.Token{Name: "ci", Hash: auth.Hash("secret-a"), Scopes: []string{"upload:5.8/*/*", "read"}, Created: created,
+	a := &catalog.Token{Name: "ci", Hash: hashOf("secret-a"), Scopes: []string{"upload:5.8/*/*", "read"}, Created: created,
 		Expires: created.Add(90 * 24 * time.Hour)}
 	if err := db.CreateToken(ctx, a); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.CreateToken(ctx, &auth.Token{Name: "ci", Hash: auth.Hash("other"), Scopes: []string{"read"}, Created: created}); !errors.Is(err, repo.ErrConflict) {
+	if err := db.CreateToken(ctx, &catalog.Token{Name: "ci", Hash: hashOf("other"), Scopes: []string{"read"}, Created: created}); !errors.Is(err, repo.ErrConflict) {
 		t.Errorf("same name: %v", err)
 	}
-	if err := db.CreateToken(ctx, &auth.Token{Name: "b", Hash: auth.Hash("secret-b"), Scopes: []string{"admin"}, Created: created}); err != nil {
+	if err := db.CreateToken(ctx, &catalog.Token{Name: "b", Hash: hashOf("secret-b"), Scopes: []string{"admin"}, Created: created}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := db.TokenByHash(ctx, auth.Hash("secret-a"))
+	got, err := db.TokenByHash(ctx, hashOf("secret-a"))
 	if err != nil || got.Name != "ci" || fmt.Sprint(got.Scopes) != "[upload:5.8/*/* read]" || !got.Created.Equal(created) ||
 		!got.Expires.Equal(a.Expires) || !got.LastUsed.IsZero() {
 		t.Fatalf("TokenByHash: %v %+v", err, got)
 	}
-	if _, err := db.TokenByHash(ctx, auth.Hash("nope")); !errors.Is(err, repo.ErrNotFound) {
+	if _, err := db.TokenByHash(ctx, hashOf("nope")); !errors.Is(err, repo.ErrNotFound) {
 		t.Errorf("unknown hash: %v", err)
 	}
 	used := created.Add(time.Hour)
@@ -62,14 +64,14 @@ func TestTokenStore(t *testing.T) {
 	if err := db.DeleteToken(ctx, "ci"); !errors.Is(err, repo.ErrNotFound) {
 		t.Errorf("second delete: %v", err)
 	}
-	if _, err := db.TokenByHash(ctx, auth.Hash("secret-a")); !errors.Is(err, repo.ErrNotFound) {
+	if _, err := db.TokenByHash(ctx, hashOf("secret-a")); !errors.Is(err, repo.ErrNotFound) {
 		t.Errorf("revoked token still found: %v", err)
 	}
 }
 
 func open2(t *testing.T, path string) *DB {
 	t.Helper()
-	db, err := Open(context.Background(), path)
+	db, err := Open(context.Background(), path, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,4 +127,9 @@ func TestAuditStore(t *testing.T) {
 			t.Errorf("%+v: %v %v, want %v", c.q, ids, err, c.want)
 		}
 	}
+}
+
+func hashOf(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
 }
