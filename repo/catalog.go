@@ -142,8 +142,15 @@ type CollectStats struct {
 // ErrInvalid. Any other error is the catalog's own failure (I/O, a broken
 // database) and never wraps ErrBadPackage.
 //
+// Cancellation: a call made with a ctx that is already done fails with an
+// error wrapping ctx.Err() and changes nothing; a write whose ctx ends
+// while it runs commits whole or not at all.
+//
 // Target ids: methods that take a target id expect one that TargetStore
 // returned. Ids are never reused.
+//
+// Order: where a method lists in the order of names (targets, pins,
+// tokens), names compare as bytes ("B" before "a"), not by a locale.
 //
 // Audit: each method documented as "writes the events of ctx" writes every
 // unrecorded event that ctx carries (audit.WithEvent; audit.Events) in the
@@ -194,8 +201,10 @@ type TargetStore interface {
 // PackageReader reads a target's package rows. A row is never rewritten
 // once recorded: it is live until removed (DeletePackage, RemovePackages,
 // SetLivePackages), and a removed row stays readable by id (PackagesByID)
-// until Collector.Collect deletes it. Among a target's live rows, name,
-// version and architecture are unique.
+// until Collector.Collect deletes it. Package ids are never reused, not
+// even after Collect deleted a row, so a cache of rows by id is never
+// stale. Among a target's live rows, name, version and architecture are
+// unique.
 type PackageReader interface {
 	// FindPackage returns the live package of target id with that name,
 	// version and architecture, with Meta and Sums, or an error wrapping
@@ -246,15 +255,17 @@ type PackageWriter interface {
 	DeletePackage(ctx context.Context, target int64, name, version, arch string) error
 	// RemovePackages removes the live packages with these ids from target
 	// id in one transaction; ids that are not live rows of the target are
-	// ignored. The events of ctx get "removed": len(ids). With no ids it
-	// does nothing (no revision, no event).
+	// ignored, and when none is, nothing changes (no revision, no event).
+	// The events of ctx get "removed": the number of rows removed.
 	RemovePackages(ctx context.Context, target int64, ids []int64) error
 	// SetLivePackages makes exactly the rows with these ids (live or
 	// removed rows of target id) the target's live set, in one
-	// transaction: the restore step of a rollback. It fails with an error
-	// wrapping ErrNotFound if a row is gone (collected, or not the
-	// target's) and ErrConflict if two of them share name, version and
-	// architecture; then nothing changes.
+	// transaction: the restore step of a rollback. It bumps the revision
+	// and writes the events of ctx even when the set was that already (a
+	// rollback always publishes). It fails with an error wrapping
+	// ErrNotFound if a row is gone (collected, or not the target's) and
+	// ErrConflict if two of them share name, version and architecture;
+	// then nothing changes.
 	SetLivePackages(ctx context.Context, target int64, ids []int64) error
 }
 

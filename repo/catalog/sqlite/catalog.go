@@ -51,7 +51,7 @@ CREATE TABLE IF NOT EXISTS targets (
 	UNIQUE (stream, distro, release)
 );
 CREATE TABLE IF NOT EXISTS packages (
-	id INTEGER PRIMARY KEY,
+	id INTEGER PRIMARY KEY AUTOINCREMENT,
 	target_id INTEGER NOT NULL REFERENCES targets(id),
 	component TEXT NOT NULL,
 	name TEXT NOT NULL,

@@ -162,17 +162,27 @@ func (d *DB) RemovePackages(ctx context.Context, target int64, ids []int64) erro
 	}
 	defer tx.Rollback()
 	now := d.now().UnixNano()
+	removed := int64(0)
 	for _, c := range chunks(ids, 500) {
 		args := append([]any{now, target}, anys(c)...)
-		if _, err := tx.ExecContext(ctx, `UPDATE packages SET removed = ? WHERE target_id = ? AND removed IS NULL AND id IN (`+
-			placeholders(len(c))+`)`, args...); err != nil {
+		res, err := tx.ExecContext(ctx, `UPDATE packages SET removed = ? WHERE target_id = ? AND removed IS NULL AND id IN (`+
+			placeholders(len(c))+`)`, args...)
+		if err != nil {
 			return fmt.Errorf("remove packages: %w", err)
 		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("remove packages: %w", err)
+		}
+		removed += n
+	}
+	if removed == 0 {
+		return nil // none of them was live: nothing changes
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE targets SET revision = revision + 1 WHERE id = ?`, target); err != nil {
 		return fmt.Errorf("bump revision: %w", err)
 	}
-	setEvents(ctx, "removed", len(ids))
+	setEvents(ctx, "removed", removed)
 	if err := d.commitWithEvents(ctx, tx); err != nil {
 		return fmt.Errorf("commit removal: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 )
 
 // migrate brings a catalog written by an older Pier to the current schema
@@ -13,35 +14,33 @@ import (
 // Version 1 keeps removed packages (deleted, pruned or rolled back) as rows
 // with a removed time, so that a retained generation can be restored; the
 // uniqueness of name, version and architecture therefore holds only among
-// live packages, which SQLite can express only by rebuilding the table.
+// live packages. Version 2 never reuses the id of a package row that
+// Collect deleted (AUTOINCREMENT), so a cache of rows by id is never stale.
+// SQLite can express either only by rebuilding the table.
 func migrate(ctx context.Context, db *sql.DB) error {
-	hasPackages, err := hasColumn(ctx, db, "packages", "id")
+	// The write transaction (BEGIN IMMEDIATE) serialises processes that
+	// open an old catalog at once: the second sees the first's result.
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback()
+	hasPackages, err := hasColumn(ctx, tx, "packages", "id")
 	if err != nil || !hasPackages {
 		return err
 	}
-	hasRemoved, err := hasColumn(ctx, db, "packages", "removed")
+	hasRemoved, err := hasColumn(ctx, tx, "packages", "removed")
 	if err != nil {
 		return err
 	}
-	tx, err := db.BeginTx(ctx, nil)
+	auto, err := column[int](ctx, tx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'packages'
+		AND sql LIKE '%AUTOINCREMENT%'`)
 	if err != nil {
-		return err
+		return fmt.Errorf("inspect packages: %w", err)
 	}
-	defer tx.Rollback()
-	if !hasRemoved {
-		// The current schema creates the new table (and its indexes) once
-		// the old one and its index are out of the way.
-		for _, q := range []string{
-			`DROP INDEX IF EXISTS packages_sha256`,
-			`ALTER TABLE packages RENAME TO packages_v0`,
-			schema,
-			`INSERT INTO packages (id, target_id, component, name, version, arch, sha256, orig_sha256, size, sums, meta, uploaded)
-	SELECT id, target_id, component, name, version, arch, sha256, orig_sha256, size, sums, meta, uploaded FROM packages_v0`,
-			`DROP TABLE packages_v0`,
-		} {
-			if _, err := tx.ExecContext(ctx, q); err != nil {
-				return fmt.Errorf("rebuild packages table: %w", err)
-			}
+	if !hasRemoved || auto[0] == 0 {
+		if err := rebuildPackages(ctx, tx, hasRemoved); err != nil {
+			return err
 		}
 	}
 	for _, col := range []struct{ name, def string }{
@@ -63,6 +62,42 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// rebuildPackages moves the packages table's rows, with their ids, into a
+// table of the current schema. The old table's indexes are dropped first
+// (the schema makes them again under their names) and its triggers are
+// made again on the new table.
+func rebuildPackages(ctx context.Context, tx *sql.Tx, hasRemoved bool) error {
+	triggers, err := column[string](ctx, tx, `SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'packages'`)
+	if err != nil {
+		return fmt.Errorf("rebuild packages table: %w", err)
+	}
+	indexes, err := column[string](ctx, tx, `SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'packages'
+		AND sql IS NOT NULL`)
+	if err != nil {
+		return fmt.Errorf("rebuild packages table: %w", err)
+	}
+	cols := `id, target_id, component, name, version, arch, sha256, orig_sha256, size, sums, meta, uploaded`
+	if hasRemoved {
+		cols += `, removed`
+	}
+	var steps []string
+	for _, ix := range indexes {
+		steps = append(steps, `DROP INDEX "`+strings.ReplaceAll(ix, `"`, `""`)+`"`)
+	}
+	steps = append(steps,
+		`ALTER TABLE packages RENAME TO packages_old`,
+		schema,
+		`INSERT INTO packages (`+cols+`) SELECT `+cols+` FROM packages_old`,
+		`DROP TABLE packages_old`)
+	steps = append(steps, triggers...)
+	for _, q := range steps {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("rebuild packages table: %w", err)
+		}
+	}
+	return nil
 }
 
 func hasColumn(ctx context.Context, q queryer, table, col string) (bool, error) {
