@@ -159,9 +159,10 @@ type CollectStats struct {
 // catalog clock's time) when the change commits; when the call fails, the
 // events stay unrecorded and the change is not made, even when it is the
 // event's write that failed. A call that changes nothing writes no event
-// (the caller records those). The other writers (Target creating a target,
-// ClaimAlias, PublishFailed) write no event: they are bookkeeping of a
-// change whose own call records it.
+// (the caller records those; SetPin is the one exception, see PinStore).
+// The other writers (Target creating a target, ClaimAlias, PublishFailed)
+// write no event: they are bookkeeping of a change whose own call records
+// it.
 //
 // Clock: the times a catalog sets by itself (when a package row was
 // removed, a pin's Created, an event's Time when zero) come from a clock
