@@ -24,6 +24,7 @@ import (
 	"github.com/pierhq/pier/metrics"
 	"github.com/pierhq/pier/repo"
 	"github.com/pierhq/pier/repo/catalog"
+	"github.com/pierhq/pier/repo/catalog/sqlite"
 	"github.com/pierhq/pier/repo/deb"
 	"github.com/pierhq/pier/repo/deb/debtest"
 	"github.com/pierhq/pier/signing"
@@ -61,7 +62,7 @@ type env struct {
 	srv     *api.Server
 	h       http.Handler
 	svc     *repo.Service
-	cat     *catalog.DB
+	cat     *sqlite.DB
 	authn   *auth.Authenticator
 	metrics *metrics.Metrics
 	logs    *syncBuffer
@@ -95,7 +96,7 @@ func newEnvWith(t testing.TB, ac auth.Config, cfg api.Config, wrap func(storage.
 	t.Helper()
 	dir := t.TempDir()
 	ctx := context.Background()
-	cat, err := catalog.Open(ctx, filepath.Join(dir, "catalog.db"))
+	cat, err := sqlite.Open(ctx, filepath.Join(dir, "catalog.db"), sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +122,7 @@ func newEnvWith(t testing.TB, ac auth.Config, cfg api.Config, wrap func(storage.
 	}
 	t.Cleanup(func() { svc.Close(context.Background()) })
 	ac.Tokens = append(ac.Tokens, auth.ConfigToken{Name: auth.AdminName, Secret: adminSecret, Scopes: []string{"admin"}})
-	authn, err := auth.New(cat, ac, log)
+	authn, err := auth.New(tokenStore{cat}, ac, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +181,7 @@ func (e *env) expiredToken(name string, scopes ...string) string {
 		e.t.Fatal(err)
 	}
 	now := time.Now().UTC().Truncate(time.Second)
-	if err := e.cat.CreateToken(context.Background(), &auth.Token{Name: name, Hash: auth.Hash(tok), Scopes: scopes,
+	if err := e.cat.CreateToken(context.Background(), &catalog.Token{Name: name, Hash: auth.Hash(tok), Scopes: scopes,
 		Created: now.Add(-2 * time.Hour), Expires: now.Add(-time.Hour)}); err != nil {
 		e.t.Fatal(err)
 	}

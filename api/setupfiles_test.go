@@ -14,7 +14,7 @@ import (
 	"github.com/pierhq/pier/auth"
 	"github.com/pierhq/pier/repo"
 	"github.com/pierhq/pier/repo/apk"
-	"github.com/pierhq/pier/repo/catalog"
+	"github.com/pierhq/pier/repo/catalog/sqlite"
 	"github.com/pierhq/pier/repo/deb"
 	"github.com/pierhq/pier/repo/rpm"
 	"github.com/pierhq/pier/storage/local"
@@ -32,7 +32,7 @@ func newFilesEnv(t *testing.T, ac auth.Config, rpmCfg rpm.Config) *env {
 	t.Helper()
 	dir := t.TempDir()
 	ctx := context.Background()
-	cat, err := catalog.Open(ctx, filepath.Join(dir, "catalog.db"))
+	cat, err := sqlite.Open(ctx, filepath.Join(dir, "catalog.db"), sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func newFilesEnv(t *testing.T, ac auth.Config, rpmCfg rpm.Config) *env {
 	}
 	t.Cleanup(func() { svc.Close(context.Background()) })
 	ac.Tokens = append(ac.Tokens, auth.ConfigToken{Name: auth.AdminName, Secret: adminSecret, Scopes: []string{"admin"}})
-	authn, err := auth.New(cat, ac, log)
+	authn, err := auth.New(tokenStore{cat}, ac, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -66,7 +66,9 @@ const (
 	MaxLimit     = 10000
 )
 
-// Store records and lists events. The catalog implements it.
+// Store records and lists events. Every catalog implementation
+// (repo/catalog) implements it, and also writes the events a context
+// carries (WithEvent) in the transaction of the change they record.
 type Store interface {
 	// RecordAudit appends e; it sets e.ID, and e.Time when zero.
 	RecordAudit(ctx context.Context, e *Event) error

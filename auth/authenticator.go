@@ -15,8 +15,10 @@ import (
 )
 
 // Store keeps API tokens (never the tokens themselves, only their hashes).
-// The catalog implements it. Implementations must be safe for concurrent
-// use and may be shared by several processes.
+// It is defined over auth's own types, so that what stores the tokens (the
+// catalog's TokenStore, wired to it in cmd/pier) never imports auth.
+// Implementations must be safe for concurrent use and may be shared by
+// several processes.
 type Store interface {
 	// CreateToken records t. A name or hash already taken is an error
 	// wrapping repo.ErrConflict.

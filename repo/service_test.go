@@ -15,7 +15,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 
 	"github.com/pierhq/pier/repo"
-	"github.com/pierhq/pier/repo/catalog"
+	"github.com/pierhq/pier/repo/catalog/sqlite"
 	"github.com/pierhq/pier/repo/deb"
 	"github.com/pierhq/pier/repo/deb/debtest"
 	"github.com/pierhq/pier/signing"
@@ -56,7 +56,7 @@ func newServiceOn(t testing.TB, opts repo.Options, wrap func(repo.Catalog) repo.
 func newServiceWith(t testing.TB, opts repo.Options, wrap func(repo.Catalog) repo.Catalog, wrapFormat func(repo.Format) repo.Format) *repo.Service {
 	t.Helper()
 	dir := t.TempDir()
-	db, err := catalog.Open(context.Background(), filepath.Join(dir, "catalog.db"))
+	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "catalog.db"), sqlite.Options{Now: opts.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -75,7 +75,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	authn, err := auth.New(a.cat, authCfg, log)
+	authn, err := auth.New(tokenStore{a.cat}, authCfg, log)
 	if err != nil {
 		return err
 	}

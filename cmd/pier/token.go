@@ -101,7 +101,7 @@ func cmdToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer a.Close()
-	authn, err := auth.New(a.cat, auth.Config{}, a.log)
+	authn, err := auth.New(tokenStore{a.cat}, auth.Config{}, a.log)
 	if err != nil {
 		return err
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/pierhq/pier/repo"
 	"github.com/pierhq/pier/repo/apk"
 	"github.com/pierhq/pier/repo/catalog"
+	"github.com/pierhq/pier/repo/catalog/sqlite"
 	"github.com/pierhq/pier/repo/deb"
 	"github.com/pierhq/pier/repo/mirror"
 	"github.com/pierhq/pier/repo/rpm"
@@ -69,7 +70,7 @@ func (c *commonFlags) load() (*Config, error) {
 type app struct {
 	cfg     *Config
 	log     *slog.Logger
-	cat     *catalog.DB
+	cat     catalog.Store
 	signer  *signing.OpenPGP
 	apkKey  *signing.RSAKey
 	mirrors *mirror.Manager // pier serve only
@@ -122,7 +123,10 @@ func open(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
-	cat, err := catalog.Open(ctx, filepath.Join(dir, "catalog.db"))
+	// One clock for everything Pier writes times with: the service's and
+	// the catalog's.
+	now := testClock(log)
+	cat, err := sqlite.Open(ctx, filepath.Join(dir, "catalog.db"), sqlite.Options{Now: now})
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +158,7 @@ func open(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 		GCInterval:        cfg.Retention.GCInterval,
 		GCGrace:           cfg.Retention.GCGrace,
 		Hook:              crashHook(),
-		Now:               testClock(log),
+		Now:               now,
 		OnChange: func() {
 			if a.mirrors != nil {
 				a.mirrors.Trigger()

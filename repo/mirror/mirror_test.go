@@ -18,7 +18,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 
 	"github.com/pierhq/pier/repo"
-	"github.com/pierhq/pier/repo/catalog"
+	"github.com/pierhq/pier/repo/catalog/sqlite"
 	"github.com/pierhq/pier/repo/deb"
 	"github.com/pierhq/pier/repo/deb/debtest"
 	"github.com/pierhq/pier/signing"
@@ -52,7 +52,7 @@ func newFixture(t *testing.T) *fixture {
 		}
 	})
 	dir := t.TempDir()
-	cat, err := catalog.Open(context.Background(), filepath.Join(dir, "catalog.db"))
+	cat, err := sqlite.Open(context.Background(), filepath.Join(dir, "catalog.db"), sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

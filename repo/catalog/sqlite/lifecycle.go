@@ -1,4 +1,4 @@
-package catalog
+package sqlite
 
 import (
 	"context"
@@ -161,19 +161,29 @@ func (d *DB) RemovePackages(ctx context.Context, target int64, ids []int64) erro
 		return fmt.Errorf("remove packages: %w", err)
 	}
 	defer tx.Rollback()
-	now := time.Now().UnixNano()
+	now := d.now().UnixNano()
+	removed := int64(0)
 	for _, c := range chunks(ids, 500) {
 		args := append([]any{now, target}, anys(c)...)
-		if _, err := tx.ExecContext(ctx, `UPDATE packages SET removed = ? WHERE target_id = ? AND removed IS NULL AND id IN (`+
-			placeholders(len(c))+`)`, args...); err != nil {
+		res, err := tx.ExecContext(ctx, `UPDATE packages SET removed = ? WHERE target_id = ? AND removed IS NULL AND id IN (`+
+			placeholders(len(c))+`)`, args...)
+		if err != nil {
 			return fmt.Errorf("remove packages: %w", err)
 		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("remove packages: %w", err)
+		}
+		removed += n
+	}
+	if removed == 0 {
+		return nil // none of them was live: nothing changes
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE targets SET revision = revision + 1 WHERE id = ?`, target); err != nil {
 		return fmt.Errorf("bump revision: %w", err)
 	}
-	setEvents(ctx, "removed", len(ids))
-	if err := commitWithEvents(ctx, tx); err != nil {
+	setEvents(ctx, "removed", removed)
+	if err := d.commitWithEvents(ctx, tx); err != nil {
 		return fmt.Errorf("commit removal: %w", err)
 	}
 	return nil
@@ -216,7 +226,7 @@ func (d *DB) SetLivePackages(ctx context.Context, target int64, ids []int64) err
 			drop = append(drop, id)
 		}
 	}
-	now := time.Now().UnixNano()
+	now := d.now().UnixNano()
 	for _, c := range chunks(drop, 500) {
 		if _, err := tx.ExecContext(ctx, `UPDATE packages SET removed = ? WHERE id IN (`+placeholders(len(c))+`)`,
 			append([]any{now}, anys(c)...)...); err != nil {
@@ -240,7 +250,7 @@ func (d *DB) SetLivePackages(ctx context.Context, target int64, ids []int64) err
 	if _, err := tx.ExecContext(ctx, `UPDATE targets SET revision = revision + 1 WHERE id = ?`, target); err != nil {
 		return fmt.Errorf("bump revision: %w", err)
 	}
-	if err := commitWithEvents(ctx, tx); err != nil {
+	if err := d.commitWithEvents(ctx, tx); err != nil {
 		return fmt.Errorf("commit restore: %w", err)
 	}
 	return nil
@@ -291,10 +301,10 @@ func (d *DB) SetPin(ctx context.Context, target int64, name, version string, on 
 	defer tx.Rollback()
 	if on {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO pins (target_id, name, version, created) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-			target, name, version, time.Now().Unix()); err != nil {
+			target, name, version, d.now().Unix()); err != nil {
 			return fmt.Errorf("pin %s=%s: %w", name, version, err)
 		}
-		return commitWithEvents(ctx, tx)
+		return d.commitWithEvents(ctx, tx)
 	}
 	res, err := tx.ExecContext(ctx, `DELETE FROM pins WHERE target_id = ? AND name = ? AND version = ?`, target, name, version)
 	if err != nil {
@@ -303,7 +313,7 @@ func (d *DB) SetPin(ctx context.Context, target int64, name, version string, on 
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("%s=%s is not pinned: %w", name, version, repo.ErrNotFound)
 	}
-	return commitWithEvents(ctx, tx)
+	return d.commitWithEvents(ctx, tx)
 }
 
 // Generation implements repo.Catalog.
@@ -378,7 +388,7 @@ func (d *DB) Collect(ctx context.Context, keep int) (repo.CollectStats, error) {
 	st.Packages = len(gone)
 	setEvents(ctx, "generations", st.Generations)
 	setEvents(ctx, "packages", st.Packages)
-	if err := commitWithEvents(ctx, tx); err != nil {
+	if err := d.commitWithEvents(ctx, tx); err != nil {
 		return st, fmt.Errorf("commit collect: %w", err)
 	}
 	return st, nil
