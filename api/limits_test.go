@@ -24,7 +24,7 @@ import (
 // returns its address and the http.Server; smallSend shrinks the send
 // buffer of every accepted connection so that a client that stops reading
 // stalls the server's writes quickly.
-func (e *env) live(smallSend bool) (string, *http.Server) {
+func (e *env) live(smallSend bool, connState ...func(net.Conn, http.ConnState)) (string, *http.Server) {
 	e.t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -34,6 +34,9 @@ func (e *env) live(smallSend bool) (string, *http.Server) {
 	var l net.Listener = ln
 	if smallSend {
 		l = sendBufListener{ln}
+	}
+	if len(connState) > 0 {
+		hs.ConnState = connState[0] // set before Serve: the server reads it from its goroutines
 	}
 	go hs.Serve(e.srv.Listener(l))
 	e.t.Cleanup(func() { hs.Close() })
@@ -252,7 +255,6 @@ func TestDownloads(t *testing.T) {
 		t.Fatalf("upload: %d %s", w.Code, w.Body)
 	}
 	e.publish("5.8/debian/bookworm")
-	addr, hs := e.live(true)
 	var mu sync.Mutex
 	closed := map[string]chan struct{}{}
 	closedCh := func(a string) chan struct{} {
@@ -263,11 +265,11 @@ func TestDownloads(t *testing.T) {
 		}
 		return closed[a]
 	}
-	hs.ConnState = func(c net.Conn, st http.ConnState) {
+	addr, _ := e.live(true, func(c net.Conn, st http.ConnState) {
 		if st == http.StateClosed {
 			close(closedCh(c.RemoteAddr().String()))
 		}
-	}
+	})
 	get := "GET /" + up.Path + " HTTP/1.1\r\nHost: x\r\n\r\n"
 
 	t.Run("stalled reader is cut", func(t *testing.T) {
