@@ -390,9 +390,9 @@ var (
 	// errApkUntrusted: no installed key has the name in .SIGN.RSA.<name>
 	// (apk-tools: "UNTRUSTED signature").
 	errApkUntrusted = errors.New("UNTRUSTED signature: no key file of that name")
-	errApkIdentity  = errors.New("control member SHA-1 does not match C:")
-	errApkDatahash  = errors.New("data member SHA-256 does not match .PKGINFO datahash")
-	errApkSize      = errors.New("file size does not match S:")
+	errApkIdentity  = errors.New("control member SHA-1 does not match the C: field")
+	errApkDatahash  = errors.New("data member SHA-256 does not match the datahash of .PKGINFO")
+	errApkSize      = errors.New("file size does not match the S: field")
 )
 
 // apkPublicKey reads a key file of /etc/apk/keys: a PEM "PUBLIC KEY"

@@ -86,7 +86,7 @@ func TestRpmSignedPackages(t *testing.T) {
 	} else if !strings.Contains(out, "not signed") && !strings.Contains(strings.ToLower(out), "gpg") {
 		t.Errorf("dnf refused the unsigned package for another reason:\n%s", out)
 	} else {
-		t.Log(fmt.Sprintf("unsigned refused: %s", lastLine(out)))
+		t.Logf("unsigned refused: %s", lastLine(out))
 	}
 }
 

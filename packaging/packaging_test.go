@@ -54,9 +54,9 @@ func TestUnitsVerify(t *testing.T) {
 	if _, err := os.Stat(sys); err != nil {
 		t.Skipf("no system units at %s", sys)
 	}
-	if out, err := exec.Command("cp", "-r", sys, filepath.Join(root, "usr/lib/systemd/")).CombinedOutput(); err != nil {
+	if _, err := exec.Command("cp", "-r", sys, filepath.Join(root, "usr/lib/systemd/")).CombinedOutput(); err != nil {
 		os.MkdirAll(filepath.Join(root, "usr/lib/systemd"), 0o755)
-		if out, err = exec.Command("cp", "-r", sys, filepath.Join(root, "usr/lib/systemd/")).CombinedOutput(); err != nil {
+		if out, err := exec.Command("cp", "-r", sys, filepath.Join(root, "usr/lib/systemd/")).CombinedOutput(); err != nil {
 			t.Fatalf("cp: %v %s", err, out)
 		}
 	}

@@ -129,9 +129,7 @@ func sqv(t *testing.T, keyring, sig, data []byte) error {
 // signature.
 func aptSplit(data []byte) (content, sig []byte, err error) {
 	text := string(data)
-	if strings.HasSuffix(text, "\n") {
-		text = text[:len(text)-1]
-	}
+	text = strings.TrimSuffix(text, "\n")
 	lines := strings.Split(text, "\n")
 	if len(lines) == 0 || lines[0] != "-----BEGIN PGP SIGNED MESSAGE-----" {
 		return nil, nil, errors.New("first line is not BEGIN PGP SIGNED MESSAGE")

@@ -223,7 +223,7 @@ func (st *stanzaFields) check(files []repo.File) error {
 	case len(st.p) == 0:
 		return errors.New("no P: (apk-tools fails the stanza)")
 	case len(st.v) == 0:
-		return fmt.Errorf("package %s has no V:", st.p)
+		return fmt.Errorf("package %s has no V: field", st.p)
 	case len(st.c) == 0:
 		return fmt.Errorf("package %s %s has no C: (apk-tools keys packages by it)", st.p, st.v)
 	}

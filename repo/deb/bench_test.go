@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -159,7 +160,11 @@ func BenchmarkCompress(b *testing.B) {
 // realistic multi-MB package; it skips when there are none.
 func realisticFiles(b *testing.B, limit int64) map[string][]byte {
 	b.Helper()
-	root := runtime.GOROOT()
+	out, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		b.Skipf("go env GOROOT: %v", err)
+	}
+	root := strings.TrimSpace(string(out))
 	files := map[string][]byte{}
 	var total int64
 	for _, dir := range []string{filepath.Join("pkg", "tool", runtime.GOOS+"_"+runtime.GOARCH), filepath.Join("src", "net", "http"), filepath.Join("src", "runtime")} {

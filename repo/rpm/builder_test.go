@@ -27,9 +27,6 @@ type tv struct {
 // i18n marks a string written as I18NSTRING.
 type i18n string
 
-// encodeHeader writes a header structure holding entries, sorted by tag,
-// without a region.
-func encodeHeader(entries []tv) []byte { return encodeRegion(entries, 0) }
 
 // encodeRegion writes a header structure holding entries, sorted by tag,
 // with a region covering all of it when region is not 0 (62 for a

@@ -19,8 +19,6 @@ const (
 	DefaultMaxFiles      = 1 << 20
 )
 
-// maxHeaderEntries is rpm's own limit on the index entries of one header.
-const maxHeaderEntries = 0xffff
 
 // Config configures the rpm format.
 type Config struct {

@@ -312,7 +312,7 @@ func testAtomicOverwrite(t *testing.T, b storage.Backend) {
 			for !done.Load() {
 				o, err := b.Open(t.Context(), key)
 				if err != nil {
-					errs <- fmt.Errorf("Open during overwrite: %w", err)
+					errs <- fmt.Errorf("open during overwrite: %w", err)
 					return
 				}
 				data, err := io.ReadAll(o)
