@@ -218,7 +218,7 @@ func BenchmarkReadRealistic(b *testing.B) {
 			c, _ := compressionByExt(m.name[len("data.tar"):])
 			b.SetBytes(int64(len(data)))
 			for b.Loop() {
-				if err := f.checkData(context.Background(), bytes.NewReader(deb), m, c); err != nil {
+				if _, err := f.checkData(context.Background(), bytes.NewReader(deb), m, c); err != nil {
 					b.Fatal(err)
 				}
 			}

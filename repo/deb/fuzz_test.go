@@ -7,8 +7,10 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -215,9 +217,24 @@ func FuzzDataTar(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		_, err := walkDataTar(bytes.NewReader(data), "data.tar", make([]byte, 4096))
-		if err != nil && !errors.Is(err, repo.ErrBadPackage) {
-			t.Fatalf("error does not wrap ErrBadPackage: %v", err)
+		files, _, err := walkDataTar(bytes.NewReader(data), "data.tar", make([]byte, 4096), 1<<20)
+		if err != nil {
+			if !errors.Is(err, repo.ErrBadPackage) {
+				t.Fatalf("error does not wrap ErrBadPackage: %v", err)
+			}
+			return
+		}
+		// Every recorded path is a clean relative path that the file list
+		// encoding keeps as it is.
+		for _, p := range files {
+			if p == "" || p != path.Clean(p) || strings.HasPrefix(p, "/") || strings.Contains(p, "\n") || p == ".." || strings.HasPrefix(p, "../") {
+				t.Fatalf("recorded path %q", p)
+			}
+		}
+		want := slices.Compact(slices.Sorted(slices.Values(files)))
+		got, err := decodeFileList(encodeFileList(slices.Clone(files)))
+		if err != nil || !slices.Equal(got, want) {
+			t.Fatalf("file list round trip: %q, %v; want %q", got, err, want)
 		}
 	})
 }
