@@ -287,7 +287,9 @@ func checkRepository(t *testing.T, files []repo.File, base, release string) {
 }
 
 // isContents reports whether a Release path is a plain Contents index.
-func isContents(p string) bool { return strings.HasPrefix(path.Base(p), "Contents-") && path.Ext(p) != ".gz" }
+func isContents(p string) bool {
+	return strings.HasPrefix(path.Base(p), "Contents-") && path.Ext(p) != ".gz"
+}
 
 // checkContentsListed checks one Contents index of a Release: when listed,
 // its .gz is listed too and decompresses to the plain size and sha256 the
