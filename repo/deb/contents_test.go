@@ -243,7 +243,7 @@ func contentsGoldenDebs() []debtest.Options {
 		{Package: "kamailio-doc", Version: "5.8.3-1", Arch: "all", Fields: sect("doc"),
 			Files: map[string][]byte{"usr/share/doc/kamailio-doc/" + strings.Repeat("a", 50) + ".html": nil, "usr/share/doc/kamailio/copyright": nil}},
 		{Package: "libfoo1", Version: "2.0-1", Arch: "amd64",
-			Files: map[string][]byte{"usr/lib/x86_64-linux-gnu/libfoo.so.1.0.0": nil},
+			Files:       map[string][]byte{"usr/lib/x86_64-linux-gnu/libfoo.so.1.0.0": nil},
 			DataEntries: []debtest.Entry{{Name: "./usr/lib/x86_64-linux-gnu/libfoo.so.1", Type: tar.TypeSymlink, Linkname: "libfoo.so.1.0.0"}}},
 		{Package: "empty", Version: "1", Arch: "amd64"},
 	}
