@@ -59,7 +59,7 @@ func TestAptFileContents(t *testing.T) {
 		buildDeb(t, debtest.Options{Package: "kamailio", Version: "5.8.2-1", Arch: "amd64", Fields: section,
 			Files: map[string][]byte{"usr/sbin/kamailio": []byte("old"), "usr/sbin/kamailio-old-tool": []byte("gone in 5.8.3")}}),
 		buildDeb(t, debtest.Options{Package: "kamailio", Version: "5.8.3-1", Arch: "amd64", Fields: section,
-			Files: map[string][]byte{"usr/sbin/kamailio": []byte("new"), "usr/lib/x86_64-linux-gnu/kamailio/modules/tm.so": []byte("tm")},
+			Files:       map[string][]byte{"usr/sbin/kamailio": []byte("new"), "usr/lib/x86_64-linux-gnu/kamailio/modules/tm.so": []byte("tm")},
 			DataEntries: []debtest.Entry{{Name: "./usr/sbin/kamctl", Type: tar.TypeSymlink, Linkname: "kamailio"}}}),
 		buildDeb(t, debtest.Options{Package: "kamailio-doc", Version: "5.8.3-1", Arch: "all",
 			Files: map[string][]byte{"usr/share/doc/kamailio-doc/README.modules": []byte("doc")}}),
