@@ -149,6 +149,7 @@ deb:
   release:
     - targets: "nightly/*/*"
       label: Kamailio nightly
+      suite: nightly
       not_automatic: true
     - targets: ["backports/*/*"]
       label: Kamailio backports
@@ -166,7 +167,7 @@ deb:
 		s.publish(target)
 	}
 	_, rel, _ := s.get("/deb/nightly/debian/dists/bookworm/Release")
-	for _, want := range []string{"Origin: Pier\n", "Label: Kamailio nightly\n", "Suite: bookworm\n", "Codename: bookworm\n", "NotAutomatic: yes\n"} {
+	for _, want := range []string{"Origin: Pier\n", "Label: Kamailio nightly\n", "Suite: nightly\n", "Codename: bookworm\n", "NotAutomatic: yes\n"} {
 		if !strings.Contains(string(rel), want) {
 			t.Errorf("nightly Release lacks %q:\n%s", want, rel)
 		}
@@ -183,7 +184,7 @@ deb:
 	// Each source is a priority line with the URL, then a "release" line.
 	for stream, want := range map[string]string{
 		"5.8":       `500 \S+/deb/5\.8/debian bookworm/main amd64 Packages\n\s+release o=kamailio\.org,a=bookworm,n=bookworm,l=Kamailio 5\.8,c=main,b=amd64\n`,
-		"nightly":   `\b1 \S+/deb/nightly/debian bookworm/main amd64 Packages\n\s+release o=Pier,a=bookworm,n=bookworm,l=Kamailio nightly,c=main,b=amd64\n`,
+		"nightly":   `\b1 \S+/deb/nightly/debian bookworm/main amd64 Packages\n\s+release o=Pier,a=nightly,n=bookworm,l=Kamailio nightly,c=main,b=amd64\n`,
 		"backports": `100 \S+/deb/backports/debian bookworm/main amd64 Packages\n\s+release o=Pier,a=bookworm,n=bookworm,l=Kamailio backports,c=main,b=amd64\n`,
 	} {
 		if !regexp.MustCompile(want).MatchString(out) {
@@ -196,6 +197,11 @@ deb:
 	}
 	if !strings.Contains(out, "Candidate: 5.8.3-1\n") || !regexp.MustCompile(`6\.0\.0~dev1 1\n`).MatchString(out) {
 		t.Errorf("apt-cache policy kamailio: want candidate 5.8.3-1 and the nightly version at pin 1:\n%s", out)
+	}
+	// apt-get -t nightly (the nightly target's suite) takes it.
+	out, err = a.aptTool("apt-cache", "-t", "nightly", "policy", "kamailio")
+	if err != nil || !strings.Contains(out, "Candidate: 6.0.0~dev1\n") {
+		t.Errorf("apt-cache -t nightly policy kamailio: want candidate 6.0.0~dev1 (%v):\n%s", err, out)
 	}
 	// Asked for explicitly, the nightly version is there.
 	if out, err := a.run("download", "kamailio=6.0.0~dev1"); err != nil || len(problems(out)) > 0 {

@@ -35,11 +35,11 @@ type Config struct {
 	// recorded at ingest either way, so turning them on later lists
 	// every package uploaded since Pier recorded file lists.
 	Contents Switch `yaml:"contents"`
-	// Release sets the Release fields of the targets its rules match;
-	// the first matching rule wins, and a target no rule matches keeps
-	// the defaults (Origin and Label above, Suite and Codename the
-	// release, Description "Pier repository for <stream> <distro>
-	// <release>").
+	// Release sets the Release fields (and Contents) of the targets its
+	// rules match; the first matching rule wins, and a target no rule
+	// matches keeps the defaults (Origin and Label above, Suite and
+	// Codename the release, Description "Pier repository for <stream>
+	// <distro> <release>", Contents as above).
 	Release []ReleaseRule `yaml:"release"`
 	// Limits bound what the reader accepts from an uploaded .deb.
 	Limits Limits `yaml:"limits"`

@@ -45,7 +45,8 @@ func packagesNames() [3]string { return [3]string{"Packages", "Packages.gz", "Pa
 
 // Index writes the APT repository of one target: the pool files (by blob),
 // every <comp>/binary-<arch>/Packages (plain, .gz, .xz) and, unless
-// Config.Contents is off, every <comp>/Contents-<arch>.gz, with by-hash
+// Config.Contents (or the target's release rule) turns them off, every
+// <comp>/Contents-<arch>.gz, with by-hash
 // copies, and Release, Release.gpg and InRelease. Paths are under the
 // target's archive root deb/<stream>/<distro>/ (see base): everything but
 // the pool is under dists/<release>/, so the releases of one stream and
@@ -82,7 +83,7 @@ func (f *Format) Index(ctx context.Context, in *repo.IndexInput) ([]repo.File, e
 		return fail(err)
 	}
 	var contents []*contentsFile
-	if f.cfg.Contents.On(true) {
+	if rf.contents {
 		if contents, err = buildContents(ctx, entries, comps, archs); err != nil {
 			return fail(err)
 		}

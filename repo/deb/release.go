@@ -8,8 +8,8 @@ import (
 	"github.com/pierhq/pier/repo"
 )
 
-// ReleaseRule sets Release fields for the targets matching Targets. Empty
-// fields keep their defaults. Text fields may name the target with
+// ReleaseRule sets Release fields, and whether Contents is published, for
+// the targets matching Targets. Empty fields keep their defaults. Text fields may name the target with
 // {stream}, {distro} and {release}, e.g. "Kamailio {stream}".
 //
 // apt remembers Origin, Label, Codename and the default pin
@@ -33,13 +33,19 @@ type ReleaseRule struct {
 	// Description is free text.
 	Description string `yaml:"description"`
 	// NotAutomatic: yes gives the target's packages apt's default pin 1:
-	// apt installs them only when asked (-t, name=version) and does not
-	// upgrade to them (apt: apt-pkg/policy.cc, pkgPolicy::InitDefaults).
+	// apt installs them only when asked (name=version, or -t with the
+	// target's suite or codename) and does not upgrade to them (apt:
+	// apt-pkg/policy.cc, pkgPolicy::InitDefaults).
 	NotAutomatic bool `yaml:"not_automatic"`
 	// ButAutomaticUpgrades: yes, with NotAutomatic, gives pin 100
-	// instead: installed packages follow the target's upgrades, nothing
-	// new is installed from it (Debian's backports).
+	// instead (policy.cc checks it first): installed packages follow the
+	// target's upgrades, nothing new is installed from it (Debian's
+	// backports). Pier refuses it without NotAutomatic, the only
+	// combination the Debian repository format defines.
 	ButAutomaticUpgrades bool `yaml:"but_automatic_upgrades"`
+	// Contents turns the target's Contents indexes on or off; unset
+	// follows deb.contents.
+	Contents Switch `yaml:"contents"`
 }
 
 // Patterns is a list of target patterns that YAML may write as one string.
@@ -61,10 +67,12 @@ func (p *Patterns) UnmarshalYAML(unmarshal func(any) error) error {
 	return nil
 }
 
-// releaseFields are the Release fields of one target.
+// releaseFields are the Release fields of one target, and whether it
+// publishes Contents.
 type releaseFields struct {
 	origin, label, suite, codename, description string
 	notAutomatic, butAutomaticUpgrades          bool
+	contents                                    bool
 }
 
 // placeholders are the names a rule's text may use.
@@ -163,6 +171,7 @@ func (r *ReleaseRule) fields(t repo.Target, def releaseFields) releaseFields {
 	set(&def.description, r.Description)
 	def.notAutomatic = r.NotAutomatic
 	def.butAutomaticUpgrades = r.ButAutomaticUpgrades
+	def.contents = r.Contents.On(def.contents)
 	return def
 }
 
@@ -177,8 +186,8 @@ func (rf releaseFields) check(t repo.Target) error {
 	return nil
 }
 
-// releaseFields returns t's Release fields: the defaults, with the first
-// rule that matches t applied.
+// releaseFields returns t's Release fields (and whether it publishes
+// Contents): the defaults, with the first rule that matches t applied.
 func (f *Format) releaseFields(t repo.Target) (releaseFields, error) {
 	rf := releaseFields{
 		origin:      f.cfg.Origin,
@@ -186,6 +195,7 @@ func (f *Format) releaseFields(t repo.Target) (releaseFields, error) {
 		suite:       t.Release,
 		codename:    t.Release,
 		description: "Pier repository for " + oneLine(t.Stream) + " " + oneLine(t.Distro) + " " + oneLine(t.Release),
+		contents:    f.cfg.Contents.On(true),
 	}
 	for i := range f.cfg.Release {
 		r := &f.cfg.Release[i]

@@ -116,6 +116,7 @@ release:
   - targets: ["5.8/*/*", "5.7/*/*"]
     origin: Example
     suite: stable
+    contents: true
 limits:
   file_list: 1048576
 `
@@ -131,7 +132,8 @@ limits:
 	}
 	if c.Contents != SwitchOff || c.Contents.On(true) || c.Limits.FileList != 1<<20 || len(c.Release) != 2 ||
 		strings.Join(c.Release[0].Targets, " ") != "nightly/*/*" || !c.Release[0].NotAutomatic || !c.Release[0].ButAutomaticUpgrades ||
-		strings.Join(c.Release[1].Targets, " ") != "5.8/*/* 5.7/*/*" || c.Release[1].Suite != "stable" {
+		strings.Join(c.Release[1].Targets, " ") != "5.8/*/* 5.7/*/*" || c.Release[1].Suite != "stable" ||
+		c.Release[0].Contents != SwitchDefault || c.Release[1].Contents != SwitchOn {
 		t.Fatalf("decoded %+v", c)
 	}
 	for _, bad := range []string{"contents: maybe\n", "release: [{targets: {a: b}}]\n", "release: [{targets: x, colour: red}]\n"} {
@@ -191,5 +193,43 @@ func TestConfigReleaseValidate(t *testing.T) {
 	c.Release = []ReleaseRule{{Targets: Patterns{"*/debian/bookworm"}, Suite: "stable", Codename: "{release}"}}
 	if err := c.Validate(); err != nil {
 		t.Errorf("codename {release}: %v", err)
+	}
+}
+
+// TestContentsPerTarget: a release rule turns Contents off (or on) for the
+// targets it matches, whatever deb.contents says for the others.
+func TestContentsPerTarget(t *testing.T) {
+	hasContents := func(cfg Config, target repo.Target) bool {
+		t.Helper()
+		files, err := New(cfg).Index(context.Background(), &repo.IndexInput{Target: target, Time: goldenTime, Signer: fakeSigner{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, f := range files {
+			if strings.Contains(f.Path, "/Contents-") {
+				n++
+			}
+		}
+		return n > 0
+	}
+	nightly := repo.Target{Stream: "nightly", Distro: "debian", Release: "bookworm"}
+	stable := repo.Target{Stream: "5.8", Distro: "debian", Release: "bookworm"}
+	for _, tt := range []struct {
+		global, rule       Switch
+		nightlyOn, otherOn bool
+	}{
+		{SwitchDefault, SwitchDefault, true, true},
+		{SwitchDefault, SwitchOff, false, true},
+		{SwitchOff, SwitchDefault, false, false},
+		{SwitchOff, SwitchOn, true, false},
+	} {
+		cfg := Config{Contents: tt.global, Release: []ReleaseRule{{Targets: Patterns{"nightly/*/*"}, Label: "Nightly", Contents: tt.rule}}}
+		if got := hasContents(cfg, nightly); got != tt.nightlyOn {
+			t.Errorf("deb.contents %v, rule %v: nightly has Contents %v", tt.global, tt.rule, got)
+		}
+		if got := hasContents(cfg, stable); got != tt.otherOn {
+			t.Errorf("deb.contents %v, rule %v: 5.8 has Contents %v", tt.global, tt.rule, got)
+		}
 	}
 }

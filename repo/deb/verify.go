@@ -345,9 +345,17 @@ func (c *contentsLines) check(l []byte) {
 		c.err = fmt.Errorf("line %d %q is not \"path packages\"", c.line, clip(string(l)))
 		return
 	}
-	for _, pkg := range bytes.Split(t[i+1:], []byte(",")) {
+	for rest := t[i+1:]; ; {
+		pkg := rest
+		j := bytes.IndexByte(rest, ',')
+		if j >= 0 {
+			pkg, rest = rest[:j], rest[j+1:]
+		}
 		if len(pkg) == 0 || pkg[len(pkg)-1] == '/' {
 			c.err = fmt.Errorf("line %d %q has an empty package in its list", c.line, clip(string(l)))
+			return
+		}
+		if j < 0 {
 			return
 		}
 	}
