@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash"
 	"runtime"
+	"strings"
 	"sync"
 
 	"github.com/klauspost/compress/gzip"
@@ -32,6 +33,21 @@ type contentsFile struct {
 	plainSum   [sha256.Size]byte
 	gz         []byte
 	gzSum      [sha256.Size]byte
+}
+
+// contentsSpace are the bytes apt-file takes for whitespace when it splits
+// a line (Perl's \s; a newline cannot be in a path).
+const contentsSpace = " \t\r\f\v"
+
+// blankPath reports whether p is only whitespace: apt-file would read its
+// line as a package list without a path, so Contents leaves it out.
+func blankPath(p []byte) bool {
+	for _, c := range p {
+		if !strings.ContainsRune(contentsSpace, rune(c)) {
+			return false
+		}
+	}
+	return true
 }
 
 // contentsPadding is the column where the package list starts when the
@@ -114,11 +130,11 @@ func contentsSources(entries []indexEntry, comp, arch int) []*indexEntry {
 // contentsLabel returns how Contents names a package: "section/name" as
 // dak writes it, or the bare name (as apt-ftparchive writes every
 // package) when the package has no Section or one that would not survive
-// the line format (whitespace, which ends the field, or a comma, which
+// the line format (whitespace, which apt-file splits at, or a comma, which
 // separates packages).
 func contentsLabel(e *indexEntry) string {
 	section := fieldValue(e.meta.head, "Section")
-	if len(section) == 0 || bytes.ContainsAny(section, " \t,") {
+	if len(section) == 0 || bytes.ContainsAny(section, contentsSpace+",") {
 		return e.pkg.Name
 	}
 	return string(section) + "/" + e.pkg.Name
@@ -191,6 +207,7 @@ func (cf *contentsFile) build(ctx context.Context, entries []indexEntry, comp, a
 		}
 		line = append(line[:0], cursors[h[0]].cur...)
 		pathLen := len(line)
+		skip := strings.ContainsRune(contentsSpace, rune(line[0])) && blankPath(line)
 		for range contentsPadding - pathLen {
 			line = append(line, ' ')
 		}
@@ -210,6 +227,9 @@ func (cf *contentsFile) build(ctx context.Context, entries []indexEntry, comp, a
 			default:
 				h.pop(cursors)
 			}
+		}
+		if skip {
+			continue
 		}
 		line = append(line, '\n')
 		if _, err := bw.Write(line); err != nil {

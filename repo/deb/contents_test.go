@@ -144,6 +144,10 @@ func TestContents(t *testing.T) {
 		// A legacy newest version hides the older one's files.
 		pkg("main", debtest.Options{Package: "gone", Version: "1", Arch: "amd64", Files: map[string][]byte{"usr/bin/gone": nil}}),
 		legacy(t, pkg("main", debtest.Options{Package: "gone", Version: "2", Arch: "amd64", Files: map[string][]byte{"usr/bin/gone": nil}})),
+		// Paths of whitespace only cannot be written as apt-file reads
+		// lines; other odd paths are written as they are.
+		pkg("main", debtest.Options{Package: "blank", Version: "1", Arch: "amd64",
+			Files: map[string][]byte{" ": nil, "\t\r": nil, " lead": nil, "usr/share/blank/with space": nil}}),
 		// Another component has its own file.
 		pkg("contrib", debtest.Options{Package: "extra", Version: "1", Arch: "arm64", Fields: sect("contrib/net"),
 			Files: map[string][]byte{"usr/bin/extra": nil}}),
@@ -151,9 +155,11 @@ func TestContents(t *testing.T) {
 	got, fields := contentsOf(t, f, pkgs)
 	pad := func(p string) string { return p + strings.Repeat(" ", max(0, contentsPadding-len(p))) + " " }
 	want := map[string]string{
-		"main/Contents-amd64": pad("usr/bin/hello") + "utils/alt,misc/hello\n" +
+		"main/Contents-amd64": pad(" lead") + "blank\n" +
+			pad("usr/bin/hello") + "utils/alt,misc/hello\n" +
 			pad("usr/bin/nosect") + "nosect\n" +
 			pad("usr/bin/oddsect") + "oddsect\n" +
+			pad("usr/share/blank/with space") + "blank\n" +
 			pad("usr/share/doc/hello/new") + "misc/hello\n" +
 			pad(long) + "nosect\n",
 		"main/Contents-arm64": pad("usr/bin/hello") + "utils/alt,misc/hello\n" +

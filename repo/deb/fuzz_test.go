@@ -89,6 +89,25 @@ func FuzzRead(f *testing.F) {
 		if v, _ := lookup(fields, "SHA256"); v != pkg.SHA256 {
 			t.Fatalf("stanza SHA256 %q", v)
 		}
+		// Its file list decodes, and its Contents lines read back as
+		// apt-file reads them (Verify's check).
+		if _, err := decodeFileList(m.files); err != nil || !m.hasFiles {
+			t.Fatalf("file list: %v (recorded %v)", err, m.hasFiles)
+		}
+		e.arch = -1
+		archs := []string{"amd64"}
+		if p.Arch != "all" {
+			e.arch, archs = 0, []string{p.Arch}
+		}
+		cf, err := buildContents(context.Background(), []indexEntry{e}, []string{"main"}, archs)
+		if err != nil {
+			t.Fatalf("Contents: %v", err)
+		}
+		var lines contentsLines
+		lines.Write(gunzip(t, cf[0].gz))
+		if err := lines.finish(); err != nil {
+			t.Fatalf("Contents: %v", err)
+		}
 	})
 }
 

@@ -339,9 +339,9 @@ func (c *contentsLines) Write(p []byte) (int, error) {
 // check checks one line.
 func (c *contentsLines) check(l []byte) {
 	c.line++
-	t := bytes.TrimRight(l, " \t")
-	i := bytes.LastIndexAny(t, " \t")
-	if i < 0 || len(bytes.TrimSpace(t[:i])) == 0 {
+	t := bytes.TrimRight(l, contentsSpace)
+	i := bytes.LastIndexAny(t, contentsSpace)
+	if i < 0 || blankPath(t[:i]) {
 		c.err = fmt.Errorf("line %d %q is not \"path packages\"", c.line, clip(string(l)))
 		return
 	}
