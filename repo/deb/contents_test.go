@@ -320,3 +320,32 @@ func TestContentsDamagedMeta(t *testing.T) {
 		t.Fatalf("Index: %v", err)
 	}
 }
+
+// TestContentsLongLine: a path that thousands of packages ship makes one
+// long line, which the generation's Verify accepts.
+func TestContentsLongLine(t *testing.T) {
+	f := New(Config{Architectures: []string{"amd64"}})
+	var pkgs []repo.Package
+	for i := range 4000 {
+		name := fmt.Sprintf("common-user-%04d", i)
+		m := Meta{Source: name, Head: "Package: " + name + "\nVersion: 1\nArchitecture: amd64\nSection: utils\n",
+			Files: []string{"usr/share/common/README", "usr/share/doc/" + name + "/copyright"}}
+		meta, err := m.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sums := sumsOf([]byte(name))
+		pkgs = append(pkgs, repo.Package{Component: "main", Name: name, Version: "1", Arch: "amd64", Size: 1000, SHA256: sums[repo.SHA256],
+			Sums: sums, Meta: meta})
+	}
+	in := &repo.IndexInput{Target: repo.Target{Stream: "5.8", Distro: "debian", Release: "bookworm"}, Packages: pkgs, Time: goldenTime, Signer: signerOf(t, "A")}
+	g := publish(t, f, in)
+	if err := f.Verify(context.Background(), g.input(t, "A")); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := contentsOf(t, f, pkgs)
+	first, _, _ := strings.Cut(got["main/Contents-amd64"], "\n")
+	if !strings.HasPrefix(first, "usr/share/common/README ") || strings.Count(first, ",") != 3999 || len(first) < 4000*len("utils/common-user-0000") {
+		t.Errorf("first line: %d bytes, %d commas: %.200s", len(first), strings.Count(first, ","), first)
+	}
+}

@@ -319,9 +319,6 @@ func (c *contentsLines) Write(p []byte) (int, error) {
 	for c.err == nil && len(p) > 0 {
 		i := bytes.IndexByte(p, '\n')
 		if i < 0 {
-			if len(c.partial)+len(p) > tarMaxPath+64<<10 {
-				c.err = fmt.Errorf("line %d is longer than any path and package list", c.line+1)
-			}
 			c.partial = append(c.partial, p...)
 			break
 		}
