@@ -46,11 +46,11 @@ func packagesNames() [3]string { return [3]string{"Packages", "Packages.gz", "Pa
 // Index writes the APT repository of one target: the pool files (by blob),
 // every <comp>/binary-<arch>/Packages (plain, .gz, .xz) and, unless
 // Config.Contents (or the target's release rule) turns them off, every
-// <comp>/Contents-<arch>.gz, with by-hash
-// copies, and Release, Release.gpg and InRelease. Paths are under the
-// target's archive root deb/<stream>/<distro>/ (see base): everything but
-// the pool is under dists/<release>/, so the releases of one stream and
-// distro share the pool.
+// <comp>/Contents-<arch>.gz, with by-hash copies, and Release, Release.gpg
+// and InRelease with the target's Release fields (releaseFields). Paths
+// are under the target's archive root deb/<stream>/<distro>/ (see base):
+// everything but the pool is under dists/<release>/, so the releases of
+// one stream and distro share the pool.
 func (f *Format) Index(ctx context.Context, in *repo.IndexInput) ([]repo.File, error) {
 	t := in.Target
 	fail := func(err error) ([]repo.File, error) {
