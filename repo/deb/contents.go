@@ -26,7 +26,7 @@ import (
 // looks an index up by its uncompressed name and checks the decompressed
 // bytes against it), but never fetches it when the .gz is there. Keeping
 // only the compressed bytes bounds a publish's memory: a 10,000-package
-// target with a hundred files each makes a 1-million-line file.
+// target with a hundred files each makes files of up to a million lines.
 type contentsFile struct {
 	comp, arch string
 	plainSize  int64
@@ -50,10 +50,10 @@ func blankPath(p []byte) bool {
 	return true
 }
 
-// contentsPadding is the column where the package list starts when the
-// path is shorter: dak writes "%-55s %s" (daklib/contents.py,
-// BinaryContentsWriter.formatline). apt-file splits a line at its last
-// run of whitespace, so the padding is cosmetic.
+// contentsPadding is the width a shorter path is padded to with spaces
+// before the space and the package list: dak writes "%-55s %s"
+// (daklib/contents.py, BinaryContentsWriter.formatline). apt-file splits
+// a line at its last run of whitespace, so the padding is cosmetic.
 const contentsPadding = 55
 
 // buildContents writes Contents-<arch> for every component and
