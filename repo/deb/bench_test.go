@@ -12,7 +12,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/pierhq/pier/repo"
 	"github.com/pierhq/pier/repo/deb/debtest"
@@ -21,7 +23,34 @@ import (
 // syntheticPackages returns n catalog records shaped like a real archive:
 // stanzas of about 1 KB, one package in ten arch-all, the rest split
 // between amd64 and arm64. With n = 10,000 each Packages file is ~10 MB.
+// Each package records a file list of about 100 paths (syntheticFiles).
 func syntheticPackages(tb testing.TB, n int) []repo.Package {
+	return syntheticPackagesFiles(tb, n, 100)
+}
+
+// syntheticFiles returns about k paths of a package named name, shaped
+// like a Debian package's: binaries, a library, Python modules, docs,
+// man pages and data files (about 60 bytes each).
+func syntheticFiles(rng *rand.Rand, name string, k int) []string {
+	files := []string{
+		"usr/bin/" + name,
+		"usr/share/doc/" + name + "/changelog.Debian.gz",
+		"usr/share/doc/" + name + "/copyright",
+		"usr/share/man/man1/" + name + ".1.gz",
+		"usr/lib/x86_64-linux-gnu/lib" + name + ".so.1",
+		"usr/lib/x86_64-linux-gnu/lib" + name + ".so.1.2.3",
+	}
+	dirs := []string{"usr/lib/python3/dist-packages/" + name + "/", "usr/share/" + name + "/data/", "usr/share/locale/de/LC_MESSAGES/", "usr/include/" + name + "/"}
+	for len(files) < k {
+		d := dirs[rng.Intn(len(dirs))]
+		files = append(files, fmt.Sprintf("%s%s_%d.%s", d, []string{"module", "resource", "table", "header"}[rng.Intn(4)], len(files), []string{"py", "dat", "mo", "h"}[rng.Intn(4)]))
+	}
+	return files
+}
+
+// syntheticPackagesFiles is syntheticPackages with k files per package
+// (0: none recorded, as for packages from before file lists).
+func syntheticPackagesFiles(tb testing.TB, n, k int) []repo.Package {
 	tb.Helper()
 	rng := rand.New(rand.NewSource(1))
 	words := strings.Fields("library tool server client data the and for with support network daemon utility python3 perl module files development headers shared")
@@ -59,7 +88,10 @@ func syntheticPackages(tb testing.TB, n int) []repo.Package {
 		head, tail := splitStanza(fields)
 		var sum [32]byte
 		rng.Read(sum[:])
-		m := Meta{Source: name, MD5: hex.EncodeToString(sum[:16]), SHA1: hex.EncodeToString(sum[:20]), Head: head, Tail: tail}
+		m := Meta{Source: name, MD5: hex.EncodeToString(sum[:16]), SHA1: hex.EncodeToString(sum[:20]), Head: head, Tail: tail, Legacy: k == 0}
+		if k > 0 {
+			m.Files = syntheticFiles(rng, name, k)
+		}
 		meta, err := m.MarshalBinary()
 		if err != nil {
 			tb.Fatal(err)
@@ -71,18 +103,84 @@ func syntheticPackages(tb testing.TB, n int) []repo.Package {
 	return pkgs
 }
 
-// BenchmarkIndex10k is a full publish of 10,000 packages: two ~10 MB
-// Packages files, each written plain, .gz and .xz.
+// cpuTime returns the CPU time (user and system) the process has used so
+// far: benchmarks report it per operation next to the wall time, which
+// other work on a shared machine inflates.
+func cpuTime(tb testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportCPU reports the CPU time per operation since start, in ms.
+func reportCPU(b *testing.B, start time.Duration) {
+	b.ReportMetric(float64(cpuTime(b)-start)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
+}
+
+// BenchmarkIndex10k is a full publish of 10,000 packages of about 100
+// files each: two ~10 MB Packages files, each written plain, .gz and .xz,
+// and, with contents=on, Contents-amd64.gz and Contents-arm64.gz (about
+// 550,000 lines each: the arch-all packages are in both). It reports the
+// plain and compressed size of one Contents file.
 func BenchmarkIndex10k(b *testing.B) {
+	pkgs := syntheticPackages(b, 10000)
+	for _, on := range []bool{false, true} {
+		c := map[bool]Switch{false: SwitchOff, true: SwitchOn}[on]
+		b.Run("contents="+c.String(), func(b *testing.B) {
+			f := New(Config{Contents: c})
+			in := &repo.IndexInput{Target: repo.Target{Stream: "5.8", Distro: "debian", Release: "bookworm"},
+				Packages: pkgs, Time: goldenTime, Signer: fakeSigner{}}
+			b.ReportAllocs()
+			var files []repo.File
+			start := cpuTime(b)
+			for b.Loop() {
+				var err error
+				if files, err = f.Index(context.Background(), in); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportCPU(b, start)
+			for _, file := range files {
+				if strings.HasSuffix(file.Path, "/main/Contents-amd64.gz") {
+					b.ReportMetric(float64(len(file.Data))/1e6, "MB-contents.gz")
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkContents10k is the Contents part of Index10k alone: merging
+// the file lists of 10,000 packages into Contents-amd64 and -arm64 and
+// compressing them. It reports the plain size of each file and the
+// encoded file lists' share of the packages' Meta.
+func BenchmarkContents10k(b *testing.B) {
 	f := New(Config{})
-	in := &repo.IndexInput{Target: repo.Target{Stream: "5.8", Distro: "debian", Release: "bookworm"},
-		Packages: syntheticPackages(b, 10000), Time: goldenTime, Signer: fakeSigner{}}
-	b.ResetTimer()
+	pkgs := syntheticPackages(b, 10000)
+	bare := syntheticPackagesFiles(b, 10000, 0)
+	var meta, metaBare int
+	for i := range pkgs {
+		meta += len(pkgs[i].Meta)
+		metaBare += len(bare[i].Meta)
+	}
+	entries, comps, archs, err := f.entries(pkgs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	var files []*contentsFile
+	start := cpuTime(b)
 	for b.Loop() {
-		if _, err := f.Index(context.Background(), in); err != nil {
+		if files, err = buildContents(context.Background(), entries, comps, archs); err != nil {
 			b.Fatal(err)
 		}
 	}
+	reportCPU(b, start)
+	b.ReportMetric(float64(files[0].plainSize)/1e6, "MB-plain")
+	b.ReportMetric(float64(len(files[0].gz))/1e6, "MB-gz")
+	b.ReportMetric(float64(meta)/float64(len(pkgs)), "B-meta/pkg")
+	b.ReportMetric(float64(metaBare)/float64(len(pkgs)), "B-meta-without-files/pkg")
 }
 
 // BenchmarkIndex10kNoCompress is the part of Index10k before compression:
@@ -223,7 +321,7 @@ func BenchmarkReadRealistic(b *testing.B) {
 			c, _ := compressionByExt(m.name[len("data.tar"):])
 			b.SetBytes(int64(len(data)))
 			for b.Loop() {
-				if err := f.checkData(context.Background(), bytes.NewReader(deb), m, c); err != nil {
+				if _, err := f.checkData(context.Background(), bytes.NewReader(deb), m, c); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -30,6 +30,17 @@ type Config struct {
 	// of the roots' validity (56h for valid_days 7). It must be shorter than
 	// valid_days.
 	ResignMargin time.Duration `yaml:"resign_margin"`
+	// Contents turns the Contents-<arch> indexes (what apt-file searches)
+	// on or off; unset means on. The file lists they are made of are
+	// recorded at ingest either way, so turning them on later lists
+	// every package uploaded since Pier recorded file lists.
+	Contents Switch `yaml:"contents"`
+	// Release sets the Release fields (and Contents) of the targets its
+	// rules match; the first matching rule wins, and a target no rule
+	// matches keeps the defaults (Origin and Label above, Suite and
+	// Codename the release, Description "Pier repository for <stream>
+	// <distro> <release>", Contents as above).
+	Release []ReleaseRule `yaml:"release"`
 	// Limits bound what the reader accepts from an uploaded .deb.
 	Limits Limits `yaml:"limits"`
 }
@@ -52,6 +63,11 @@ type Limits struct {
 	Name int `yaml:"name"`
 	// Version is the longest accepted version string, in bytes.
 	Version int `yaml:"version"`
+	// FileList is the largest total length, in bytes (one more per path),
+	// of the paths one package installs: the reader records them at
+	// ingest for the Contents index, in memory while it reads. A package
+	// that installs more is refused.
+	FileList int64 `yaml:"file_list"`
 }
 
 // Default limits.
@@ -61,6 +77,7 @@ const (
 	defaultControl    = 1 << 20
 	defaultName       = 128
 	defaultVersion    = 128
+	defaultFileList   = 64 << 20
 )
 
 // Defaults fills unset fields with their default values.
@@ -88,6 +105,12 @@ func (c *Config) Defaults() {
 	}
 	if c.Limits.Version == 0 {
 		c.Limits.Version = defaultVersion
+	}
+	if c.Limits.FileList == 0 {
+		c.Limits.FileList = defaultFileList
+	}
+	if c.Contents == SwitchDefault {
+		c.Contents = SwitchOn
 	}
 }
 
@@ -139,5 +162,57 @@ func (c *Config) Validate() error {
 	if l.Version < 1 || l.Version > 1024 {
 		errs = append(errs, errors.New("deb: limits.version must be between 1 and 1024"))
 	}
+	if l.FileList < 0 {
+		errs = append(errs, errors.New("deb: limits.file_list must not be negative (0 means the default, 64 MiB)"))
+	}
+	for i, r := range c.Release {
+		if err := r.validate(); err != nil {
+			errs = append(errs, fmt.Errorf("deb: release[%d]: %w", i, err))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// Switch is an on/off setting whose zero value means "not set, take the
+// default". YAML writes it as true or false.
+type Switch int8
+
+// Values of a Switch.
+const (
+	SwitchDefault Switch = iota
+	SwitchOn
+	SwitchOff
+)
+
+// On reports whether s is on; an unset s is def.
+func (s Switch) On(def bool) bool {
+	if s == SwitchDefault {
+		return def
+	}
+	return s == SwitchOn
+}
+
+// String returns "on", "off" or "default".
+func (s Switch) String() string {
+	switch s {
+	case SwitchOn:
+		return "on"
+	case SwitchOff:
+		return "off"
+	}
+	return "default"
+}
+
+// UnmarshalYAML reads a YAML boolean (yaml.v3's obsolete unmarshaler
+// interface, so that this package needs no YAML import).
+func (s *Switch) UnmarshalYAML(unmarshal func(any) error) error {
+	var b bool
+	if err := unmarshal(&b); err != nil {
+		return errors.New("want true or false")
+	}
+	*s = SwitchOff
+	if b {
+		*s = SwitchOn
+	}
+	return nil
 }

@@ -16,9 +16,11 @@ func TestConfigDefaults(t *testing.T) {
 	}
 	want := Config{
 		Origin: "Pier", Label: "Pier", Architectures: []string{"amd64", "arm64"},
-		Limits: Limits{ControlTar: 16 << 20, DataTar: 16 << 30, Control: 1 << 20, Name: 128, Version: 128},
+		Limits:   Limits{ControlTar: 16 << 20, DataTar: 16 << 30, Control: 1 << 20, Name: 128, Version: 128, FileList: 64 << 20},
+		Contents: SwitchOn,
 	}
-	if c.Origin != want.Origin || c.Label != want.Label || strings.Join(c.Architectures, " ") != "amd64 arm64" || c.Limits != want.Limits || c.ValidDays != 0 {
+	if c.Origin != want.Origin || c.Label != want.Label || strings.Join(c.Architectures, " ") != "amd64 arm64" || c.Limits != want.Limits || c.ValidDays != 0 ||
+		c.Contents != want.Contents || len(c.Release) != 0 {
 		t.Fatalf("defaults = %+v, want %+v", c, want)
 	}
 }

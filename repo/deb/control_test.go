@@ -142,9 +142,10 @@ func TestSplitStanza(t *testing.T) {
 
 func TestMetaRoundTrip(t *testing.T) {
 	tests := []Meta{
-		{Source: "hello", MD5: "00ff", SHA1: "ab", Head: "Package: hello\n", Tail: "Description: x\n"},
-		{Source: "hello", Head: "Package: hello\n"},
-		{},
+		{Source: "hello", MD5: "00ff", SHA1: "ab", Head: "Package: hello\n", Tail: "Description: x\n", Files: []string{}},
+		{Source: "hello", Head: "Package: hello\n", Files: []string{"etc/a b", "usr/bin/hello", "usr/bin/hello2", "usr/share/doc/hello/copyright"}},
+		{Source: "hello", Head: "Package: hello\n", Tail: "Description: x\n", Legacy: true},
+		{Files: []string{}},
 	}
 	for _, m := range tests {
 		b, err := m.MarshalBinary()
@@ -155,12 +156,14 @@ func TestMetaRoundTrip(t *testing.T) {
 		if err := got.UnmarshalBinary(b); err != nil {
 			t.Fatalf("%q: %v", b, err)
 		}
-		if got != m {
+		if !reflect.DeepEqual(got, m) {
 			t.Errorf("got %+v, want %+v", got, m)
 		}
 	}
 	for _, bad := range []string{"", "deb1", "deb1 a b c\n", "deb2 a b c 0\n", "deb1 a b c 5\nabc", "deb1 a b c d e\n", "deb1 a b c -1\n",
-		"deb1 a - - 3\nA: 1\n", "deb1 a - - 0\nA: 1", "deb1 a - - 5\nA: 1\n\nB: 2\n", "deb1 a - - 0\n cont\n"} {
+		"deb1 a - - 3\nA: 1\n", "deb1 a - - 0\nA: 1", "deb1 a - - 5\nA: 1\n\nB: 2\n", "deb1 a - - 0\n cont\n",
+		"deb3 a - - 0 0\n", "deb2 a - - 0 9\nA: 1\n", "deb2 a - - 0 0\n0 usr/bin/x", "deb2 a - - 0 0\n0 b\n0 a\n",
+		"deb2 a - - 0 0\n0 a\n0 a\n", "deb2 a - - 0 0\n0 ab\n5 c\n", "deb2 a - - 0 0\n0 ab\n1 \n", "deb2 a - - 0 0\nx a\n", "deb2 a - - 0 0\n0a\n"} {
 		var m Meta
 		if err := m.UnmarshalBinary([]byte(bad)); err == nil {
 			t.Errorf("UnmarshalBinary(%q) succeeded", bad)
@@ -168,5 +171,16 @@ func TestMetaRoundTrip(t *testing.T) {
 	}
 	if _, err := (&Meta{Source: "a b"}).MarshalBinary(); err == nil {
 		t.Error("MarshalBinary accepted a source with a space")
+	}
+	if _, err := (&Meta{Files: []string{"a\nb"}}).MarshalBinary(); err == nil {
+		t.Error("MarshalBinary accepted a path with a newline")
+	}
+	// Files are written sorted and without duplicates.
+	b, err := (&Meta{Files: []string{"usr/bin/b", "usr/bin/a", "usr/bin/b"}}).MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "deb2 - - - 0 0\n0 usr/bin/a\n8 b\n"; string(b) != want {
+		t.Errorf("encoded %q, want %q", b, want)
 	}
 }

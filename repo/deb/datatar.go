@@ -52,36 +52,44 @@ type dataTarWalker struct {
 	buf    []byte // for skipping file contents
 	// pending GNU long name and link ('L' and 'K' records) for the next entry
 	longName, longLink *string
+	// files collects the installed paths of non-directory entries (see
+	// filelist.go); fileBytes counts their bytes against fileLimit.
+	files     []string
+	fileBytes int64
+	fileLimit int64
 }
 
 // walkDataTar reads the tar archive of member from r to its end, checking
-// every header and that every file's contents are there. It reports
-// whether the archive ended with an end-of-archive block (rather than at
-// the end of the data, which dpkg also accepts). Errors about the data are
-// bad-package errors naming member; errors of r are returned as they are.
-func walkDataTar(r io.Reader, member string, buf []byte) (ended bool, err error) {
-	w := &dataTarWalker{r: r, member: member, buf: buf}
+// every header and that every file's contents are there. It returns the
+// paths the package installs (every entry but directories, see
+// filelist.go; at most fileLimit bytes of them, counting a newline each)
+// and reports whether the archive ended with an end-of-archive block
+// (rather than at the end of the data, which dpkg also accepts). Errors
+// about the data are bad-package errors naming member; errors of r are
+// returned as they are.
+func walkDataTar(r io.Reader, member string, buf []byte, fileLimit int64) (files []string, ended bool, err error) {
+	w := &dataTarWalker{r: r, member: member, buf: buf, fileLimit: fileLimit}
 	for {
 		n, err := io.ReadFull(w.r, w.blk[:])
 		switch {
 		case n == 0 && err == io.EOF:
-			return false, nil // the end of the data at a block boundary
+			return w.files, false, nil // the end of the data at a block boundary
 		case errors.Is(err, io.ErrUnexpectedEOF):
-			return false, w.bad("the tar archive ends inside a header block (dpkg: \"partially read tar header\")", "")
+			return nil, false, w.bad("the tar archive ends inside a header block (dpkg: \"partially read tar header\")", "")
 		case err != nil:
-			return false, err
+			return nil, false, err
 		}
 		e, problem := decodeTarHeader(&w.blk)
 		if problem != "" {
 			if e.name == "" {
 				// dpkg takes a header that fails to decode and has an
 				// empty name as the end of the archive (the zero blocks).
-				return true, nil
+				return w.files, true, nil
 			}
-			return false, w.bad(problem, e.name)
+			return nil, false, w.bad(problem, e.name)
 		}
 		if err := w.entry(&e); err != nil {
-			return false, err
+			return nil, false, err
 		}
 	}
 }
@@ -101,17 +109,23 @@ func (w *dataTarWalker) entry(e *tarEntry) error {
 	}
 	switch e.typ {
 	case '0', 0: // a regular file; with a name ending in '/', a directory
-		if strings.HasSuffix(e.name, "/") {
-			return w.checkName(e)
-		}
 		if err := w.checkName(e); err != nil {
+			return err
+		}
+		if strings.HasSuffix(e.name, "/") {
+			return nil
+		}
+		if err := w.record(e); err != nil {
 			return err
 		}
 		return w.skip(e, e.size+(tarBlock-e.size%tarBlock)%tarBlock)
 	case '1', '2', '3', '4', '5', '6':
 		// Hard link, symlink, devices, directory, FIFO: dpkg reads no
 		// contents for them, whatever the size field says.
-		return w.checkName(e)
+		if err := w.checkName(e); err != nil {
+			return err
+		}
+		return w.record(e)
 	case 'L', 'K':
 		return w.long(e)
 	case 'V', 'M', 'S', 'D':
@@ -136,6 +150,23 @@ func (w *dataTarWalker) checkName(e *tarEntry) error {
 	if e.typ == '1' && hasDotDot(e.linkname) {
 		return w.bad(fmt.Sprintf("hard link to %q, which has a \"..\" component and leaves the package's root", clip(e.linkname)), e.name)
 	}
+	return nil
+}
+
+// record adds the installed path of a checked entry to the file list,
+// unless it is a directory.
+func (w *dataTarWalker) record(e *tarEntry) error {
+	if isDirEntry(e) {
+		return nil
+	}
+	p := installedPath(e.name)
+	if p == "" {
+		return nil
+	}
+	if w.fileBytes += int64(len(p)) + 1; w.fileBytes > w.fileLimit {
+		return w.bad(fmt.Sprintf("the package installs more than %d bytes of file paths, the most Pier records for the Contents index (limits.file_list); raise the limit for packages with that many files", w.fileLimit), "")
+	}
+	w.files = append(w.files, p)
 	return nil
 }
 

@@ -39,6 +39,7 @@ var _ repo.Format = (*Format)(nil)
 // their defaults; call cfg.Validate first to report configuration errors.
 func New(cfg Config) *Format {
 	cfg.Architectures = append([]string(nil), cfg.Architectures...)
+	cfg.Release = append([]ReleaseRule(nil), cfg.Release...)
 	cfg.Defaults()
 	return &Format{cfg: cfg}
 }

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -86,6 +88,25 @@ func FuzzRead(f *testing.F) {
 		}
 		if v, _ := lookup(fields, "SHA256"); v != pkg.SHA256 {
 			t.Fatalf("stanza SHA256 %q", v)
+		}
+		// Its file list decodes, and its Contents lines read back as
+		// apt-file reads them (Verify's check).
+		if _, err := decodeFileList(m.files); err != nil || !m.hasFiles {
+			t.Fatalf("file list: %v (recorded %v)", err, m.hasFiles)
+		}
+		e.arch = -1
+		archs := []string{"amd64"}
+		if p.Arch != "all" {
+			e.arch, archs = 0, []string{p.Arch}
+		}
+		cf, err := buildContents(context.Background(), []indexEntry{e}, []string{"main"}, archs)
+		if err != nil {
+			t.Fatalf("Contents: %v", err)
+		}
+		var lines contentsLines
+		lines.Write(gunzip(t, cf[0].gz))
+		if err := lines.finish(); err != nil {
+			t.Fatalf("Contents: %v", err)
 		}
 	})
 }
@@ -215,9 +236,24 @@ func FuzzDataTar(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		_, err := walkDataTar(bytes.NewReader(data), "data.tar", make([]byte, 4096))
-		if err != nil && !errors.Is(err, repo.ErrBadPackage) {
-			t.Fatalf("error does not wrap ErrBadPackage: %v", err)
+		files, _, err := walkDataTar(bytes.NewReader(data), "data.tar", make([]byte, 4096), 1<<20)
+		if err != nil {
+			if !errors.Is(err, repo.ErrBadPackage) {
+				t.Fatalf("error does not wrap ErrBadPackage: %v", err)
+			}
+			return
+		}
+		// Every recorded path is a clean relative path that the file list
+		// encoding keeps as it is.
+		for _, p := range files {
+			if p == "" || p != path.Clean(p) || strings.HasPrefix(p, "/") || strings.Contains(p, "\n") || p == ".." || strings.HasPrefix(p, "../") {
+				t.Fatalf("recorded path %q", p)
+			}
+		}
+		want := slices.Compact(slices.Sorted(slices.Values(files)))
+		got, err := decodeFileList(encodeFileList(slices.Clone(files)))
+		if err != nil || !slices.Equal(got, want) {
+			t.Fatalf("file list round trip: %q, %v; want %q", got, err, want)
 		}
 	})
 }

@@ -44,11 +44,13 @@ type packagesFile struct {
 func packagesNames() [3]string { return [3]string{"Packages", "Packages.gz", "Packages.xz"} }
 
 // Index writes the APT repository of one target: the pool files (by blob),
-// every <comp>/binary-<arch>/Packages (plain, .gz, .xz) with by-hash
-// copies, and Release, Release.gpg and InRelease. Paths are under the
-// target's archive root deb/<stream>/<distro>/ (see base): everything but
-// the pool is under dists/<release>/, so the releases of one stream and
-// distro share the pool.
+// every <comp>/binary-<arch>/Packages (plain, .gz, .xz) and, unless
+// Config.Contents (or the target's release rule) turns them off, every
+// <comp>/Contents-<arch>.gz, with by-hash copies, and Release, Release.gpg
+// and InRelease with the target's Release fields (releaseFields). Paths
+// are under the target's archive root deb/<stream>/<distro>/ (see base):
+// everything but the pool is under dists/<release>/, so the releases of
+// one stream and distro share the pool.
 func (f *Format) Index(ctx context.Context, in *repo.IndexInput) ([]repo.File, error) {
 	t := in.Target
 	fail := func(err error) ([]repo.File, error) {
@@ -61,6 +63,10 @@ func (f *Format) Index(ctx context.Context, in *repo.IndexInput) ([]repo.File, e
 	}
 	if in.Signer == nil {
 		return fail(errors.New("no signer"))
+	}
+	rf, err := f.releaseFields(t)
+	if err != nil {
+		return fail(fmt.Errorf("the configuration deb.release: %w", err))
 	}
 	streamBase := base(t)
 	dists := streamBase + "dists/" + t.Release + "/"
@@ -76,8 +82,14 @@ func (f *Format) Index(ctx context.Context, in *repo.IndexInput) ([]repo.File, e
 	if err := compressAll(ctx, files); err != nil {
 		return fail(err)
 	}
+	var contents []*contentsFile
+	if rf.contents {
+		if contents, err = buildContents(ctx, entries, comps, archs); err != nil {
+			return fail(err)
+		}
+	}
 
-	out := make([]repo.File, 0, len(entries)+len(files)*6+3)
+	out := make([]repo.File, 0, len(entries)+len(files)*6+len(contents)*2+3)
 	out = appendPoolFiles(out, streamBase, entries)
 	for _, pf := range files {
 		for v, name := range packagesNames() {
@@ -87,7 +99,19 @@ func (f *Format) Index(ctx context.Context, in *repo.IndexInput) ([]repo.File, e
 				repo.File{Path: dir + name, Kind: repo.KindIndex, Data: pf.data[v]})
 		}
 	}
-	release := f.release(in, comps, archs, files)
+	// The Contents files of one component share its by-hash directory:
+	// two architectures with the same Contents (only arch-all packages,
+	// or none) share one copy.
+	byHash := map[string]bool{}
+	for _, cf := range contents {
+		dir := dists + cf.comp + "/"
+		if h := dir + "by-hash/SHA256/" + hex.EncodeToString(cf.gzSum[:]); !byHash[h] {
+			byHash[h] = true
+			out = append(out, repo.File{Path: h, Kind: repo.KindHashed, Data: cf.gz})
+		}
+		out = append(out, repo.File{Path: dir + "Contents-" + cf.arch + ".gz", Kind: repo.KindIndex, Data: cf.gz})
+	}
+	release := f.release(in, rf, comps, archs, files, contents)
 	inRelease, err := in.Signer.ClearSign(release)
 	if err != nil {
 		return fail(fmt.Errorf("clear-sign Release: %w", err))
@@ -370,8 +394,7 @@ func buildPackages(entries []indexEntry, comps, archs []string) []*packagesFile 
 }
 
 // release renders the Release file.
-func (f *Format) release(in *repo.IndexInput, comps, archs []string, files []*packagesFile) []byte {
-	t := in.Target
+func (f *Format) release(in *repo.IndexInput, rf releaseFields, comps, archs []string, files []*packagesFile, contents []*contentsFile) []byte {
 	var b bytes.Buffer
 	field := func(name, value string) {
 		b.WriteString(name)
@@ -380,29 +403,39 @@ func (f *Format) release(in *repo.IndexInput, comps, archs []string, files []*pa
 		b.WriteByte('\n')
 	}
 	now := in.Time.UTC()
-	field("Origin", f.cfg.Origin)
-	field("Label", f.cfg.Label)
-	field("Suite", t.Release)
-	field("Codename", t.Release)
+	field("Origin", rf.origin)
+	field("Label", rf.label)
+	field("Suite", rf.suite)
+	field("Codename", rf.codename)
 	field("Date", now.Format(dateLayout))
 	if f.cfg.ValidDays > 0 {
 		field("Valid-Until", now.Add(time.Duration(f.cfg.ValidDays)*24*time.Hour).Format(dateLayout))
 	}
+	if rf.notAutomatic {
+		field("NotAutomatic", "yes")
+	}
+	if rf.butAutomaticUpgrades {
+		field("ButAutomaticUpgrades", "yes")
+	}
 	field("Architectures", strings.Join(archs, " "))
 	field("Components", strings.Join(comps, " "))
-	field("Description", "Pier repository for "+oneLine(t.Stream)+" "+oneLine(t.Distro)+" "+oneLine(t.Release))
+	field("Description", rf.description)
 	field("Acquire-By-Hash", "yes")
 	b.WriteString("SHA256:\n")
 	type line struct {
 		path string
 		sum  []byte
-		size int
+		size int64
 	}
-	lines := make([]line, 0, len(files)*3)
+	lines := make([]line, 0, len(files)*3+len(contents)*2)
 	for _, pf := range files {
 		for v, name := range packagesNames() {
-			lines = append(lines, line{pf.dir + "/" + name, pf.sums[v][:], len(pf.data[v])})
+			lines = append(lines, line{pf.dir + "/" + name, pf.sums[v][:], int64(len(pf.data[v]))})
 		}
+	}
+	for _, cf := range contents {
+		name := cf.comp + "/Contents-" + cf.arch
+		lines = append(lines, line{name, cf.plainSum[:], cf.plainSize}, line{name + ".gz", cf.gzSum[:], int64(len(cf.gz))})
 	}
 	slices.SortFunc(lines, func(a, b line) int { return strings.Compare(a.path, b.path) })
 	for _, l := range lines {

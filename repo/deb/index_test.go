@@ -135,8 +135,24 @@ func TestIndexGolden(t *testing.T) {
 		if rel, ok := strings.CutPrefix(file.Path, dists); ok && strings.HasSuffix(rel, "/Packages") {
 			checkGolden(t, strings.ReplaceAll(rel, "/", "_"), file.Data)
 		}
+		if rel, ok := strings.CutPrefix(file.Path, dists); ok && isContents(strings.TrimSuffix(rel, ".gz")) && strings.HasSuffix(rel, ".gz") {
+			checkGolden(t, strings.ReplaceAll(strings.TrimSuffix(rel, ".gz"), "/", "_"), gunzip(t, file.Data))
+		}
 	}
 	checkGolden(t, "files.txt", list.Bytes())
+}
+
+func gunzip(t testing.TB, b []byte) []byte {
+	t.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // releaseEntry is one line of a Release file's SHA256 section.
@@ -202,10 +218,20 @@ func checkRepository(t *testing.T, files []repo.File, base, release string) {
 	if strings.Contains(" "+fields["Architectures"]+" ", " all ") {
 		t.Error(`Architectures lists "all"`)
 	}
-	listed := map[string]bool{}
+	listed := map[string]releaseEntry{}
 	for _, e := range entries {
-		listed[e.path] = true
+		listed[e.path] = e
+	}
+	for _, e := range entries {
 		file, ok := byPath[dists+e.path]
+		if isContents(e.path) {
+			// Contents is served compressed only; the plain entry is for
+			// apt's check of the decompressed bytes.
+			if ok {
+				t.Errorf("%s: the plain Contents file is served", e.path)
+			}
+			continue
+		}
 		if !ok {
 			t.Errorf("Release lists %s, not in the output", e.path)
 			continue
@@ -225,10 +251,11 @@ func checkRepository(t *testing.T, files []repo.File, base, release string) {
 		for _, arch := range strings.Fields(fields["Architectures"]) {
 			dir := comp + "/binary-" + arch + "/"
 			for _, name := range packagesNames() {
-				if !listed[dir+name] {
+				if _, ok := listed[dir+name]; !ok {
 					t.Errorf("Release does not list %s", dir+name)
 				}
 			}
+			checkContentsListed(t, byPath, dists, comp+"/Contents-"+arch, listed)
 			plain := byPath[dists+dir+"Packages"].Data
 			zr, err := gzip.NewReader(bytes.NewReader(byPath[dists+dir+"Packages.gz"].Data))
 			if err != nil {
@@ -256,6 +283,69 @@ func checkRepository(t *testing.T, files []repo.File, base, release string) {
 	in := byPath[dists+"InRelease"].Data
 	if !bytes.HasSuffix(in, []byte("-----END PGP SIGNATURE-----\n")) {
 		t.Errorf("InRelease does not end with exactly the END line and one newline: %q", in[max(0, len(in)-40):])
+	}
+}
+
+// isContents reports whether a Release path is a plain Contents index.
+func isContents(p string) bool {
+	return strings.HasPrefix(path.Base(p), "Contents-") && path.Ext(p) != ".gz"
+}
+
+// checkContentsListed checks one Contents index of a Release: when listed,
+// its .gz is listed too and decompresses to the plain size and sha256 the
+// Release states, and its lines are well formed and sorted.
+func checkContentsListed(t *testing.T, byPath map[string]repo.File, dists, name string, listed map[string]releaseEntry) {
+	t.Helper()
+	plain, ok := listed[name]
+	if !ok {
+		if _, gz := listed[name+".gz"]; gz {
+			t.Errorf("Release lists %s.gz but not %s", name, name)
+		}
+		return
+	}
+	if _, ok := listed[name+".gz"]; !ok {
+		t.Errorf("Release lists %s but not %s.gz", name, name)
+		return
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(byPath[dists+name+".gz"].Data))
+	if err != nil {
+		t.Errorf("%s.gz: %v", name, err)
+		return
+	}
+	data, err := io.ReadAll(zr)
+	if err != nil || sha256Hex(data) != plain.sum || int64(len(data)) != plain.size {
+		t.Errorf("%s.gz decompresses to %d bytes (sha256 %s, %v); Release says %d %s", name, len(data), sha256Hex(data), err, plain.size, plain.sum)
+	}
+	checkContentsLines(t, name, data)
+}
+
+// checkContentsLines checks the line format of a Contents file: "path",
+// whitespace, a comma-separated list of [section/]name, sorted by path.
+func checkContentsLines(t *testing.T, name string, data []byte) {
+	t.Helper()
+	if len(data) > 0 && data[len(data)-1] != '\n' {
+		t.Errorf("%s does not end in a newline", name)
+	}
+	prev := ""
+	for _, l := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
+		if l == "" && len(data) == 0 {
+			break
+		}
+		i := strings.LastIndexAny(l, " \t")
+		p, pkgs := strings.TrimRight(l[:max(i, 0)], " \t"), l[i+1:]
+		if i <= 0 || p == "" || pkgs == "" || strings.HasPrefix(p, "/") || strings.HasPrefix(p, "./") {
+			t.Errorf("%s: bad line %q", name, l)
+			continue
+		}
+		for _, pkg := range strings.Split(pkgs, ",") {
+			if pkg == "" || strings.HasSuffix(pkg, "/") {
+				t.Errorf("%s: bad package list in %q", name, l)
+			}
+		}
+		if p <= prev {
+			t.Errorf("%s: %q is not after %q", name, p, prev)
+		}
+		prev = p
 	}
 }
 
@@ -353,11 +443,11 @@ func TestIndexEmpty(t *testing.T) {
 	if _, ok := fields["Valid-Until"]; ok {
 		t.Error("Valid-Until without valid_days")
 	}
-	if len(entries) != 6 {
-		t.Errorf("%d Release entries, want 6", len(entries))
+	if len(entries) != 10 {
+		t.Errorf("%d Release entries, want 10 (Packages, .gz, .xz and Contents, .gz of two architectures)", len(entries))
 	}
 	for _, e := range entries {
-		if strings.HasSuffix(e.path, "/Packages") && e.size != 0 {
+		if (strings.HasSuffix(e.path, "/Packages") || isContents(e.path)) && e.size != 0 {
 			t.Errorf("%s has size %d", e.path, e.size)
 		}
 	}

@@ -4,22 +4,28 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
 
 // Meta is the index fragment the deb format keeps in the catalog for each
 // package (repo.Parsed.Meta): everything Index needs to write the package's
-// Packages stanza without reading the .deb again or parsing its control
-// file. A stanza is Head, then the generated Filename, Size, MD5sum, SHA1
-// and SHA256 lines, then Tail.
+// Packages stanza and its Contents lines without reading the .deb again or
+// parsing its control file. A stanza is Head, then the generated Filename,
+// Size, MD5sum, SHA1 and SHA256 lines, then Tail.
 //
 // Its encoding (MarshalBinary) is text, so that it reads well in the
 // catalog, and cheap to decode: one header line
 //
+//	deb2 <source> <md5 or -> <sha1 or -> <length of Head> <length of Tail>\n
+//
+// followed by Head, Tail and the file list (see filelist.go). Packages
+// ingested before Pier recorded file lists carry the older encoding
+//
 //	deb1 <source> <md5 or -> <sha1 or -> <length of Head>\n
 //
-// followed by Head and Tail.
+// followed by Head and Tail; they decode with Legacy set.
 type Meta struct {
 	// Source is the source package name: the pool directory.
 	Source string
@@ -32,19 +38,44 @@ type Meta struct {
 	// Description, Description-md5, Tag, Task, then unknown fields in the
 	// control file's order.
 	Tail string
+	// Files are the paths the package installs, as Contents lists them
+	// (see filelist.go): sorted, without duplicates.
+	Files []string
+	// Legacy is set when the Meta was recorded before Pier kept file
+	// lists (encoding deb1): Files is unknown, and the package is missing
+	// from Contents indexes until it is uploaded again.
+	Legacy bool
 }
 
-const metaMagic = "deb1"
+// Encodings of Meta: metaMagic is written, metaMagicV1 still read.
+const (
+	metaMagic   = "deb2"
+	metaMagicV1 = "deb1"
+)
 
-// MarshalBinary encodes m.
+// MarshalBinary encodes m (a Legacy m in the deb1 encoding, without
+// files).
 func (m *Meta) MarshalBinary() ([]byte, error) {
 	for _, s := range []string{m.Source, m.MD5, m.SHA1} {
 		if strings.ContainsAny(s, " \n") || s == "-" {
 			return nil, fmt.Errorf("deb: encode meta: bad header value %q", clip(s))
 		}
 	}
-	b := make([]byte, 0, len(metaMagic)+len(m.Source)+len(m.MD5)+len(m.SHA1)+len(m.Head)+len(m.Tail)+16)
-	b = append(b, metaMagic...)
+	var files []byte
+	if !m.Legacy {
+		for _, p := range m.Files {
+			if p == "" || strings.Contains(p, "\n") {
+				return nil, fmt.Errorf("deb: encode meta: bad file path %q", clip(p))
+			}
+		}
+		files = encodeFileList(slices.Clone(m.Files))
+	}
+	b := make([]byte, 0, len(metaMagic)+len(m.Source)+len(m.MD5)+len(m.SHA1)+len(m.Head)+len(m.Tail)+len(files)+24)
+	magic := metaMagic
+	if m.Legacy {
+		magic = metaMagicV1
+	}
+	b = append(b, magic...)
 	for _, s := range []string{m.Source, m.MD5, m.SHA1} {
 		b = append(b, ' ')
 		if s == "" {
@@ -54,10 +85,14 @@ func (m *Meta) MarshalBinary() ([]byte, error) {
 	}
 	b = append(b, ' ')
 	b = strconv.AppendInt(b, int64(len(m.Head)), 10)
+	if !m.Legacy {
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, int64(len(m.Tail)), 10)
+	}
 	b = append(b, '\n')
 	b = append(b, m.Head...)
 	b = append(b, m.Tail...)
-	return b, nil
+	return append(b, files...), nil
 }
 
 // UnmarshalBinary decodes data written by MarshalBinary.
@@ -66,13 +101,22 @@ func (m *Meta) UnmarshalBinary(data []byte) error {
 	if err != nil {
 		return err
 	}
-	*m = Meta{Source: string(v.source), MD5: string(v.md5), SHA1: string(v.sha1), Head: string(v.head), Tail: string(v.tail)}
+	*m = Meta{Source: string(v.source), MD5: string(v.md5), SHA1: string(v.sha1), Head: string(v.head), Tail: string(v.tail), Legacy: !v.hasFiles}
+	if v.hasFiles {
+		if m.Files, err = decodeFileList(v.files); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
 // metaView is a decoded Meta whose fields alias the encoded bytes.
 type metaView struct {
 	source, md5, sha1, head, tail []byte
+	// files is the encoded file list; hasFiles is false for a deb1 Meta,
+	// which has none. The list is checked as it is read (fileCursor).
+	files    []byte
+	hasFiles bool
 }
 
 var errMeta = errors.New("deb: malformed package meta")
@@ -84,39 +128,39 @@ func decodeMeta(data []byte) (metaView, error) {
 		return metaView{}, errMeta
 	}
 	hdr, body := data[:nl], data[nl+1:]
-	var parts [5][]byte
-	for i := range parts {
-		sp := bytes.IndexByte(hdr, ' ')
-		if i == len(parts)-1 {
-			if sp >= 0 {
-				return metaView{}, errMeta
-			}
-			parts[i] = hdr
-			break
-		}
-		if sp < 0 {
+	parts := bytes.Split(hdr, []byte(" "))
+	var v metaView
+	switch {
+	case len(parts) == 5 && string(parts[0]) == metaMagicV1:
+		headLen, ok := atoi(parts[4])
+		if !ok || headLen > len(body) {
 			return metaView{}, errMeta
 		}
-		parts[i], hdr = hdr[:sp], hdr[sp+1:]
-	}
-	if string(parts[0]) != metaMagic {
+		v.head, v.tail = body[:headLen], body[headLen:]
+	case len(parts) == 6 && string(parts[0]) == metaMagic:
+		headLen, ok1 := atoi(parts[4])
+		tailLen, ok2 := atoi(parts[5])
+		if !ok1 || !ok2 || headLen > len(body) || tailLen > len(body)-headLen {
+			return metaView{}, errMeta
+		}
+		v.head, v.tail, v.files = body[:headLen], body[headLen:headLen+tailLen], body[headLen+tailLen:]
+		v.hasFiles = true
+	case string(parts[0]) != metaMagic && string(parts[0]) != metaMagicV1:
 		return metaView{}, fmt.Errorf("%w: unknown encoding %q", errMeta, clip(string(parts[0])))
-	}
-	headLen, ok := atoi(parts[4])
-	if !ok || headLen > len(body) {
+	default:
 		return metaView{}, errMeta
 	}
-	v := metaView{source: parts[1], md5: parts[2], sha1: parts[3], head: body[:headLen], tail: body[headLen:]}
-	for _, p := range []*[]byte{&v.md5, &v.sha1} {
+	v.source, v.md5, v.sha1 = parts[1], parts[2], parts[3]
+	for _, p := range []*[]byte{&v.source, &v.md5, &v.sha1} {
 		if string(*p) == "-" {
 			*p = nil
 		}
 	}
-	if string(v.source) == "-" {
-		v.source = nil
-	}
 	if !validFragment(v.head) || !validFragment(v.tail) {
 		return metaView{}, fmt.Errorf("%w: a stanza fragment is not a run of whole field lines", errMeta)
+	}
+	if len(v.files) > 0 && v.files[len(v.files)-1] != '\n' {
+		return metaView{}, fmt.Errorf("%w: the file list does not end in a newline", errMeta)
 	}
 	return v, nil
 }

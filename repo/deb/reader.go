@@ -31,7 +31,7 @@ func (f *Format) Read(ctx context.Context, r io.ReaderAt, size int64, sums repo.
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	control, err := f.readDeb(ctx, r, size)
+	control, files, err := f.readDeb(ctx, r, size)
 	if err != nil {
 		return nil, err
 	}
@@ -39,12 +39,13 @@ func (f *Format) Read(ctx context.Context, r io.ReaderAt, size int64, sums repo.
 	if reason != "" {
 		return nil, repo.BadPackage(reason)
 	}
-	return f.parsed(fields, sums)
+	return f.parsed(fields, sums, files)
 }
 
-// parsed validates a control stanza and builds the Parsed record. The
-// name is recorded in lower case, as dpkg and apt read it.
-func (f *Format) parsed(fields []field, sums repo.Sums) (*repo.Parsed, error) {
+// parsed validates a control stanza and builds the Parsed record, with
+// files, the paths the package installs. The name is recorded in lower
+// case, as dpkg and apt read it.
+func (f *Format) parsed(fields []field, sums repo.Sums, files []string) (*repo.Parsed, error) {
 	lim := f.cfg.Limits
 	required := [3]string{"Package", "Version", "Architecture"}
 	var values [3]string
@@ -83,7 +84,10 @@ func (f *Format) parsed(fields []field, sums repo.Sums) (*repo.Parsed, error) {
 		}
 	}
 	head, tail := splitStanza(fields)
-	m := Meta{Source: source, MD5: hexOrEmpty(sums[repo.MD5]), SHA1: hexOrEmpty(sums[repo.SHA1]), Head: head, Tail: tail}
+	if files == nil {
+		files = []string{}
+	}
+	m := Meta{Source: source, MD5: hexOrEmpty(sums[repo.MD5]), SHA1: hexOrEmpty(sums[repo.SHA1]), Head: head, Tail: tail, Files: files}
 	meta, err := m.MarshalBinary()
 	if err != nil {
 		return nil, err
@@ -146,86 +150,87 @@ func isHex(s string) bool {
 // and once for the data member): debian-binary first, then control.tar*,
 // then data.tar*, with members whose names start with '_' allowed in
 // between and skipped. Members after data.tar* are never read. It returns
-// the control file, after checking that the data member decompresses to a
-// well-formed tar archive.
-func (f *Format) readDeb(ctx context.Context, r io.ReaderAt, size int64) ([]byte, error) {
+// the control file and the paths the package installs, after checking
+// that the data member decompresses to a well-formed tar archive.
+func (f *Format) readDeb(ctx context.Context, r io.ReaderAt, size int64) ([]byte, []string, error) {
 	switch {
 	case size == 0:
-		return nil, badf("not a .deb: the file is empty")
+		return nil, nil, badf("not a .deb: the file is empty")
 	case size < int64(len(arMagic)):
-		return nil, badf("not a .deb: the file is only %d bytes long", size)
+		return nil, nil, badf("not a .deb: the file is only %d bytes long", size)
 	}
 	var magic [len(arMagic)]byte
 	if err := readAt(r, magic[:], 0); err != nil {
-		return nil, readError("ar signature", 0, err)
+		return nil, nil, readError("ar signature", 0, err)
 	}
 	if string(magic[:]) != arMagic {
-		return nil, badf("not a .deb: the file is not an ar archive (no %q signature)", strings.TrimSpace(arMagic))
+		return nil, nil, badf("not a .deb: the file is not an ar archive (no %q signature)", strings.TrimSpace(arMagic))
 	}
 
 	m, off, err := readArMember(r, size, int64(len(arMagic)))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if m.name != "debian-binary" {
-		return nil, badf("not a .deb: the first ar member is %q, not \"debian-binary\" (dpkg-deb: \"not a Debian binary archive\")", clip(m.name))
+		return nil, nil, badf("not a .deb: the first ar member is %q, not \"debian-binary\" (dpkg-deb: \"not a Debian binary archive\")", clip(m.name))
 	}
 	if err := wholeMember(m, size); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := checkDebianBinary(r, m); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 
 	var control []byte
 	for haveControl := false; ; {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if off >= size {
 			if !haveControl {
-				return nil, badf("not a .deb: no control.tar member")
+				return nil, nil, badf("not a .deb: no control.tar member")
 			}
-			return nil, badf("not a .deb: no data.tar member")
+			return nil, nil, badf("not a .deb: no data.tar member")
 		}
 		m, off, err = readArMember(r, size, off)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		switch {
 		case strings.HasPrefix(m.name, "_"):
 			continue
 		case strings.HasPrefix(m.name, "control.tar"):
 			if haveControl {
-				return nil, badf("not a .deb: a second control member %q at offset %d (dpkg-deb: \"contains two control members\")", clip(m.name), m.header)
+				return nil, nil, badf("not a .deb: a second control member %q at offset %d (dpkg-deb: \"contains two control members\")", clip(m.name), m.header)
 			}
 			comp, ok := compressionByExt(m.name[len("control.tar"):])
 			if !ok || comp == compBzip2 || comp == compLZMA {
-				return nil, badf("not a .deb: the control member %q uses a compression dpkg cannot read there (want control.tar, control.tar.gz, control.tar.xz or control.tar.zst)", clip(m.name))
+				return nil, nil, badf("not a .deb: the control member %q uses a compression dpkg cannot read there (want control.tar, control.tar.gz, control.tar.xz or control.tar.zst)", clip(m.name))
 			}
 			if err := tarMember(m, size); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			if control, err = f.readControlTar(ctx, r, m, comp); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			haveControl = true
 		case !haveControl:
-			return nil, badf("not a .deb: unexpected ar member %q at offset %d before control.tar (dpkg-deb: \"has premature member\")", clip(m.name), m.header)
+			return nil, nil, badf("not a .deb: unexpected ar member %q at offset %d before control.tar (dpkg-deb: \"has premature member\")", clip(m.name), m.header)
 		case strings.HasPrefix(m.name, "data.tar"):
 			comp, ok := compressionByExt(m.name[len("data.tar"):])
 			if !ok {
-				return nil, badf("not a .deb: the data member %q uses a compression dpkg does not know (want data.tar, data.tar.gz, .xz, .zst, .bz2 or .lzma)", clip(m.name))
+				return nil, nil, badf("not a .deb: the data member %q uses a compression dpkg does not know (want data.tar, data.tar.gz, .xz, .zst, .bz2 or .lzma)", clip(m.name))
 			}
 			if err := tarMember(m, size); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
-			if err := f.checkData(ctx, r, m, comp); err != nil {
-				return nil, err
+			files, err := f.checkData(ctx, r, m, comp)
+			if err != nil {
+				return nil, nil, err
 			}
-			return control, nil
+			return control, files, nil
 		default:
-			return nil, badf("not a .deb: unexpected ar member %q at offset %d before data.tar (dpkg-deb: \"has premature member\")", clip(m.name), m.header)
+			return nil, nil, badf("not a .deb: unexpected ar member %q at offset %d before data.tar (dpkg-deb: \"has premature member\")", clip(m.name), m.header)
 		}
 	}
 }
@@ -285,11 +290,12 @@ func checkDebianBinary(r io.ReaderAt, m arMember) error {
 }
 
 // checkData decompresses the whole data member and reads its tar archive
-// to the end, as dpkg does when it unpacks the package.
-func (f *Format) checkData(ctx context.Context, r io.ReaderAt, m arMember, comp compression) error {
+// to the end, as dpkg does when it unpacks the package, and returns the
+// paths the package installs.
+func (f *Format) checkData(ctx context.Context, r io.ReaderAt, m arMember, comp compression) ([]string, error) {
 	s, err := openTar(ctx, r, m, comp, f.cfg.Limits.DataTar, "limits.data_tar")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer s.Close()
 	// The walker reads 512-byte headers: buffer the decoder's output so
@@ -297,15 +303,18 @@ func (f *Format) checkData(ctx context.Context, r io.ReaderAt, m arMember, comp 
 	// small package should not pay for large ones).
 	size := min(max(m.size*8, 16<<10), 256<<10)
 	buf := make([]byte, min(size, 64<<10))
-	ended, err := walkDataTar(bufio.NewReaderSize(s, int(size)), m.name, buf)
+	files, ended, err := walkDataTar(bufio.NewReaderSize(s, int(size)), m.name, buf, f.cfg.Limits.FileList)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if !ended && s.trailing {
-		return badf("%s: the tar archive stops at the end of the first %s stream without an end-of-archive block, and more data follows in the member; dpkg reads only the first stream and would install part of the package (usual cause: a compressor that writes several streams, such as pzstd)",
+		return nil, badf("%s: the tar archive stops at the end of the first %s stream without an end-of-archive block, and more data follows in the member; dpkg reads only the first stream and would install part of the package (usual cause: a compressor that writes several streams, such as pzstd)",
 			m.name, comp)
 	}
-	return s.drain(buf)
+	if err := s.drain(buf); err != nil {
+		return nil, err
+	}
+	return files, nil
 }
 
 // readControlTar decompresses the control member and returns its control

@@ -49,7 +49,11 @@ var _ repo.Verifier = (*Format)(nil)
 //     too. A listed uncompressed index may be missing only if a listed
 //     compressed variant is there (apt fetches one variant).
 //   - Every listed compressed variant decompresses to the size and sha256
-//     listed for the uncompressed index.
+//     listed for the uncompressed index; a Contents index is served
+//     compressed only, as in Debian's archive.
+//   - Every line of a Contents index splits as apt-file splits it (a path,
+//     whitespace, then a comma-separated list of [section/]package
+//     names).
 //   - Every Packages index parses as deb822, and every stanza's Filename
 //     is in the generation with the Size and SHA256 the stanza states.
 //
@@ -277,15 +281,89 @@ func (v *verifier) variant(ctx context.Context, dists, name string, plain hashEn
 		return err
 	}
 	h := sha256.New()
-	n, err := decompressIndex(name, data, h)
+	var w io.Writer = h
+	var lines *contentsLines
+	if strings.HasPrefix(path.Base(plain.path), "Contents-") {
+		lines = &contentsLines{}
+		w = io.MultiWriter(h, lines)
+	}
+	n, err := decompressIndex(name, data, w)
 	if err != nil {
 		return fmt.Errorf("%s%s: does not decompress: %w", dists, name, err)
+	}
+	if lines != nil {
+		if err := lines.finish(); err != nil {
+			return fmt.Errorf("%s%s: %w", dists, name, err)
+		}
 	}
 	if sum := hex.EncodeToString(h.Sum(nil)); n != plain.size || sum != plain.sum {
 		return fmt.Errorf("%s%s: decompresses to size %d and sha256 %s; Release lists %s with size %d and sha256 %s",
 			dists, name, n, sum, plain.path, plain.size, plain.sum)
 	}
 	return nil
+}
+
+// contentsLines checks the lines of a Contents index as they stream by,
+// as apt-file reads them: it takes a line as "path<whitespace>packages"
+// (apt-file: the regular expression ^\s*(.*?)\s+(\S+)\s*$), the packages
+// a comma-separated list of [section/]name, each with a name after its
+// last slash.
+type contentsLines struct {
+	partial []byte
+	line    int
+	err     error
+}
+
+func (c *contentsLines) Write(p []byte) (int, error) {
+	n := len(p)
+	for c.err == nil && len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			c.partial = append(c.partial, p...)
+			break
+		}
+		l := p[:i]
+		if len(c.partial) > 0 {
+			l = append(c.partial, l...)
+			c.partial = c.partial[:0]
+		}
+		c.check(l)
+		p = p[i+1:]
+	}
+	return n, nil
+}
+
+// check checks one line.
+func (c *contentsLines) check(l []byte) {
+	c.line++
+	t := bytes.TrimRight(l, contentsSpace)
+	i := bytes.LastIndexAny(t, contentsSpace)
+	if i < 0 || blankPath(t[:i]) {
+		c.err = fmt.Errorf("line %d %q is not \"path packages\"", c.line, clip(string(l)))
+		return
+	}
+	for rest := t[i+1:]; ; {
+		pkg := rest
+		j := bytes.IndexByte(rest, ',')
+		if j >= 0 {
+			pkg, rest = rest[:j], rest[j+1:]
+		}
+		if len(pkg) == 0 || pkg[len(pkg)-1] == '/' {
+			c.err = fmt.Errorf("line %d %q has an empty package in its list", c.line, clip(string(l)))
+			return
+		}
+		if j < 0 {
+			return
+		}
+	}
+}
+
+// finish reports the first bad line, or a last line without a newline.
+func (c *contentsLines) finish() error {
+	if c.err == nil && len(c.partial) > 0 {
+		c.err = fmt.Errorf("line %d does not end in a newline", c.line+1)
+	}
+	return c.err
 }
 
 // packages checks the Packages index base (its uncompressed form, served
