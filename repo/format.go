@@ -217,7 +217,7 @@ type VerifyInput struct {
 	// SHA256 and Size set (Data is nil).
 	Files []File
 	// Read returns the bytes of one file of the generation, checked
-	// against its SHA256. Formats call it for roots and indexes, never for
+	// against its SHA256. It is safe for concurrent use. Formats call it for roots and indexes, never for
 	// package files (the core checks those against the blob store).
 	Read func(ctx context.Context, f File) ([]byte, error)
 	// PublicKeys is the armored OpenPGP key ring whose keys sign the roots

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,7 +25,7 @@ type generation struct {
 	files []repo.File
 	data  map[string][]byte
 	keys  []byte
-	reads int
+	reads atomic.Int64
 }
 
 // newGeneration indexes pkgs with signer and stores the result.
@@ -66,7 +67,7 @@ func (g *generation) input() *repo.VerifyInput {
 		Target: testTarget,
 		Files:  g.files,
 		Read: func(ctx context.Context, f repo.File) ([]byte, error) {
-			g.reads++
+			g.reads.Add(1)
 			b, ok := g.data[f.Path]
 			if !ok {
 				return nil, fmt.Errorf("%s: not an index file", f.Path)
@@ -119,8 +120,8 @@ func TestVerify(t *testing.T) {
 	if err := f.Verify(context.Background(), g.input()); err != nil {
 		t.Fatalf("a good generation fails: %v", err)
 	}
-	if g.reads != 5 { // repomd.xml, .asc and the three repodata files, once each
-		t.Errorf("%d reads, want 5", g.reads)
+	if g.reads.Load() != 5 { // repomd.xml, .asc and the three repodata files, once each
+		t.Errorf("%d reads, want 5", g.reads.Load())
 	}
 	for _, c := range []string{CompressionZstd} {
 		fz := New(Config{Compression: c})
