@@ -96,7 +96,11 @@ func TestCrashSafety(t *testing.T) {
 	pr, pw := io.Pipe()
 	go func() {
 		pw.Write(big[:len(big)/2])
-		time.Sleep(500 * time.Millisecond)
+		// Kill once the server is receiving it (bounded: a lost event
+		// kills it anyway and the test then checks nothing half-done).
+		for deadline := time.Now().Add(30 * time.Second); !uploading(s.url) && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
 		s.kill()
 		pw.CloseWithError(io.ErrUnexpectedEOF)
 	}()

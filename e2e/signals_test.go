@@ -66,7 +66,7 @@ func TestSIGHUPTokens(t *testing.T) {
 		t.Fatalf("tok-one: %d", code)
 	}
 	release, status := slowUpload(s, "tok-one", mkdeb(t, "hup", "1.0", "amd64", strings.Repeat("h", 1<<20)))
-	time.Sleep(200 * time.Millisecond)
+	waitUploadsInFlight(t, s, 1)
 
 	os.WriteFile(tokFile, []byte("tok-two\n"), 0o600)
 	s.cmd.Process.Signal(syscall.SIGHUP)
@@ -110,9 +110,9 @@ func TestSIGTERMDuringUpload(t *testing.T) {
 	s := startServer(t, "")
 	pkg := mkdeb(t, "term", "1.0", "amd64", strings.Repeat("t", 4<<20))
 	release, status := slowUpload(s, testToken, pkg)
-	time.Sleep(300 * time.Millisecond)
+	waitUploadsInFlight(t, s, 1)
 	s.cmd.Process.Signal(syscall.SIGTERM)
-	time.Sleep(300 * time.Millisecond)
+	waitLog(t, s, "shutting down")
 	close(release)
 	if code := <-status; code != 201 {
 		t.Fatalf("upload across SIGTERM: %d\n%s", code, s.logs())

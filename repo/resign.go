@@ -75,9 +75,11 @@ func (r *resigner) loop(ctx context.Context, interval time.Duration) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
-		if _, err := r.pass(ctx); err != nil && ctx.Err() == nil {
+		done, err := r.pass(ctx)
+		if err != nil && ctx.Err() == nil {
 			r.d.log.Warn("check roots for expiry", "err", err)
 		}
+		r.d.log.Debug("checked roots for expiry", "resigned", len(done))
 		r.d.hook("resign.pass")
 		select {
 		case <-ctx.Done():
