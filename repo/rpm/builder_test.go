@@ -27,7 +27,6 @@ type tv struct {
 // i18n marks a string written as I18NSTRING.
 type i18n string
 
-
 // encodeRegion writes a header structure holding entries, sorted by tag,
 // with a region covering all of it when region is not 0 (62 for a
 // signature header, 63 for a main header), laid out as rpm writes one: the

@@ -19,7 +19,6 @@ const (
 	DefaultMaxFiles      = 1 << 20
 )
 
-
 // Config configures the rpm format.
 type Config struct {
 	// Compression of primary, filelists and other: "gzip" (default, the
