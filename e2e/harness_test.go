@@ -30,8 +30,10 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	pierBin = filepath.Join(dir, "pier")
+	// The test-only hooks (PIER_TEST_CRASHPOINT, PIER_TEST_CLOCK_FILE,
+	// PIER_TEST_DEFAULT_CONFIG) exist only with -tags piertest.
 	// PIER_E2E_RACE=1 builds pier with the race detector.
-	args := []string{"build", "-o", pierBin}
+	args := []string{"build", "-tags", "piertest", "-o", pierBin}
 	if os.Getenv("PIER_E2E_RACE") == "1" {
 		args = append(args, "-race")
 	}
@@ -41,6 +43,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "build pier:", err)
 		os.Exit(1)
 	}
+	// Every pier the tests run ignores the host's /etc/pier/pier.yaml:
+	// a test names its config (or sets PIER_TEST_DEFAULT_CONFIG itself).
+	os.Setenv("PIER_TEST_DEFAULT_CONFIG", filepath.Join(dir, "no-default-config.yaml"))
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
