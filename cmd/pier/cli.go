@@ -110,9 +110,10 @@ Every command that works on a data directory finds its configuration the same wa
 (the defaults). --config '' or PIER_CONFIG= (empty) means none. The data directory is --data,
 else $PIER_DATA, else the config's data_dir, else ./pier-data. Only 'pier serve' and
 'pier init' create a data directory.`,
-		SilenceErrors: true,
-		SilenceUsage:  true,
-		Version:       versionString(),
+		SilenceErrors:              true,
+		SilenceUsage:               true,
+		SuggestionsMinimumDistance: maxSuggestD,
+		Version:                    versionString(),
 		// Unknown commands are usage errors with a suggestion (cobra
 		// only checks the root's arguments when Args is unset, and then
 		// answers unknown subcommands of groups with their help and 0).
@@ -166,8 +167,9 @@ func unknownSub(cmd *cobra.Command, name string) error {
 // prints its usage and exits 2, an unknown one is a usage error.
 func group(use, short string, subs ...*cobra.Command) *cobra.Command {
 	g := &cobra.Command{
-		Use:   use,
-		Short: short,
+		Use:                        use,
+		Short:                      short,
+		SuggestionsMinimumDistance: maxSuggestD,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				return unknownSub(cmd, args[0])

@@ -50,6 +50,8 @@ type keyAt struct {
 	path      []string
 	keyLine   int
 	valueLine int
+	// value is the scalar value (yaml.v3 shortens it in its messages).
+	value string
 }
 
 // indexKeys lists every key of the document (list items as "[i]").
@@ -66,13 +68,13 @@ func indexKeys(n *yaml.Node) []keyAt {
 			for i := 0; i+1 < len(n.Content); i += 2 {
 				k, val := n.Content[i], n.Content[i+1]
 				p := append(slices.Clip(path), k.Value)
-				out = append(out, keyAt{path: p, keyLine: k.Line, valueLine: val.Line})
+				out = append(out, keyAt{path: p, keyLine: k.Line, valueLine: val.Line, value: scalar(val)})
 				walk(val, p)
 			}
 		case yaml.SequenceNode:
 			for i, c := range n.Content {
 				p := append(slices.Clip(path), "["+strconv.Itoa(i)+"]")
-				out = append(out, keyAt{path: p, keyLine: c.Line, valueLine: c.Line})
+				out = append(out, keyAt{path: p, keyLine: c.Line, valueLine: c.Line, value: scalar(c)})
 				walk(c, p)
 			}
 		}
@@ -81,17 +83,24 @@ func indexKeys(n *yaml.Node) []keyAt {
 	return out
 }
 
-// keyOnLine returns the path of the deepest key whose value (or, with
-// key set, whose name) is on line.
-func keyOnLine(idx []keyAt, line int, key bool) []string {
-	var best []string
+func scalar(n *yaml.Node) string {
+	if n.Kind == yaml.ScalarNode {
+		return n.Value
+	}
+	return ""
+}
+
+// keyOnLine returns the deepest key whose value (or, with key set, whose
+// name) is on line.
+func keyOnLine(idx []keyAt, line int, key bool) keyAt {
+	var best keyAt
 	for _, k := range idx {
 		l := k.valueLine
 		if key {
 			l = k.keyLine
 		}
-		if l == line && len(k.path) > len(best) {
-			best = k.path
+		if l == line && len(k.path) > len(best.path) {
+			best = k
 		}
 	}
 	return best
@@ -125,7 +134,7 @@ func explainYAML(msg string, idx []keyAt, root reflect.Type) string {
 	line, _ := strconv.Atoi(m[1])
 	rest := m[2]
 	if f := notFoundRE.FindStringSubmatch(rest); f != nil {
-		path := keyOnLine(idx, line, true)
+		path := keyOnLine(idx, line, true).path
 		if len(path) == 0 || path[len(path)-1] != f[1] {
 			path = []string{f[1]}
 		}
@@ -139,14 +148,18 @@ func explainYAML(msg string, idx []keyAt, root reflect.Type) string {
 		}
 		return out
 	}
-	path := joinPath(keyOnLine(idx, line, false))
+	k := keyOnLine(idx, line, false)
+	path := joinPath(k.path)
 	if path == "" {
 		path = "the document"
 	}
 	if u := unmarshalRE.FindStringSubmatch(rest); u != nil {
 		got := yamlTag(u[1])
-		if u[2] != "" {
-			got += " " + strconv.Quote(u[2])
+		if v := u[2]; v != "" {
+			if strings.HasSuffix(v, "...") && strings.HasPrefix(k.value, strings.TrimSuffix(v, "...")) {
+				v = k.value
+			}
+			got += " " + strconv.Quote(v)
 		}
 		return fmt.Sprintf("line %d: %s wants %s, got %s", line, path, yamlType(u[3]), got)
 	}
@@ -192,7 +205,7 @@ func yamlType(goType string) string {
 	case strings.HasPrefix(t, "float"):
 		return "a number"
 	case strings.HasPrefix(t, "[]"):
-		return "a list of " + strings.TrimPrefix(strings.TrimPrefix(yamlType(strings.TrimPrefix(t, "[]")), "a "), "an ")
+		return "a list, each item " + yamlType(strings.TrimPrefix(t, "[]"))
 	case strings.HasPrefix(t, "map["):
 		return "a mapping of keys to values"
 	}
