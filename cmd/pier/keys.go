@@ -178,7 +178,9 @@ func (c *cli) keysCmd() *cobra.Command {
 	export.Flags().BoolVar(&binary, "binary", false, "write a binary keyring (like /keys/pier.gpg) instead of armor")
 	retire := &cobra.Command{Use: "retire FINGERPRINT", Short: "move a key of <data>/keys to <data>/keys/retired: it stops signing",
 		Args: args(1, 1, "FINGERPRINT"),
-		RunE: keys(func(_ *cobra.Command, cfg *Config, as []string) error { return keysRetire(cfg, as[0], c.stdout, c.stderr) })}
+		RunE: keys(func(_ *cobra.Command, cfg *Config, as []string) error {
+			return keysRetire(cfg, as[0], c.stdout, c.stderr)
+		})}
 	for _, sub := range []*cobra.Command{list, generate, export, retire} {
 		c.dataFlags(sub)
 	}

@@ -20,7 +20,9 @@ func (c *cli) verifyCmd() *cobra.Command {
 		use:   "verify [TARGET...]",
 		short: "check the current generations as clients would: signatures, indexes, packages (--deep: hash every package)",
 		args:  args(0, -1, "targets"),
-		flags: func(fs *pflag.FlagSet) { fs.BoolVar(&deep, "deep", false, "also read every package file and check its sha256") },
+		flags: func(fs *pflag.FlagSet) {
+			fs.BoolVar(&deep, "deep", false, "also read every package file and check its sha256")
+		},
 		check: func(cmd *cobra.Command, as []string) (err error) { targets, err = targetArgs(cmd, as); return err },
 		run: func(ctx context.Context, a *app, _ *cobra.Command, _ []string) error {
 			if len(targets) == 0 {
