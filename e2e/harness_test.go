@@ -79,6 +79,19 @@ type server struct {
 	env     []string
 	listen  string
 	waitErr error
+	// client makes the requests of do, get and getBasic (nil: the default
+	// client; a TLS test sets one that trusts its CA).
+	client *http.Client
+	// redirect is the HTTP redirect listener's URL (tls.redirect_listen).
+	redirect string
+}
+
+// httpClient is the client the helpers use.
+func (s *server) httpClient() *http.Client {
+	if s.client != nil {
+		return s.client
+	}
+	return http.DefaultClient
 }
 
 // startServer runs pier serve on a free port with data dir data (a new temp
@@ -99,7 +112,10 @@ func startServer(t *testing.T, data string, env ...string) *server {
 	return s
 }
 
-var urlRE = regexp.MustCompile(`serving .* on (http://\S+)`)
+var (
+	urlRE      = regexp.MustCompile(`serving .* on (https?://\S+)`)
+	redirectRE = regexp.MustCompile(`redirecting (http://\S+) to https`)
+)
 
 func (s *server) start() {
 	t := s.t
@@ -128,6 +144,11 @@ func (s *server) start() {
 			if m := urlRE.FindStringSubmatch(line); m != nil {
 				urlc <- m[1]
 			}
+			if m := redirectRE.FindStringSubmatch(line); m != nil {
+				s.mu.Lock()
+				s.redirect = m[1]
+				s.mu.Unlock()
+			}
 		}
 	}()
 	go func() {
@@ -138,7 +159,7 @@ func (s *server) start() {
 	case u := <-urlc:
 		s.url = u
 		// Keep the same port over restarts.
-		s.listen = strings.TrimPrefix(u, "http://")
+		s.listen = strings.TrimPrefix(strings.TrimPrefix(u, "http://"), "https://")
 	case <-s.done:
 		t.Fatalf("pier serve exited: %v\n%s", s.waitErr, s.logs())
 	case <-time.After(120 * time.Second):
@@ -199,7 +220,7 @@ func (s *server) do(method, path string, body io.Reader, hdr ...string) (int, []
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := s.httpClient().Do(req)
 	if err != nil {
 		s.t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -232,7 +253,7 @@ func (s *server) publish(target string) {
 // get fetches a public path without a token.
 func (s *server) get(path string) (int, []byte, http.Header) {
 	s.t.Helper()
-	resp, err := http.Get(s.url + path)
+	resp, err := s.httpClient().Get(s.url + path)
 	if err != nil {
 		s.t.Fatalf("GET %s: %v", path, err)
 	}
@@ -284,7 +305,7 @@ func (s *server) getBasic(path, token string) (int, []byte) {
 	s.t.Helper()
 	req, _ := http.NewRequest("GET", s.url+path, nil)
 	req.SetBasicAuth("pier", token)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := s.httpClient().Do(req)
 	if err != nil {
 		s.t.Fatalf("GET %s: %v", path, err)
 	}

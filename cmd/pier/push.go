@@ -328,7 +328,7 @@ func (p *pusher) pushFile(ctx context.Context, path string) (*api.UploadResult, 
 	if out, ok := p.c.stderr.(*os.File); ok && st.Size() >= progressMin && term.IsTerminal(int(out.Fd())) {
 		bar := progressbar.NewOptions64(st.Size(), progressbar.OptionSetWriter(out), progressbar.OptionSetDescription("uploading "+path),
 			progressbar.OptionShowBytes(true), progressbar.OptionShowTotalBytes(true), progressbar.OptionThrottle(100*time.Millisecond),
-			progressbar.OptionClearOnFinish(), progressbar.OptionFullWidth())
+			progressbar.OptionClearOnFinish(), progressbar.OptionFullWidth(), progressbar.OptionSetRenderBlankState(true))
 		r := progressbar.NewReader(f, bar)
 		defer bar.Close()
 		body = &r

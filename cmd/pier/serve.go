@@ -182,6 +182,11 @@ func (c *cli) serve(ctx context.Context, cmd *cobra.Command, listen, logFormat s
 	go st.resignForNewRing(watchCtx)
 	mirrorsDone := make(chan struct{})
 	go func() { a.mirrors.Run(watchCtx); close(mirrorsDone) }()
+	// Objects that no retained generation names are deleted by the first
+	// sync after their grace; without publishes no sync would come, so the
+	// mirrors are asked for one now and then (a sync with nothing to do
+	// sends nothing to the mirror).
+	go sweepMirrors(watchCtx, a.mirrors, sweepInterval(cfg.Mirrors))
 	defer func() { stopWatch(); <-mirrorsDone }()
 
 	hup := make(chan os.Signal, 1)
@@ -236,6 +241,31 @@ func (c *cli) serve(ctx context.Context, cmd *cobra.Command, listen, logFormat s
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// sweepInterval is how often pier serve asks the mirrors for a sync when
+// nothing was published: half the shortest grace, within 1 s and 10 min.
+func sweepInterval(ms []MirrorConfig) time.Duration {
+	d := 10 * time.Minute
+	for _, m := range ms {
+		d = min(d, m.Grace/2)
+	}
+	return max(d, time.Second)
+}
+
+// sweepMirrors triggers a sync of every mirror every interval until ctx
+// ends.
+func sweepMirrors(ctx context.Context, m *mirror.Manager, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			m.Trigger()
+		}
+	}
 }
 
 // apiConfig is the api.Config of cfg.
