@@ -43,33 +43,10 @@ type fileIdent struct {
 // recorded package is no file of this import (an upload meanwhile) is
 // left as it is and its files refused.
 func (im *importer) resolveConflicts(ctx context.Context, files []string) error {
-	a, t := im.a, im.t
-	probe := a.svc.NewBatch(t)
-	defer probe.Close()
-	ids := map[string]fileIdent{}
-	groups := map[nva][]string{}
-	for _, f := range files {
-		if im.refused[f] {
-			continue
-		}
-		res, err := importFile(ctx, probe, f, im.component, false)
-		var id fileIdent
-		switch {
-		case err == nil && res != nil:
-			id = fileIdent{key: nva{res.Package.Name, res.Package.Version, res.Package.Arch}, recorded: true}
-		case isConflict(err):
-			p, rerr := readIdent(ctx, im.spec, f)
-			if rerr != nil {
-				return rerr
-			}
-			id = fileIdent{key: nva{p.Name, p.Version, p.Arch}}
-		case err == nil:
-			continue // neither there nor in conflict: its package went meanwhile
-		default:
-			return fmt.Errorf("%s: %w", f, err)
-		}
-		ids[f] = id
-		groups[id.key] = append(groups[id.key], f)
+	t := im.t
+	ids, groups, err := im.identify(ctx, files)
+	if err != nil {
+		return err
 	}
 	keys := make([]nva, 0, len(groups))
 	for k := range groups {
@@ -123,6 +100,40 @@ func (im *importer) resolveConflicts(ctx context.Context, files []string) error 
 		im.report("package", nil, im.commitConflictErrors[i])
 	}
 	return nil
+}
+
+// identify learns, for every file not refused while staging, its
+// package and whether the target holds its bytes; groups lists the files
+// of each package in path order.
+func (im *importer) identify(ctx context.Context, files []string) (map[string]fileIdent, map[nva][]string, error) {
+	probe := im.a.svc.NewBatch(im.t)
+	defer probe.Close()
+	ids := map[string]fileIdent{}
+	groups := map[nva][]string{}
+	for _, f := range files {
+		if im.refused[f] {
+			continue
+		}
+		res, err := importFile(ctx, probe, f, im.component, false)
+		var id fileIdent
+		switch {
+		case err == nil && res != nil:
+			id = fileIdent{key: nva{res.Package.Name, res.Package.Version, res.Package.Arch}, recorded: true}
+		case isConflict(err):
+			p, rerr := readIdent(ctx, im.spec, f)
+			if rerr != nil {
+				return nil, nil, rerr
+			}
+			id = fileIdent{key: nva{p.Name, p.Version, p.Arch}}
+		case err == nil:
+			continue // neither there nor in conflict: its package went meanwhile
+		default:
+			return nil, nil, fmt.Errorf("%s: %w", f, err)
+		}
+		ids[f] = id
+		groups[id.key] = append(groups[id.key], f)
+	}
+	return ids, groups, nil
 }
 
 // replace removes the package key that the file recorded holds and

@@ -64,58 +64,61 @@ In GitHub Actions and GitLab CI the job URL and commit are sent for the audit lo
 	fs.BoolVar(&o.asJSON, "json", false, "print one JSON document (files, outcomes, the generation waited for)")
 	fs.StringVar(&o.ciJob, "ci-job-url", "", "CI job URL for the audit log (default from GitHub Actions' or GitLab CI's environment)")
 	fs.StringVar(&o.ciCommit, "ci-commit", "", "commit for the audit log (default $GITHUB_SHA or $CI_COMMIT_SHA)")
-	cmd.RunE = func(cmd *cobra.Command, as []string) error {
-		if o.server == "" {
-			o.server = c.getenv("PIER_SERVER")
-		}
-		if o.token == "" {
-			o.token = c.getenv("PIER_TOKEN")
-		}
-		envJob, envCommit := ciFromEnv()
-		if o.ciJob == "" {
-			o.ciJob = envJob
-		}
-		if o.ciCommit == "" {
-			o.ciCommit = envCommit
-		}
-		if o.server == "" || o.token == "" {
-			return usagef(cmd, "pier push needs --server and --token (or PIER_SERVER and PIER_TOKEN)")
-		}
-		base, err := serverURL(o.server)
-		if err != nil {
-			return usagef(cmd, "%v", err)
-		}
-		if o.wait && !o.publish {
-			return usagef(cmd, "--wait waits for a publish: it cannot go with --publish=false")
-		}
-		if o.retries < 0 {
-			return usagef(cmd, "--retries must be 0 or more")
-		}
-		t, err := parseTarget(cmd, as[0])
-		if err != nil {
-			return err
-		}
-		found, err := collect(as[1:], "")
-		if err != nil {
-			return err
-		}
-		for _, b := range found.broken {
-			return fmt.Errorf("%s: %v: nothing was sent", b.path, b.err)
-		}
-		if len(found.files) == 0 {
-			return fmt.Errorf("no package files found in %s", strings.Join(as[1:], " "))
-		}
-		for _, f := range found.files {
-			if st, err := os.Stat(f); err != nil {
-				return err
-			} else if !st.Mode().IsRegular() {
-				return fmt.Errorf("%s is not a regular file (%s): nothing was sent", f, st.Mode().Type())
-			}
-		}
-		p := &pusher{c: c, o: o, base: base, target: t, client: &http.Client{}, sleep: sleepCtx}
-		return p.run(cmd.Context(), found.files)
-	}
+	cmd.RunE = func(cmd *cobra.Command, as []string) error { return c.push(cmd, o, as) }
 	return cmd
+}
+
+// push runs pier push with options o on the arguments as.
+func (c *cli) push(cmd *cobra.Command, o pushOptions, as []string) error {
+	if o.server == "" {
+		o.server = c.getenv("PIER_SERVER")
+	}
+	if o.token == "" {
+		o.token = c.getenv("PIER_TOKEN")
+	}
+	envJob, envCommit := ciFromEnv()
+	if o.ciJob == "" {
+		o.ciJob = envJob
+	}
+	if o.ciCommit == "" {
+		o.ciCommit = envCommit
+	}
+	if o.server == "" || o.token == "" {
+		return usagef(cmd, "pier push needs --server and --token (or PIER_SERVER and PIER_TOKEN)")
+	}
+	base, err := serverURL(o.server)
+	if err != nil {
+		return usagef(cmd, "%v", err)
+	}
+	if o.wait && !o.publish {
+		return usagef(cmd, "--wait waits for a publish: it cannot go with --publish=false")
+	}
+	if o.retries < 0 {
+		return usagef(cmd, "--retries must be 0 or more")
+	}
+	t, err := parseTarget(cmd, as[0])
+	if err != nil {
+		return err
+	}
+	found, err := collect(as[1:], "")
+	if err != nil {
+		return err
+	}
+	for _, b := range found.broken {
+		return fmt.Errorf("%s: %v: nothing was sent", b.path, b.err)
+	}
+	if len(found.files) == 0 {
+		return fmt.Errorf("no package files found in %s", strings.Join(as[1:], " "))
+	}
+	for _, f := range found.files {
+		if st, err := os.Stat(f); err != nil {
+			return err
+		} else if !st.Mode().IsRegular() {
+			return fmt.Errorf("%s is not a regular file (%s): nothing was sent", f, st.Mode().Type())
+		}
+	}
+	p := &pusher{c: c, o: o, base: base, target: t, client: &http.Client{}, sleep: sleepCtx}
+	return p.run(cmd.Context(), found.files)
 }
 
 // serverURL checks --server: an http or https URL with a host; a bare

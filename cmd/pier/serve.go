@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -54,7 +55,8 @@ and the running state kept, with the reason in the log.`,
 	return cmd
 }
 
-// serving is the running server's state that a reload changes.
+// serving is the running server: what a reload changes, and what the
+// loops and listeners need.
 type serving struct {
 	cfg    *Config // the config in force
 	a      *app
@@ -65,6 +67,8 @@ type serving struct {
 	resign sync.Mutex // one re-sign of every target at a time
 	// publicURL is public_url in force, for the HTTP redirect.
 	publicURL atomic.Pointer[string]
+	ln        net.Listener
+	base      string // the URL the banner names
 }
 
 func (c *cli) serve(ctx context.Context, cmd *cobra.Command, listen, logFormat string) error {
@@ -96,141 +100,170 @@ func (c *cli) serve(ctx context.Context, cmd *cobra.Command, listen, logFormat s
 	if err := a.svc.RefreshView(ctx); err != nil {
 		return err
 	}
-	var certs *certStore
+	st, err := newServing(ctx, a, token, log)
+	if err != nil {
+		return err
+	}
+	defer st.ln.Close()
+	st.banner(c.stdout, w, tokenPath, tokenCreated)
+	stop := st.startLoops(func() (*Config, where, error) { return c.load(cmd) })
+	defer stop()
+	return st.run(ctx, c.stdout)
+}
+
+// newServing loads the TLS certificate, listens, and wires the
+// authenticator, the mirrors and the HTTP API of a.
+func newServing(ctx context.Context, a *app, adminToken string, log *slog.Logger) (*serving, error) {
+	cfg := a.cfg
+	st := &serving{cfg: cfg, a: a, log: log}
+	st.publicURL.Store(&cfg.PublicURL)
+	var err error
 	if cfg.TLS.enabled() {
-		if certs, err = newCertStore(cfg.TLS.CertFile, cfg.TLS.KeyFile, log); err != nil {
-			return err
+		if st.certs, err = newCertStore(cfg.TLS.CertFile, cfg.TLS.KeyFile, log); err != nil {
+			return nil, err
 		}
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	authCfg, err := authConfig(cfg, adminToken)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return nil, err
 	}
-	scheme := "http"
-	if certs != nil {
-		scheme = "https"
-	}
-	base := cfg.PublicURL
-	if base == "" {
-		base = scheme + "://" + ln.Addr().String()
-	}
-	authCfg, err := authConfig(cfg, token)
-	if err != nil {
-		return err
-	}
-	authn, err := auth.New(a.cat, authCfg, log)
-	if err != nil {
-		return err
+	if st.authn, err = auth.New(a.cat, authCfg, log); err != nil {
+		return nil, err
 	}
 	var ms []*mirror.Mirror
 	for _, mc := range cfg.Mirrors {
 		m, err := openMirror(ctx, cfg, mc)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		ms = append(ms, m)
 	}
 	a.mirrors = mirror.NewManager(a.svc, ms, log)
-	ks := a.keys.set()
 	apiCfg, err := apiConfig(cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	srv := api.New(apiCfg, api.Deps{Service: a.svc, Keys: keyFiles(ks), Fingerprint: ks.pgp.Fingerprint(),
-		Fingerprints: ks.pgp.Fingerprints(), Auth: authn, Audit: a.cat, Mirrors: a.mirrors, Metrics: a.metrics,
+	ks := a.keys.set()
+	st.srv = api.New(apiCfg, api.Deps{Service: a.svc, Keys: keyFiles(ks), Fingerprint: ks.pgp.Fingerprint(),
+		Fingerprints: ks.pgp.Fingerprints(), Auth: st.authn, Audit: a.cat, Mirrors: a.mirrors, Metrics: a.metrics,
 		Ready: a.ready, Log: log})
 	a.metrics.WatchTargets(func() ([]repo.TargetInfo, error) {
 		ts, err := a.svc.Targets(context.Background())
 		return repo.LiveTargets(ts), err
-	}, authn.Private)
+	}, st.authn.Private)
 	a.metrics.WatchMirrors(a.mirrors.Status)
-	st := &serving{cfg: cfg, a: a, authn: authn, srv: srv, certs: certs, log: log}
-	st.publicURL.Store(&cfg.PublicURL)
+	if st.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	st.base = cfg.PublicURL
+	if st.base == "" {
+		scheme := "http"
+		if st.certs != nil {
+			scheme = "https"
+		}
+		st.base = scheme + "://" + st.ln.Addr().String()
+	}
+	return st, nil
+}
 
+// banner prints what pier serve serves, with which keys and admin token.
+func (st *serving) banner(out io.Writer, w where, tokenPath string, tokenCreated bool) {
+	ks, base := st.a.keys.set(), st.base
 	verb := "using"
 	if ks.created {
 		verb = "generated"
 	}
-	fmt.Fprintf(c.stdout, "pier %s serving %s on %s\n", shortVersion(), cfg.DataDir, base)
-	fmt.Fprintf(c.stdout, "%s\n", w)
-	fmt.Fprintf(c.stdout, "signing key (%s): %s\n", verb, ks.pgp.Fingerprint())
+	fmt.Fprintf(out, "pier %s serving %s on %s\n", shortVersion(), st.cfg.DataDir, base)
+	fmt.Fprintf(out, "%s\n", w)
+	fmt.Fprintf(out, "signing key (%s): %s\n", verb, ks.pgp.Fingerprint())
 	for _, fpr := range ks.pgp.Fingerprints()[1:] {
-		fmt.Fprintf(c.stdout, "signing key (also signs): %s\n", fpr)
+		fmt.Fprintf(out, "signing key (also signs): %s\n", fpr)
 	}
-	fmt.Fprintf(c.stdout, "public key: %s/keys/pier.asc (binary keyring: %s/keys/pier.gpg)\n", base, base)
-	fmt.Fprintf(c.stdout, "apk signing key: %s/keys/%s\n", base, ks.apk.KeyName())
+	fmt.Fprintf(out, "public key: %s/keys/pier.asc (binary keyring: %s/keys/pier.gpg)\n", base, base)
+	fmt.Fprintf(out, "apk signing key: %s/keys/%s\n", base, ks.apk.KeyName())
 	switch {
 	case tokenPath == "":
-		fmt.Fprintln(c.stdout, "admin token: from PIER_ADMIN_TOKEN")
+		fmt.Fprintln(out, "admin token: from PIER_ADMIN_TOKEN")
 	case tokenCreated:
-		fmt.Fprintf(c.stdout, "admin token: generated in %s (mode 0600)\n", tokenPath)
+		fmt.Fprintf(out, "admin token: generated in %s (mode 0600)\n", tokenPath)
 	default:
-		fmt.Fprintf(c.stdout, "admin token: in %s\n", tokenPath)
+		fmt.Fprintf(out, "admin token: in %s\n", tokenPath)
 	}
+}
 
-	watchCtx, stopWatch := context.WithCancel(context.Background())
-	defer stopWatch()
-	go a.svc.WatchView(watchCtx, time.Second)
+// startLoops starts what runs beside the listeners (view refresh,
+// reconciler, garbage collection, re-signing, mirrors and their sweep,
+// SIGHUP reloads with load) and returns the function that stops them.
+func (st *serving) startLoops(load func() (*Config, where, error)) (stop func()) {
+	a, cfg := st.a, st.cfg
+	ctx, cancel := context.WithCancel(context.Background())
+	go a.svc.WatchView(ctx, time.Second)
 	// Every target that owes a publish (an acknowledged upload whose
 	// publish a crash or a failure lost) is published now, and retried
 	// with a backoff while it fails.
-	go a.svc.Reconcile(watchCtx, 2*time.Second)
-	go a.svc.GCLoop(watchCtx, cfg.Retention.GCInterval, repo.GCOptions{Grace: cfg.Retention.GCGrace})
+	go a.svc.Reconcile(ctx, 2*time.Second)
+	go a.svc.GCLoop(ctx, cfg.Retention.GCInterval, repo.GCOptions{Grace: cfg.Retention.GCGrace})
 	// Roots with a Valid-Until (deb.valid_days) are re-signed before they
 	// expire; a key ring that changed since the last start re-signs all.
-	go a.svc.ResignLoop(watchCtx, 5*time.Second)
-	go st.resignForNewRing(watchCtx)
+	go a.svc.ResignLoop(ctx, 5*time.Second)
+	go st.resignForNewRing(ctx)
 	mirrorsDone := make(chan struct{})
-	go func() { a.mirrors.Run(watchCtx); close(mirrorsDone) }()
+	go func() { a.mirrors.Run(ctx); close(mirrorsDone) }()
 	// Objects that no retained generation names are deleted by the first
 	// sync after their grace; without publishes no sync would come, so the
 	// mirrors are asked for one now and then (a sync with nothing to do
 	// sends nothing to the mirror).
-	go sweepMirrors(watchCtx, a.mirrors, sweepInterval(cfg.Mirrors))
-	defer func() { stopWatch(); <-mirrorsDone }()
-
+	go sweepMirrors(ctx, a.mirrors, sweepInterval(cfg.Mirrors))
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	go func() {
 		for range hup {
 			sdNotify("RELOADING=1")
-			st.reload(watchCtx, func() (*Config, where, error) { return c.load(cmd) })
+			st.reload(ctx, load)
 			sdNotify("READY=1")
 		}
 	}()
+	return func() {
+		signal.Stop(hup)
+		cancel()
+		<-mirrorsDone
+	}
+}
 
-	hs := srv.HTTPServer()
-	lnServe := srv.Listener(ln)
-	if certs != nil {
-		hs.TLSConfig = &tls.Config{GetCertificate: certs.GetCertificate, MinVersion: tls.VersionTLS12}
+// run serves HTTP(S) (and the HTTP redirect) until ctx ends, then shuts
+// down, letting requests in flight finish for at most 30 s.
+func (st *serving) run(ctx context.Context, out io.Writer) error {
+	hs := st.srv.HTTPServer()
+	lnServe := st.srv.Listener(st.ln)
+	if st.certs != nil {
+		hs.TLSConfig = &tls.Config{GetCertificate: st.certs.GetCertificate, MinVersion: tls.VersionTLS12}
 		// TLS outermost, so that net/http sees a *tls.Conn (r.TLS).
 		lnServe = tls.NewListener(lnServe, hs.TLSConfig)
 	}
 	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(lnServe) }()
 	var redirect *http.Server
-	if certs != nil && cfg.TLS.RedirectListen != "" {
-		rl, err := net.Listen("tcp", cfg.TLS.RedirectListen)
+	if st.certs != nil && st.cfg.TLS.RedirectListen != "" {
+		rl, err := net.Listen("tcp", st.cfg.TLS.RedirectListen)
 		if err != nil {
 			hs.Close()
 			return fmt.Errorf("listen for the HTTP redirect: %w", err)
 		}
-		redirect = redirectServer(ln.Addr().String(), func() string { return *st.publicURL.Load() }, log)
-		fmt.Fprintf(c.stdout, "redirecting http://%s to https\n", rl.Addr())
+		redirect = redirectServer(st.ln.Addr().String(), func() string { return *st.publicURL.Load() }, st.log)
+		fmt.Fprintf(out, "redirecting http://%s to https\n", rl.Addr())
 		go func() { errc <- redirect.Serve(rl) }()
 	}
 	// The listener accepts, the catalog and keys are open: tell systemd
 	// (Type=notify) that the service is up.
-	if err := sdNotify("READY=1\nSTATUS=serving " + base); err != nil {
-		log.Warn("notify systemd", "err", err)
+	if err := sdNotify("READY=1\nSTATUS=serving " + st.base); err != nil {
+		st.log.Warn("notify systemd", "err", err)
 	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down: finishing requests in flight (at most 30s)")
+	st.log.Info("shutting down: finishing requests in flight (at most 30s)")
 	sdNotify("STOPPING=1")
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -292,96 +325,109 @@ func apiConfig(cfg *Config) (api.Config, error) {
 // server, max_upload_size, turning TLS on or off, tls.redirect_listen) are
 // named in the log.
 func (st *serving) reload(ctx context.Context, load func() (*Config, where, error)) {
-	log, running, a := st.log, st.cfg, st.a
-	refuse := func(err error) { log.Error("reload refused, the running config stays in force", "err", err) }
 	cfg, _, err := load()
-	if err != nil {
-		refuse(err)
-		return
+	if err == nil {
+		var plan *reloadPlan
+		if plan, err = st.prepareReload(ctx, cfg); err == nil {
+			err = st.applyReload(ctx, plan)
+		}
 	}
+	if err != nil {
+		st.log.Error("reload refused, the running config stays in force", "err", err)
+	}
+}
+
+// reloadPlan is everything a reload loaded and checked before it changes
+// anything.
+type reloadPlan struct {
+	cfg         *Config
+	authCfg     auth.Config
+	mirrors     []*mirror.Mirror
+	keys        *keySet
+	keysChanged bool
+	certs       *certStore // new certificate files, or nil
+	apiCfg      api.Config
+}
+
+// prepareReload loads what cfg names: the admin and configured tokens, the
+// mirrors, the keys, the certificate.
+func (st *serving) prepareReload(ctx context.Context, cfg *Config) (*reloadPlan, error) {
+	running := st.cfg
 	cfg.DataDir, cfg.Listen = running.DataDir, running.Listen
+	p := &reloadPlan{cfg: cfg}
 	token, _, _, err := adminToken(cfg)
 	if err != nil || token == "" {
-		refuse(fmt.Errorf("admin token: %w", err))
-		return
+		return nil, fmt.Errorf("admin token: %w", err)
 	}
-	authCfg, err := authConfig(cfg, token)
-	if err != nil {
-		refuse(err)
-		return
+	if p.authCfg, err = authConfig(cfg, token); err != nil {
+		return nil, err
 	}
-	var ms []*mirror.Mirror
 	for _, mc := range cfg.Mirrors {
 		m, err := openMirror(ctx, cfg, mc)
 		if err != nil {
-			refuse(err)
-			return
+			return nil, err
 		}
-		ms = append(ms, m)
+		p.mirrors = append(p.mirrors, m)
 	}
-	ks, err := loadKeySet(cfg, false)
-	if err != nil {
-		refuse(err)
-		return
+	if p.keys, err = loadKeySet(cfg, false); err != nil {
+		return nil, err
 	}
-	old := a.keys.set()
-	keysChanged := !slices.Equal(ks.pgp.Fingerprints(), old.pgp.Fingerprints()) || ks.apk.KeyName() != old.apk.KeyName() ||
-		string(ks.apk.PublicPEM()) != string(old.apk.PublicPEM())
-	if !keysChanged {
-		ks = old
+	old := st.a.keys.set()
+	p.keysChanged = !slices.Equal(p.keys.pgp.Fingerprints(), old.pgp.Fingerprints()) || p.keys.apk.KeyName() != old.apk.KeyName() ||
+		string(p.keys.apk.PublicPEM()) != string(old.apk.PublicPEM())
+	if !p.keysChanged {
+		p.keys = old
 	}
-	var certs *certStore
 	switch {
 	case st.certs != nil && cfg.TLS.enabled() && (cfg.TLS.CertFile != running.TLS.CertFile || cfg.TLS.KeyFile != running.TLS.KeyFile):
-		if certs, err = newCertStore(cfg.TLS.CertFile, cfg.TLS.KeyFile, log); err != nil {
-			refuse(err)
-			return
+		if p.certs, err = newCertStore(cfg.TLS.CertFile, cfg.TLS.KeyFile, st.log); err != nil {
+			return nil, err
 		}
 	case st.certs != nil:
 		if err := st.certs.check(); err != nil {
-			refuse(err)
-			return
+			return nil, err
 		}
 	}
-	apiCfg, err := apiConfig(cfg)
-	if err != nil {
-		refuse(err)
-		return
+	if p.apiCfg, err = apiConfig(cfg); err != nil {
+		return nil, err
 	}
+	return p, nil
+}
 
-	// Everything loaded: apply.
+// applyReload puts a prepared reload in force and names in the log what
+// needs a restart.
+func (st *serving) applyReload(ctx context.Context, p *reloadPlan) error {
+	log, running, a, cfg, ks := st.log, st.cfg, st.a, p.cfg, p.keys
 	if err := a.svc.SetRetention(cfg.Retention.Rules); err != nil {
-		refuse(err) // checked by Config.Validate: does not happen
-		return
+		return err // checked by Config.Validate: does not happen
 	}
-	formatsChanged := keysChanged ||
+	formatsChanged := p.keysChanged ||
 		fmt.Sprint(cfg.Distros, cfg.Deb, cfg.RPM, cfg.APK) != fmt.Sprint(running.Distros, running.Deb, running.RPM, running.APK)
 	if formatsChanged {
 		if err := a.svc.SetFormats(formatsFor(cfg, ks)); err != nil {
-			refuse(err)
-			return
+			return err
 		}
 	}
-	if keysChanged {
+	if p.keysChanged {
 		a.keys.cur.Store(ks)
 		st.srv.SetKeys(keyFiles(ks), ks.pgp.Fingerprints())
 	}
-	if certs != nil {
-		st.certs.replace(certs)
+	if p.certs != nil {
+		st.certs.replace(p.certs)
 	} else if st.certs != nil {
 		st.certs.reload()
 	}
-	authChanged, err := st.authn.Configure(authCfg) // validated by authConfig: cannot fail
+	authChanged, err := st.authn.Configure(p.authCfg) // validated by authConfig: cannot fail
 	if err != nil {
 		log.Error("reload: auth", "err", err)
 	}
-	st.srv.Reconfigure(apiCfg)
+	st.srv.Reconfigure(p.apiCfg)
 	mirrorsChanged := fmt.Sprint(cfg.Mirrors) != fmt.Sprint(running.Mirrors)
 	if mirrorsChanged {
-		a.mirrors.Replace(ms)
+		a.mirrors.Replace(p.mirrors)
 	}
 	log.Info("reloaded", "auth_changed", authChanged, "mirrors_changed", mirrorsChanged, "target_settings_changed", formatsChanged,
-		"keys_changed", keysChanged, "keys", ks.pgp.Fingerprints())
+		"keys_changed", p.keysChanged, "keys", ks.pgp.Fingerprints())
 	if fmt.Sprint(cfg.Storage, cfg.Publish, cfg.MaxUploadSize, cfg.Server.limits()) !=
 		fmt.Sprint(running.Storage, running.Publish, running.MaxUploadSize, running.Server.limits()) {
 		log.Warn("reload: storage, publish, server and max_upload_size changes apply at the next restart")
@@ -394,9 +440,10 @@ func (st *serving) reload(ctx context.Context, load func() (*Config, where, erro
 		cfg.TLS = running.TLS
 	}
 	cfg.TLS.RedirectListen = running.TLS.RedirectListen
-	*running = *cfg
+	st.cfg = cfg
 	st.publicURL.Store(&cfg.PublicURL)
-	if keysChanged {
+	if p.keysChanged {
 		go st.resignForNewRing(ctx)
 	}
+	return nil
 }
