@@ -258,6 +258,10 @@ func TestTargetRemove(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "target 5.8/debian/bookwrom: not found") {
 		t.Errorf("second removal: %d %s", code, errOut)
 	}
+	code, _, errOut = pierRun(t, nil, "target", "rm", "--data", s.data, "5.8/ubuntu/bookwrom")
+	if code != 1 || !strings.Contains(errOut, "not found; did you mean 5.8/ubuntu/bookworm?") {
+		t.Errorf("removal of a typo: %d %s", code, errOut)
+	}
 }
 
 // TestTargetsAllowCLI: with targets.allow, pier import and uploads that

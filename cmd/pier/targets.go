@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -146,7 +147,7 @@ forbid that). Recorded in the audit log as target.remove.`,
 			if dry {
 				ti, err := findListed(ctx, a, t)
 				if err != nil {
-					return err
+					return notFoundHint(ctx, a, t, err)
 				}
 				gens, err := a.svc.Generations(ctx, t)
 				if err != nil {
@@ -157,6 +158,9 @@ forbid that). Recorded in the audit log as target.remove.`,
 			}
 			ev := cliEvent(audit.TargetRemove, t, nil)
 			res, err := a.svc.RemoveTarget(audit.WithEvent(ctx, ev), t)
+			if errors.Is(err, repo.ErrNotFound) {
+				return notFoundHint(ctx, a, t, err)
+			}
 			if err != nil {
 				return err
 			}
@@ -169,6 +173,23 @@ forbid that). Recorded in the audit log as target.remove.`,
 		},
 	})
 	return group("target", "work on one target: rm", rm)
+}
+
+// notFoundHint adds to err the existing targets nearest to t (a typo in
+// the name?).
+func notFoundHint(ctx context.Context, a *app, t repo.Target, err error) error {
+	heads, herr := a.svc.Heads(ctx)
+	if herr != nil {
+		return err
+	}
+	var names []string
+	for _, h := range repo.LiveTargets(heads) {
+		names = append(names, h.Target.String())
+	}
+	if near := nearest(t.String(), names); len(near) > 0 {
+		return fmt.Errorf("%w; did you mean %s?", err, orList(near))
+	}
+	return err
 }
 
 // findListed returns t as pier targets lists it (with its package count).
