@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -42,6 +43,10 @@ type Config struct {
 	// Limits bound connections, slow clients and concurrent uploads;
 	// zero fields take their defaults.
 	Limits Limits
+	// TargetsAllow, when not empty, lists the stream/distro/release glob
+	// patterns of the targets that uploads, promotions and publishes may
+	// create (422 otherwise); existing targets are not affected.
+	TargetsAllow []string
 }
 
 // KeyFile is one public key file served under /keys/.
@@ -77,11 +82,11 @@ type Deps struct {
 
 // Server is the HTTP server.
 type Server struct {
-	cfg     Config
-	svc     *repo.Service
-	keys    map[string]KeyFile
-	fpr     string
-	fprs    []string
+	cfg Config
+	svc *repo.Service
+	// rt is what a reload changes: public URL, trusted proxies, allowed
+	// targets, GC grace, keys.
+	rt      atomic.Pointer[runtime]
 	auth    *auth.Authenticator
 	audit   audit.Store
 	mirrors interface{ Status() []mirror.Status }
@@ -141,16 +146,22 @@ func (s *Server) apiMiss(c echo.Context) error {
 // Limits.Validate).
 func New(cfg Config, d Deps) *Server {
 	cfg.Limits.Defaults()
-	s := &Server{cfg: cfg, svc: d.Service, keys: map[string]KeyFile{}, fpr: d.Fingerprint, fprs: d.Fingerprints, auth: d.Auth,
+	s := &Server{cfg: cfg, svc: d.Service, auth: d.Auth,
 		audit: d.Audit, mirrors: d.Mirrors, metrics: d.Metrics, ready: d.Ready, log: d.Log, e: echo.New(),
 		tokenUploads: newSlots(cfg.Limits.MaxUploadsPerToken), clientUploads: newSlots(cfg.Limits.MaxUploadsPerClient)}
-	for _, k := range d.Keys {
-		s.keys[k.Name] = k
+	fprs := d.Fingerprints
+	if len(fprs) == 0 && d.Fingerprint != "" {
+		fprs = []string{d.Fingerprint}
 	}
+	s.rt.Store(&runtime{})
+	s.Reconfigure(cfg)
+	s.SetKeys(d.Keys, fprs)
 	s.e.HideBanner = true
 	s.e.HidePort = true
 	s.e.HTTPErrorHandler = s.handleError
-	s.e.IPExtractor = ipExtractor(cfg.TrustedProxies)
+	// The trusted proxies can change (Reconfigure): the extractor in force
+	// is read per request.
+	s.e.IPExtractor = func(r *http.Request) string { return s.rt.Load().extractIP(r) }
 	s.routes()
 	return s
 }
@@ -186,6 +197,7 @@ func (s *Server) routes() {
 		s.apiRoutes = append(s.apiRoutes, r)
 	}
 	api("GET", "/targets", s.listTargets, s.need(anyToken))
+	api("DELETE", "/targets/:stream/:distro/:release", s.removeTarget, s.need(auth.Delete))
 	api("GET", "/targets/:stream/:distro/:release/packages", s.listPackages, s.need(auth.Read))
 	api("POST", "/targets/:stream/:distro/:release/packages", s.upload, s.need(auth.Upload), s.uploadSlot)
 	api("POST", "/targets/:stream/:distro/:release/publish", s.publish, s.need(auth.Publish))

@@ -49,6 +49,10 @@ func (s *Server) upload(c echo.Context) error {
 		return err
 	}
 	req := c.Request()
+	if err := s.mayCreate(req.Context(), t); err != nil {
+		s.record(c, audit.Upload, t, uploadDetail("", nil, err))
+		return err
+	}
 	if s.cfg.MaxUploadSize > 0 && req.ContentLength > s.cfg.MaxUploadSize {
 		err := fmt.Errorf("upload of %d bytes is over the limit of %d bytes: %w", req.ContentLength, s.cfg.MaxUploadSize, repo.ErrTooLarge)
 		s.record(c, audit.Upload, t, uploadDetail("", nil, err))
@@ -248,6 +252,9 @@ func (s *Server) publish(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := s.mayCreate(c.Request().Context(), t); err != nil {
+		return err
+	}
 	ev := s.event(c, audit.Publish, t, nil) // the publish adds its generation and package count
 	gen, err := s.svc.Publish(s.inContext(c, ev), t)
 	if err != nil {
@@ -274,10 +281,11 @@ func (s *Server) listTargets(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	// A token sees the targets it holds any scope on (admin: all).
+	// A token sees the targets it holds any scope on (admin: all); the
+	// tombstones of removed targets are nobody's.
 	p := principal(c)
 	out := []repo.TargetInfo{}
-	for _, ti := range ts {
+	for _, ti := range repo.LiveTargets(ts) {
 		if p.Touches(ti.Target) {
 			out = append(out, ti)
 		}
@@ -301,23 +309,12 @@ func (s *Server) listPackages(c echo.Context) error {
 }
 
 func (s *Server) publicKey(c echo.Context) error {
-	k, ok := s.keys[c.Param("name")]
+	k, ok := s.rt.Load().keys[c.Param("name")]
 	if !ok {
 		return echo.NewHTTPError(http.StatusNotFound, "no such key")
 	}
 	c.Response().Header().Set("Cache-Control", "public, max-age=300")
 	return c.Blob(http.StatusOK, k.ContentType, k.Data)
-}
-
-func (s *Server) baseURL(c echo.Context) string {
-	if s.cfg.PublicURL != "" {
-		return strings.TrimSuffix(s.cfg.PublicURL, "/")
-	}
-	scheme := "http"
-	if c.Request().TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + c.Request().Host
 }
 
 // serveFile serves a published file from the current view.

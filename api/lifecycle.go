@@ -97,6 +97,9 @@ func (s *Server) promote(c echo.Context) error {
 	if err := s.allowed(c, auth.Read, src); err != nil {
 		return err
 	}
+	if err := s.mayCreate(c.Request().Context(), dst); err != nil {
+		return err
+	}
 	specs := make([]repo.PackageSpec, 0, len(req.Packages))
 	for _, p := range req.Packages {
 		sp, err := repo.ParsePackageSpec(p)
@@ -203,7 +206,7 @@ func (s *Server) collectGarbage(c echo.Context) error {
 	if !dry {
 		ctx = s.inContext(c, ev) // the catalog's collection writes it with its counts
 	}
-	st, err := s.svc.CollectGarbage(ctx, repo.GCOptions{DryRun: dry, Grace: s.cfg.GCGrace})
+	st, err := s.svc.CollectGarbage(ctx, repo.GCOptions{DryRun: dry, Grace: s.rt.Load().gcGrace})
 	if err != nil {
 		return err
 	}

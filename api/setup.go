@@ -47,8 +47,12 @@ func (s *Server) setup(c echo.Context) error {
 	if !ok {
 		return fmt.Errorf("no setup instructions for %s targets: %w", spec.Format.Name(), repo.ErrNotFound)
 	}
-	info := repo.SetupInfo{BaseURL: s.baseURL(c), Components: []string{"main"}, Fingerprint: s.fpr, Fingerprints: s.fprs,
+	rt := s.rt.Load()
+	info := repo.SetupInfo{BaseURL: s.baseURL(c), Components: []string{"main"}, Fingerprints: rt.fprs,
 		Private: private}
+	if len(rt.fprs) > 0 {
+		info.Fingerprint = rt.fprs[0]
+	}
 	ps, err := s.svc.Packages(ctx, t)
 	if err != nil {
 		return err

@@ -72,8 +72,11 @@ func (s *Server) setupFile(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusNotFound, "not found")
 	}
 	private := s.auth != nil && s.auth.Private(t)
-	info := repo.SetupInfo{BaseURL: s.baseURL(c), Components: []string{"main"}, Fingerprint: s.fpr, Fingerprints: s.fprs,
-		Private: private}
+	rt := s.rt.Load()
+	info := repo.SetupInfo{BaseURL: s.baseURL(c), Components: []string{"main"}, Fingerprints: rt.fprs, Private: private}
+	if len(rt.fprs) > 0 {
+		info.Fingerprint = rt.fprs[0]
+	}
 	ps, err := s.svc.Packages(ctx, t)
 	if err != nil {
 		return err
@@ -87,7 +90,7 @@ func (s *Server) setupFile(c echo.Context) error {
 	if len(comps) > 0 {
 		info.Components = comps
 	}
-	body := []byte(sf.SetupFile(t, info, s.keys["pier.asc"].Data))
+	body := []byte(sf.SetupFile(t, info, rt.keys["pier.asc"].Data))
 	sum := sha256.Sum256(body)
 	h := c.Response().Header()
 	h.Set("Content-Type", "text/plain; charset=utf-8")

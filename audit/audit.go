@@ -26,6 +26,10 @@ const (
 	TokenRevoke = "token.revoke"
 )
 
+// TargetRemove is the removal of a whole target (its packages, generations
+// and pins).
+const TargetRemove = "target.remove"
+
 // Event is one recorded change.
 type Event struct {
 	ID   int64     `json:"id"`

@@ -33,12 +33,18 @@ func apkServerKey(t *testing.T, s *server, target string) (name string, pemBytes
 // exact bytes, C:, datahash, S:), and compares the bytes with want.
 func apkInstallOne(t *testing.T, repoURL, keyName string, pubPEM, want []byte) {
 	t.Helper()
+	apkInstallOneWith(t, &http.Client{Timeout: time.Minute}, repoURL, keyName, pubPEM, want)
+}
+
+// apkInstallOneWith is apkInstallOne with go-apk and the checks using
+// client (a TLS test's trusts its CA).
+func apkInstallOneWith(t *testing.T, client *http.Client, repoURL, keyName string, pubPEM, want []byte) {
+	t.Helper()
 	pub, err := apkPublicKey(pubPEM)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	client := &http.Client{Timeout: time.Minute}
 	idx, err := goapk.GetRepositoryIndexes(ctx, []string{repoURL}, map[string][]byte{keyName: pubPEM}, "x86_64", goapk.WithHTTPClient(client))
 	if err != nil || len(idx) != 1 || len(idx[0].Packages()) != 1 {
 		t.Fatalf("go-apk index of %s: %v", repoURL, err)

@@ -530,6 +530,7 @@ func TestCorpusImport(t *testing.T) {
 	rows := readCorpus(t)
 	cfg := writeCorpusConfig(t)
 	data := t.TempDir()
+	pier(t, nil, "init", "--config", cfg, "--data", data)
 	targets := corpusTargets(rows)
 	abs := func(r corpusRow) string {
 		p, err := filepath.Abs(r.path())

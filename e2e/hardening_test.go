@@ -304,7 +304,7 @@ func TestPushRetries429(t *testing.T) {
 		t.Errorf("held upload: %d", code)
 	}
 	if err := cmd.Wait(); err != nil || !strings.Contains(stdout.String(), "added pushed 1.0 amd64") ||
-		!strings.Contains(stderr.String(), "429") || !strings.Contains(stderr.String(), "retrying in 5s") {
+		!strings.Contains(stderr.String(), "429") || !strings.Contains(stderr.String(), "in 5s") {
 		t.Errorf("pier push: %v\nstdout:\n%s\nstderr:\n%s", err, &stdout, &stderr)
 	}
 }

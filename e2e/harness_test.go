@@ -30,8 +30,10 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	pierBin = filepath.Join(dir, "pier")
+	// The test-only hooks (PIER_TEST_CRASHPOINT, PIER_TEST_CLOCK_FILE,
+	// PIER_TEST_DEFAULT_CONFIG) exist only with -tags piertest.
 	// PIER_E2E_RACE=1 builds pier with the race detector.
-	args := []string{"build", "-o", pierBin}
+	args := []string{"build", "-tags", "piertest", "-o", pierBin}
 	if os.Getenv("PIER_E2E_RACE") == "1" {
 		args = append(args, "-race")
 	}
@@ -41,6 +43,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "build pier:", err)
 		os.Exit(1)
 	}
+	// Every pier the tests run ignores the host's /etc/pier/pier.yaml:
+	// a test names its config (or sets PIER_TEST_DEFAULT_CONFIG itself).
+	os.Setenv("PIER_TEST_DEFAULT_CONFIG", filepath.Join(dir, "no-default-config.yaml"))
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -74,6 +79,19 @@ type server struct {
 	env     []string
 	listen  string
 	waitErr error
+	// client makes the requests of do, get and getBasic (nil: the default
+	// client; a TLS test sets one that trusts its CA).
+	client *http.Client
+	// redirect is the HTTP redirect listener's URL (tls.redirect_listen).
+	redirect string
+}
+
+// httpClient is the client the helpers use.
+func (s *server) httpClient() *http.Client {
+	if s.client != nil {
+		return s.client
+	}
+	return http.DefaultClient
 }
 
 // startServer runs pier serve on a free port with data dir data (a new temp
@@ -94,7 +112,10 @@ func startServer(t *testing.T, data string, env ...string) *server {
 	return s
 }
 
-var urlRE = regexp.MustCompile(`serving .* on (http://\S+)`)
+var (
+	urlRE      = regexp.MustCompile(`serving .* on (https?://\S+)`)
+	redirectRE = regexp.MustCompile(`redirecting (http://\S+) to https`)
+)
 
 func (s *server) start() {
 	t := s.t
@@ -123,6 +144,11 @@ func (s *server) start() {
 			if m := urlRE.FindStringSubmatch(line); m != nil {
 				urlc <- m[1]
 			}
+			if m := redirectRE.FindStringSubmatch(line); m != nil {
+				s.mu.Lock()
+				s.redirect = m[1]
+				s.mu.Unlock()
+			}
 		}
 	}()
 	go func() {
@@ -133,7 +159,7 @@ func (s *server) start() {
 	case u := <-urlc:
 		s.url = u
 		// Keep the same port over restarts.
-		s.listen = strings.TrimPrefix(u, "http://")
+		s.listen = strings.TrimPrefix(strings.TrimPrefix(u, "http://"), "https://")
 	case <-s.done:
 		t.Fatalf("pier serve exited: %v\n%s", s.waitErr, s.logs())
 	case <-time.After(120 * time.Second):
@@ -194,7 +220,7 @@ func (s *server) do(method, path string, body io.Reader, hdr ...string) (int, []
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := s.httpClient().Do(req)
 	if err != nil {
 		s.t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -227,7 +253,7 @@ func (s *server) publish(target string) {
 // get fetches a public path without a token.
 func (s *server) get(path string) (int, []byte, http.Header) {
 	s.t.Helper()
-	resp, err := http.Get(s.url + path)
+	resp, err := s.httpClient().Get(s.url + path)
 	if err != nil {
 		s.t.Fatalf("GET %s: %v", path, err)
 	}
@@ -279,7 +305,7 @@ func (s *server) getBasic(path, token string) (int, []byte) {
 	s.t.Helper()
 	req, _ := http.NewRequest("GET", s.url+path, nil)
 	req.SetBasicAuth("pier", token)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := s.httpClient().Do(req)
 	if err != nil {
 		s.t.Fatalf("GET %s: %v", path, err)
 	}

@@ -304,6 +304,7 @@ func TestKeyRotation(t *testing.T) {
 // is generated when one is configured.
 func TestKeysConfigured(t *testing.T) {
 	other := t.TempDir()
+	pier(t, []string{"PIER_CONFIG="}, "init", "--data", other) // keys generate works on a data dir only
 	first := strings.TrimSpace(pierKeys(t, other, "generate", "--bits", "2048"))
 	second := strings.TrimSpace(pierKeys(t, other, "generate", "--bits", "2048"))
 	files, _ := filepath.Glob(filepath.Join(other, "keys", "pier-signing-*.asc"))
@@ -314,6 +315,11 @@ func TestKeysConfigured(t *testing.T) {
 	data := t.TempDir()
 	cfg := filepath.Join(t.TempDir(), "pier.yaml")
 	os.WriteFile(cfg, []byte("signing:\n  key_file: "+pathOf(second)+"\n  key_files: ["+pathOf(first)+"]\n"), 0o644)
+	// pier init makes the data dir without an OpenPGP key of its own: the
+	// configured ones are the ring.
+	if out := pier(t, nil, "init", "--data", data, "--config", cfg); !strings.Contains(out, "signing key (using): "+second) {
+		t.Errorf("pier init with configured keys:\n%s", out)
+	}
 	cmd := exec.Command(pierBin, "keys", "list", "--data", data, "--config", cfg)
 	out, err := cmd.CombinedOutput()
 	if err != nil {

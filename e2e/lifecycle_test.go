@@ -61,7 +61,7 @@ func TestRollbackApt(t *testing.T) {
 	if code != 200 || !strings.Contains(string(body), `"note":"rollback to generation 1"`) || !strings.Contains(string(body), `"rb-newcomer 1.0 amd64"`) {
 		t.Errorf("GET generations: %d %s", code, body)
 	}
-	out, err := exec.Command(pierBin, "generations", "--data", s.data, tg).CombinedOutput()
+	out, err := exec.Command(pierBin, "generations", "--data", s.data, tg).Output()
 	if err != nil {
 		t.Fatalf("pier generations: %v\n%s", err, out)
 	}
@@ -117,7 +117,7 @@ func TestPromoteAndRetention(t *testing.T) {
 	if code != 200 || !strings.Contains(string(body), `"added":true`) {
 		t.Fatalf("promote: %d %s", code, body)
 	}
-	out, err := exec.Command(pierBin, "prune", "--data", s.data, "--config", cfg, "--dry-run", nightly).CombinedOutput()
+	out, err := exec.Command(pierBin, "prune", "--data", s.data, "--config", cfg, "--dry-run", nightly).Output()
 	var want strings.Builder
 	for _, v := range pruned {
 		want.WriteString("would remove pr-app " + v + " amd64 from " + nightly + "\n")

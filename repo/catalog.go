@@ -178,6 +178,7 @@ type Catalog interface {
 	GenerationStore
 	AliasStore
 	Collector
+	TargetRemover
 }
 
 // TargetStore keeps the targets: one row per stream/distro/release, made
@@ -333,4 +334,16 @@ type Collector interface {
 	// once. The blobs a manifest names are the caller's to add. If fn
 	// returns an error, References stops and returns it.
 	References(ctx context.Context, fn func(sum string, manifest bool) error) error
+}
+
+// TargetRemover removes targets (see Service.RemoveTarget and
+// RemovedPrefix for what a removal keeps).
+type TargetRemover interface {
+	// RemoveTarget turns target id into its tombstone in one transaction
+	// with the audit events ctx carries: its packages, generations and pins
+	// are deleted, its name becomes RemovedName, its alias claims stay. A
+	// missing or already removed target is an error wrapping ErrNotFound.
+	// Packages and generations written for the tombstone afterwards (an
+	// upload or a publish that looked the target up before) are refused.
+	RemoveTarget(ctx context.Context, target int64, at time.Time) (RemovedTarget, error)
 }

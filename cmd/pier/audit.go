@@ -2,15 +2,15 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/user"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/pierhq/pier/api"
 	"github.com/pierhq/pier/audit"
@@ -67,62 +67,60 @@ func settleCLI(ctx context.Context, a *app, e *audit.Event) {
 	}
 }
 
-// cmdAudit prints the audit log of the data dir, newest first.
-//
-//	pier audit [--target T] [--action A] [--actor NAME] [--since 24h] [--limit N] [--json]
-func cmdAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fset := flag.NewFlagSet("pier audit", flag.ContinueOnError)
-	fset.SetOutput(stderr)
-	var cf commonFlags
-	cf.register(fset)
-	target := fset.String("target", "", "only this target, or a pattern such as 5.8/* (* matches / too)")
-	action := fset.String("action", "", "only this action: upload, delete, publish, promote, rollback, pin, unpin, prune, gc, token.create, token.revoke")
-	actor := fset.String("actor", "", "only this actor (a token name, or cli:<user>)")
-	since := fset.String("since", "", "only events since: a duration back from now (24h, 7d), a date or an RFC 3339 time")
-	limit := fset.Int("limit", 50, fmt.Sprintf("how many of the newest events (at most %d)", audit.MaxLimit))
-	asJSON := fset.Bool("json", false, "print JSON")
-	if err := fset.Parse(args); err != nil {
-		return errSilent
-	}
-	if fset.NArg() != 0 {
-		return fmt.Errorf("usage: pier audit [--target T] [--action A] [--actor NAME] [--since D] [--limit N] [--json]")
-	}
-	if *limit < 1 || *limit > audit.MaxLimit {
-		return fmt.Errorf("--limit must be 1-%d", audit.MaxLimit)
-	}
-	q := audit.Query{Target: *target, Action: *action, Actor: *actor, Limit: *limit}
-	if *since != "" {
-		t, err := api.ParseSince(*since, time.Now())
-		if err != nil {
-			return err
-		}
-		q.Since = t
-	}
-	a, err := cf.openApp(ctx, newLogger(stderr, "warn"))
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	es, err := a.cat.AuditEvents(ctx, q)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		if es == nil {
-			es = []audit.Event{}
-		}
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(es)
-	}
-	tw := tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIME\tACTOR\tACTION\tTARGET\tFROM\tDETAIL\tCI")
-	for _, e := range es {
-		ci := strings.TrimSpace(e.CIJobURL + " " + e.CICommit)
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.Format(time.RFC3339), e.Actor, e.Action, orDash(e.Target),
-			orDash(e.Remote), orDash(string(e.Detail)), orDash(ci))
-	}
-	return tw.Flush()
+// auditCmd prints the audit log of the data dir, newest first.
+func (c *cli) auditCmd() *cobra.Command {
+	var target, action, actor, since string
+	var limit int
+	var asJSON bool
+	var q audit.Query
+	return c.command(dataCmd{
+		use:   "audit",
+		short: "show who uploaded, deleted, published, promoted… what, when and from where",
+		args:  args(0, 0, "no arguments"),
+		flags: func(fs *pflag.FlagSet) {
+			fs.StringVar(&target, "target", "", "only this target, or a pattern such as 5.8/* (* matches / too)")
+			fs.StringVar(&action, "action", "", "only this action: upload, delete, publish, promote, rollback, pin, unpin, prune, gc, "+
+				"target.remove, token.create, token.revoke")
+			fs.StringVar(&actor, "actor", "", "only this actor (a token name, or cli:<user>)")
+			fs.StringVar(&since, "since", "", "only events since: a duration back from now (24h, 7d), a date or an RFC 3339 time")
+			fs.IntVar(&limit, "limit", 50, fmt.Sprintf("how many of the newest events (at most %d)", audit.MaxLimit))
+			fs.BoolVar(&asJSON, "json", false, "print JSON")
+		},
+		check: func(cmd *cobra.Command, _ []string) error {
+			if limit < 1 || limit > audit.MaxLimit {
+				return usagef(cmd, "--limit must be 1-%d", audit.MaxLimit)
+			}
+			q = audit.Query{Target: target, Action: action, Actor: actor, Limit: limit}
+			if since != "" {
+				t, err := api.ParseSince(since, time.Now())
+				if err != nil {
+					return usagef(cmd, "--since: %v", err)
+				}
+				q.Since = t
+			}
+			return nil
+		},
+		run: func(ctx context.Context, a *app, _ *cobra.Command, _ []string) error {
+			es, err := a.cat.AuditEvents(ctx, q)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				if es == nil {
+					es = []audit.Event{}
+				}
+				return writeJSON(c.stdout, es)
+			}
+			tw := tabwriter.NewWriter(c.stdout, 2, 8, 2, ' ', 0)
+			fmt.Fprintln(tw, "TIME\tACTOR\tACTION\tTARGET\tFROM\tDETAIL\tCI")
+			for _, e := range es {
+				ci := strings.TrimSpace(e.CIJobURL + " " + e.CICommit)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.Format(time.RFC3339), e.Actor, e.Action, orDash(e.Target),
+					orDash(e.Remote), orDash(string(e.Detail)), orDash(ci))
+			}
+			return tw.Flush()
+		},
+	})
 }
 
 func orDash(s string) string {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"os"
@@ -54,6 +53,14 @@ type Config struct {
 	// Retention prunes old versions at publish and collects unreferenced
 	// blobs.
 	Retention RetentionConfig `yaml:"retention"`
+
+	// TLS serves HTTPS directly.
+	TLS TLSConfig `yaml:"tls"`
+	// Targets restricts which targets uploads may create.
+	Targets TargetsConfig `yaml:"targets"`
+
+	// explicitDataDir records that the file set data_dir.
+	explicitDataDir bool
 }
 
 // ServerConfig bounds what one client can hold of pier serve: timeouts of
@@ -189,7 +196,9 @@ type AuthConfig struct {
 	// RateLimit limits failed authentication attempts per client address.
 	RateLimit RateLimitConfig `yaml:"rate_limit"`
 	// TrustedProxies are addresses or CIDR ranges of reverse proxies whose
-	// X-Forwarded-For names the client (for rate limits and the audit log).
+	// X-Forwarded-For names the client (for rate limits and the audit log)
+	// and whose X-Forwarded-Proto and X-Forwarded-Host make the URLs Pier
+	// writes (setup snippets) when public_url is not set.
 	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
@@ -448,11 +457,17 @@ func (c *Config) Validate() error {
 	if err := c.APK.Validate(); err != nil {
 		return fmt.Errorf("apk: %w", err)
 	}
+	if err := c.TLS.validate(); err != nil {
+		return err
+	}
+	if err := c.Targets.validate(); err != nil {
+		return err
+	}
 	return nil
 }
 
 // loadConfig reads path (if not empty) strictly, then applies defaults and
-// validates.
+// validates. Errors name the file, the key and what it wants in YAML terms.
 func loadConfig(path string) (*Config, error) {
 	var c Config
 	if path != "" {
@@ -460,12 +475,11 @@ func loadConfig(path string) (*Config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read config: %w", err)
 		}
-		dec := yaml.NewDecoder(bytes.NewReader(data))
-		dec.KnownFields(true)
-		if err := dec.Decode(&c); err != nil && err.Error() != "EOF" {
+		if err := decodeStrict(data, &c); err != nil {
 			return nil, fmt.Errorf("config %s: %w", path, err)
 		}
 	}
+	c.explicitDataDir = c.DataDir != ""
 	c.Defaults()
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)

@@ -3,11 +3,9 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +13,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/spf13/cobra"
 
 	"github.com/pierhq/pier/signing"
 )
@@ -75,17 +74,6 @@ func loadRing(cfg *Config) (*signing.Ring, error) {
 	return r, nil
 }
 
-// keyRingChanged reports whether cfg's key ring (config and <data>/keys)
-// differs from the one a is signing with; pier serve applies a new ring at
-// its next start.
-func keyRingChanged(cfg *Config, a *app) bool {
-	r, err := loadRing(cfg)
-	if err != nil {
-		return false // the next start reports it
-	}
-	return !slices.Equal(r.Fingerprints(), a.signer.Fingerprints())
-}
-
 // readRingState returns the fingerprints recorded in the state file (nil,
 // nil when there is none).
 func readRingState(cfg *Config) ([]string, error) {
@@ -115,13 +103,17 @@ func writeRingState(cfg *Config, fprs []string) error {
 	return nil
 }
 
-// resignForNewRing runs in pier serve: when the key ring differs from the
-// one recorded as having signed the published roots (keys were generated,
-// retired or configured since), it publishes every target again so that
-// every root carries one signature per current key, then records the ring.
-// Without a record (a data dir from before key rotation) it only records.
-func resignForNewRing(ctx context.Context, a *app, log *slog.Logger) {
-	cur := a.signer.Fingerprints()
+// resignForNewRing runs in pier serve, at start and after a reload that
+// changed the keys: when the key ring differs from the one recorded as
+// having signed the published roots (keys were generated, retired or
+// configured since), it publishes every target again so that every root
+// carries one signature per current key, then records the ring. Without a
+// record (a data dir from before key rotation) it only records.
+func (st *serving) resignForNewRing(ctx context.Context) {
+	st.resign.Lock()
+	defer st.resign.Unlock()
+	a, log := st.a, st.log
+	cur := a.keys.set().pgp.Fingerprints()
 	old, err := readRingState(a.cfg)
 	if err != nil {
 		log.Error("signing keys: cannot tell whether the roots need re-signing", "err", err)
@@ -148,74 +140,55 @@ func resignForNewRing(ctx context.Context, a *app, log *slog.Logger) {
 			}
 		}
 		if failed > 0 {
-			return // the next start tries again
+			return // the next start or reload tries again
 		}
+		log.Info("re-signed every target with the current keys", "keys", strings.Join(cur, ","))
 	}
 	if err := writeRingState(a.cfg, cur); err != nil {
 		log.Error("signing keys", "err", err)
 	}
 }
 
-// cmdKeys manages the OpenPGP signing keys.
-//
-//	pier keys list     [--config F] [--data DIR]
-//	pier keys generate [--config F] [--data DIR] [--name N] [--email E] [--bits N]
-//	pier keys export   [--config F] [--data DIR] [--binary] [FINGERPRINT]
-//	pier keys retire   [--config F] [--data DIR] FINGERPRINT
-func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	const usage = `usage: pier keys <list|generate|export|retire> [flags] [args]
-
-  list       the signing keys: fingerprint, creation, algorithm, status, where each comes from
-  generate   make a new RSA key in <data>/keys; it signs every root together with the others
-  export     armored public keys (all active ones, or the one named) on stdout
-  retire     move a key of <data>/keys to <data>/keys/retired: it stops signing
-`
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return errSilent
-	}
-	fset := flag.NewFlagSet("pier keys "+args[0], flag.ContinueOnError)
-	fset.SetOutput(stderr)
-	var cf commonFlags
-	cf.register(fset)
-	var run func(cfg *Config) error
-	switch args[0] {
-	case "list":
-		run = func(cfg *Config) error { return keysList(cfg, fset.Args(), stdout) }
-	case "generate":
-		name := fset.String("name", signing.DefaultKeyName, "user ID name of the key")
-		email := fset.String("email", "", "user ID e-mail of the key")
-		bits := fset.Int("bits", signing.DefaultRSABits, "RSA key size")
-		run = func(cfg *Config) error {
-			return keysGenerate(cfg, fset.Args(), signing.Options{Name: *name, Email: *email, Bits: *bits}, stdout, stderr)
+// keysCmd manages the OpenPGP signing keys on the data directory.
+func (c *cli) keysCmd() *cobra.Command {
+	// keys runs fn on the config of cmd, whose data directory must exist.
+	keys := func(fn func(cmd *cobra.Command, cfg *Config, args []string) error) func(*cobra.Command, []string) error {
+		return func(cmd *cobra.Command, args []string) error {
+			cfg, _, err := c.loadExisting(cmd)
+			if err != nil {
+				return err
+			}
+			return fn(cmd, cfg, args)
 		}
-	case "export":
-		binary := fset.Bool("binary", false, "write a binary keyring (like /keys/pier.gpg) instead of armor")
-		run = func(cfg *Config) error { return keysExport(cfg, fset.Args(), *binary, stdout) }
-	case "retire":
-		run = func(cfg *Config) error { return keysRetire(cfg, fset.Args(), stdout, stderr) }
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return nil
-	default:
-		fmt.Fprintf(stderr, "pier keys: unknown subcommand %q\n\n%s", args[0], usage)
-		return errSilent
 	}
-	if err := fset.Parse(args[1:]); err != nil {
-		return errSilent
+	list := &cobra.Command{Use: "list", Short: "the signing keys: fingerprint, creation, algorithm, status, where each comes from",
+		Args: args(0, 0, "no arguments"),
+		RunE: keys(func(_ *cobra.Command, cfg *Config, _ []string) error { return keysList(cfg, c.stdout) })}
+	var o signing.Options
+	generate := &cobra.Command{Use: "generate", Short: "make a new RSA key in <data>/keys; it signs every root together with the others",
+		Args: args(0, 0, "no arguments"),
+		RunE: keys(func(_ *cobra.Command, cfg *Config, _ []string) error { return keysGenerate(cfg, o, c.stdout, c.stderr) })}
+	generate.Flags().StringVar(&o.Name, "name", signing.DefaultKeyName, "user ID name of the key")
+	generate.Flags().StringVar(&o.Email, "email", "", "user ID e-mail of the key")
+	generate.Flags().IntVar(&o.Bits, "bits", signing.DefaultRSABits, "RSA key size")
+	var binary bool
+	export := &cobra.Command{Use: "export [FINGERPRINT]", Short: "armored public keys (all active ones, or the one named) on stdout",
+		Args: args(0, 1, "at most one FINGERPRINT"),
+		RunE: keys(func(_ *cobra.Command, cfg *Config, as []string) error { return keysExport(cfg, as, binary, c.stdout) })}
+	export.Flags().BoolVar(&binary, "binary", false, "write a binary keyring (like /keys/pier.gpg) instead of armor")
+	retire := &cobra.Command{Use: "retire FINGERPRINT", Short: "move a key of <data>/keys to <data>/keys/retired: it stops signing",
+		Args: args(1, 1, "FINGERPRINT"),
+		RunE: keys(func(_ *cobra.Command, cfg *Config, as []string) error {
+			return keysRetire(cfg, as[0], c.stdout, c.stderr)
+		})}
+	for _, sub := range []*cobra.Command{list, generate, export, retire} {
+		c.dataFlags(sub)
 	}
-	cfg, err := cf.load()
-	if err != nil {
-		return err
-	}
-	return run(cfg)
+	return group("keys", "OpenPGP signing keys: list, generate, export, retire (key rotation)", list, generate, export, retire)
 }
 
 // keysList prints the active keys, primary first, then the retired ones.
-func keysList(cfg *Config, args []string, stdout io.Writer) error {
-	if len(args) != 0 {
-		return fmt.Errorf("usage: pier keys list")
-	}
+func keysList(cfg *Config, stdout io.Writer) error {
 	r, err := loadRing(cfg)
 	if err != nil {
 		return err
@@ -251,10 +224,7 @@ func keysList(cfg *Config, args []string, stdout io.Writer) error {
 
 // keysGenerate adds a new key to <data>/keys and prints its fingerprint on
 // stdout (what to do next goes to stderr).
-func keysGenerate(cfg *Config, args []string, opts signing.Options, stdout, stderr io.Writer) error {
-	if len(args) != 0 {
-		return fmt.Errorf("usage: pier keys generate [--name N] [--email E] [--bits N]")
-	}
+func keysGenerate(cfg *Config, opts signing.Options, stdout, stderr io.Writer) error {
 	r, err := loadRing(cfg)
 	if err != nil {
 		return err
@@ -268,8 +238,8 @@ func keysGenerate(cfg *Config, args []string, opts signing.Options, stdout, stde
 	}
 	fmt.Fprintln(stdout, k.Fingerprint())
 	fmt.Fprintf(stderr, `generated %s key %s in %s
-It signs every repository root together with the other %d key(s) once pier serve restarts
-(systemctl restart pier); pier serve then re-signs every target on start, no upload needed.
+It signs every repository root together with the other %d key(s) once pier serve reloads
+(systemctl reload pier) or restarts; pier serve then re-signs every target, no upload needed.
 /keys/pier.asc and /keys/pier.gpg then hold every active key: clients that install them trust old and new.
 `, k.Algorithm(), k.Fingerprint(), k.Path, len(r.Keys))
 	return nil
@@ -288,9 +258,6 @@ func recordRingBeforeChange(cfg *Config, r *signing.Ring) error {
 // keysExport writes public keys: every active key, or the one named
 // (active or retired).
 func keysExport(cfg *Config, args []string, binary bool, stdout io.Writer) error {
-	if len(args) > 1 {
-		return fmt.Errorf("usage: pier keys export [--binary] [FINGERPRINT]")
-	}
 	r, err := loadRing(cfg)
 	if err != nil {
 		return err
@@ -323,15 +290,12 @@ func keysExport(cfg *Config, args []string, binary bool, stdout io.Writer) error
 }
 
 // keysRetire moves a data-dir key out of the ring.
-func keysRetire(cfg *Config, args []string, stdout, stderr io.Writer) error {
-	if len(args) != 1 {
-		return fmt.Errorf("usage: pier keys retire FINGERPRINT")
-	}
+func keysRetire(cfg *Config, fpr string, stdout, stderr io.Writer) error {
 	r, err := loadRing(cfg)
 	if err != nil {
 		return err
 	}
-	k, err := signing.Find(r.Keys, args[0])
+	k, err := signing.Find(r.Keys, fpr)
 	if err != nil {
 		return err
 	}
@@ -349,7 +313,7 @@ func keysRetire(cfg *Config, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "retired %s (moved to %s)\n", k.Fingerprint(), dst)
-	fmt.Fprintln(stderr, "Restart pier serve (systemctl restart pier): it re-signs every target without this key;\n"+
+	fmt.Fprintln(stderr, "Reload pier serve (systemctl reload pier): it re-signs every target without this key;\n"+
 		"clients that trust only this key then fail to update.")
 	return nil
 }

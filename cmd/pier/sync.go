@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
-	"io"
 	"path/filepath"
+	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/pierhq/pier/repo/mirror"
 	"github.com/pierhq/pier/storage"
@@ -40,68 +42,67 @@ func openMirror(ctx context.Context, cfg *Config, mc MirrorConfig) (*mirror.Mirr
 		StateDir:     filepath.Join(cfg.DataDir, "mirrors")}, nil
 }
 
-// cmdSync syncs (or with --verify checks) the configured mirrors, or the
+// syncCmd syncs (or with --verify checks) the configured mirrors, or the
 // one named. It is safe while pier serve runs on the same data dir.
-func cmdSync(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fset := flag.NewFlagSet("pier sync", flag.ContinueOnError)
-	fset.SetOutput(stderr)
-	var cf commonFlags
-	cf.register(fset)
-	verify := fset.Bool("verify", false, "check the mirror against the current generations without changing it")
-	if err := fset.Parse(args); err != nil {
-		return errSilent
-	}
-	cfg, err := cf.load()
-	if err != nil {
-		return err
-	}
-	if len(cfg.Mirrors) == 0 {
-		return fmt.Errorf("no mirrors configured (see mirrors: in config.example.yaml)")
-	}
-	a, err := open(ctx, cfg, newLogger(stderr, "warn"))
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	found, failed := false, false
-	for _, mc := range cfg.Mirrors {
-		if fset.NArg() > 0 && mc.Name != fset.Arg(0) {
-			continue
-		}
-		found = true
-		m, err := openMirror(ctx, cfg, mc)
-		if err != nil {
-			return err
-		}
-		start := time.Now()
-		if *verify {
-			probs, err := m.Verify(ctx, a.svc)
-			for _, p := range probs {
-				fmt.Fprintf(stdout, "%s: %s: %s\n", mc.Name, p.Path, p.What)
+func (c *cli) syncCmd() *cobra.Command {
+	var verify bool
+	return c.command(dataCmd{
+		use:   "sync [MIRROR]",
+		short: "copy published repositories to the configured mirrors (--verify: check them)",
+		args:  args(0, 1, "at most one MIRROR"),
+		flags: func(fs *pflag.FlagSet) {
+			fs.BoolVar(&verify, "verify", false, "check the mirror against the current generations without changing it")
+		},
+		run: func(ctx context.Context, a *app, _ *cobra.Command, as []string) error {
+			cfg := a.cfg
+			if len(cfg.Mirrors) == 0 {
+				return fmt.Errorf("no mirrors configured (see mirrors: in config.example.yaml)")
 			}
-			if err != nil || len(probs) > 0 {
-				failed = true
-				fmt.Fprintf(stderr, "pier: mirror %s: %d problems %v\n", mc.Name, len(probs), errOrNil(err))
-				continue
+			found, failed := false, false
+			for _, mc := range cfg.Mirrors {
+				if len(as) > 0 && mc.Name != as[0] {
+					continue
+				}
+				found = true
+				m, err := openMirror(ctx, cfg, mc)
+				if err != nil {
+					return err
+				}
+				start := time.Now()
+				if verify {
+					probs, err := m.Verify(ctx, a.svc)
+					for _, p := range probs {
+						fmt.Fprintf(c.stdout, "%s: %s: %s\n", mc.Name, p.Path, p.What)
+					}
+					if err != nil || len(probs) > 0 {
+						failed = true
+						fmt.Fprintf(c.stderr, "pier: mirror %s: %d problems %v\n", mc.Name, len(probs), errOrNil(err))
+						continue
+					}
+					fmt.Fprintf(c.stdout, "%s: ok\n", mc.Name)
+					continue
+				}
+				rep, err := m.Sync(ctx, a.svc)
+				if err != nil {
+					failed = true
+					fmt.Fprintf(c.stderr, "pier: %v\n", err)
+				}
+				fmt.Fprintf(c.stdout, "%s: uploaded %d (%d bytes), unchanged %d, deleted %d in %.1fs\n", mc.Name,
+					rep.Uploaded, rep.Bytes, rep.Skipped, rep.Deleted, time.Since(start).Seconds())
 			}
-			fmt.Fprintf(stdout, "%s: ok\n", mc.Name)
-			continue
-		}
-		rep, err := m.Sync(ctx, a.svc)
-		if err != nil {
-			failed = true
-			fmt.Fprintf(stderr, "pier: %v\n", err)
-		}
-		fmt.Fprintf(stdout, "%s: uploaded %d (%d bytes), unchanged %d, deleted %d in %.1fs\n", mc.Name,
-			rep.Uploaded, rep.Bytes, rep.Skipped, rep.Deleted, time.Since(start).Seconds())
-	}
-	if !found {
-		return fmt.Errorf("no mirror named %q", fset.Arg(0))
-	}
-	if failed {
-		return errSilent
-	}
-	return nil
+			if !found {
+				var names []string
+				for _, mc := range cfg.Mirrors {
+					names = append(names, mc.Name)
+				}
+				return fmt.Errorf("no mirror named %q (configured: %s)", as[0], strings.Join(names, ", "))
+			}
+			if failed {
+				return errSilent
+			}
+			return nil
+		},
+	})
 }
 
 func errOrNil(err error) string {

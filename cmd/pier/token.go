@@ -3,13 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/pierhq/pier/audit"
 	"github.com/pierhq/pier/auth"
@@ -45,80 +47,64 @@ func authConfig(cfg *Config, adminToken string) (auth.Config, error) {
 	return ac, nil
 }
 
-const tokenUsage = `usage:
-  pier token create NAME --scope SCOPE [--scope SCOPE...] [--expires 90d]
-  pier token list [--json]
-  pier token revoke NAME
-
-SCOPE is read, upload, publish, delete, promote or admin, optionally limited
-to a stream/distro/release pattern: upload:5.8/*/*, read:nightly/el/*.
-The commands work on the data dir (--data, --config), beside pier serve.
-`
-
-// cmdToken creates, lists and revokes API tokens on the data dir.
-func cmdToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, tokenUsage)
-		return errSilent
-	}
-	fset := flag.NewFlagSet("pier token "+args[0], flag.ContinueOnError)
-	fset.SetOutput(stderr)
-	fset.Usage = func() { fmt.Fprint(stderr, tokenUsage); fset.PrintDefaults() }
-	var cf commonFlags
-	cf.register(fset)
-	var scopes scopeList
-	var expires *string
-	asJSON := new(bool)
-	switch args[0] {
-	case "create":
-		fset.Var(&scopes, "scope", "a scope (repeat, or separate with commas)")
-		expires = fset.String("expires", "", "expiry: a duration (90d, 12h), a date (2006-01-02) or an RFC 3339 time; default never")
-	case "list":
-		asJSON = fset.Bool("json", false, "print JSON")
-	case "revoke":
-	default:
-		fmt.Fprintf(stderr, "pier token: unknown subcommand %q\n\n%s", args[0], tokenUsage)
-		return errSilent
-	}
-	pos, err := parseFlagsAndArgs(fset, args[1:])
-	if err != nil {
-		return errSilent
-	}
-	cfg, err := cf.load()
-	if err != nil {
-		return err
-	}
-	switch {
-	case args[0] == "create" && len(pos) >= 1:
-		scopes = append(scopes, pos[1:]...) // --scope A B: B is a scope too
-	case args[0] == "revoke" && len(pos) == 1, args[0] == "list" && len(pos) == 0:
-	default:
-		fmt.Fprint(stderr, tokenUsage)
-		return errSilent
-	}
-	a, err := open(ctx, cfg, newLogger(stderr, "warn"))
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	authn, err := auth.New(tokenStore{a.cat}, auth.Config{}, a.log)
-	if err != nil {
-		return err
-	}
-	switch args[0] {
-	case "create":
-		return tokenCreate(ctx, a, authn, pos[0], scopes, *expires, stdout)
-	case "list":
-		return tokenList(ctx, a, authn, *asJSON, stdout)
-	default:
-		ev := cliEvent(audit.TokenRevoke, repo.Target{}, map[string]string{"name": pos[0]})
-		if err := authn.Revoke(audit.WithEvent(ctx, ev), pos[0]); err != nil {
-			return err
+// tokenCmd creates, lists and revokes API tokens on the data dir.
+func (c *cli) tokenCmd() *cobra.Command {
+	// withAuth opens the app and an Authenticator over its catalog.
+	withAuth := func(fn func(ctx context.Context, a *app, authn *auth.Authenticator, args []string) error) func(context.Context, *app, *cobra.Command, []string) error {
+		return func(ctx context.Context, a *app, _ *cobra.Command, as []string) error {
+			authn, err := auth.New(tokenStore{a.cat}, auth.Config{}, a.log)
+			if err != nil {
+				return err
+			}
+			return fn(ctx, a, authn, as)
 		}
-		settleCLI(ctx, a, ev)
-		fmt.Fprintf(stdout, "revoked token %s\n", pos[0])
-		return nil
 	}
+	var scopes scopeList
+	var expires string
+	create := c.command(dataCmd{
+		use:   "create NAME --scope SCOPE... [--expires 90d]",
+		short: "make an API token; it is printed once, as the last line",
+		long: `Make an API token. It is printed alone as the last line of stdout, the only time it is shown:
+Pier keeps only its SHA-256.
+
+SCOPE is read, upload, publish, delete, promote or admin, optionally limited to a
+stream/distro/release pattern: upload:5.8/*/*, read:nightly/el/*. Repeat --scope, separate
+scopes with commas, or list them after the name (--scope a b).`,
+		args: args(1, -1, "NAME [SCOPE...]"),
+		flags: func(fs *pflag.FlagSet) {
+			fs.Var(&scopes, "scope", "a scope (repeat, or separate with commas)")
+			fs.StringVar(&expires, "expires", "", "expiry: a duration (90d, 12h), a date (2006-01-02) or an RFC 3339 time; default never")
+		},
+		run: withAuth(func(ctx context.Context, a *app, authn *auth.Authenticator, as []string) error {
+			scopes = append(scopes, as[1:]...) // --scope A B: B is a scope too
+			return tokenCreate(ctx, a, authn, as[0], scopes, expires, c.stdout)
+		}),
+	})
+	var asJSON bool
+	list := c.command(dataCmd{
+		use:   "list",
+		short: "list tokens: names, scopes, expiry, last use (never a token)",
+		args:  args(0, 0, "no arguments"),
+		flags: func(fs *pflag.FlagSet) { fs.BoolVar(&asJSON, "json", false, "print JSON") },
+		run: withAuth(func(ctx context.Context, a *app, authn *auth.Authenticator, _ []string) error {
+			return tokenList(ctx, a, authn, asJSON, c.stdout)
+		}),
+	})
+	revoke := c.command(dataCmd{
+		use:   "revoke NAME",
+		short: "revoke a stored token: refused from the next request on",
+		args:  args(1, 1, "NAME"),
+		run: withAuth(func(ctx context.Context, a *app, authn *auth.Authenticator, as []string) error {
+			ev := cliEvent(audit.TokenRevoke, repo.Target{}, map[string]string{"name": as[0]})
+			if err := authn.Revoke(audit.WithEvent(ctx, ev), as[0]); err != nil {
+				return err
+			}
+			settleCLI(ctx, a, ev)
+			fmt.Fprintf(c.stdout, "revoked token %s\n", as[0])
+			return nil
+		}),
+	})
+	return group("token", "create, list and revoke API tokens (create prints the token once, last line)", create, list, revoke)
 }
 
 // tokenCreate makes a token and prints it alone on the last line of
@@ -192,6 +178,7 @@ func orNever(t time.Time, none string) string {
 type scopeList []string
 
 func (l *scopeList) String() string { return strings.Join(*l, ",") }
+func (l *scopeList) Type() string   { return "SCOPE" }
 
 func (l *scopeList) Set(v string) error {
 	for _, s := range strings.Split(v, ",") {

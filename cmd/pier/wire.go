@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -14,9 +13,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/pierhq/pier/api"
@@ -28,56 +27,34 @@ import (
 	"github.com/pierhq/pier/repo/deb"
 	"github.com/pierhq/pier/repo/mirror"
 	"github.com/pierhq/pier/repo/rpm"
-	"github.com/pierhq/pier/signing"
 	"github.com/pierhq/pier/storage"
 	"github.com/pierhq/pier/storage/local"
 	"github.com/pierhq/pier/storage/s3"
 )
 
-// commonFlags are the flags of every command that works on a data dir.
-type commonFlags struct {
-	config string
-	data   string
-}
-
-func (c *commonFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.config, "config", os.Getenv("PIER_CONFIG"), "YAML config file (env PIER_CONFIG)")
-	fs.StringVar(&c.data, "data", os.Getenv("PIER_DATA"), "data directory (overrides data_dir; env PIER_DATA)")
-}
-
-// openApp loads the config and wires the app on its data dir, for the
-// commands that work on a data dir beside (or without) pier serve.
-func (c *commonFlags) openApp(ctx context.Context, log *slog.Logger) (*app, error) {
-	cfg, err := c.load()
+// openApp loads the config of cmd and wires the app on its data
+// directory, which must exist: the commands that work beside (or without)
+// pier serve never create one, nor a signing key.
+func (c *cli) openApp(ctx context.Context, cmd *cobra.Command, log *slog.Logger) (*app, error) {
+	cfg, _, err := c.loadExisting(cmd)
 	if err != nil {
 		return nil, err
 	}
-	return open(ctx, cfg, log)
-}
-
-func (c *commonFlags) load() (*Config, error) {
-	cfg, err := loadConfig(c.config)
-	if err != nil {
-		return nil, err
-	}
-	if c.data != "" {
-		cfg.DataDir = c.data
-	}
-	return cfg, nil
+	return open(ctx, cfg, log, false)
 }
 
 // app is everything a command needs, wired from a config.
 type app struct {
-	cfg     *Config
-	log     *slog.Logger
-	cat     catalog.Store
-	signer  *signing.OpenPGP
-	apkKey  *signing.RSAKey
+	cfg *Config
+	log *slog.Logger
+	cat catalog.Store
+	// keys are the signing keys in force (a reload swaps them); the
+	// service signs through it.
+	keys    *signerRef
 	mirrors *mirror.Manager // pier serve only
 	metrics *metrics.Metrics
 	svc     *repo.Service
 	backend storage.Backend
-	created bool // the signing key was generated now
 }
 
 // closeGrace bounds how long closing the app waits for running publishes
@@ -117,11 +94,17 @@ func newLogger(w io.Writer, level string, format ...string) *slog.Logger {
 }
 
 // open wires catalog, blob store, signing key, formats and the service on
-// cfg.DataDir.
-func open(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
+// cfg.DataDir. With create (pier serve, pier init) it creates the data
+// directory and generates the keys it lacks; without, the directory must
+// hold them already.
+func open(ctx context.Context, cfg *Config, log *slog.Logger, create bool) (*app, error) {
 	dir := cfg.DataDir
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("create data dir: %w", err)
+	if create {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("create data dir: %w", err)
+		}
+	} else if err := haveKeys(cfg); err != nil {
+		return nil, err
 	}
 	// One clock for everything Pier writes times with: the service's and
 	// the catalog's.
@@ -130,7 +113,7 @@ func open(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, log: log, cat: cat, metrics: metrics.New()}
+	a := &app{cfg: cfg, log: log, cat: cat, metrics: metrics.New(), keys: &signerRef{}}
 	ok := false
 	defer func() {
 		if !ok {
@@ -140,13 +123,12 @@ func open(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 	if a.backend, err = openBackend(ctx, cfg); err != nil {
 		return nil, err
 	}
-	if a.signer, a.created, err = loadSigner(cfg); err != nil {
+	ks, err := loadKeySet(cfg, create)
+	if err != nil {
 		return nil, err
 	}
-	if a.apkKey, _, err = signing.LoadOrCreateRSA(filepath.Join(dir, "keys"), cfg.Signing.APKKeyName, 0); err != nil {
-		return nil, err
-	}
-	formats := a.formats(cfg)
+	a.keys.cur.Store(ks)
+	formats := formatsFor(cfg, ks)
 	opts := repo.Options{
 		TmpDir:            filepath.Join(dir, "tmp"),
 		LockDir:           filepath.Join(dir, "locks"),
@@ -166,7 +148,7 @@ func open(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 		},
 	}
 	opts.Observer = a.metrics
-	a.svc, err = repo.NewService(cat, repo.NewBlobs(a.backend), metrics.Signer{Signer: a.signer, M: a.metrics}, formats, opts, log)
+	a.svc, err = repo.NewService(cat, repo.NewBlobs(a.backend), metrics.Signer{Signer: a.keys, M: a.metrics}, formats, opts, log)
 	if err != nil {
 		return nil, err
 	}
@@ -205,12 +187,12 @@ func openBackend(ctx context.Context, cfg *Config) (storage.Backend, error) {
 	return b, nil
 }
 
-// formats wires the formats cfg configures, with the app's keys.
-func (a *app) formats(cfg *Config) []repo.FormatSpec {
+// formatsFor wires the formats cfg configures, with the keys of ks.
+func formatsFor(cfg *Config, ks *keySet) []repo.FormatSpec {
 	return []repo.FormatSpec{
 		{Format: deb.New(cfg.Deb), Digests: deb.Digests, Distros: distrosOf(cfg, "deb")},
-		{Format: rpm.New(cfg.RPM).WithSigningKey(a.signer.PrivateKey()), Digests: rpm.Digests, Distros: distrosOf(cfg, "rpm")},
-		{Format: apk.New(cfg.APK, a.apkKey), Digests: apk.Digests, Distros: distrosOf(cfg, "apk")},
+		{Format: rpm.New(cfg.RPM).WithSigningKey(ks.pgp.PrivateKey()), Digests: rpm.Digests, Distros: distrosOf(cfg, "rpm")},
+		{Format: apk.New(cfg.APK, ks.apk), Digests: apk.Digests, Distros: distrosOf(cfg, "apk")},
 	}
 }
 
@@ -283,21 +265,6 @@ func adminToken(cfg *Config) (token, path string, created bool, err error) {
 	return token, path, true, f.Close()
 }
 
-// crashHook returns the test-only crash hook: with PIER_TEST_CRASHPOINT set
-// to a point name (see repo.Options.Hook), the process kills itself with
-// SIGKILL when it reaches that point. Crash-safety tests use it.
-func crashHook() func(string) {
-	point := os.Getenv("PIER_TEST_CRASHPOINT")
-	if point == "" {
-		return nil
-	}
-	return func(p string) {
-		if p == point {
-			syscall.Kill(os.Getpid(), syscall.SIGKILL)
-		}
-	}
-}
-
 // ready is what /readyz checks: the catalog answers, the blob store takes a
 // write, the keys are loaded.
 func (a *app) ready(ctx context.Context) error {
@@ -311,7 +278,7 @@ func (a *app) ready(ctx context.Context) error {
 	if err := a.backend.Delete(ctx, key); err != nil {
 		return fmt.Errorf("blob store: %w", err)
 	}
-	if a.signer == nil || a.apkKey == nil {
+	if ks := a.keys.cur.Load(); ks == nil || ks.pgp == nil || ks.apk == nil {
 		return fmt.Errorf("signing keys are not loaded")
 	}
 	// Degraded while a publish keeps failing: acknowledged uploads are not
@@ -328,11 +295,11 @@ func (a *app) ready(ctx context.Context) error {
 	return nil
 }
 
-// keyFiles are the public keys served under /keys/.
-func (a *app) keyFiles() []api.KeyFile {
+// keyFiles are the public keys of ks served under /keys/.
+func keyFiles(ks *keySet) []api.KeyFile {
 	return []api.KeyFile{
-		{Name: "pier.asc", ContentType: "application/pgp-keys", Data: a.signer.PublicKey()},
-		{Name: "pier.gpg", ContentType: "application/octet-stream", Data: a.signer.PublicKeyBinary()},
-		{Name: a.apkKey.KeyName(), ContentType: "application/x-pem-file", Data: a.apkKey.PublicPEM()},
+		{Name: "pier.asc", ContentType: "application/pgp-keys", Data: ks.pgp.PublicKey()},
+		{Name: "pier.gpg", ContentType: "application/octet-stream", Data: ks.pgp.PublicKeyBinary()},
+		{Name: ks.apk.KeyName(), ContentType: "application/x-pem-file", Data: ks.apk.PublicPEM()},
 	}
 }

@@ -77,6 +77,7 @@ func Run(t *testing.T, impl Impl) {
 		{"ContextCanceled", testContextCanceled},
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"Durable", testDurable},
+		{"RemoveTarget", testRemoveTarget},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,3 +1,10 @@
+//go:build piertest
+
+// Test-only hooks, compiled only with -tags piertest (the end-to-end
+// tests build pier so). A release build has their no-op twins
+// (hooks_release.go): no crash point, no clock file, no default-config
+// override.
+
 package main
 
 import (
@@ -5,8 +12,37 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
+
+// testHooks reports whether this build has the test-only hooks.
+const testHooks = true
+
+// crashHook returns the test-only crash hook: with PIER_TEST_CRASHPOINT set
+// to a point name (see repo.Options.Hook), the process kills itself with
+// SIGKILL when it reaches that point. Crash-safety tests use it.
+func crashHook() func(string) {
+	point := os.Getenv("PIER_TEST_CRASHPOINT")
+	if point == "" {
+		return nil
+	}
+	return func(p string) {
+		if p == point {
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		}
+	}
+}
+
+// defaultConfigPath is defaultConfigFile, or PIER_TEST_DEFAULT_CONFIG when
+// set: tests point it away from the host's /etc/pier/pier.yaml, or at a
+// file of theirs to check the discovery.
+func defaultConfigPath() string {
+	if p := os.Getenv("PIER_TEST_DEFAULT_CONFIG"); p != "" {
+		return p
+	}
+	return defaultConfigFile
+}
 
 // testClock returns the test-only clock hook: with PIER_TEST_CLOCK_FILE set
 // to a file holding a Go duration (such as "-192h"), the service's clock

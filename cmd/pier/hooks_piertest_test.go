@@ -1,3 +1,5 @@
+//go:build piertest
+
 package main
 
 import (
