@@ -33,7 +33,7 @@ func (f *fakePier) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if r.Header.Get("Authorization") != "Bearer tok" {
-		http.Error(w, `{"error":"no"}`, 401)
+		http.Error(w, `{"error":"no"}`, http.StatusUnauthorized)
 		return
 	}
 	switch {

@@ -88,7 +88,7 @@ func buildContents(ctx context.Context, entries []indexEntry, comps, archs []str
 	}
 	for i, err := range errs {
 		if err != nil {
-			return nil, fmt.Errorf("Contents of %s/%s: %w", files[i].comp, files[i].arch, err)
+			return nil, fmt.Errorf("the Contents index of %s/%s: %w", files[i].comp, files[i].arch, err)
 		}
 	}
 	return files, nil
