@@ -35,8 +35,11 @@ func (f *Format) Alias(t repo.Target) (repo.Alias, bool) {
 }
 
 // PackagePath returns where p is published: its pool path under the
-// stream's apt base.
+// stream's apt base (for a source package, its .dsc's).
 func (f *Format) PackagePath(t repo.Target, p *repo.Package) string {
+	if isSourceMeta(p.Meta) {
+		return base(t) + sourceDir(p) + "/" + dscName(p)
+	}
 	source := p.Name
 	if m, err := decodeMeta(p.Meta); err == nil && len(m.source) > 0 {
 		source = string(m.source)
