@@ -78,7 +78,7 @@ func (f *Format) Setup(t repo.Target, info repo.SetupInfo) string {
 // SetupFile serves; signedBy is the Signed-By value as written after the
 // colon (a path, or a key block on continuation lines).
 func sourcesStanza(b *strings.Builder, t repo.Target, info repo.SetupInfo, signedBy string) {
-	b.WriteString("Types: deb\n")
+	b.WriteString("Types: deb deb-src\n")
 	fmt.Fprintf(b, "URIs: %s/%s\n", info.BaseURL, strings.TrimSuffix(base(t), "/"))
 	fmt.Fprintf(b, "Suites: %s\n", t.Release)
 	fmt.Fprintf(b, "Components: %s\n", strings.Join(info.Components, " "))
