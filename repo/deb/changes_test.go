@@ -85,10 +85,7 @@ func TestReadChanges(t *testing.T) {
 		"tampered":                   {strings.Replace(string(signed), "Urgency: medium", "Urgency: high", 1), armoredPublic(t, ka), repo.ErrForbidden, "does not verify"},
 		"no Checksums-Sha256":        {plain[:strings.Index(plain, "Checksums-Sha256:")] + plain[strings.Index(plain, "Files:"):], nil, repo.ErrBadPackage, "Checksums-Sha256"},
 		"bad Files line":             {strings.Replace(plain, " misc optional", " misc", 1), nil, repo.ErrBadPackage, "invalid line in Files"},
-		"sha256 of an unlisted file": {strings.Replace(plain, "Checksums-Sha256:
-", "Checksums-Sha256:
- "+strings.Repeat("a", 64)+" 1 extra.deb
-", 1), nil, repo.ErrBadPackage, "which Files does not"},
+		"sha256 of an unlisted file": {strings.Replace(plain, "Checksums-Sha256:\n", "Checksums-Sha256:\n "+strings.Repeat("a", 64)+" 1 extra.deb\n", 1), nil, repo.ErrBadPackage, "which Files does not"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := read(c.data, c.keys)
