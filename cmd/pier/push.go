@@ -304,6 +304,9 @@ const progressMin = 4 << 20
 // pushFile streams one file as the raw request body, with the token and
 // the CI job and commit.
 func (p *pusher) pushFile(ctx context.Context, path string) (*api.UploadResult, int, error) {
+	if set := setEndpoint(path); set != "" {
+		return p.pushSet(ctx, path, set)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, 0, err

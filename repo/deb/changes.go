@@ -182,3 +182,32 @@ func verifyClearSigned(data, keys []byte) ([]byte, string, error) {
 func unknownIssuer(err error) bool {
 	return errors.Is(err, pgperrors.ErrUnknownIssuer)
 }
+
+// ListedFiles returns the names of the files a .dsc or .changes lists
+// (for a client that sends them along: pier push), read with the same
+// rules as at upload.
+func ListedFiles(data []byte) ([]string, error) {
+	fields, _, reason := parseControl(data, "control file")
+	if reason != "" {
+		return nil, repo.BadPackage(reason)
+	}
+	var names []string
+	if _, ok := lookup(fields, "Distribution"); ok {
+		files, reason := changesFiles(fields)
+		if reason != "" {
+			return nil, badf(".changes: %s", reason)
+		}
+		for _, f := range files {
+			names = append(names, f.Name)
+		}
+		return names, nil
+	}
+	files, reason := dscFiles(fields)
+	if reason != "" {
+		return nil, badf(".dsc: %s", reason)
+	}
+	for _, f := range files {
+		names = append(names, f.name)
+	}
+	return names, nil
+}
