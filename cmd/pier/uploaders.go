@@ -97,6 +97,9 @@ func uploaderKeys(u UploaderConfig) ([]byte, error) {
 		}
 		ring = kept
 	}
+	if len(ring) == 0 {
+		return nil, fmt.Errorf("key_files hold no public key")
+	}
 	var b bytes.Buffer
 	for _, e := range ring {
 		w, err := armor.Encode(&b, openpgp.PublicKeyType, nil)
