@@ -68,3 +68,35 @@ func FuzzDSC(f *testing.F) {
 		}
 	})
 }
+
+// FuzzChanges feeds arbitrary bytes to the .changes reader: it must never
+// panic, fail only with bad-package errors, and whatever it accepts lists
+// files with names dpkg allows, each with a size and a sha256.
+func FuzzChanges(f *testing.F) {
+	f.Add([]byte(changesFor(f)))
+	for _, c := range dscCases(f) {
+		f.Add([]byte(c.dsc))
+	}
+	format := New(Config{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		format.SniffUploadList("x", data)
+		l, err := format.ReadUploadList(context.Background(), bytes.NewReader(data), int64(len(data)), nil)
+		if err != nil {
+			if !errors.Is(err, repo.ErrBadPackage) {
+				t.Fatalf("error not wrapping ErrBadPackage: %v", err)
+			}
+			return
+		}
+		if len(l.Files) == 0 {
+			t.Fatal("accepted a .changes without files")
+		}
+		for _, nf := range l.Files {
+			if !reDSCFileName.MatchString(nf.Name) || nf.Size < 0 || len(nf.Sums[repo.SHA256]) != 64 {
+				t.Fatalf("listed file %+v", nf)
+			}
+		}
+		if names, err := ListedFiles(data); err != nil || len(names) == 0 {
+			t.Fatalf("ListedFiles of an accepted .changes: %v, %v", names, err)
+		}
+	})
+}
