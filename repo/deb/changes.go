@@ -157,14 +157,14 @@ func changesFiles(fields []field) ([]repo.NeededFile, string) {
 // signature by a key of the armored ring keys and returns the signed text
 // and the signer's fingerprint. Failures wrap repo.ErrForbidden.
 func verifyClearSigned(data, keys []byte) ([]byte, string, error) {
-	ring, err := readKeyRing(keys)
-	if err != nil {
-		return nil, "", fmt.Errorf("read the uploader keys: %w", err)
-	}
 	block, _ := clearsign.Decode(data)
 	if block == nil || !bytes.HasPrefix(bytes.TrimLeft(data, " \t\r\n"), []byte("-----BEGIN PGP SIGNED MESSAGE-----")) {
 		return nil, "", fmt.Errorf("the .changes is not signed, and this target accepts only .changes signed by one of its uploader keys (sign it with debsign or gpg --clearsign): %w",
 			repo.ErrForbidden)
+	}
+	ring, err := readKeyRing(keys)
+	if err != nil {
+		return nil, "", fmt.Errorf("read the uploader keys: %w", err)
 	}
 	signer, err := openpgp.CheckDetachedSignature(ring, bytes.NewReader(block.Bytes), block.ArmoredSignature.Body, nil)
 	if err != nil {
