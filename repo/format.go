@@ -295,3 +295,14 @@ type Layout interface {
 	// Alias returns t's alias, and false when the format has none.
 	Alias(t Target) (Alias, bool)
 }
+
+// Outdater is implemented by formats whose generations written by an older
+// Pier lack files that clients configured by today's setup fetch (deb:
+// Sources, which the setup's deb-src lines need): the reconciler publishes
+// such a target again, as it does a generation from before canonical
+// paths.
+type Outdater interface {
+	// Outdated reports whether the generation of t with files lacks what
+	// the format writes now.
+	Outdated(t Target, files []File) bool
+}

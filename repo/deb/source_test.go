@@ -242,3 +242,26 @@ func TestDSCRulesMatchDpkgSource(t *testing.T) {
 		})
 	}
 }
+
+// TestOutdated: a generation without Sources (an older Pier's) is
+// outdated; one written now is not.
+func TestOutdated(t *testing.T) {
+	f := goldenFormat()
+	in := goldenInput(t, f)
+	files, _ := index(t, f, in)
+	if f.Outdated(in.Target, files) {
+		t.Error("a generation written now is outdated")
+	}
+	var old []repo.File
+	for _, file := range files {
+		if !strings.Contains(file.Path, "/source/") {
+			old = append(old, file)
+		}
+	}
+	if !f.Outdated(in.Target, old) {
+		t.Error("a generation without Sources is not outdated")
+	}
+	if f.Outdated(in.Target, nil) {
+		t.Error("an empty generation is outdated")
+	}
+}

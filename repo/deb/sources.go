@@ -189,3 +189,22 @@ func appendSourceFiles(out []repo.File, streamBase string, sources []sourceEntry
 	}
 	return out
 }
+
+var _ repo.Outdater = (*Format)(nil)
+
+// Outdated implements repo.Outdater: a generation with a Release but no
+// Sources index (written before Pier published source packages) is
+// outdated, since the setup snippets' deb-src lines make apt fetch one.
+func (f *Format) Outdated(t repo.Target, files []repo.File) bool {
+	dists := base(t) + "dists/" + t.Release + "/"
+	release, sources := false, false
+	for _, file := range files {
+		rest, ok := strings.CutPrefix(file.Path, dists)
+		if !ok {
+			continue
+		}
+		release = release || rest == "Release"
+		sources = sources || strings.HasSuffix(rest, "/source/Sources")
+	}
+	return release && !sources
+}
