@@ -448,6 +448,16 @@ func (in *ingester) recordSet(ctx context.Context, t Target, spec *FormatSpec, t
 	ps := make([]*Package, len(fresh))
 	for i, l := range fresh {
 		l.pkg.Component = o.Component
+		// A format that rewrites packages at ingest (rpm signing) does
+		// so here too, as for a single upload.
+		up2, err := in.rewritten(ctx, spec, t, l.up, l.pkg, true)
+		if err != nil {
+			return fmt.Errorf("%s: %w", l.name, err)
+		}
+		if up2 != nil {
+			defer up2.discard()
+			l.up = up2
+		}
 		for _, up := range append([]*upload{l.up}, l.parts...) {
 			if err := put(up); err != nil {
 				return err
