@@ -282,6 +282,31 @@ func TestDebChangesUpload(t *testing.T) {
 	if got := s.livePackages("5.8/debian/bookworm"); len(got) != 1 || got[0] != "pier-chg 2.0-1 source" {
 		t.Fatalf("packages after the .changes: %v", got)
 	}
+	// Revision 2.0-2: dpkg-genchanges leaves the orig tarball out (-si),
+	// and the target's 2.0-1 holds it, as dak's archive would.
+	cl := filepath.Join(src.tree, "debian", "changelog")
+	old, _ := os.ReadFile(cl)
+	os.WriteFile(cl, append([]byte("pier-chg (2.0-2) unstable; urgency=medium\n\n  * Second.\n\n"+
+		" -- Pier Test <test@example.org>  Wed, 15 Nov 2023 22:13:20 +0000\n\n"), old...), 0o644)
+	for _, args := range [][]string{{"dpkg-source", "-b", filepath.Base(src.tree)}, {"dpkg-genchanges", "-S", "-O../pier-chg_2.0-2_source.changes"}} {
+		cmd := exec.Command(args[0], args[1:]...)
+		cmd.Dir = src.dir
+		if args[0] == "dpkg-genchanges" {
+			cmd.Dir = src.tree
+		}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+	}
+	rev2 := [][2]string{{filepath.Join(src.dir, "pier-chg_2.0-2_source.changes"), "pier-chg_2.0-2_source.changes"},
+		{filepath.Join(src.dir, "pier-chg_2.0-2.dsc"), "pier-chg_2.0-2.dsc"},
+		{filepath.Join(src.dir, "pier-chg_2.0-2.debian.tar.xz"), "pier-chg_2.0-2.debian.tar.xz"}}
+	if code, reply := s.postFiles("5.8/debian/bookworm", "changes", rev2); code != 201 {
+		t.Fatalf("revision 2.0-2 without its orig tarball: %d %v", code, reply)
+	}
+	if got := s.livePackages("5.8/debian/bookworm"); len(got) != 2 {
+		t.Fatalf("packages after revision 2.0-2: %v", got)
+	}
 	// A file missing from the request.
 	if code, reply := s.postFiles("5.8/debian/bullseye", "changes", withChanges[:3]); code != 422 ||
 		!strings.Contains(fmt.Sprint(reply["error"]), src.files[1]) {

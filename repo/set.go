@@ -149,7 +149,7 @@ func (in *ingester) ingestSet(ctx context.Context, t Target, next NextFile, o Se
 			return nil, err
 		}
 	}
-	leads, err := in.leads(ctx, spec, rs, o.Listed, listed)
+	leads, err := in.leads(ctx, t, spec, rs, o.Listed, listed)
 	if err != nil {
 		return nil, err
 	}
@@ -326,9 +326,10 @@ func readUploadList(ctx context.Context, mr UploadListReader, r io.ReaderAt, siz
 }
 
 // leads parses every file of the set that is a package of the format and
-// checks the files each one needs. Every other file must be a file a
-// package needs, or (with a manifest) is left unused.
-func (in *ingester) leads(ctx context.Context, spec *FormatSpec, rs *receivedSet, manifest bool, listed map[string]bool) ([]*setLead, error) {
+// checks the files each one needs (taking one the upload lacks from the
+// target's live package of the same name, see archived). Every other file
+// must be a file a package needs, or (with a manifest) is left unused.
+func (in *ingester) leads(ctx context.Context, t Target, spec *FormatSpec, rs *receivedSet, manifest bool, listed map[string]bool) ([]*setLead, error) {
 	var leads []*setLead
 	for _, name := range rs.names {
 		up := rs.files[name]
@@ -343,6 +344,21 @@ func (in *ingester) leads(ctx context.Context, spec *FormatSpec, rs *receivedSet
 			Size: up.size, Sums: up.sums, SHA256: up.sums[SHA256], Meta: parsed.Meta, Uploaded: in.d.now().UTC()}}
 		rs.info[name].Use = "package"
 		for _, need := range parsed.Needs {
+			if rs.files[need.Name] == nil {
+				// Not uploaded: a file the target's live package of the
+				// same name and architecture has (dak accepts a source
+				// upload without the orig tarball its archive holds,
+				// what dpkg-genchanges -sd sends for a -2 revision).
+				b, err := in.archived(ctx, t, l.pkg, need)
+				if err != nil {
+					return nil, err
+				}
+				if b != nil {
+					l.parts = append(l.parts, &upload{sums: Sums{SHA256: b.SHA256}, size: b.Size})
+					l.pkg.Extra = append(l.pkg.Extra, *b)
+					continue
+				}
+			}
 			if err := checkNeed(name, need, rs); err != nil {
 				return nil, err
 			}
@@ -435,7 +451,20 @@ func (in *ingester) recordSet(ctx context.Context, t Target, spec *FormatSpec, t
 	stored := map[string]bool{}
 	put := func(up *upload) error {
 		sum := up.sums[SHA256]
-		if stored[sum] || up.path == "" {
+		if stored[sum] {
+			return nil
+		}
+		if up.path == "" {
+			// A file the target held (archived): still there now that
+			// the gc lock is held?
+			ok, err := in.d.blobs.Has(ctx, sum)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return fmt.Errorf("the stored file %s went away meanwhile; send it with the upload: %w", sum, ErrConflict)
+			}
+			stored[sum] = true
 			return nil
 		}
 		if err := in.d.blobs.PutFile(ctx, sum, up.path, true); err != nil {
@@ -475,6 +504,89 @@ func (in *ingester) recordSet(ctx context.Context, t Target, spec *FormatSpec, t
 	}
 	for i, r := range out {
 		fresh[i].done = in.recorded(t, &staged{target: ti, spec: spec}, r.Package, r.Added)
+	}
+	return nil
+}
+
+// archived returns the blob of a file that p needs and the upload lacks
+// when a live package of the target with p's name and architecture has it
+// among its Extra blobs with the size and sha256 need states, after
+// checking every other digest need states against the blob's bytes; nil
+// when none has. Only the same target and source name are looked at, so an
+// upload can never reach another target's files by naming their hash.
+func (in *ingester) archived(ctx context.Context, t Target, p *Package, need NeededFile) (*Blob, error) {
+	sum := need.Sums[SHA256]
+	if sum == "" {
+		return nil, nil
+	}
+	ti, err := in.d.findTarget(ctx, t)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	keys, err := in.d.cat.PackageKeys(ctx, ti.ID)
+	if err != nil {
+		return nil, err
+	}
+	var ids []int64
+	for _, k := range keys {
+		if k.Name == p.Name && k.Arch == p.Arch {
+			ids = append(ids, k.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	rows, err := in.d.cat.PackagesByID(ctx, ti.ID, ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		for _, b := range r.Extra {
+			if b.SHA256 != sum || b.Size != need.Size {
+				continue
+			}
+			if err := in.checkBlobSums(ctx, b, need); err != nil {
+				return nil, err
+			}
+			return &b, nil
+		}
+	}
+	return nil, nil
+}
+
+// checkBlobSums checks the digests need states, other than sha256, against
+// the stored blob b.
+func (in *ingester) checkBlobSums(ctx context.Context, b Blob, need NeededFile) error {
+	var ds []Digest
+	for d := range need.Sums {
+		if d != SHA256 {
+			ds = append(ds, d)
+		}
+	}
+	if len(ds) == 0 {
+		return nil
+	}
+	obj, err := in.d.blobs.Open(ctx, b.SHA256)
+	if err != nil {
+		return err
+	}
+	defer obj.Close()
+	hs := make([]io.Writer, len(ds))
+	hashes := make([]interface{ Sum([]byte) []byte }, len(ds))
+	for i, d := range ds {
+		h := newHash(d)
+		hs[i], hashes[i] = h, h
+	}
+	if _, err := io.Copy(io.MultiWriter(hs...), &ctxReader{ctx: ctx, r: obj}); err != nil {
+		return fmt.Errorf("read blob %s: %w", b.SHA256, err)
+	}
+	for i, d := range ds {
+		if got := hex.EncodeToString(hashes[i].Sum(nil)); got != need.Sums[d] {
+			return BadPackage(fmt.Sprintf("%s: %s checksum mismatch: the copy the target holds has %s, the upload says %s", need.Name, d, got, need.Sums[d]))
+		}
 	}
 	return nil
 }

@@ -120,6 +120,29 @@ func TestIngestSet(t *testing.T) {
 		t.Fatalf("the same set again: %+v %v", again, err)
 	}
 
+	// A new revision without the orig tarball, which the target holds
+	// (dak's -sd uploads): taken from the live 1.0-1.
+	dsc, _ := os.ReadFile(filepath.Join(srcDir, srcFiles[0]))
+	dsc2 := bytes.Replace(dsc, []byte("Version: 1.0-1"), []byte("Version: 1.0-2"), 1)
+	res2, err := svc.IngestSet(ctx, target, setOf(t, []string{"pier-src_1.0-2.dsc", srcFiles[2]}, map[string][]byte{"pier-src_1.0-2.dsc": dsc2}),
+		repo.SetOptions{})
+	if err != nil {
+		t.Fatalf("a revision without its orig tarball: %v", err)
+	}
+	if p2 := res2.Packages[0].Package; p2.Version != "1.0-2" || len(p2.Extra) != 2 || p2.Extra[0] != extra[0] {
+		t.Errorf("the revision's files: %+v", p2.Extra)
+	}
+	// Another source name may not borrow it.
+	other := bytes.Replace(dsc, []byte("Source: pier-src"), []byte("Source: pier-other"), 1)
+	_, err = svc.IngestSet(ctx, target, setOf(t, []string{"pier-other_1.0-1.dsc", srcFiles[2]}, map[string][]byte{"pier-other_1.0-1.dsc": other}),
+		repo.SetOptions{})
+	if !errors.Is(err, repo.ErrBadPackage) || !strings.Contains(err.Error(), "which the upload does not contain") {
+		t.Errorf("another source without the orig tarball: %v", err)
+	}
+	if err := svc.Delete(ctx, target, "pier-src", "1.0-2", "source"); err != nil {
+		t.Fatal(err)
+	}
+
 	// Not published yet, no grace: the files stay while the row lives.
 	if _, err := svc.CollectGarbage(ctx, repo.GCOptions{}); err != nil {
 		t.Fatal(err)
