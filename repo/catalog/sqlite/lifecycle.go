@@ -3,7 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-		"errors"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
