@@ -17,8 +17,12 @@ type Options struct {
 	// not copied.
 	TmpDir string
 	// LockDir holds the per-target publish locks shared with other processes
-	// using the same data directory.
+	// using the same data directory (a FileLocker), unless Locker is set.
 	LockDir string
+	// Locker coordinates publishes, garbage collection, imports and the
+	// background duties with other processes or nodes; nil means a
+	// FileLocker on LockDir.
+	Locker Locker
 	// MaxUploadSize is the largest package accepted, in bytes.
 	MaxUploadSize int64
 	// PublishDelay is how long an upload-triggered publish waits for more
@@ -128,15 +132,21 @@ type Service struct {
 // that are no longer running.
 func NewService(cat Catalog, blobs *Blobs, signer Signer, formats []FormatSpec, opts Options, log *slog.Logger) (*Service, error) {
 	opts = opts.withDefaults()
-	d := &deps{cat: cat, blobs: blobs, signer: signer, formats: &formatSet{}, locks: lockDir(opts.LockDir),
+	locker := opts.Locker
+	if locker == nil {
+		fl, err := NewFileLocker(opts.LockDir)
+		if err != nil {
+			return nil, err
+		}
+		locker = fl
+	}
+	d := &deps{cat: cat, blobs: blobs, signer: signer, formats: &formatSet{}, locks: locks{locker},
 		fails: &failures{}, log: log, opts: opts}
 	if err := d.formats.set(formats); err != nil {
 		return nil, err
 	}
-	for _, dir := range []string{opts.TmpDir, opts.LockDir} {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, fmt.Errorf("create %s: %w", dir, err)
-		}
+	if err := os.MkdirAll(opts.TmpDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create %s: %w", opts.TmpDir, err)
 	}
 	in, err := newIngester(d)
 	if err != nil {
