@@ -215,7 +215,7 @@ func (d *doctor) checkMirrors(ctx context.Context, a *app) {
 			}
 			d.ok("mirror %s: directory %s is writable", mc.Name, mc.Path)
 		case "s3":
-			m, err := openMirror(ctx, a.cfg, mc)
+			m, err := openMirror(ctx, a.cfg, mc, a.cat)
 			if err != nil {
 				d.fail("mirror %s: %v", mc.Name, err)
 				continue

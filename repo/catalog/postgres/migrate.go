@@ -129,6 +129,10 @@ CREATE TABLE publish_log (
 	error TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX publish_log_target ON publish_log (target, started);
+CREATE TABLE mirror_state (
+	name TEXT PRIMARY KEY,
+	data BYTEA NOT NULL
+);
 `,
 	}
 }

@@ -89,7 +89,7 @@ func TestMigrations(t *testing.T) {
 		t.Fatal(err)
 	}
 	oldDB.Close()
-	if err := srv.Exec(ctx, pgtest.DatabaseOf(old), `DROP TABLE cluster_keys; DROP TABLE publish_log; DELETE FROM pier_schema WHERE version > 1`); err != nil {
+	if err := srv.Exec(ctx, pgtest.DatabaseOf(old), `DROP TABLE cluster_keys; DROP TABLE publish_log; DROP TABLE mirror_state; DELETE FROM pier_schema WHERE version > 1`); err != nil {
 		t.Fatal(err)
 	}
 	up := openAt(t, old, Options{})
@@ -133,5 +133,27 @@ func TestGlobRegexp(t *testing.T) {
 		if got := re.MatchString(c.s); got != c.want {
 			t.Errorf("%q ~ %q (%s): %v, want %v", c.s, c.glob, globRegexp(c.glob), got, c.want)
 		}
+	}
+}
+
+// TestMirrorState: a mirror's state is nil before the first save, then
+// the last saved bytes.
+func TestMirrorState(t *testing.T) {
+	srv := pgtest.Start(t)
+	ctx := t.Context()
+	db := openAt(t, srv.NewDatabase(t), Options{})
+	if got, err := db.LoadMirrorState(ctx, "s3"); got != nil || err != nil {
+		t.Fatalf("before any save: %q %v", got, err)
+	}
+	for _, v := range []string{`{"a":1}`, `{"a":2}`} {
+		if err := db.SaveMirrorState(ctx, "s3", []byte(v)); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := db.LoadMirrorState(ctx, "s3"); string(got) != v || err != nil {
+			t.Errorf("after saving %s: %q %v", v, got, err)
+		}
+	}
+	if got, _ := db.LoadMirrorState(ctx, "other"); got != nil {
+		t.Errorf("another mirror's state: %q", got)
 	}
 }
