@@ -33,8 +33,8 @@ var errPublishedMeanwhile = errors.New("published meanwhile")
 // publishIf is publishWith; with onlyPending, a target whose current
 // generation already publishes its package set (another process or node
 // published it while this one waited for the lock) is left as it is and
-// its current generation returned with errPublishedMeanwhile: so uploads spread over several nodes
-// still coalesce into few publishes.
+// its current generation returned with errPublishedMeanwhile: so uploads
+// spread over several nodes still coalesce into few publishes.
 func (p *publisher) publishIf(ctx context.Context, t Target, prep prepFunc, onlyPending bool) (*Generation, []Package, error) {
 	spec, err := p.d.spec(t.Distro)
 	if err != nil {
@@ -64,7 +64,9 @@ func (p *publisher) publishIf(ctx context.Context, t Target, prep prepFunc, only
 		}
 		return ti.Current, nil, errPublishedMeanwhile
 	}
+	started := p.d.now()
 	gen, pruned, err := p.generate(ctx, spec.Format, ti, note)
+	p.logPublish(ctx, t, started, gen, err) // the lock is still held
 	if err != nil {
 		p.failed(ctx, ti, err)
 		return nil, nil, err

@@ -75,6 +75,9 @@ type Options struct {
 	// ("resign.pass"). Crash-safety tests use it to kill the process at
 	// exact moments, other tests to wait for a pass. It must not block.
 	Hook func(point string)
+	// Node names this process in the publish log (PublishLog), e.g.
+	// host:port of pier serve.
+	Node string
 }
 
 // withDefaults fills in the defaults of unset options.

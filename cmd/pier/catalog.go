@@ -135,3 +135,17 @@ func openCatalog(ctx context.Context, cfg *Config, now func() time.Time, log *sl
 	l := db.Locker()
 	return &openedCatalog{Store: db, locker: l, pg: db, closeLocks: l.Close}, nil
 }
+
+// nodeNameEnv names the environment variable that names this node in the
+// publish log.
+const nodeNameEnv = "PIER_NODE_NAME"
+
+// nodeName names this process in the publish log: PIER_NODE_NAME, else
+// host name and listen address.
+func nodeName(cfg *Config) string {
+	if v := os.Getenv(nodeNameEnv); v != "" {
+		return v
+	}
+	host, _ := os.Hostname()
+	return host + "/" + cfg.Listen
+}

@@ -144,6 +144,7 @@ func open(ctx context.Context, cfg *Config, log *slog.Logger, create bool) (*app
 		TmpDir:            filepath.Join(dir, "tmp"),
 		LockDir:           filepath.Join(dir, "locks"),
 		Locker:            cat.locker,
+		Node:              nodeName(cfg),
 		MaxUploadSize:     int64(cfg.MaxUploadSize),
 		PublishDelay:      cfg.Publish.Delay,
 		KeepGenerations:   cfg.Publish.KeepGenerations,
@@ -160,7 +161,9 @@ func open(ctx context.Context, cfg *Config, log *slog.Logger, create bool) (*app
 		},
 	}
 	opts.Observer = a.metrics
-	a.svc, err = repo.NewService(cat, repo.NewBlobs(a.backend), metrics.Signer{Signer: a.keys, M: a.metrics}, formats, opts, log)
+	// The service gets the catalog itself, so that it finds the optional
+	// powers of the implementation (repo.PublishLog on PostgreSQL).
+	a.svc, err = repo.NewService(cat.Store, repo.NewBlobs(a.backend), metrics.Signer{Signer: a.keys, M: a.metrics}, formats, opts, log)
 	if err != nil {
 		return nil, err
 	}
