@@ -29,6 +29,61 @@ func (c loggedCatalog) LogPublish(_ context.Context, r repo.PublishRecord) error
 	return nil
 }
 
+// newNode returns a service on the catalog, blob store and locks of dir,
+// as another process (node) would open them, its catalog wrapped in lc
+// when lc.mu is set.
+func newNode(t *testing.T, dir string, opts repo.Options, lc loggedCatalog) *repo.Service {
+	t.Helper()
+	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "catalog.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	b, err := local.New(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg deb.Config
+	cfg.Defaults()
+	formats := []repo.FormatSpec{{Format: deb.New(cfg), Digests: deb.Digests, Distros: []string{"debian"}}}
+	var cat repo.Catalog = db
+	if lc.mu != nil {
+		lc.Catalog = db
+		cat = lc
+	}
+	opts.TmpDir = filepath.Join(dir, "tmp-"+opts.Node)
+	opts.LockDir = filepath.Join(dir, "locks")
+	svc, err := repo.NewService(cat, repo.NewBlobs(b), testSigner(t), formats, opts, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.Close(context.Background()) })
+	return svc
+}
+
+// TestRefreshOnMiss: a node asked for a file of a generation another node
+// just made serves it at once with RefreshOnMiss (it reads the catalog on
+// the miss), and only after its next view poll without.
+func TestRefreshOnMiss(t *testing.T) {
+	dir := t.TempDir()
+	a := newNode(t, dir, repo.Options{Node: "a"}, loggedCatalog{})
+	fresh := newNode(t, dir, repo.Options{Node: "fresh", RefreshOnMiss: true}, loggedCatalog{})
+	stale := newNode(t, dir, repo.Options{Node: "stale"}, loggedCatalog{})
+	res := ingest(t, a, "late")
+	if _, err := a.Publish(context.Background(), target); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := a.Lookup(res.Path); !ok {
+		t.Fatalf("the publishing node does not serve %s", res.Path)
+	}
+	if _, ok := fresh.Lookup(res.Path); !ok {
+		t.Errorf("with RefreshOnMiss another node does not serve %s", res.Path)
+	}
+	if _, ok := stale.Lookup(res.Path); ok {
+		t.Errorf("without RefreshOnMiss a node that never polled serves %s: the test proves nothing", res.Path)
+	}
+}
+
 // TestTwoServicesShareTargets: two services on one catalog, blob store and
 // lock space (two nodes, here two processes on one data directory) never
 // publish a target at the same time, number its generations in the order
@@ -39,26 +94,7 @@ func TestTwoServicesShareTargets(t *testing.T) {
 	var mu sync.Mutex
 	var recs []repo.PublishRecord
 	node := func(name string) *repo.Service {
-		db, err := sqlite.Open(context.Background(), filepath.Join(dir, "catalog.db"), sqlite.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		b, err := local.New(filepath.Join(dir, "blobs"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var cfg deb.Config
-		cfg.Defaults()
-		formats := []repo.FormatSpec{{Format: deb.New(cfg), Digests: deb.Digests, Distros: []string{"debian"}}}
-		svc, err := repo.NewService(loggedCatalog{db, &mu, &recs}, repo.NewBlobs(b), testSigner(t), formats,
-			repo.Options{TmpDir: filepath.Join(dir, "tmp-"+name), LockDir: filepath.Join(dir, "locks"), Node: name},
-			slog.New(slog.NewTextHandler(io.Discard, nil)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { svc.Close(context.Background()) })
-		return svc
+		return newNode(t, dir, repo.Options{Node: name}, loggedCatalog{nil, &mu, &recs})
 	}
 	a, b := node("a"), node("b")
 	ctx := context.Background()

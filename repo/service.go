@@ -75,6 +75,10 @@ type Options struct {
 	// ("resign.pass"). Crash-safety tests use it to kill the process at
 	// exact moments, other tests to wait for a pass. It must not block.
 	Hook func(point string)
+	// RefreshOnMiss makes a Lookup that misses read the catalog's current
+	// generations first (several nodes: a file of a generation another
+	// node just made is served at once, not after the next view poll).
+	RefreshOnMiss bool
 	// Node names this process in the publish log (PublishLog), e.g.
 	// host:port of pier serve.
 	Node string
@@ -270,7 +274,9 @@ func (s *Service) ResignExpiring(ctx context.Context) ([]Target, error) {
 }
 
 // Lookup returns the file served at path (no leading slash).
-func (s *Service) Lookup(path string) (Served, bool) { return s.view.lookup(path) }
+// With Options.RefreshOnMiss, a path the view lacks is looked up again
+// after reading the catalog's current generations.
+func (s *Service) Lookup(path string) (Served, bool) { return s.view.lookupFresh(path) }
 
 // Owners returns the targets under whose published prefixes path lies,
 // whether or not the file exists: the targets a request for it is about.
