@@ -61,26 +61,49 @@ func newNode(t *testing.T, dir string, opts repo.Options, lc loggedCatalog) *rep
 	return svc
 }
 
-// TestRefreshOnMiss: a node asked for a file of a generation another node
-// just made serves it at once with RefreshOnMiss (it reads the catalog on
-// the miss), and only after its next view poll without.
-func TestRefreshOnMiss(t *testing.T) {
+// TestFollowCatalog: a node asked for a file of a generation another node
+// just made serves it at once with FollowCatalog (it reads the catalog on
+// the miss), and the roots it serves are the catalog's current ones even
+// before its next view poll; without the option it serves its last view.
+func TestFollowCatalog(t *testing.T) {
 	dir := t.TempDir()
+	ctx := context.Background()
 	a := newNode(t, dir, repo.Options{Node: "a"}, loggedCatalog{})
-	fresh := newNode(t, dir, repo.Options{Node: "fresh", RefreshOnMiss: true}, loggedCatalog{})
-	stale := newNode(t, dir, repo.Options{Node: "stale"}, loggedCatalog{})
-	res := ingest(t, a, "late")
-	if _, err := a.Publish(context.Background(), target); err != nil {
+	ingest(t, a, "first")
+	if _, err := a.Publish(ctx, target); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := a.Lookup(res.Path); !ok {
-		t.Fatalf("the publishing node does not serve %s", res.Path)
+	const root = "deb/5.8/debian/dists/bookworm/InRelease"
+	old, ok := a.Lookup(root)
+	if !ok {
+		t.Fatalf("no %s", root)
+	}
+	fresh := newNode(t, dir, repo.Options{Node: "fresh", FollowCatalog: true}, loggedCatalog{})
+	stale := newNode(t, dir, repo.Options{Node: "stale"}, loggedCatalog{})
+	for _, n := range []*repo.Service{fresh, stale} {
+		if err := n.RefreshView(ctx); err != nil { // a poll before the next publish
+			t.Fatal(err)
+		}
+	}
+	res := ingest(t, a, "late")
+	if _, err := a.Publish(ctx, target); err != nil {
+		t.Fatal(err)
+	}
+	cur, _ := a.Lookup(root)
+	if cur.SHA256 == old.SHA256 {
+		t.Fatal("the second publish kept the root: the test proves nothing")
 	}
 	if _, ok := fresh.Lookup(res.Path); !ok {
-		t.Errorf("with RefreshOnMiss another node does not serve %s", res.Path)
+		t.Errorf("with FollowCatalog another node does not serve %s", res.Path)
+	}
+	if got, _ := fresh.Lookup(root); got.SHA256 != cur.SHA256 {
+		t.Errorf("with FollowCatalog another node serves the old root")
 	}
 	if _, ok := stale.Lookup(res.Path); ok {
-		t.Errorf("without RefreshOnMiss a node that never polled serves %s: the test proves nothing", res.Path)
+		t.Errorf("without FollowCatalog a node that never polled serves %s: the test proves nothing", res.Path)
+	}
+	if got, _ := stale.Lookup(root); got.SHA256 != old.SHA256 {
+		t.Errorf("without FollowCatalog a node that never polled serves the new root: the test proves nothing")
 	}
 }
 

@@ -75,10 +75,11 @@ type Options struct {
 	// ("resign.pass"). Crash-safety tests use it to kill the process at
 	// exact moments, other tests to wait for a pass. It must not block.
 	Hook func(point string)
-	// RefreshOnMiss makes a Lookup that misses read the catalog's current
-	// generations first (several nodes: a file of a generation another
-	// node just made is served at once, not after the next view poll).
-	RefreshOnMiss bool
+	// FollowCatalog makes a Lookup that misses, or finds a root, read the
+	// catalog's current generations first: with several nodes, a file of
+	// a generation another node just made is served at once, not after
+	// the next view poll, and roots are never older than the request.
+	FollowCatalog bool
 	// Node names this process in the publish log (PublishLog), e.g.
 	// host:port of pier serve.
 	Node string
@@ -274,8 +275,8 @@ func (s *Service) ResignExpiring(ctx context.Context) ([]Target, error) {
 }
 
 // Lookup returns the file served at path (no leading slash).
-// With Options.RefreshOnMiss, a path the view lacks is looked up again
-// after reading the catalog's current generations.
+// With Options.FollowCatalog, a path the view lacks (or a root) is looked
+// up after reading the catalog's current generations.
 func (s *Service) Lookup(path string) (Served, bool) { return s.view.lookupFresh(path) }
 
 // Owners returns the targets under whose published prefixes path lies,

@@ -6,20 +6,24 @@ import (
 	"time"
 )
 
-// missRefresher makes a lookup that misses look at the catalog first: on
-// several nodes a client may read a root from the node that published it
-// and then the files it names from another whose view has not polled the
-// catalog yet. A miss refreshes the view unless a refresh began after the
-// lookup did; concurrent misses share one refresh.
+// missRefresher makes a lookup that misses, or that finds a root, look at
+// the catalog first: on several nodes a client may read a root from the
+// node that published it and then the files it names (or its detached
+// signature, repomd.xml.asc) from another whose view has not polled the
+// catalog yet. Such a lookup refreshes the view unless a refresh began
+// after the lookup did; concurrent lookups share one refresh. So every
+// node serves at least the generation that was current when the request
+// came in, as a single node does.
 type missRefresher struct {
 	mu   sync.Mutex
 	last time.Time // when the last successful refresh began
 }
 
-// lookupFresh is lookup; on a miss (with Options.RefreshOnMiss) it first
-// brings the view up to the catalog's state at the time of the call.
+// lookupFresh is lookup; with Options.FollowCatalog, on a miss or a root
+// it first brings the view up to the catalog's state at the time of the
+// call.
 func (v *viewer) lookupFresh(path string) (Served, bool) {
-	if f, ok := v.lookup(path); ok || !v.d.opts.RefreshOnMiss {
+	if f, ok := v.lookup(path); !v.d.opts.FollowCatalog || (ok && f.Kind != KindRoot) {
 		return f, ok
 	}
 	start := time.Now()

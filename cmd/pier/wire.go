@@ -145,7 +145,7 @@ func open(ctx context.Context, cfg *Config, log *slog.Logger, create bool) (*app
 		LockDir:           filepath.Join(dir, "locks"),
 		Locker:            cat.locker,
 		Node:              nodeName(cfg),
-		RefreshOnMiss:     cat.pg != nil,
+		FollowCatalog:     cat.pg != nil,
 		MaxUploadSize:     int64(cfg.MaxUploadSize),
 		PublishDelay:      cfg.Publish.Delay,
 		KeepGenerations:   cfg.Publish.KeepGenerations,
