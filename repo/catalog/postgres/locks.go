@@ -223,25 +223,33 @@ func (l *Locker) unlockAdvisory(name string, exclusive bool) {
 // session runs fn on the lock session, opening it when needed. Statements
 // run on their own short context, never the caller's: cancelling a
 // statement would break the session and drop every lock on it. When fn
-// fails the session is closed (its locks are gone with it).
+// fails the session is closed (its locks are gone with it); when it
+// failed on a session opened earlier (the server restarted, the
+// connection broke while idle), fn runs once more on a new one.
 func (l *Locker) session(fn func(c *pgx.Conn, ctx context.Context) error) error {
 	l.connMu.Lock()
 	defer l.connMu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if l.conn == nil {
-		c, err := pgx.ConnectConfig(ctx, l.cfg)
-		if err != nil {
-			return fmt.Errorf("open lock session: %w", err)
+	for attempt := 0; ; attempt++ {
+		fresh := l.conn == nil
+		if fresh {
+			c, err := pgx.ConnectConfig(ctx, l.cfg)
+			if err != nil {
+				return fmt.Errorf("open lock session: %w", err)
+			}
+			l.conn = c
 		}
-		l.conn = c
-	}
-	if err := fn(l.conn, ctx); err != nil {
+		err := fn(l.conn, ctx)
+		if err == nil {
+			return nil
+		}
 		l.conn.Close(context.Background())
 		l.conn = nil
-		return err
+		if fresh || attempt > 0 {
+			return err
+		}
 	}
-	return nil
 }
 
 // backendPID is the server process of the lock session (tests kill it to

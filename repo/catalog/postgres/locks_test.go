@@ -35,3 +35,30 @@ func TestLocker(t *testing.T) {
 		},
 	})
 }
+
+// TestLockerNewSession: when the lock session died while the node held no
+// lock (the server restarted, the connection broke), the next lock opens a
+// new session instead of failing.
+func TestLockerNewSession(t *testing.T) {
+	srv := pgtest.Start(t)
+	db := openAt(t, srv.NewDatabase(t), Options{})
+	l := db.Locker()
+	defer l.Close()
+	release, err := l.Lock(t.Context(), "gc", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release()
+	old := l.backendPID()
+	if err := srv.Exec(t.Context(), "postgres", fmt.Sprintf("SELECT pg_terminate_backend(%d)", old)); err != nil {
+		t.Fatal(err)
+	}
+	release, err = l.Lock(t.Context(), "gc", true)
+	if err != nil {
+		t.Fatalf("lock after the session died: %v", err)
+	}
+	release()
+	if pid := l.backendPID(); pid == old || pid == 0 {
+		t.Errorf("session %d after the old one (%d) died", pid, old)
+	}
+}
