@@ -3,11 +3,13 @@ package postgres
 import (
 	"context"
 	"errors"
+	"iter"
 	"regexp"
 	"testing"
 	"time"
 
 	"github.com/pierhq/pier/internal/pgtest"
+	"github.com/pierhq/pier/repo"
 	"github.com/pierhq/pier/repo/catalog"
 	"github.com/pierhq/pier/repo/catalog/catalogtest"
 )
@@ -155,5 +157,49 @@ func TestMirrorState(t *testing.T) {
 	}
 	if got, _ := db.LoadMirrorState(ctx, "other"); got != nil {
 		t.Errorf("another mirror's state: %q", got)
+	}
+}
+
+// TestImport: rows copied into an empty catalog keep their ids, new ids
+// continue after LastID (never reusing a collected package's id), text
+// stored as bytes is converted, and a catalog that is not empty is refused.
+func TestImport(t *testing.T) {
+	srv := pgtest.Start(t)
+	ctx := t.Context()
+	db := openAt(t, srv.NewDatabase(t), Options{})
+	rows := func(rs ...[]any) iter.Seq2[[]any, error] {
+		return func(yield func([]any, error) bool) {
+			for _, r := range rs {
+				if !yield(r, nil) {
+					return
+				}
+			}
+		}
+	}
+	tables := []ImportTable{
+		{Name: "targets", Cols: []string{"id", "stream", "distro", "release", "format", "revision"}, LastID: 7,
+			Rows: rows([]any{int64(7), "5.8", "debian", "bookworm", "deb", int64(1)})},
+		{Name: "packages", Cols: []string{"id", "target_id", "component", "name", "version", "arch", "sha256", "size", "sums", "meta", "uploaded"},
+			LastID: 50, Rows: rows([]any{int64(40), int64(7), "main", "a", "1", "amd64", "aa", int64(2), []byte(`{"sha256":"aa"}`), []byte("{}"), int64(5)})},
+	}
+	counts, err := db.Import(ctx, tables)
+	if err != nil || counts["targets"] != 1 || counts["packages"] != 1 {
+		t.Fatalf("Import: %v %v", counts, err)
+	}
+	p, err := db.FindPackage(ctx, 7, "a", "1", "amd64")
+	if err != nil || p.ID != 40 || p.Sums["sha256"] != "aa" {
+		t.Fatalf("imported package: %+v %v", p, err)
+	}
+	got, added, err := db.AddPackage(ctx, 7, &repo.Package{Component: "main", Name: "b", Version: "1", Arch: "amd64", SHA256: "bb",
+		Sums: repo.Sums{repo.SHA256: "bb"}, Meta: []byte("{}")})
+	if err != nil || !added || got.ID <= 50 {
+		t.Errorf("a package added after the import got id %d (%v %v), want one after 50", got.ID, added, err)
+	}
+	ti, err := db.Target(ctx, repo.Target{Stream: "5.9", Distro: "debian", Release: "bookworm"}, "deb")
+	if err != nil || ti.ID <= 7 {
+		t.Errorf("a target made after the import got id %d (%v)", ti.ID, err)
+	}
+	if _, err := db.Import(ctx, tables); err == nil {
+		t.Error("an import into a catalog that is not empty succeeded")
 	}
 }
