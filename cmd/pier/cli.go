@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/agnivade/levenshtein"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -211,7 +212,7 @@ func nearestFlags(cmd *cobra.Command, name string) []string {
 		if f.Hidden {
 			return
 		}
-		d := levenshtein(strings.ToLower(name), f.Name)
+		d := levenshtein.ComputeDistance(strings.ToLower(name), f.Name)
 		if d <= maxSuggestD || strings.HasPrefix(f.Name, strings.ToLower(name)) {
 			cs = append(cs, cand{"--" + f.Name, d})
 		}
@@ -222,27 +223,6 @@ func nearestFlags(cmd *cobra.Command, name string) []string {
 		out[i] = c.name
 	}
 	return out
-}
-
-// levenshtein is the edit distance between a and b.
-func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 func quoteAll(ss []string) []string {

@@ -161,16 +161,3 @@ func TestVersion(t *testing.T) {
 		t.Errorf("without -ldflags: version %q commit %q", ver, rev)
 	}
 }
-
-// TestLevenshtein checks the edit distance the suggestions use.
-func TestLevenshtein(t *testing.T) {
-	for _, c := range []struct {
-		a, b string
-		d    int
-	}{{"", "", 0}, {"json", "json", 0}, {"jsn", "json", 1}, {"sever", "server", 1}, {"publsh", "publish", 1},
-		{"kitten", "sitting", 3}, {"", "abc", 3}} {
-		if d := levenshtein(c.a, c.b); d != c.d {
-			t.Errorf("levenshtein(%q, %q) = %d, want %d", c.a, c.b, d, c.d)
-		}
-	}
-}

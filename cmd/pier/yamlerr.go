@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/agnivade/levenshtein"
 	"gopkg.in/yaml.v3"
 )
 
@@ -286,7 +287,7 @@ func nearest(name string, names []string) []string {
 	var out []string
 	for d := 0; d <= maxSuggestD; d++ {
 		for _, n := range names {
-			if levenshtein(name, n) == d {
+			if levenshtein.ComputeDistance(name, n) == d {
 				out = append(out, n)
 			}
 		}

@@ -171,11 +171,7 @@ func (w *tarWalker) walk(fn func(e *tarItem, body io.Reader) error) error {
 	if w.buf == nil {
 		w.buf = make([]byte, 32<<10)
 	}
-	end := false
-	var pax []byte
-	havePax := false
-	longname := ""
-	haveLong := false
+	var st walkState
 	for {
 		start := w.off
 		n, err := w.readFull(w.blk[:])
@@ -194,110 +190,141 @@ func (w *tarWalker) walk(fn func(e *tarItem, body io.Reader) error) error {
 		// as such a block (nfpm writes the root folder of a `dst: /` tree
 		// that way; apk skips it).
 		if h[0] == 0 {
-			if end {
+			if st.end {
 				return w.trailer(start)
 			}
-			end = true
+			st.end = true
 			continue
 		}
-		if !bytes.Equal(h[257:262], []byte("ustar")) {
-			return &tarFormatError{fmt.Sprintf("tar entry %q (header at byte %d of the uncompressed stream) has no \"ustar\" magic: an old v7 tar header, which apk-tools 2.14 refuses (\"package file format error\")", cString(h[0:100]), start)}
+		e, err := st.decode(h, start)
+		if err != nil {
+			return err
 		}
-		var size, mode uint64
-		for _, f := range numericFields {
-			v, ok := headerOctal(h[f.off : f.off+f.size])
-			if !ok {
-				return &tarFormatError{numericFieldMessage(h, f.name, f.off, f.size, start)}
-			}
-			switch f.name {
-			case "size":
-				size = v
-			case "mode":
-				mode = v & 0o7777
-			}
-		}
-		typeflag := h[156]
-		name := cString(h[0:100])
-		if haveLong {
-			name = longname
-		}
-		if h[345] != 0 && typeflag != 'x' && typeflag != 'g' {
-			name = cString(h[345:500]) + "/" + cString(h[0:100])
-		}
-		link := ""
-		hasLink := false
-		if havePax {
-			if p, ok := paxRecord(pax, "path"); ok {
-				name = p
-			}
-			if l, ok := paxRecord(pax, "linkpath"); ok {
-				link, hasLink = l, true
-			}
-		}
-		toskip := (int64(size) + 511) &^ 511
-		switch typeflag {
-		case 'L': // GNU long name: names the following entries until one is handed over
-			v, err := w.readExt(int64(size), "GNU long name", start)
-			if err != nil {
-				return err
-			}
-			longname, haveLong = cString(v), true
-			name = longname
-			toskip -= int64(size)
-		case '0', '7':
-			mode |= sIFREG
-		case '1':
-			mode |= sIFREG
-			if !hasLink {
-				link, hasLink = cString(h[157:257]), true
-			}
-		case '2':
-			mode |= sIFLNK
-			if !hasLink {
-				link, hasLink = cString(h[157:257]), true
-			}
-		case '3':
-			mode |= sIFCHR
-		case '4':
-			mode |= sIFBLK
-		case '5':
-			mode |= sIFDIR
-		case '6':
-			mode |= sIFIFO
-		case 'x': // pax extended header for the next entry
-			v, err := w.readExt(int64(size), "pax extended header", start)
-			if err != nil {
-				return err
-			}
-			pax, havePax = v, true
-			toskip -= int64(size)
-		}
-		if len(name) >= pathMax-10 || (hasLink && len(link) >= pathMax-10) {
-			return &tarFormatError{fmt.Sprintf("the tar entry at byte %d has a name or link target of %d bytes or more (apk-tools: ENAMETOOLONG)", start, pathMax-10)}
-		}
-		if mode&sIFMT != 0 {
-			e := &tarItem{name: name, typeflag: typeflag, mode: uint32(mode), size: int64(size), offset: start}
-			if hasLink {
-				e.link = link
-			}
-			body := &io.LimitedReader{R: countingReader{w}, N: e.size}
-			if err := fn(e, body); err != nil {
-				return err
-			}
-			if body.N > 0 {
-				if err := w.skip(body.N); err != nil {
-					return w.shortData(err, e.name)
-				}
-			}
-			toskip -= e.size
-			havePax, haveLong = false, false
-		}
-		if toskip > 0 {
-			if err := w.skip(toskip); err != nil {
-				return w.shortData(err, name)
-			}
+		if err := w.entry(&st, e, fn); err != nil {
+			return err
 		}
 	}
+}
+
+// walkState is what a tar walk carries from one header to the next: the
+// first end block seen, and the pax header or GNU long name that names the
+// following entry.
+type walkState struct {
+	end      bool
+	pax      []byte
+	havePax  bool
+	longname string
+	haveLong bool
+}
+
+// tarHeader is one decoded tar header, before its type is applied.
+type tarHeader struct {
+	start    int64
+	typeflag byte
+	name     string
+	link     string
+	hasLink  bool
+	mode     uint64
+	size     uint64
+	toskip   int64 // the bytes of data blocks after the header
+}
+
+// decode checks header h (at byte start of the stream) as apk_tar_parse
+// does and returns its fields, with the name a pax header or GNU long name
+// before it gave.
+func (st *walkState) decode(h []byte, start int64) (*tarHeader, error) {
+	if !bytes.Equal(h[257:262], []byte("ustar")) {
+		return nil, &tarFormatError{fmt.Sprintf("tar entry %q (header at byte %d of the uncompressed stream) has no \"ustar\" magic: an old v7 tar header, which apk-tools 2.14 refuses (\"package file format error\")", cString(h[0:100]), start)}
+	}
+	e := &tarHeader{start: start, typeflag: h[156], name: cString(h[0:100])}
+	for _, f := range numericFields {
+		v, ok := headerOctal(h[f.off : f.off+f.size])
+		if !ok {
+			return nil, &tarFormatError{numericFieldMessage(h, f.name, f.off, f.size, start)}
+		}
+		switch f.name {
+		case "size":
+			e.size = v
+		case "mode":
+			e.mode = v & 0o7777
+		}
+	}
+	if st.haveLong {
+		e.name = st.longname
+	}
+	if h[345] != 0 && e.typeflag != 'x' && e.typeflag != 'g' {
+		e.name = cString(h[345:500]) + "/" + cString(h[0:100])
+	}
+	if st.havePax {
+		if p, ok := paxRecord(st.pax, "path"); ok {
+			e.name = p
+		}
+		if l, ok := paxRecord(st.pax, "linkpath"); ok {
+			e.link, e.hasLink = l, true
+		}
+	}
+	e.toskip = (int64(e.size) + 511) &^ 511
+	switch e.typeflag {
+	case '1', '2':
+		if !e.hasLink {
+			e.link, e.hasLink = cString(h[157:257]), true
+		}
+	}
+	return e, nil
+}
+
+// typeModes are the file type bits of each tar type apk-tools extracts.
+var typeModes = map[byte]uint64{'0': sIFREG, '7': sIFREG, '1': sIFREG, '2': sIFLNK, '3': sIFCHR, '4': sIFBLK, '5': sIFDIR, '6': sIFIFO}
+
+// entry applies e's type: a GNU long name or pax header is read for the
+// entries after it, an entry with a file type is handed to fn with its
+// data, and the rest of its data blocks are skipped.
+func (w *tarWalker) entry(st *walkState, e *tarHeader, fn func(e *tarItem, body io.Reader) error) error {
+	switch e.typeflag {
+	case 'L': // GNU long name: names the following entries until one is handed over
+		v, err := w.readExt(int64(e.size), "GNU long name", e.start)
+		if err != nil {
+			return err
+		}
+		st.longname, st.haveLong = cString(v), true
+		e.name = st.longname
+		e.toskip -= int64(e.size)
+	case 'x': // pax extended header for the next entry
+		v, err := w.readExt(int64(e.size), "pax extended header", e.start)
+		if err != nil {
+			return err
+		}
+		st.pax, st.havePax = v, true
+		e.toskip -= int64(e.size)
+	default:
+		e.mode |= typeModes[e.typeflag]
+	}
+	if len(e.name) >= pathMax-10 || (e.hasLink && len(e.link) >= pathMax-10) {
+		return &tarFormatError{fmt.Sprintf("the tar entry at byte %d has a name or link target of %d bytes or more (apk-tools: ENAMETOOLONG)", e.start, pathMax-10)}
+	}
+	if e.mode&sIFMT != 0 {
+		item := &tarItem{name: e.name, typeflag: e.typeflag, mode: uint32(e.mode), size: int64(e.size), offset: e.start}
+		if e.hasLink {
+			item.link = e.link
+		}
+		body := &io.LimitedReader{R: countingReader{w}, N: item.size}
+		if err := fn(item, body); err != nil {
+			return err
+		}
+		if body.N > 0 {
+			if err := w.skip(body.N); err != nil {
+				return w.shortData(err, item.name)
+			}
+		}
+		e.toskip -= item.size
+		st.havePax, st.haveLong = false, false
+	}
+	if e.toskip > 0 {
+		if err := w.skip(e.toskip); err != nil {
+			return w.shortData(err, e.name)
+		}
+	}
+	return nil
 }
 
 // shortData explains a stream that ends inside an entry.

@@ -152,95 +152,130 @@ func dependencyProblem(v string, kind depKind) string {
 	if v == "" {
 		return ""
 	}
-	at := func(i int) byte {
-		if i < len(v) {
-			return v[i]
-		}
-		return 0
-	}
-	skipSpace := func(i int) int {
-		for i < len(v) && isSpace(v[i]) {
-			i++
-		}
-		return i
-	}
-	p := 0
+	d := &depScan{v: v}
 	for {
 		for {
-			start := p
-			for p < len(v) && !isSpace(v[p]) && v[p] != ':' && v[p] != '(' && v[p] != ',' && v[p] != '|' {
-				p++
+			name, problem := d.nameArch()
+			if problem != "" {
+				return problem
 			}
-			name := v[start:p]
-			if name == "" {
-				return "has a missing package name, or garbage where a package name is expected (a trailing or doubled comma?)"
-			}
-			if reason := dpkgNameProblem(name); reason != "" {
-				return fmt.Sprintf("has an invalid package name %q: %s", clip(name), reason)
-			}
-			if at(p) == ':' {
-				p++
-				astart := p
-				for p < len(v) && !isSpace(v[p]) && v[p] != '(' && v[p] != ',' && v[p] != '|' {
-					p++
-				}
-				arch := v[astart:p]
-				if arch == "" {
-					return fmt.Sprintf("has a missing architecture name after %q", clip(name+":"))
-				}
-				if reason := dpkgArchNameProblem(arch); reason != "" {
-					return fmt.Sprintf("refers to %q with an invalid architecture name %q: %s", clip(name), clip(arch), reason)
+			d.skipSpace()
+			if d.at() == '(' {
+				if problem := d.relation(name); problem != "" {
+					return problem
 				}
 			}
-			p = skipSpace(p)
-			if at(p) == '(' {
-				p = skipSpace(p + 1)
-				switch c1 := at(p); c1 {
-				case '<', '>':
-					p++
-					switch c2 := at(p); {
-					case c2 == '=' || c2 == c1:
-						p++
-					case c2 == '<' || c2 == '>':
-						return fmt.Sprintf("refers to %q with the bad version relation %c%c", clip(name), c1, c2)
-					}
-				case '=':
-					p++
-				}
-				p = skipSpace(p)
-				vstart := p
-				for p < len(v) && v[p] != ')' && v[p] != '(' && !isSpace(v[p]) {
-					p++
-				}
-				version := v[vstart:p]
-				p = skipSpace(p)
-				switch {
-				case p == len(v):
-					return fmt.Sprintf("refers to %q with an unterminated version (no ')')", clip(name))
-				case v[p] != ')':
-					return fmt.Sprintf("refers to %q with a version followed by %q instead of ')'", clip(name), v[p])
-				}
-				if reason := versionSyntaxProblem(version); reason != "" {
-					return fmt.Sprintf("refers to %q with the version %q: %s", clip(name), clip(version), reason)
-				}
-				p = skipSpace(p + 1)
-			}
-			if p == len(v) || v[p] == ',' {
+			if d.p == len(v) || v[d.p] == ',' {
 				break
 			}
-			if v[p] != '|' {
+			if v[d.p] != '|' {
 				return fmt.Sprintf("has a syntax error after the reference to %q", clip(name))
 			}
 			if kind != depNormal {
 				return "has alternatives ('|'), which are not allowed in this field"
 			}
-			p = skipSpace(p + 1)
+			d.p++
+			d.skipSpace()
 		}
-		if p == len(v) {
+		if d.p == len(v) {
 			return ""
 		}
-		p = skipSpace(p + 1)
+		d.p++
+		d.skipSpace()
 	}
+}
+
+// depScan reads a relationship field from position p on, as dpkg's
+// parsedb relation parser does.
+type depScan struct {
+	v string
+	p int
+}
+
+// at is the byte at p, or 0 at the end.
+func (d *depScan) at() byte {
+	if d.p < len(d.v) {
+		return d.v[d.p]
+	}
+	return 0
+}
+
+func (d *depScan) skipSpace() {
+	for d.p < len(d.v) && isSpace(d.v[d.p]) {
+		d.p++
+	}
+}
+
+// nameArch reads a package name and its optional ":arch", returning the
+// name or what is wrong with them.
+func (d *depScan) nameArch() (name, problem string) {
+	v := d.v
+	start := d.p
+	for d.p < len(v) && !isSpace(v[d.p]) && v[d.p] != ':' && v[d.p] != '(' && v[d.p] != ',' && v[d.p] != '|' {
+		d.p++
+	}
+	name = v[start:d.p]
+	if name == "" {
+		return "", "has a missing package name, or garbage where a package name is expected (a trailing or doubled comma?)"
+	}
+	if reason := dpkgNameProblem(name); reason != "" {
+		return "", fmt.Sprintf("has an invalid package name %q: %s", clip(name), reason)
+	}
+	if d.at() != ':' {
+		return name, ""
+	}
+	d.p++
+	astart := d.p
+	for d.p < len(v) && !isSpace(v[d.p]) && v[d.p] != '(' && v[d.p] != ',' && v[d.p] != '|' {
+		d.p++
+	}
+	arch := v[astart:d.p]
+	if arch == "" {
+		return "", fmt.Sprintf("has a missing architecture name after %q", clip(name+":"))
+	}
+	if reason := dpkgArchNameProblem(arch); reason != "" {
+		return "", fmt.Sprintf("refers to %q with an invalid architecture name %q: %s", clip(name), clip(arch), reason)
+	}
+	return name, ""
+}
+
+// relation reads "(op version)" at p for the reference to name, returning
+// what is wrong with it.
+func (d *depScan) relation(name string) string {
+	v := d.v
+	d.p++
+	d.skipSpace()
+	switch c1 := d.at(); c1 {
+	case '<', '>':
+		d.p++
+		switch c2 := d.at(); {
+		case c2 == '=' || c2 == c1:
+			d.p++
+		case c2 == '<' || c2 == '>':
+			return fmt.Sprintf("refers to %q with the bad version relation %c%c", clip(name), c1, c2)
+		}
+	case '=':
+		d.p++
+	}
+	d.skipSpace()
+	vstart := d.p
+	for d.p < len(v) && v[d.p] != ')' && v[d.p] != '(' && !isSpace(v[d.p]) {
+		d.p++
+	}
+	version := v[vstart:d.p]
+	d.skipSpace()
+	switch {
+	case d.p == len(v):
+		return fmt.Sprintf("refers to %q with an unterminated version (no ')')", clip(name))
+	case v[d.p] != ')':
+		return fmt.Sprintf("refers to %q with a version followed by %q instead of ')'", clip(name), v[d.p])
+	}
+	if reason := versionSyntaxProblem(version); reason != "" {
+		return fmt.Sprintf("refers to %q with the version %q: %s", clip(name), clip(version), reason)
+	}
+	d.p++
+	d.skipSpace()
+	return ""
 }
 
 // conffilesProblem checks a Conffiles field the way dpkg's f_conffiles

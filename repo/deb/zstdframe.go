@@ -81,7 +81,23 @@ func zstdFrameEnd(r io.ReaderAt, size, maxOut int64) (int64, string, error) {
 			return 0, zstdReasonTooBig, nil
 		}
 	}
-	pos += fcsLen
+	pos, reason, err := zstdBlocksEnd(r, pos+fcsLen, size)
+	if reason != "" || err != nil {
+		return 0, reason, err
+	}
+	if desc&0x04 != 0 { // content checksum
+		pos += 4
+		if pos > size {
+			return 0, zstdReasonTruncated, nil
+		}
+	}
+	return pos, "", nil
+}
+
+// zstdBlocksEnd walks the blocks of a zstd frame from pos (the end of its
+// header) to the end of its last block, which it returns, with a reason
+// when the blocks are cut short or malformed.
+func zstdBlocksEnd(r io.ReaderAt, pos, size int64) (int64, string, error) {
 	for {
 		var bh [3]byte
 		if pos+3 > size {
@@ -108,14 +124,7 @@ func zstdFrameEnd(r io.ReaderAt, size, maxOut int64) (int64, string, error) {
 			return 0, zstdReasonTruncated, nil
 		}
 		if last {
-			break
+			return pos, "", nil
 		}
 	}
-	if desc&0x04 != 0 { // content checksum
-		pos += 4
-		if pos > size {
-			return 0, zstdReasonTruncated, nil
-		}
-	}
-	return pos, "", nil
 }

@@ -99,104 +99,134 @@ type hdrBlob struct {
 // entry and the rule.
 func parseHeader(b []byte, which string, regionTag uint32, exact bool) (*hdrBlob, error) {
 	il := binary.BigEndian.Uint32(b[8:12])
-	dl := binary.BigEndian.Uint32(b[12:16])
-	index := b[headerIntro : headerIntro+indexEntry*uint64(il)]
-	data := b[headerIntro+indexEntry*uint64(il):]
-	bad := func(format string, args ...any) error {
-		return repo.BadPackage(which + " header: " + fmt.Sprintf(format, args...) +
-			" (rpm refuses to read this header; the file is corrupt or was made by a broken tool)")
-	}
-	ent := func(i uint32) (tag, typ uint32, off int32, cnt uint32) {
-		e := index[i*indexEntry:]
-		return binary.BigEndian.Uint32(e), binary.BigEndian.Uint32(e[4:]),
-			int32(binary.BigEndian.Uint32(e[8:])), binary.BigEndian.Uint32(e[12:])
-	}
+	p := &hdrParse{b: b, which: which, il: il, dl: binary.BigEndian.Uint32(b[12:16]),
+		index: b[headerIntro : headerIntro+indexEntry*uint64(il)], data: b[headerIntro+indexEntry*uint64(il):]}
 	h := &hdrBlob{which: which}
-
-	// hdrblobVerifyRegion.
 	if il < 1 {
-		return nil, bad("it has no entries")
+		return nil, p.bad("it has no entries")
 	}
-	rdl := dl
-	first := uint32(0)
-	if tag, typ, off, cnt := ent(0); tag == regionTag {
-		if typ != typeBin || cnt != indexEntry {
-			return nil, bad("region tag %d has type %s and count %d, rpm wants BIN and 16", tag, typeName(typ), cnt)
-		}
-		// rpm checks only that the trailer ends inside the data: a small
-		// negative offset reads it from the end of the index.
-		if int64(off)+indexEntry < 0 || int64(off)+indexEntry > int64(dl) {
-			return nil, bad("region tag %d points outside the data (offset %d)", tag, off)
-		}
-		at := int64(headerIntro) + indexEntry*int64(il) + int64(off)
-		trailer := b[at : at+indexEntry]
-		ttag := binary.BigEndian.Uint32(trailer)
-		ttyp := binary.BigEndian.Uint32(trailer[4:])
-		toff := -int64(int32(binary.BigEndian.Uint32(trailer[8:])))
-		tcnt := binary.BigEndian.Uint32(trailer[12:])
-		if regionTag == regionSignatures && ttag == regionImage {
-			ttag = regionSignatures // very old packages; rpm fixes this up too
-		}
-		if ttag != regionTag || ttyp != typeBin || tcnt != indexEntry {
-			return nil, bad("region trailer is tag %d type %s count %d, rpm wants tag %d BIN 16", ttag, typeName(ttyp), tcnt, regionTag)
-		}
-		ril := toff / indexEntry
-		rdl = uint32(int64(off) + indexEntry)
-		if toff%indexEntry != 0 || ril < 0 || ril > int64(il) {
-			return nil, bad("region claims %d entries of %d", ril, il)
-		}
-		if exact && (ril != int64(il) || rdl != dl) {
-			return nil, bad("region covers %d entries and %d bytes, the header has %d and %d", ril, rdl, il, dl)
-		}
-		h.region = regionTag
-		h.inRegion = int(ril) - 1
-		first = 1
+	rdl, first, err := p.region(h, regionTag, exact)
+	if err != nil {
+		return nil, err
 	}
-
-	// hdrblobVerifyInfo.
-	typechk := h.region == regionImmutable
-	end := uint32(0)
-	h.entries = make([]hdrEntry, 0, il-first)
-	for i := first; i < il; i++ {
-		tag, typ, off, cnt := ent(i)
-		badEntry := func(rule string, args ...any) error {
-			return bad("entry %d (tag %d, %s, offset %d, count %d) %s", i, tag, typeName(typ), off, cnt, fmt.Sprintf(rule, args...))
-		}
-		switch {
-		case off >= 0 && end > uint32(off):
-			return nil, badEntry("overlaps the data of the entry before it (rpm wants entries in data order)")
-		case tag < minTag:
-			return nil, badEntry("has a tag below %d", minTag)
-		case typ > typeI18N:
-			return nil, badEntry("has an unknown data type")
-		case cnt < 1 || cnt > dl:
-			return nil, badEntry("has a count out of range")
-		case uint32(off)&(typeAlign[typ]-1) != 0:
-			return nil, badEntry("is not aligned to %d bytes", typeAlign[typ])
-		case off < 0 || uint32(off) > dl:
-			return nil, badEntry("points outside the header data")
-		case typ != typeBin && cnt > maxArrayCount:
-			return nil, badEntry("has more than %d elements", maxArrayCount)
-		}
-		if typechk {
-			if want := knownType(tag); want != typeNull && want != typ && !(isStringType(want) && isStringType(typ)) {
-				return nil, badEntry("has type %s, rpm defines tag %d as %s", typeName(typ), tag, typeName(want))
-			}
-		}
-		n, ok := dataLength(typ, data[off:], cnt)
-		if !ok || n == 0 {
-			return nil, badEntry("runs past the end of the header data")
-		}
-		end = uint32(off) + n
-		if h.region != 0 && end > rdl-indexEntry && uint32(off) < rdl {
-			return nil, badEntry("overlaps the region trailer")
-		}
-		h.entries = append(h.entries, hdrEntry{tag: tag, typ: typ, count: cnt, data: data[off:end]})
+	if err := p.verifyInfo(h, first, rdl); err != nil {
+		return nil, err
 	}
 	if h.region == 0 {
 		h.inRegion = len(h.entries)
 	}
 	return h, nil
+}
+
+// hdrParse is one header being checked: its bytes, index and data, and the
+// counts of its intro.
+type hdrParse struct {
+	b           []byte
+	which       string
+	il, dl      uint32
+	index, data []byte
+}
+
+// bad is a refusal of the header, as rpm refuses it.
+func (p *hdrParse) bad(format string, args ...any) error {
+	return repo.BadPackage(p.which + " header: " + fmt.Sprintf(format, args...) +
+		" (rpm refuses to read this header; the file is corrupt or was made by a broken tool)")
+}
+
+// ent returns index entry i.
+func (p *hdrParse) ent(i uint32) (tag, typ uint32, off int32, cnt uint32) {
+	e := p.index[i*indexEntry:]
+	return binary.BigEndian.Uint32(e), binary.BigEndian.Uint32(e[4:]),
+		int32(binary.BigEndian.Uint32(e[8:])), binary.BigEndian.Uint32(e[12:])
+}
+
+// region checks the header's region tag, when its first entry is one, as
+// rpm's hdrblobVerifyRegion does, and records it in h. It returns the data
+// length the region covers and the index of the first entry after it.
+func (p *hdrParse) region(h *hdrBlob, regionTag uint32, exact bool) (rdl, first uint32, err error) {
+	il, dl := p.il, p.dl
+	tag, typ, off, cnt := p.ent(0)
+	if tag != regionTag {
+		return dl, 0, nil
+	}
+	if typ != typeBin || cnt != indexEntry {
+		return 0, 0, p.bad("region tag %d has type %s and count %d, rpm wants BIN and 16", tag, typeName(typ), cnt)
+	}
+	// rpm checks only that the trailer ends inside the data: a small
+	// negative offset reads it from the end of the index.
+	if int64(off)+indexEntry < 0 || int64(off)+indexEntry > int64(dl) {
+		return 0, 0, p.bad("region tag %d points outside the data (offset %d)", tag, off)
+	}
+	at := int64(headerIntro) + indexEntry*int64(il) + int64(off)
+	trailer := p.b[at : at+indexEntry]
+	ttag := binary.BigEndian.Uint32(trailer)
+	ttyp := binary.BigEndian.Uint32(trailer[4:])
+	toff := -int64(int32(binary.BigEndian.Uint32(trailer[8:])))
+	tcnt := binary.BigEndian.Uint32(trailer[12:])
+	if regionTag == regionSignatures && ttag == regionImage {
+		ttag = regionSignatures // very old packages; rpm fixes this up too
+	}
+	if ttag != regionTag || ttyp != typeBin || tcnt != indexEntry {
+		return 0, 0, p.bad("region trailer is tag %d type %s count %d, rpm wants tag %d BIN 16", ttag, typeName(ttyp), tcnt, regionTag)
+	}
+	ril := toff / indexEntry
+	rdl = uint32(int64(off) + indexEntry)
+	if toff%indexEntry != 0 || ril < 0 || ril > int64(il) {
+		return 0, 0, p.bad("region claims %d entries of %d", ril, il)
+	}
+	if exact && (ril != int64(il) || rdl != dl) {
+		return 0, 0, p.bad("region covers %d entries and %d bytes, the header has %d and %d", ril, rdl, il, dl)
+	}
+	h.region = regionTag
+	h.inRegion = int(ril) - 1
+	return rdl, 1, nil
+}
+
+// verifyInfo checks the index entries from first on as rpm's
+// hdrblobVerifyInfo does (and their types in an immutable region, as
+// hdrchkTagType) and appends them to h.entries; rdl is the data length the
+// region covers.
+func (p *hdrParse) verifyInfo(h *hdrBlob, first, rdl uint32) error {
+	typechk := h.region == regionImmutable
+	end, dl := uint32(0), p.dl
+	h.entries = make([]hdrEntry, 0, p.il-first)
+	for i := first; i < p.il; i++ {
+		tag, typ, off, cnt := p.ent(i)
+		badEntry := func(rule string, args ...any) error {
+			return p.bad("entry %d (tag %d, %s, offset %d, count %d) %s", i, tag, typeName(typ), off, cnt, fmt.Sprintf(rule, args...))
+		}
+		switch {
+		case off >= 0 && end > uint32(off):
+			return badEntry("overlaps the data of the entry before it (rpm wants entries in data order)")
+		case tag < minTag:
+			return badEntry("has a tag below %d", minTag)
+		case typ > typeI18N:
+			return badEntry("has an unknown data type")
+		case cnt < 1 || cnt > dl:
+			return badEntry("has a count out of range")
+		case uint32(off)&(typeAlign[typ]-1) != 0:
+			return badEntry("is not aligned to %d bytes", typeAlign[typ])
+		case off < 0 || uint32(off) > dl:
+			return badEntry("points outside the header data")
+		case typ != typeBin && cnt > maxArrayCount:
+			return badEntry("has more than %d elements", maxArrayCount)
+		}
+		if typechk {
+			if want := knownType(tag); want != typeNull && want != typ && !(isStringType(want) && isStringType(typ)) {
+				return badEntry("has type %s, rpm defines tag %d as %s", typeName(typ), tag, typeName(want))
+			}
+		}
+		n, ok := dataLength(typ, p.data[off:], cnt)
+		if !ok || n == 0 {
+			return badEntry("runs past the end of the header data")
+		}
+		end = uint32(off) + n
+		if h.region != 0 && end > rdl-indexEntry && uint32(off) < rdl {
+			return badEntry("overlaps the region trailer")
+		}
+		h.entries = append(h.entries, hdrEntry{tag: tag, typ: typ, count: cnt, data: p.data[off:end]})
+	}
+	return nil
 }
 
 // encodeEntries writes a header structure holding entries, sorted by tag,
