@@ -164,3 +164,16 @@ func TestSharedKeys(t *testing.T) {
 		t.Errorf("node a's ring after node b generated %s: %v", fpr, fps)
 	}
 }
+
+// TestDeployConfig: the cluster example's config (deploy/cluster) loads
+// strictly and chooses PostgreSQL and S3.
+func TestDeployConfig(t *testing.T) {
+	t.Setenv(databaseURLEnv, "postgres://pier@db.internal/pier")
+	cfg, err := loadConfig("../../deploy/cluster/pier.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Catalog.kind() != "postgres" || cfg.Storage.Type != "s3" {
+		t.Errorf("catalog %s, storage %s", cfg.Catalog.kind(), cfg.Storage.Type)
+	}
+}
