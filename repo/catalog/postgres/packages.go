@@ -195,9 +195,15 @@ func (d *DB) PackageKeys(ctx context.Context, target int64) ([]repo.Package, err
 
 // LivePackageIDs implements repo.PackageReader.
 func (d *DB) LivePackageIDs(ctx context.Context, target int64) ([]int64, error) {
-	ids, err := column[int64](ctx, d.pool, `SELECT id FROM packages WHERE target_id = $1 AND removed IS NULL ORDER BY id`, target)
-	if err != nil {
+	// One array instead of a row per id: a 100,000-package target's ids
+	// arrive in a fraction of the time.
+	var ids []int64
+	if err := d.pool.QueryRow(ctx, `SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM packages
+		WHERE target_id = $1 AND removed IS NULL`, target).Scan(&ids); err != nil {
 		return nil, fmt.Errorf("list package ids: %w", err)
+	}
+	if len(ids) == 0 {
+		return nil, nil
 	}
 	return ids, nil
 }
