@@ -177,3 +177,23 @@ func TestDeployConfig(t *testing.T) {
 		t.Errorf("catalog %s, storage %s", cfg.Catalog.kind(), cfg.Storage.Type)
 	}
 }
+
+// TestRequireDataDirPostgres: with a PostgreSQL catalog a node's data
+// directory has no catalog.db and is still one (pier import, pier keys …
+// work on it); with SQLite it must hold catalog.db.
+func TestRequireDataDirPostgres(t *testing.T) {
+	dir := t.TempDir()
+	cfg := &Config{DataDir: dir}
+	t.Setenv(databaseURLEnv, "")
+	if err := requireDataDir(cfg, where{}); err == nil {
+		t.Error("a SQLite data directory without catalog.db was accepted")
+	}
+	t.Setenv(databaseURLEnv, "postgres://pier@db/pier")
+	if err := requireDataDir(cfg, where{}); err != nil {
+		t.Errorf("a PostgreSQL node's data directory: %v", err)
+	}
+	cfg.DataDir = filepath.Join(dir, "missing")
+	if err := requireDataDir(cfg, where{}); err == nil {
+		t.Error("a missing data directory was accepted")
+	}
+}

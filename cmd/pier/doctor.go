@@ -91,7 +91,7 @@ func (d *doctor) run(ctx context.Context, cmd *cobra.Command, deep bool) {
 		return
 	}
 	d.ok("config: %s", w)
-	if err := requireDataDir(cfg.DataDir, w); err != nil {
+	if err := requireDataDir(cfg, w); err != nil {
 		d.fail("%v", err)
 		return
 	}
