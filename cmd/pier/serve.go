@@ -132,7 +132,7 @@ func newServing(ctx context.Context, a *app, adminToken string, log *slog.Logger
 	}
 	var ms []*mirror.Mirror
 	for _, mc := range cfg.Mirrors {
-		m, err := openMirror(ctx, cfg, mc)
+		m, err := openMirror(ctx, cfg, mc, a.cat)
 		if err != nil {
 			return nil, err
 		}
@@ -364,7 +364,7 @@ func (st *serving) prepareReload(ctx context.Context, cfg *Config) (*reloadPlan,
 		return nil, err
 	}
 	for _, mc := range cfg.Mirrors {
-		m, err := openMirror(ctx, cfg, mc)
+		m, err := openMirror(ctx, cfg, mc, st.a.cat)
 		if err != nil {
 			return nil, err
 		}
