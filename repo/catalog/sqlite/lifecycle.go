@@ -132,6 +132,9 @@ func (d *DB) RemovePackages(ctx context.Context, target int64, ids []int64) erro
 		return fmt.Errorf("remove packages: %w", err)
 	}
 	defer tx.Rollback()
+	if err := refuseFrozen(ctx, tx, target, "removal"); err != nil {
+		return err
+	}
 	now := d.now().UnixNano()
 	removed := int64(0)
 	for _, c := range chunks(ids, 500) {
@@ -167,6 +170,9 @@ func (d *DB) SetLivePackages(ctx context.Context, target int64, ids []int64) err
 		return fmt.Errorf("restore packages: %w", err)
 	}
 	defer tx.Rollback()
+	if err := refuseFrozen(ctx, tx, target, "rollback"); err != nil {
+		return err
+	}
 	want := map[int64]bool{}
 	for _, id := range ids {
 		want[id] = true
@@ -231,7 +237,8 @@ func (d *DB) SetLivePackages(ctx context.Context, target int64, ids []int64) err
 func (d *DB) LiveElsewhere(ctx context.Context, target int64, sums []string) (map[string]bool, error) {
 	out := map[string]bool{}
 	for _, c := range chunks(sums, 500) {
-		found, err := column[string](ctx, d.db, `SELECT DISTINCT sha256 FROM packages WHERE target_id != ? AND removed IS NULL AND sha256 IN (`+
+		found, err := column[string](ctx, d.db, `SELECT DISTINCT sha256 FROM packages WHERE target_id != ? AND removed IS NULL
+			AND target_id NOT IN (SELECT target_id FROM frozen_targets) AND sha256 IN (`+
 			placeholders(len(c))+`)`, append([]any{target}, anys(c)...)...)
 		if err != nil {
 			return nil, fmt.Errorf("find references: %w", err)
