@@ -1,0 +1,73 @@
+package deb
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/pierhq/pier/repo"
+	"github.com/pierhq/pier/repo/deb/debtest"
+)
+
+func TestDescribe(t *testing.T) {
+	f := New(Config{})
+	b := build(t, debtest.Options{Package: "hello", Version: "1:2.0-1", Arch: "amd64",
+		Description: "says hello\n a longer text\n .\n second paragraph",
+		Depends:     "libc6 (>= 2.36), foo | bar",
+		Fields: []debtest.Field{{Name: "Homepage", Value: "https://example.org/hello"},
+			{Name: "Conflicts", Value: "oldhello"}, {Name: "Provides", Value: "greeter"}},
+		Files: map[string][]byte{"usr/bin/hello": []byte("x"), "usr/share/doc/hello/copyright": []byte("c")}})
+	p := ingest(t, f, "main", b)
+	d, err := f.Describe(&p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel := map[string][]string{}
+	for _, r := range d.Relations {
+		rel[r.Kind] = r.Entries
+	}
+	for _, c := range []struct{ what, got, want string }{
+		{"summary", d.Summary, "says hello"},
+		{"description", d.Description, "a longer text\n\nsecond paragraph"},
+		{"maintainer", d.Maintainer, "Pier Test <test@example.org>"},
+		{"homepage", d.Homepage, "https://example.org/hello"},
+		{"depends", strings.Join(rel["Depends"], ";"), "libc6 (>= 2.36);foo | bar"},
+		{"conflicts", strings.Join(rel["Conflicts"], ";"), "oldhello"},
+		{"provides", strings.Join(rel["Provides"], ";"), "greeter"},
+		{"files", strings.Join(d.Files, ";"), "/usr/bin/hello;/usr/share/doc/hello/copyright"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %q, want %q", c.what, c.got, c.want)
+		}
+	}
+	if d.InstalledSize != 1024 || !d.FilesKnown {
+		t.Errorf("installed size %d, files known %v; want 1024, true", d.InstalledSize, d.FilesKnown)
+	}
+	if got := f.InstallCommand(&p); got != "sudo apt-get install hello=1:2.0-1" {
+		t.Errorf("install command %q", got)
+	}
+}
+
+func TestDescribeLegacyAndCorrupt(t *testing.T) {
+	f := New(Config{})
+	m := Meta{Source: "hello", Head: "Package: hello\nVersion: 1\n", Tail: "Description: hi\n", Legacy: true}
+	enc, err := m.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := f.Describe(&repo.Package{Name: "hello", Meta: enc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.FilesKnown || d.FilesNote == "" || d.Summary != "hi" {
+		t.Errorf("legacy meta: files known %v, note %q, summary %q", d.FilesKnown, d.FilesNote, d.Summary)
+	}
+	for _, bad := range [][]byte{nil, []byte("deb9 x"), []byte("deb2 s - - 999 0\nPackage")} {
+		if _, err := f.Describe(&repo.Package{Meta: bad}); err == nil {
+			t.Errorf("Describe(%q) = nil error", bad)
+		}
+	}
+	if slices.Contains(relationFields, "Description") {
+		t.Error("Description listed as a relation")
+	}
+}
