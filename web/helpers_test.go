@@ -232,7 +232,9 @@ func (s tokenStore) Tokens(ctx context.Context) ([]auth.Token, error) {
 	return out, nil
 }
 
-func (s tokenStore) DeleteToken(ctx context.Context, name string) error { return s.cat.DeleteToken(ctx, name) }
+func (s tokenStore) DeleteToken(ctx context.Context, name string) error {
+	return s.cat.DeleteToken(ctx, name)
+}
 
 func (s tokenStore) TouchToken(ctx context.Context, name string, at time.Time) error {
 	return s.cat.TouchToken(ctx, name, at)
