@@ -210,9 +210,10 @@ func (s *Service) DiffGenerations(ctx context.Context, t Target, from, to int64)
 }
 
 // SetupText returns the lines that add t to a client, as GET /setup
-// answers them: info's Components are filled from t's packages (["main"]
-// when it has none). A target whose format writes no setup is an error
-// wrapping ErrNotFound.
+// answers them. When info.Components is empty it is filled from t's
+// packages, in upload order (["main"] when it has none); a caller that
+// holds t's package list passes its components instead. A target whose
+// format writes no setup is an error wrapping ErrNotFound.
 func (s *Service) SetupText(ctx context.Context, t Target, info SetupInfo) (string, error) {
 	spec, err := s.d.spec(t.Distro)
 	if err != nil {
@@ -222,21 +223,21 @@ func (s *Service) SetupText(ctx context.Context, t Target, info SetupInfo) (stri
 	if !ok {
 		return "", fmt.Errorf("no setup instructions for %s targets: %w", spec.Format.Name(), ErrNotFound)
 	}
-	ps, err := s.PackageKeys(ctx, t)
-	if err != nil {
-		return "", err
-	}
-	// In upload order, as /setup lists them (Catalog.Packages' id order).
-	slices.SortFunc(ps, func(a, b Package) int { return cmp.Compare(a.ID, b.ID) })
-	var comps []string
-	for _, p := range ps {
-		if !slices.Contains(comps, p.Component) {
-			comps = append(comps, p.Component)
+	if len(info.Components) == 0 {
+		ps, err := s.PackageKeys(ctx, t)
+		if err != nil {
+			return "", err
+		}
+		// In upload order, as /setup lists them (Catalog.Packages' id order).
+		slices.SortFunc(ps, func(a, b Package) int { return cmp.Compare(a.ID, b.ID) })
+		for _, p := range ps {
+			if !slices.Contains(info.Components, p.Component) {
+				info.Components = append(info.Components, p.Component)
+			}
 		}
 	}
-	info.Components = []string{"main"}
-	if len(comps) > 0 {
-		info.Components = comps
+	if len(info.Components) == 0 {
+		info.Components = []string{"main"}
 	}
 	return sw.Setup(t, info), nil
 }

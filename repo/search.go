@@ -2,10 +2,11 @@ package repo
 
 import "context"
 
-// SearchEntry is what the search index records for one package row: the
-// paths it installs (Details.Files).
+// SearchEntry is what the search index records for one package row: its
+// name and the paths it installs (Details.Files; none when unknown).
 type SearchEntry struct {
 	PackageID int64
+	Name      string
 	Files     []string
 }
 
@@ -50,8 +51,8 @@ type SearchIndex interface {
 	// nothing changes. Entries of rows that are gone are ignored.
 	IndexSearch(ctx context.Context, upTo int64, entries []SearchEntry) error
 	// SearchNames returns the live packages of targets whose name contains
-	// q (ASCII case-insensitively), names that start with q first, then by
-	// name, target id and id.
+	// q (ASCII case-insensitively) and was indexed (IndexSearch), names
+	// that start with q first, then by name, target id and id.
 	SearchNames(ctx context.Context, q string, targets []int64, limit int) ([]SearchHit, error)
 	// SearchFiles returns the live packages of targets that install path
 	// (exactly), or, when path ends in "/", any path under it; by path,

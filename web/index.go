@@ -55,20 +55,21 @@ func (x *indexer) catchUp(ctx context.Context, limit int) (bool, error) {
 			if r.Target.Removed() {
 				continue
 			}
+			e := repo.SearchEntry{PackageID: r.Package.ID, Name: r.Package.Name}
 			d, err := x.svc.Describe(r.Target, &r.Package)
 			switch {
 			case errors.Is(err, repo.ErrNotFound), errors.Is(err, repo.ErrInvalid):
-				continue // a format that cannot describe, a distro no longer configured
+				// A format that cannot describe, a distro no longer
+				// configured: searchable by name only.
 			case err != nil:
 				// One undecodable row must not stop the index: it is
 				// logged and left out of search by file.
 				x.log.Warn("web: describe a package for search", "target", r.Target.String(), "package", r.Package.Name,
 					"id", r.Package.ID, "err", err)
-				continue
+			default:
+				e.Files = d.Files
 			}
-			if len(d.Files) > 0 {
-				entries = append(entries, repo.SearchEntry{PackageID: r.Package.ID, Files: d.Files})
-			}
+			entries = append(entries, e)
 		}
 		upTo := rows[len(rows)-1].Package.ID
 		if err := x.search.IndexSearch(ctx, upTo, entries); err != nil {

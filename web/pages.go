@@ -206,43 +206,42 @@ func (s *Server) targetData(r *http.Request, v *viewer, ti *repo.TargetInfo, f p
 	t := ti.Target
 	p := &targetPage{T: ti, Filter: f, Private: s.d.Auth != nil && s.d.Auth.Private(t), Audit: s.seesAudit(v),
 		Publish: v.p.Allows(auth.Publish, t)}
+	ks, err := s.keys.get(ctx, ti)
+	if err != nil {
+		return nil, err
+	}
 	if ti.Current != nil {
 		setup, err := s.d.Service.SetupText(ctx, t, repo.SetupInfo{BaseURL: s.baseURL(r), Fingerprint: first(s.d.Fingerprints),
-			Fingerprints: s.d.Fingerprints, Private: p.Private})
+			Fingerprints: s.d.Fingerprints, Private: p.Private, Components: ks.comps})
 		if err != nil && !errors.Is(err, repo.ErrNotFound) {
 			return nil, err
 		}
 		p.Setup = setup
 	}
-	ps, err := s.d.Service.PackageKeys(ctx, t)
-	if err != nil {
-		return nil, err
-	}
-	p.All = len(ps)
+	p.All, p.Archs = len(ks.pkgs), ks.archs
 	name := strings.ToLower(f.Name)
-	kept := ps[:0]
-	for _, pk := range ps {
-		if !slices.Contains(p.Archs, pk.Arch) {
-			p.Archs = append(p.Archs, pk.Arch)
-		}
+	var kept []*repo.Package
+	for i := range ks.pkgs {
+		pk := &ks.pkgs[i]
 		if (name == "" || strings.Contains(strings.ToLower(pk.Name), name)) && (f.Arch == "" || pk.Arch == f.Arch) {
 			kept = append(kept, pk)
 		}
 	}
-	slices.Sort(p.Archs)
-	byName := func(a, b repo.Package) int {
+	byName := func(a, b *repo.Package) int {
 		return cmp.Or(strings.Compare(a.Name, b.Name), s.d.Service.Compare(t, a.Version, b.Version), strings.Compare(a.Arch, b.Arch))
 	}
 	order := byName
 	switch f.Sort {
 	case "version":
-		order = func(a, b repo.Package) int { return cmp.Or(s.d.Service.Compare(t, a.Version, b.Version), byName(a, b)) }
+		order = func(a, b *repo.Package) int {
+			return cmp.Or(s.d.Service.Compare(t, a.Version, b.Version), byName(a, b))
+		}
 	case "uploaded":
-		order = func(a, b repo.Package) int { return cmp.Or(a.Uploaded.Compare(b.Uploaded), byName(a, b)) }
+		order = func(a, b *repo.Package) int { return cmp.Or(a.Uploaded.Compare(b.Uploaded), byName(a, b)) }
 	}
 	if f.Desc {
 		asc := order
-		order = func(a, b repo.Package) int { return asc(b, a) }
+		order = func(a, b *repo.Package) int { return asc(b, a) }
 	}
 	p.Total = len(kept)
 	size := s.cfg.PageSize
@@ -271,20 +270,20 @@ func (s *Server) targetData(r *http.Request, v *viewer, ti *repo.TargetInfo, f p
 		}
 	}
 	for _, pk := range rows {
-		p.Rows = append(p.Rows, packageRow{Package: pk, Uploader: uploaders[pk.SHA256]})
+		p.Rows = append(p.Rows, packageRow{Package: *pk, Uploader: uploaders[pk.SHA256]})
 	}
 	return p, nil
 }
 
 // topK returns the k first elements of ps in order, sorted, reordering ps.
 // A page of 50 out of 10,000 needs a partial selection, not a full sort.
-func topK(ps []repo.Package, k int, order func(a, b repo.Package) int) []repo.Package {
+func topK(ps []*repo.Package, k int, order func(a, b *repo.Package) int) []*repo.Package {
 	if k >= len(ps)/4 {
 		slices.SortFunc(ps, order)
 		return ps[:k]
 	}
 	// A bounded insertion: keep the k smallest seen so far, sorted.
-	best := make([]repo.Package, 0, k+1)
+	best := make([]*repo.Package, 0, k+1)
 	for _, p := range ps {
 		if len(best) == k && order(p, best[k-1]) >= 0 {
 			continue
@@ -467,15 +466,15 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 			for _, t := range s.visible(v, heads) {
 				ids = append(ids, t.ID)
 			}
+			// New uploads are indexed here too, a batch at a time, so a
+			// search right after an upload finds them.
+			more, err := s.index.catchUp(ctx, searchCatchUp)
+			if err != nil {
+				return err
+			}
+			p.Pending = more
 			p.ByFile = strings.HasPrefix(p.Q, "/")
 			if p.ByFile {
-				// New uploads are indexed here too, a batch at a time, so a
-				// search right after an upload finds its files.
-				more, err := s.index.catchUp(ctx, searchCatchUp)
-				if err != nil {
-					return err
-				}
-				p.Pending = more
 				p.Hits, err = s.d.Search.SearchFiles(ctx, p.Q, ids, searchLimit)
 				if err != nil {
 					return err

@@ -73,6 +73,7 @@ type Server struct {
 	pages  *pages
 	assets *assets
 	index  *indexer
+	keys   *keyCache
 	mux    *http.ServeMux
 }
 
@@ -105,7 +106,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, d: d, pages: pg, assets: as, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, d: d, pages: pg, assets: as, mux: http.NewServeMux(), keys: newKeyCache(d.Service, 16)}
 	if d.Search != nil {
 		s.index = &indexer{search: d.Search, svc: d.Service, log: d.Log}
 	}
@@ -120,7 +121,7 @@ func (s *Server) Run(ctx context.Context) {
 	defer t.Stop()
 	for {
 		if s.index != nil {
-			if _, err := s.index.catchUp(ctx, 0); err != nil && ctx.Err() == nil {
+			if err := s.Index(ctx); err != nil && ctx.Err() == nil {
 				s.d.Log.Warn("web: index packages for search", "err", err)
 			}
 		}
@@ -135,6 +136,14 @@ func (s *Server) Run(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// Index indexes, for search by file, every package row recorded since the
+// last call (Run calls it every IndexPoll). Without a search index it does
+// nothing.
+func (s *Server) Index(ctx context.Context) error {
+	_, err := s.index.catchUp(ctx, 0)
+	return err
 }
 
 // Handler returns the web interface in front of next: the pages, the

@@ -74,8 +74,8 @@ func testSearchIndex(t *testing.T, e *env) {
 	files := map[int64][]string{k1.ID: {"/usr/sbin/kamailio", "/usr/lib/kamailio/a.so"}, k2.ID: {"/usr/sbin/kamailio"},
 		ku.ID: {"/usr/bin/kamcmd"}, sec.ID: {"/usr/sbin/kamailio"}}
 	var entries []repo.SearchEntry
-	for id, fs := range files {
-		entries = append(entries, repo.SearchEntry{PackageID: id, Files: fs})
+	for _, p := range all {
+		entries = append(entries, repo.SearchEntry{PackageID: p.ID, Name: p.Name, Files: files[p.ID]})
 	}
 	if err := si.IndexSearch(ctx, ku.ID, entries); err != nil { // up to ku: k1, k2, ku
 		t.Fatal(err)
@@ -83,7 +83,7 @@ func testSearchIndex(t *testing.T, e *env) {
 	if err := si.IndexSearch(ctx, sec.ID, entries); err != nil { // the rest; k1's entries again are ignored
 		t.Fatal(err)
 	}
-	if err := si.IndexSearch(ctx, k1.ID, []repo.SearchEntry{{PackageID: k1.ID, Files: []string{"/late"}}}); err != nil {
+	if err := si.IndexSearch(ctx, k1.ID, []repo.SearchEntry{{PackageID: k1.ID, Name: "late", Files: []string{"/late"}}}); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := si.SearchIndexed(ctx); err != nil || n != sec.ID {
@@ -117,6 +117,10 @@ func testSearchIndex(t *testing.T, e *env) {
 	check("SearchNames(mail) with limit 2", hs, err, "Kamailio-utils 5.8.1 5.8/debian/bookworm", "kamailio 5.8.1 5.8/debian/bookworm")
 	hs, err = si.SearchNames(ctx, "kam", nil, 0)
 	check("SearchNames without targets", hs, err)
+	hs, err = si.SearchNames(ctx, "late", pub, 0)
+	check("SearchNames(late): names below the cursor are ignored", hs, err)
+	hs, err = si.SearchNames(ctx, "k_m", pub, 0)
+	check("SearchNames(k_m): _ is no wildcard", hs, err)
 	hs, err = si.PackagesNamed(ctx, "kamailio", []int64{a, b, c})
 	check("PackagesNamed(kamailio)", hs, err, "kamailio 5.8.1 5.8/debian/bookworm", "kamailio 5.8.2 5.8/debian/trixie",
 		"kamailio 9.9 secret/debian/bookworm")

@@ -11,7 +11,10 @@ import (
 )
 
 // searchSchema is the search index (repo.SearchIndex): the installed
-// paths of every package row, and the cursor up to which rows are indexed.
+// paths of every package row, the distinct package names (search_name_set)
+// in an FTS5 trigram index (search_names: a substring LIKE is answered
+// from the index, not by reading every name), and the cursor up to which
+// rows are indexed.
 // A trigger drops a row's paths when Collect (or a target's removal)
 // deletes the row, so the index never outgrows the catalog.
 const searchSchema = `
@@ -25,6 +28,8 @@ CREATE TABLE IF NOT EXISTS search_state (
 	id INTEGER PRIMARY KEY CHECK (id = 1),
 	indexed INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS search_name_set (name TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE VIRTUAL TABLE IF NOT EXISTS search_names USING fts5(name, tokenize='trigram');
 CREATE TRIGGER IF NOT EXISTS search_files_gone AFTER DELETE ON packages BEGIN
 	DELETE FROM search_files WHERE package_id = OLD.id;
 END;
@@ -95,9 +100,30 @@ func (d *DB) IndexSearch(ctx context.Context, upTo int64, entries []repo.SearchE
 		return fmt.Errorf("index search: %w", err)
 	}
 	defer ins.Close()
+	addName, err := tx.PrepareContext(ctx, `INSERT INTO search_name_set (name) VALUES (?) ON CONFLICT DO NOTHING`)
+	if err != nil {
+		return fmt.Errorf("index search: %w", err)
+	}
+	defer addName.Close()
+	ftsName, err := tx.PrepareContext(ctx, `INSERT INTO search_names (name) VALUES (?)`)
+	if err != nil {
+		return fmt.Errorf("index search: %w", err)
+	}
+	defer ftsName.Close()
 	for _, e := range entries {
 		if e.PackageID <= cur || e.PackageID > upTo {
 			continue
+		}
+		if e.Name != "" {
+			res, err := addName.ExecContext(ctx, e.Name)
+			if err != nil {
+				return fmt.Errorf("index search: name of package %d: %w", e.PackageID, err)
+			}
+			if n, _ := res.RowsAffected(); n > 0 {
+				if _, err := ftsName.ExecContext(ctx, e.Name); err != nil {
+					return fmt.Errorf("index search: name of package %d: %w", e.PackageID, err)
+				}
+			}
 		}
 		for _, f := range e.Files {
 			if _, err := ins.ExecContext(ctx, f, e.PackageID); err != nil {
@@ -140,9 +166,9 @@ func targetList(ids []int64) (string, []any) {
 	return placeholders(len(ids)), args
 }
 
-// SearchNames implements repo.SearchIndex. The names are read from the
-// packages table's live index (target, name, …), so a search reads each
-// listed target's live names once; nothing is kept beside them.
+// SearchNames implements repo.SearchIndex. The trigram index answers
+// LIKE '%q%' (case-insensitive for ASCII); "%" and "_" in q are wildcards
+// to LIKE, so every name is checked against q once more.
 func (d *DB) SearchNames(ctx context.Context, q string, targets []int64, limit int) ([]repo.SearchHit, error) {
 	if len(targets) == 0 || q == "" {
 		return nil, nil
@@ -152,21 +178,24 @@ func (d *DB) SearchNames(ctx context.Context, q string, targets []int64, limit i
 	}
 	ph, ids := targetList(targets)
 	lq := strings.ToLower(q)
-	args := append(append([]any{lq}, ids...), len(lq), lq, limit)
-	rows, err := d.db.QueryContext(ctx, `SELECT `+hitCols+` FROM packages p JOIN targets t ON t.id = p.target_id
-		WHERE p.removed IS NULL AND instr(lower(p.name), ?) > 0 AND p.target_id IN (`+ph+`)
-		ORDER BY substr(lower(p.name), 1, ?) <> ?, p.name, p.target_id, p.id LIMIT ?`, args...)
+	args := append(append([]any{"%" + q + "%"}, ids...), len(lq), lq)
+	rows, err := d.db.QueryContext(ctx, `SELECT `+hitCols+` FROM search_names s
+		CROSS JOIN packages p ON p.name = s.name JOIN targets t ON t.id = p.target_id
+		WHERE s.name LIKE ? AND p.removed IS NULL AND p.target_id IN (`+ph+`)
+		ORDER BY substr(lower(p.name), 1, ?) <> ?, p.name, p.target_id, p.id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("search names: %w", err)
 	}
 	defer rows.Close()
 	var out []repo.SearchHit
-	for rows.Next() {
+	for rows.Next() && len(out) < limit {
 		h, err := scanHit(rows)
 		if err != nil {
 			return nil, fmt.Errorf("search names: %w", err)
 		}
-		out = append(out, h)
+		if strings.Contains(strings.ToLower(h.Package.Name), lq) {
+			out = append(out, h)
+		}
 	}
 	return out, rows.Err()
 }
@@ -188,8 +217,10 @@ func (d *DB) SearchFiles(ctx context.Context, path string, targets []int64, limi
 		cond = `f.path >= ? AND f.path < ?`
 		pargs = []any{path, path[:len(path)-1] + "0"}
 	}
+	// CROSS JOIN keeps search_files the outer loop: the path range, not
+	// the targets' packages, drives the search.
 	rows, err := d.db.QueryContext(ctx, `SELECT `+hitCols+`, f.path FROM search_files f
-		JOIN packages p ON p.id = f.package_id JOIN targets t ON t.id = p.target_id
+		CROSS JOIN packages p ON p.id = f.package_id JOIN targets t ON t.id = p.target_id
 		WHERE `+cond+` AND p.removed IS NULL AND p.target_id IN (`+ph+`)
 		ORDER BY f.path, p.name, p.target_id, p.id LIMIT ?`, append(append(pargs, args...), limit)...)
 	if err != nil {
