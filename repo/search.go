@@ -51,8 +51,11 @@ type SearchIndex interface {
 	// nothing changes. Entries of rows that are gone are ignored.
 	IndexSearch(ctx context.Context, upTo int64, entries []SearchEntry) error
 	// SearchNames returns the live packages of targets whose name contains
-	// q (ASCII case-insensitively) and was indexed (IndexSearch), names
-	// that start with q first, then by name, target id and id.
+	// q (ASCII case-insensitively) and was indexed (IndexSearch): names
+	// that start with q first (in byte order of their lower-case form),
+	// then other names containing q (in byte order among those returned:
+	// when more names match than the limit, which of them come is not
+	// specified), each name's packages by target id and id.
 	SearchNames(ctx context.Context, q string, targets []int64, limit int) ([]SearchHit, error)
 	// SearchFiles returns the live packages of targets that install path
 	// (exactly), or, when path ends in "/", any path under it; by path,

@@ -35,9 +35,10 @@ func hitNames(hs []repo.SearchHit) []string {
 }
 
 // testSearchIndex: the cursor moves only forward and covers every row in
-// id order; searches by name (substring, case-insensitive, prefixes first)
-// and by file (exact or under a folder) see only live rows of the targets
-// asked for; a removed row drops out and comes back when restored.
+// id order; searches by name (substring, case-insensitive, prefixes first
+// by lower-case name) and by file (exact or under a folder) see only live
+// rows of the targets asked for; a removed row drops out and comes back
+// when restored.
 func testSearchIndex(t *testing.T, e *env) {
 	si := searchIndex(t, e)
 	ctx := t.Context()
@@ -111,8 +112,8 @@ func testSearchIndex(t *testing.T, e *env) {
 	hs, err = si.SearchFiles(ctx, "/usr/sbin/kamailio", pub, 1)
 	check("SearchFiles with limit 1", hs, err, "kamailio 5.8.1 5.8/debian/bookworm /usr/sbin/kamailio")
 	hs, err = si.SearchNames(ctx, "KAM", pub, 0)
-	check("SearchNames(KAM)", hs, err, "Kamailio-utils 5.8.1 5.8/debian/bookworm", "kamailio 5.8.1 5.8/debian/bookworm",
-		"kamailio 5.8.2 5.8/debian/trixie", "xkam 1 5.8/debian/bookworm")
+	check("SearchNames(KAM)", hs, err, "kamailio 5.8.1 5.8/debian/bookworm", "kamailio 5.8.2 5.8/debian/trixie",
+		"Kamailio-utils 5.8.1 5.8/debian/bookworm", "xkam 1 5.8/debian/bookworm")
 	hs, err = si.SearchNames(ctx, "mail", pub, 2)
 	check("SearchNames(mail) with limit 2", hs, err, "Kamailio-utils 5.8.1 5.8/debian/bookworm", "kamailio 5.8.1 5.8/debian/bookworm")
 	hs, err = si.SearchNames(ctx, "kam", nil, 0)

@@ -1,9 +1,11 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -11,10 +13,10 @@ import (
 )
 
 // searchSchema is the search index (repo.SearchIndex): the installed
-// paths of every package row, the distinct package names (search_name_set)
-// in an FTS5 trigram index (search_names: a substring LIKE is answered
-// from the index, not by reading every name), and the cursor up to which
-// rows are indexed.
+// paths of every package row, the distinct package names (search_name_set,
+// by lower-case name: a prefix is an index range) also in an FTS5 trigram
+// index (search_names: a substring LIKE is answered from the index, not by
+// reading every name), and the cursor up to which rows are indexed.
 // A trigger drops a row's paths when Collect (or a target's removal)
 // deletes the row, so the index never outgrows the catalog.
 const searchSchema = `
@@ -28,7 +30,11 @@ CREATE TABLE IF NOT EXISTS search_state (
 	id INTEGER PRIMARY KEY CHECK (id = 1),
 	indexed INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS search_name_set (name TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS search_name_set (
+	lname TEXT NOT NULL,
+	name TEXT NOT NULL,
+	PRIMARY KEY (lname, name)
+) WITHOUT ROWID;
 CREATE VIRTUAL TABLE IF NOT EXISTS search_names USING fts5(name, tokenize='trigram');
 CREATE TRIGGER IF NOT EXISTS search_files_gone AFTER DELETE ON packages BEGIN
 	DELETE FROM search_files WHERE package_id = OLD.id;
@@ -100,7 +106,7 @@ func (d *DB) IndexSearch(ctx context.Context, upTo int64, entries []repo.SearchE
 		return fmt.Errorf("index search: %w", err)
 	}
 	defer ins.Close()
-	addName, err := tx.PrepareContext(ctx, `INSERT INTO search_name_set (name) VALUES (?) ON CONFLICT DO NOTHING`)
+	addName, err := tx.PrepareContext(ctx, `INSERT INTO search_name_set (lname, name) VALUES (?, ?) ON CONFLICT DO NOTHING`)
 	if err != nil {
 		return fmt.Errorf("index search: %w", err)
 	}
@@ -115,7 +121,7 @@ func (d *DB) IndexSearch(ctx context.Context, upTo int64, entries []repo.SearchE
 			continue
 		}
 		if e.Name != "" {
-			res, err := addName.ExecContext(ctx, e.Name)
+			res, err := addName.ExecContext(ctx, strings.ToLower(e.Name), e.Name)
 			if err != nil {
 				return fmt.Errorf("index search: name of package %d: %w", e.PackageID, err)
 			}
@@ -166,9 +172,12 @@ func targetList(ids []int64) (string, []any) {
 	return placeholders(len(ids)), args
 }
 
-// SearchNames implements repo.SearchIndex. The trigram index answers
-// LIKE '%q%' (case-insensitive for ASCII); "%" and "_" in q are wildcards
-// to LIKE, so every name is checked against q once more.
+// SearchNames implements repo.SearchIndex. It picks the names first (at
+// most limit): those starting with q from the lower-case name index, then
+// names containing q from the trigram index (LIKE '%q%', case-insensitive
+// for ASCII; "%" and "_" are wildcards to LIKE, so every name is checked
+// against q once more); only then are the packages of those names read, so
+// a broad query ("lib") reads no more rows than it shows.
 func (d *DB) SearchNames(ctx context.Context, q string, targets []int64, limit int) ([]repo.SearchHit, error) {
 	if len(targets) == 0 || q == "" {
 		return nil, nil
@@ -176,28 +185,80 @@ func (d *DB) SearchNames(ctx context.Context, q string, targets []int64, limit i
 	if limit <= 0 {
 		limit = defaultSearchLimit
 	}
+	names, err := d.matchingNames(ctx, q, limit)
+	if err != nil || len(names) == 0 {
+		return nil, err
+	}
+	rank := make(map[string]int, len(names))
+	for i, n := range names {
+		rank[n] = i
+	}
 	ph, ids := targetList(targets)
-	lq := strings.ToLower(q)
-	args := append(append([]any{"%" + q + "%"}, ids...), len(lq), lq)
-	rows, err := d.db.QueryContext(ctx, `SELECT `+hitCols+` FROM search_names s
-		CROSS JOIN packages p ON p.name = s.name JOIN targets t ON t.id = p.target_id
-		WHERE s.name LIKE ? AND p.removed IS NULL AND p.target_id IN (`+ph+`)
-		ORDER BY substr(lower(p.name), 1, ?) <> ?, p.name, p.target_id, p.id`, args...)
+	rows, err := d.db.QueryContext(ctx, `SELECT `+hitCols+` FROM packages p JOIN targets t ON t.id = p.target_id
+		WHERE p.name IN (`+placeholders(len(names))+`) AND p.removed IS NULL AND p.target_id IN (`+ph+`)`,
+		append(anys(names), ids...)...)
 	if err != nil {
 		return nil, fmt.Errorf("search names: %w", err)
 	}
 	defer rows.Close()
 	var out []repo.SearchHit
-	for rows.Next() && len(out) < limit {
+	for rows.Next() {
 		h, err := scanHit(rows)
 		if err != nil {
 			return nil, fmt.Errorf("search names: %w", err)
 		}
-		if strings.Contains(strings.ToLower(h.Package.Name), lq) {
-			out = append(out, h)
+		out = append(out, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("search names: %w", err)
+	}
+	slices.SortFunc(out, func(a, b repo.SearchHit) int {
+		return cmp.Or(cmp.Compare(rank[a.Package.Name], rank[b.Package.Name]), cmp.Compare(a.TargetID, b.TargetID),
+			cmp.Compare(a.Package.ID, b.Package.ID))
+	})
+	return out[:min(len(out), limit)], nil
+}
+
+// matchingNames returns up to limit indexed names containing q (ASCII
+// case-insensitively): those starting with it in byte order of their
+// lower-case form, then others containing it, in byte order among those
+// returned.
+func (d *DB) matchingNames(ctx context.Context, q string, limit int) ([]string, error) {
+	lq := strings.ToLower(q)
+	scan := func(query string, args ...any) ([]string, error) {
+		rows, err := d.db.QueryContext(ctx, query, args...)
+		if err != nil {
+			return nil, fmt.Errorf("search names: %w", err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var n string
+			if err := rows.Scan(&n); err != nil {
+				return nil, fmt.Errorf("search names: %w", err)
+			}
+			out = append(out, n)
+		}
+		return out, rows.Err()
+	}
+	names, err := scan(`SELECT name FROM search_name_set WHERE lname >= ? AND lname < ? ORDER BY lname, name LIMIT ?`,
+		lq, lq+"\xff", limit)
+	if err != nil || len(names) == limit {
+		return names, err
+	}
+	more, err := scan(`SELECT name FROM search_names WHERE name LIKE ? LIMIT ?`, "%"+q+"%", 2*limit+len(names))
+	if err != nil {
+		return nil, err
+	}
+	var rest []string
+	for _, n := range more {
+		l := strings.ToLower(n)
+		if strings.Contains(l, lq) && !strings.HasPrefix(l, lq) {
+			rest = append(rest, n)
 		}
 	}
-	return out, rows.Err()
+	slices.Sort(rest)
+	return append(names, rest[:min(len(rest), limit-len(names))]...), nil
 }
 
 // SearchFiles implements repo.SearchIndex.
