@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -61,6 +62,9 @@ type env struct {
 	cat   *sqlite.DB
 	authn *auth.Authenticator
 	web   *web.Server
+	// skew moves the web interface's clock (sessions) ahead of the real
+	// time, in nanoseconds.
+	skew *atomic.Int64
 }
 
 func newEnv(t testing.TB) *env {
@@ -93,12 +97,13 @@ func newEnv(t testing.TB) *env {
 	}
 	fprs := testSigner(t).Fingerprints()
 	srv := api.New(api.Config{}, api.Deps{Service: svc, Auth: authn, Audit: cat, Fingerprint: fprs[0], Fingerprints: fprs, Log: log})
+	skew := &atomic.Int64{}
 	w, err := web.New(web.Config{PageSize: 20}, web.Deps{Service: svc, Auth: authn, Audit: cat, Search: cat, Sessions: cat,
-		Fingerprints: fprs, Log: log})
+		Fingerprints: fprs, Log: log, Now: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, h: w.Handler(srv.Handler()), svc: svc, cat: cat, authn: authn, web: w}
+	return &env{t: t, h: w.Handler(srv.Handler()), svc: svc, cat: cat, authn: authn, web: w, skew: skew}
 }
 
 // deb builds a .deb installing files.

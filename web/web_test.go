@@ -8,10 +8,12 @@ import (
 	"html"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 
@@ -342,3 +344,50 @@ func TestAssetsAndCompression(t *testing.T) {
 }
 
 var auditRollbacks = audit.Query{Action: audit.Rollback}
+
+// TestSessionCookieSecureAndExpiry: over TLS the cookie is Secure; a
+// session past its expiry (here: its token's expiry) is refused and
+// deleted.
+func TestSessionCookieSecureAndExpiry(t *testing.T) {
+	e := fixture(t)
+	tok := e.token("reader", "read:secret/*/*")
+	hr := httptest.NewRequest("POST", "https://pier.test/signin", strings.NewReader(url.Values{"token": {tok}}.Encode()))
+	hr.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	w := httptest.NewRecorder()
+	e.h.ServeHTTP(w, hr)
+	cs := w.Result().Cookies()
+	if w.Code != http.StatusSeeOther || len(cs) != 1 || !cs[0].Secure {
+		t.Fatalf("sign-in over TLS: %d, cookies %+v; want one Secure cookie", w.Code, cs)
+	}
+	c := e.signin(tok)
+	if _, body := e.get("/", c); !strings.Contains(body, "secret/debian/bookworm") {
+		t.Fatal("the session does not work")
+	}
+	e.skew.Store(int64(12*time.Hour + time.Second))
+	if _, body := e.get("/", c); strings.Contains(body, "secret/debian/bookworm") {
+		t.Error("a session 12 hours old still shows the private target")
+	}
+	if _, err := e.cat.SessionByHash(context.Background(), sessionKey(c.Value)); !errors.Is(err, repo.ErrNotFound) {
+		t.Errorf("the expired session is still stored: %v", err)
+	}
+	e.skew.Store(0)
+	short, _, err := e.authn.Create(context.Background(), "short", []string{"read"}, time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = e.signin(short)
+	if c.Expires.After(time.Now().Add(time.Hour + time.Minute)) {
+		t.Errorf("the session outlives its token: cookie expires %s", c.Expires)
+	}
+	e.skew.Store(int64(time.Hour + time.Second))
+	if _, body := e.get("/", c); strings.Contains(body, "secret/debian/bookworm") {
+		t.Error("a session past its token's expiry still shows the private target")
+	}
+}
+
+// sessionKey is the catalog key of session id (the web package's
+// sessionHash).
+func sessionKey(id string) string {
+	h := sha256.Sum256([]byte("pier-session:" + id))
+	return hex.EncodeToString(h[:])
+}

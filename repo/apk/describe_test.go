@@ -51,3 +51,17 @@ func TestDescribe(t *testing.T) {
 		t.Error("a stanza without C: described")
 	}
 }
+
+// FuzzDescribe: Describe reads a Meta (the APKINDEX stanza made at ingest
+// from the uploaded .PKGINFO) and must never panic, whatever the bytes.
+func FuzzDescribe(f *testing.F) {
+	fm := newTestFormat(f, Config{})
+	f.Add([]byte("C:Q1abc=\nP:x\nV:1-r0\nD:a !b\np:c\nI:12\n"))
+	f.Add([]byte("C:\nI:-1\nD:\n"))
+	f.Fuzz(func(t *testing.T, meta []byte) {
+		d, err := fm.Describe(&repo.Package{Meta: meta})
+		if err == nil && d == nil {
+			t.Fatal("nil details without an error")
+		}
+	})
+}

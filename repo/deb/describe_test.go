@@ -71,3 +71,19 @@ func TestDescribeLegacyAndCorrupt(t *testing.T) {
 		t.Error("Description listed as a relation")
 	}
 }
+
+// FuzzDescribe: Describe reads a Meta (made at ingest from the uploaded
+// control file and data member) and must never panic, whatever the bytes.
+func FuzzDescribe(f *testing.F) {
+	fm := New(Config{})
+	p := ingest(f, fm, "main", build(f, debtest.Options{Package: "hello", Version: "1.0", Arch: "amd64",
+		Description: "hi\n there\n .\n x", Depends: "a (>= 1) | b, c", Files: map[string][]byte{"usr/bin/hello": []byte("x")}}))
+	f.Add(p.Meta)
+	f.Add([]byte("deb1 s - - 3\nabc"))
+	f.Fuzz(func(t *testing.T, meta []byte) {
+		d, err := fm.Describe(&repo.Package{Meta: meta})
+		if err == nil && d == nil {
+			t.Fatal("nil details without an error")
+		}
+	})
+}

@@ -74,3 +74,22 @@ func TestDescribeCorrupt(t *testing.T) {
 		}
 	}
 }
+
+// FuzzDescribe: Describe decodes a Meta (made at ingest from the uploaded
+// header) and its XML fragments and must never panic, whatever the bytes.
+func FuzzDescribe(f *testing.F) {
+	fm := newTestFormat()
+	b := readFixture(f, "greet-1.0-1.noarch.rpm")
+	parsed, err := fm.Read(context.Background(), bytes.NewReader(b), int64(len(b)), nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(parsed.Meta)
+	f.Add([]byte{metaVersion, 1, 'a'})
+	f.Fuzz(func(t *testing.T, meta []byte) {
+		d, err := fm.Describe(&repo.Package{Meta: meta, SHA256: "00"})
+		if err == nil && d == nil {
+			t.Fatal("nil details without an error")
+		}
+	})
+}
