@@ -76,6 +76,7 @@ func BenchmarkPages(b *testing.B) {
 	for _, n := range []int{10_000, 100_000} {
 		e := benchEnv(b, n)
 		for _, c := range []struct{ name, path string }{
+			{"home", "/"},
 			{"target", "/targets/5.8/debian/bookworm"},
 			{"target-filtered-by-version", "/targets/5.8/debian/bookworm?name=pkg-00&sort=version&order=desc&page=3"},
 			{"search-name-prefix", "/search?q=pkg-0042"},

@@ -90,7 +90,9 @@ type streamGroup struct {
 
 func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 	s.page(w, r, func(v *viewer) error {
-		ts, err := s.d.Service.Targets(r.Context())
+		// Heads, not Targets: the package counts shown are the published
+		// ones (the current generation's), which need no count of rows.
+		ts, err := s.d.Service.Heads(r.Context())
 		if err != nil {
 			return err
 		}
