@@ -280,6 +280,9 @@ func (s *Server) targetData(r *http.Request, v *viewer, ti *repo.TargetInfo, f p
 // topK returns the k first elements of ps in order, sorted, reordering ps.
 // A page of 50 out of 10,000 needs a partial selection, not a full sort.
 func topK(ps []*repo.Package, k int, order func(a, b *repo.Package) int) []*repo.Package {
+	if k <= 0 {
+		return nil
+	}
 	if k >= len(ps)/4 {
 		slices.SortFunc(ps, order)
 		return ps[:k]
