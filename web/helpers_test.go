@@ -99,7 +99,7 @@ func newEnv(t testing.TB) *env {
 	srv := api.New(api.Config{}, api.Deps{Service: svc, Auth: authn, Audit: cat, Fingerprint: fprs[0], Fingerprints: fprs, Log: log})
 	skew := &atomic.Int64{}
 	w, err := web.New(web.Config{PageSize: 20}, web.Deps{Service: svc, Auth: authn, Audit: cat, Search: cat, Sessions: cat,
-		Fingerprints: fprs, Log: log, Now: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }})
+		Fingerprints: func() []string { return fprs }, Log: log, Now: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -98,7 +98,7 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 		}
 		live := repo.LiveTargets(ts)
 		vis := s.visible(v, live)
-		p := &homePage{Fingerprints: s.d.Fingerprints, Hidden: len(vis) < len(live) && v.p == nil}
+		p := &homePage{Fingerprints: s.d.Fingerprints(), Hidden: len(vis) < len(live) && v.p == nil}
 		for _, t := range vis {
 			if n := len(p.Streams); n == 0 || p.Streams[n-1].Stream != t.Stream {
 				p.Streams = append(p.Streams, streamGroup{Stream: t.Stream})
@@ -213,8 +213,9 @@ func (s *Server) targetData(r *http.Request, v *viewer, ti *repo.TargetInfo, f p
 		return nil, err
 	}
 	if ti.Current != nil {
-		setup, err := s.d.Service.SetupText(ctx, t, repo.SetupInfo{BaseURL: s.baseURL(r), Fingerprint: first(s.d.Fingerprints),
-			Fingerprints: s.d.Fingerprints, Private: p.Private, Components: ks.comps})
+		fprs := s.d.Fingerprints()
+		setup, err := s.d.Service.SetupText(ctx, t, repo.SetupInfo{BaseURL: s.baseURL(r), Fingerprint: first(fprs),
+			Fingerprints: fprs, Private: p.Private, Components: ks.comps})
 		if err != nil && !errors.Is(err, repo.ErrNotFound) {
 			return nil, err
 		}
@@ -607,7 +608,7 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request) {
 		if err != nil || seq < 1 {
 			return &httpError{http.StatusBadRequest, "rollback needs a generation number"}
 		}
-		ev := &audit.Event{Actor: v.Name(), Action: audit.Rollback, Target: t.String(), Remote: remoteAddr(r),
+		ev := &audit.Event{Actor: v.Name(), Action: audit.Rollback, Target: t.String(), Remote: s.d.ClientAddr(r),
 			Detail: audit.Detail(map[string]any{"to": seq, "via": "web"})}
 		ctx := r.Context()
 		if s.d.Audit != nil {

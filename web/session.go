@@ -176,7 +176,7 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 	}
 	next := localPath(r.PostFormValue("next"))
 	tok := strings.TrimSpace(r.PostFormValue("token"))
-	p, err := s.d.Auth.Authenticate(r.Context(), remoteAddr(r), tok)
+	p, err := s.d.Auth.Authenticate(r.Context(), s.d.ClientAddr(r), tok)
 	var rl *auth.RateLimitedError
 	switch {
 	case errors.As(err, &rl):
@@ -184,7 +184,7 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusTooManyRequests, "signin", anon, &signinPage{Next: next, Message: rl.Error()})
 		return
 	case errors.Is(err, auth.ErrUnknownToken), errors.Is(err, auth.ErrExpired):
-		s.d.Log.Warn("web: sign-in refused", "remote", remoteAddr(r), "reason", err.Error())
+		s.d.Log.Warn("web: sign-in refused", "remote", s.d.ClientAddr(r), "reason", err.Error())
 		s.render(w, r, http.StatusUnauthorized, "signin", anon, &signinPage{Next: next,
 			Message: "token not accepted (unknown, revoked, expired or mistyped)"})
 		return
@@ -212,7 +212,7 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: id, Path: "/", HttpOnly: true, Secure: r.TLS != nil,
 		SameSite: http.SameSiteStrictMode, Expires: exp})
-	s.d.Log.Info("web: signed in", "token", p.Name, "remote", remoteAddr(r))
+	s.d.Log.Info("web: signed in", "token", p.Name, "remote", s.d.ClientAddr(r))
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 

@@ -56,8 +56,13 @@ type Deps struct {
 	// Sessions, when set, keeps sign-in sessions; without it sign-in is
 	// unavailable.
 	Sessions catalog.SessionStore
-	// Fingerprints are the signing keys' fingerprints, primary first.
-	Fingerprints []string
+	// Fingerprints returns the signing keys' fingerprints, primary first
+	// (a function: the key ring may be reloaded).
+	Fingerprints func() []string
+	// ClientAddr returns a request's client address, for the failed
+	// sign-in limit and the logs (behind trusted proxies, from
+	// X-Forwarded-For, as the API finds it); nil means the peer's address.
+	ClientAddr func(r *http.Request) string
 	// PublicURL returns the configured public URL ("" derives it from
 	// each request, as the API does).
 	PublicURL func() string
@@ -94,6 +99,12 @@ func New(cfg Config, d Deps) (*Server, error) {
 	}
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
+	}
+	if d.Fingerprints == nil {
+		d.Fingerprints = func() []string { return nil }
+	}
+	if d.ClientAddr == nil {
+		d.ClientAddr = peerAddr
 	}
 	if d.PublicURL == nil {
 		d.PublicURL = func() string { return "" }
@@ -218,12 +229,12 @@ func (s *Server) observe(h http.Handler) http.Handler {
 		sw := &statusWriter{ResponseWriter: w}
 		h.ServeHTTP(sw, r)
 		s.d.Log.Info("request", "method", r.Method, "route", "web", "path", r.URL.Path, "status", sw.status,
-			"bytes", sw.bytes, "duration_ms", time.Since(start).Milliseconds(), "remote", remoteAddr(r))
+			"bytes", sw.bytes, "duration_ms", time.Since(start).Milliseconds(), "remote", s.d.ClientAddr(r))
 	})
 }
 
-// remoteAddr is the client's address (the connection's peer).
-func remoteAddr(r *http.Request) string {
+// peerAddr is the address of the connection's peer.
+func peerAddr(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
