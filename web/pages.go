@@ -111,11 +111,20 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// setupFiler is the optional format power behind the API's one-file setup
+// downloads (api/setupfiles.go): the paths it serves a target's setup at.
+type setupFiler interface {
+	SetupFilePaths(t repo.Target) []string
+}
+
 // targetPage is the data of a target's page.
 type targetPage struct {
 	T       *repo.TargetInfo
 	Private bool
 	Setup   string
+	// SetupFiles are the one-file setup downloads the API serves for the
+	// target (pier.sources, pier.repo, pier.repositories).
+	SetupFiles []string
 	// Rows are this page's packages.
 	Rows    []packageRow
 	Total   int // packages matching the filter
@@ -220,6 +229,13 @@ func (s *Server) targetData(r *http.Request, v *viewer, ti *repo.TargetInfo, f p
 			return nil, err
 		}
 		p.Setup = setup
+		if spec, err := s.d.Service.Spec(t.Distro); err == nil {
+			if sf, ok := spec.Format.(setupFiler); ok {
+				for _, path := range sf.SetupFilePaths(t) {
+					p.SetupFiles = append(p.SetupFiles, "/"+path)
+				}
+			}
+		}
 	}
 	p.All, p.Archs = len(ks.pkgs), ks.archs
 	name := strings.ToLower(f.Name)

@@ -141,6 +141,13 @@ func TestSetupSameAsAPI(t *testing.T) {
 	if w.Code != 200 || html.UnescapeString(m[1]) != w.Body.String() {
 		t.Errorf("setup on the page:\n%s\n/setup (%d):\n%s", html.UnescapeString(m[1]), w.Code, w.Body)
 	}
+	f := regexp.MustCompile(`class="setup-file" href="([^"]+)"`).FindStringSubmatch(body)
+	if f == nil {
+		t.Fatal("no one-file setup link")
+	}
+	if w := e.do(req{method: "GET", path: f[1]}); w.Code != 200 || !strings.Contains(w.Body.String(), "Signed-By:") {
+		t.Errorf("one-file setup %s: %d\n%s", f[1], w.Code, w.Body)
+	}
 }
 
 // TestTargetPackageList: filter by name and architecture, sort, paginate.
