@@ -1,6 +1,10 @@
 package deb
 
 import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -86,4 +90,58 @@ func FuzzDescribe(f *testing.F) {
 			t.Fatal("nil details without an error")
 		}
 	})
+}
+
+// TestDescribeMatchesDpkgDeb checks Describe against dpkg-deb's view of the
+// same .deb: the fields it prints (dpkg-deb -f) and the non-directory
+// entries it lists (dpkg-deb -c), which is what Contents lists.
+func TestDescribeMatchesDpkgDeb(t *testing.T) {
+	tool, err := exec.LookPath("dpkg-deb")
+	if err != nil {
+		if isCI() {
+			t.Fatal("dpkg-deb is required when CI=true")
+		}
+		t.Skip("dpkg-deb not installed")
+	}
+	f := New(Config{})
+	b := build(t, debtest.Options{Package: "hello", Version: "2.0-1", Arch: "amd64", Description: "hi\n long text",
+		Fields: []debtest.Field{{Name: "Homepage", Value: "https://example.org/h"}},
+		Files:  map[string][]byte{"usr/bin/hello": []byte("x"), "etc/hello.conf": []byte("y"), "usr/share/doc/hello/README": nil}})
+	path := filepath.Join(t.TempDir(), "hello.deb")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := ingest(t, f, "main", b)
+	d, err := f.Describe(&p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields, err := exec.Command(tool, "-f", path, "Maintainer", "Homepage", "Installed-Size").Output()
+	if err != nil {
+		t.Fatalf("dpkg-deb -f: %v", err)
+	}
+	want := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(string(fields)), "\n") {
+		k, v, _ := strings.Cut(l, ": ")
+		want[k] = v
+	}
+	if d.Maintainer != want["Maintainer"] || d.Homepage != want["Homepage"] || fmt.Sprint(d.InstalledSize/1024) != want["Installed-Size"] {
+		t.Errorf("maintainer %q, homepage %q, installed size %d; dpkg-deb -f says %q", d.Maintainer, d.Homepage, d.InstalledSize, want)
+	}
+	list, err := exec.Command(tool, "-c", path).Output()
+	if err != nil {
+		t.Fatalf("dpkg-deb -c: %v", err)
+	}
+	var files []string
+	for _, l := range strings.Split(strings.TrimSpace(string(list)), "\n") {
+		fs := strings.Fields(l)
+		name := fs[5] // perms owner size date time name
+		if !strings.HasSuffix(name, "/") {
+			files = append(files, strings.TrimPrefix(name, "."))
+		}
+	}
+	slices.Sort(files)
+	if !slices.Equal(d.Files, files) {
+		t.Errorf("files %q; dpkg-deb -c lists %q", d.Files, files)
+	}
 }
