@@ -235,6 +235,9 @@ func (st *serving) startLoops(load func() (*Config, where, error)) (stop func())
 // down, letting requests in flight finish for at most 30 s.
 func (st *serving) run(ctx context.Context, out io.Writer) error {
 	hs := st.srv.HTTPServer()
+	if err := st.mountWeb(ctx, hs); err != nil {
+		return err
+	}
 	lnServe := st.srv.Listener(st.ln)
 	if st.certs != nil {
 		hs.TLSConfig = &tls.Config{GetCertificate: st.certs.GetCertificate, MinVersion: tls.VersionTLS12}

@@ -80,6 +80,8 @@ func Run(t *testing.T, impl Impl) {
 		{"RemoveTarget", testRemoveTarget},
 		{"Snapshot", testSnapshot},
 		{"FrozenRefusals", testFrozenRefusals},
+		{"SearchIndex", testSearchIndex}, // optional: repo.SearchIndex
+		{"Sessions", testSessions},       // optional: catalog.SessionStore
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

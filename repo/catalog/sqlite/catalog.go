@@ -110,7 +110,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("migrate catalog %s: %w", path, err)
 	}
-	for _, sc := range []string{schema, tokenSchema, auditSchema, publishSchema, frozenSchema} {
+	for _, sc := range []string{schema, tokenSchema, auditSchema, publishSchema, frozenSchema, searchSchema, sessionSchema} {
 		if sc == "" {
 			continue
 		}
