@@ -91,15 +91,18 @@ func TestMigrations(t *testing.T) {
 		t.Fatal(err)
 	}
 	oldDB.Close()
-	if err := srv.Exec(ctx, pgtest.DatabaseOf(old), `DROP TABLE cluster_keys; DROP TABLE publish_log; DROP TABLE mirror_state; DELETE FROM pier_schema WHERE version > 1`); err != nil {
+	if err := srv.Exec(ctx, pgtest.DatabaseOf(old), `DROP TABLE frozen_targets; DROP TABLE cluster_keys; DROP TABLE publish_log; DROP TABLE mirror_state;
+		DELETE FROM pier_schema WHERE version > 1`); err != nil {
 		t.Fatal(err)
 	}
 	up := openAt(t, old, Options{})
 	if v, err := up.SchemaVersion(ctx); err != nil || v != len(migrations()) {
 		t.Errorf("after upgrading: version %d %v", v, err)
 	}
-	if _, err := up.pool.Exec(ctx, `SELECT count(*) FROM cluster_keys`); err != nil {
-		t.Errorf("upgrade did not create cluster_keys: %v", err)
+	for _, table := range []string{"cluster_keys", "frozen_targets"} {
+		if _, err := up.pool.Exec(ctx, `SELECT count(*) FROM `+table); err != nil {
+			t.Errorf("upgrade did not create %s: %v", table, err)
+		}
 	}
 }
 
