@@ -134,6 +134,19 @@ CREATE TABLE mirror_state (
 	data BYTEA NOT NULL
 );
 `,
+		// 3: frozen snapshots (repo.Snapshotter, snapshot.go), with the
+		// columns of SQLite's frozen_targets. No trigger: every writer of
+		// package rows checks the table after locking the target's row.
+		`
+CREATE TABLE frozen_targets (
+	target_id BIGINT PRIMARY KEY REFERENCES targets(id),
+	source_stream TEXT NOT NULL,
+	source_distro TEXT NOT NULL,
+	source_release TEXT NOT NULL,
+	source_generation BIGINT NOT NULL,
+	created BIGINT NOT NULL
+);
+`,
 	}
 }
 
