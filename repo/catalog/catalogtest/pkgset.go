@@ -3,6 +3,7 @@ package catalogtest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -122,6 +123,18 @@ func testExtraBlobs(t *testing.T, e *env) {
 		return out
 	}
 	g := e.generation(id, "m-1", got.ID)
+	// A snapshot's copy of the row keeps the Extra blobs.
+	snap, err := e.c.Snapshot(ctx, id, g.Seq, tg("5.8.1/debian/bookworm"), "deb", e.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := e.c.Packages(ctx, snap.ID)
+	if err != nil || len(sp) != 1 || fmt.Sprint(sp[0].Extra) != fmt.Sprint(p.Extra) {
+		t.Errorf("the snapshot's copy: %+v, %v", sp, err)
+	}
+	if _, err := e.c.RemoveTarget(ctx, snap.ID, e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
 	if err := e.c.DeletePackage(ctx, id, "hello", "1.0-1", "source"); err != nil {
 		t.Fatal(err)
 	}

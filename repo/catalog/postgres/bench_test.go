@@ -120,3 +120,52 @@ func BenchmarkCatalog100k(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSnapshot10k times a Snapshot of a 10,000-package generation
+// (2 kB of Meta each) into a new target: one INSERT … SELECT in one
+// transaction, as repo/catalog/sqlite's BenchmarkSnapshot10k.
+//
+//	go test ./repo/catalog/postgres -run '^$' -bench Snapshot10k -benchtime 10x
+func BenchmarkSnapshot10k(b *testing.B) {
+	ctx := b.Context()
+	pg := pgtest.Start(b)
+	d, err := postgres.Open(ctx, pg.NewDatabase(b), postgres.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Close()
+	src, err := d.Target(ctx, repo.Target{Stream: "5.8", Distro: "el", Release: "9"}, "rpm")
+	if err != nil {
+		b.Fatal(err)
+	}
+	const n = 10000
+	meta := []byte(strings.Repeat("\x07", 2048))
+	ps := make([]*repo.Package, n)
+	for i := range ps {
+		sum := fmt.Sprintf("%064x", i)
+		ps[i] = &repo.Package{Component: "main", Name: fmt.Sprintf("p%05d", i), Version: "1-1", Arch: "x86_64", SHA256: sum,
+			Size: 1000, Sums: repo.Sums{repo.SHA256: sum}, Meta: meta, Uploaded: time.Now()}
+	}
+	res, err := d.AddPackages(ctx, src.ID, ps)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ids := make([]int64, n)
+	for i, r := range res {
+		ids[i] = r.Package.ID
+	}
+	if err := d.AddGeneration(ctx, src.ID, &repo.Generation{Created: time.Now(), Revision: 1, Manifest: "m", PackageIDs: ids}); err != nil {
+		b.Fatal(err)
+	}
+	i := 0
+	for b.Loop() {
+		i++
+		ti, err := d.Snapshot(ctx, src.ID, 1, repo.Target{Stream: fmt.Sprintf("5.8.%d", i), Distro: "el", Release: "9"}, "rpm", time.Now())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if ti.Frozen == nil {
+			b.Fatalf("snapshot %s is not frozen", ti.Target)
+		}
+	}
+}

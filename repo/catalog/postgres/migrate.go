@@ -134,7 +134,20 @@ CREATE TABLE mirror_state (
 	data BYTEA NOT NULL
 );
 `,
-		// 3: the further blobs of a package (a source package's tarballs,
+		// 3: frozen snapshots (repo.Snapshotter, snapshot.go), with the
+		// columns of SQLite's frozen_targets. No trigger: every writer of
+		// package rows checks the table after locking the target's row.
+		`
+CREATE TABLE frozen_targets (
+	target_id BIGINT PRIMARY KEY REFERENCES targets(id),
+	source_stream TEXT NOT NULL,
+	source_distro TEXT NOT NULL,
+	source_release TEXT NOT NULL,
+	source_generation BIGINT NOT NULL,
+	created BIGINT NOT NULL
+);
+`,
+		// 4: the further blobs of a package (a source package's tarballs,
 		// repo.Package.Extra), as SQLite's packages.extra.
 		`ALTER TABLE packages ADD COLUMN extra TEXT NOT NULL DEFAULT ''`,
 	}

@@ -93,8 +93,8 @@ func (d *DB) addPackages(ctx context.Context, target int64, ps []*repo.Package, 
 		return nil, fmt.Errorf("add packages: %w", err)
 	}
 	defer rollback(tx)
-	if err := lockTarget(ctx, tx, target); err != nil {
-		return nil, fmt.Errorf("add packages: %w", err)
+	if err := lockUnfrozen(ctx, tx, target, "adding packages", "add packages"); err != nil {
+		return nil, err
 	}
 	out := make([]repo.AddResult, len(ps))
 	added := 0
@@ -181,8 +181,8 @@ func (d *DB) DeletePackage(ctx context.Context, target int64, name, version, arc
 		return fmt.Errorf("delete package: %w", err)
 	}
 	defer rollback(tx)
-	if err := lockTarget(ctx, tx, target); err != nil {
-		return fmt.Errorf("delete package: %w", err)
+	if err := lockUnfrozen(ctx, tx, target, "delete", "delete package"); err != nil {
+		return err
 	}
 	tag, err := tx.Exec(ctx, `UPDATE packages SET removed = $1
 		WHERE target_id = $2 AND name = $3 AND version = $4 AND arch = $5 AND removed IS NULL`,
@@ -285,8 +285,10 @@ func (d *DB) LiveElsewhere(ctx context.Context, target int64, sums []string) (ma
 	if len(sums) == 0 {
 		return out, nil
 	}
-	found, err := column[string](ctx, d.pool, `SELECT DISTINCT sha256 FROM packages WHERE target_id <> $1 AND removed IS NULL
-		AND sha256 = ANY($2)`, target, sums)
+	// A frozen target's rows are copies the snapshot holds on its own: they
+	// keep no blob of another target alive (repo.Snapshotter).
+	found, err := column[string](ctx, d.pool, `SELECT DISTINCT sha256 FROM packages p WHERE target_id <> $1 AND removed IS NULL
+		AND sha256 = ANY($2) AND NOT EXISTS (SELECT 1 FROM frozen_targets f WHERE f.target_id = p.target_id)`, target, sums)
 	if err != nil {
 		return nil, fmt.Errorf("find references: %w", err)
 	}
@@ -306,8 +308,8 @@ func (d *DB) RemovePackages(ctx context.Context, target int64, ids []int64) erro
 		return fmt.Errorf("remove packages: %w", err)
 	}
 	defer rollback(tx)
-	if err := lockTarget(ctx, tx, target); err != nil {
-		return fmt.Errorf("remove packages: %w", err)
+	if err := lockUnfrozen(ctx, tx, target, "removal", "remove packages"); err != nil {
+		return err
 	}
 	tag, err := tx.Exec(ctx, `UPDATE packages SET removed = $1 WHERE target_id = $2 AND removed IS NULL AND id = ANY($3)`,
 		d.now().UnixNano(), target, ids)
@@ -335,8 +337,8 @@ func (d *DB) SetLivePackages(ctx context.Context, target int64, ids []int64) err
 		return fmt.Errorf("restore packages: %w", err)
 	}
 	defer rollback(tx)
-	if err := lockTarget(ctx, tx, target); err != nil {
-		return fmt.Errorf("restore packages: %w", err)
+	if err := lockUnfrozen(ctx, tx, target, "rollback", "restore packages"); err != nil {
+		return err
 	}
 	want := map[int64]bool{}
 	for _, id := range ids {

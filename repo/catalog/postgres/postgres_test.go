@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"iter"
 	"regexp"
 	"testing"
@@ -91,15 +92,21 @@ func TestMigrations(t *testing.T) {
 		t.Fatal(err)
 	}
 	oldDB.Close()
-	if err := srv.Exec(ctx, pgtest.DatabaseOf(old), `DROP TABLE cluster_keys; DROP TABLE publish_log; DROP TABLE mirror_state; DELETE FROM pier_schema WHERE version > 1`); err != nil {
+	if err := srv.Exec(ctx, pgtest.DatabaseOf(old), `DROP TABLE frozen_targets; DROP TABLE cluster_keys; DROP TABLE publish_log; DROP TABLE mirror_state;
+		ALTER TABLE packages DROP COLUMN extra; DELETE FROM pier_schema WHERE version > 1`); err != nil {
 		t.Fatal(err)
 	}
 	up := openAt(t, old, Options{})
 	if v, err := up.SchemaVersion(ctx); err != nil || v != len(migrations()) {
 		t.Errorf("after upgrading: version %d %v", v, err)
 	}
-	if _, err := up.pool.Exec(ctx, `SELECT count(*) FROM cluster_keys`); err != nil {
-		t.Errorf("upgrade did not create cluster_keys: %v", err)
+	for _, table := range []string{"cluster_keys", "frozen_targets"} {
+		if _, err := up.pool.Exec(ctx, `SELECT count(*) FROM `+table); err != nil {
+			t.Errorf("upgrade did not create %s: %v", table, err)
+		}
+	}
+	if _, err := up.pool.Exec(ctx, `SELECT extra FROM packages`); err != nil {
+		t.Errorf("upgrade did not add packages.extra: %v", err)
 	}
 }
 
@@ -201,5 +208,126 @@ func TestImport(t *testing.T) {
 	}
 	if _, err := db.Import(ctx, tables); err == nil {
 		t.Error("an import into a catalog that is not empty succeeded")
+	}
+}
+
+// TestSnapshotRacesUpload: a Snapshot into an existing empty target and an
+// upload into it from another node (another pool), at once, never both
+// succeed (PostgreSQL has no trigger: the target's row lock orders them).
+// Either the snapshot wins and the upload is refused with a
+// *repo.FrozenError, or the upload wins and the snapshot is refused with
+// ErrConflict; the target then holds only the winner's rows.
+func TestSnapshotRacesUpload(t *testing.T) {
+	srv := pgtest.Start(t)
+	ctx := t.Context()
+	dsn := srv.NewDatabase(t)
+	a, b := openAt(t, dsn, Options{}), openAt(t, dsn, Options{})
+	src, err := a.Target(ctx, repo.Target{Stream: "5.8", Distro: "debian", Release: "bookworm"}, "deb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &repo.Package{Component: "main", Name: "a", Version: "1", Arch: "amd64", SHA256: "aa", Size: 1,
+		Meta: []byte("{}"), Uploaded: time.Unix(1, 0)}
+	if _, _, err := a.AddPackage(ctx, src.ID, p); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.AddGeneration(ctx, src.ID, &repo.Generation{Created: time.Unix(2, 0), Manifest: "m", PackageIDs: []int64{p.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	wins := map[string]int{}
+	for i := range 20 {
+		dst, err := b.Target(ctx, repo.Target{Stream: fmt.Sprintf("5.8.%d", i+1), Distro: "debian", Release: "bookworm"}, "deb")
+		if err != nil {
+			t.Fatal(err)
+		}
+		snapErr, addErr := make(chan error, 1), make(chan error, 1)
+		go func() {
+			_, err := a.Snapshot(ctx, src.ID, 1, dst.Target, "deb", time.Unix(3, 0))
+			snapErr <- err
+		}()
+		go func() {
+			up := &repo.Package{Component: "main", Name: "new", Version: "1", Arch: "amd64", SHA256: "nn", Size: 1,
+				Meta: []byte("{}"), Uploaded: time.Unix(4, 0)}
+			_, _, err := b.AddPackage(ctx, dst.ID, up)
+			addErr <- err
+		}()
+		se, ae := <-snapErr, <-addErr
+		live, err := a.Packages(ctx, dst.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fe *repo.FrozenError
+		switch {
+		case se == nil && errors.As(ae, &fe) && fe.Target == dst.Target:
+			wins["snapshot"]++
+			if len(live) != 1 || live[0].Name != "a" {
+				t.Errorf("round %d: the snapshot won but %s holds %v", i, dst.Target, live)
+			}
+		case ae == nil && errors.Is(se, repo.ErrConflict) && !repo.IsFrozen(se):
+			wins["upload"]++
+			if len(live) != 1 || live[0].Name != "new" {
+				t.Errorf("round %d: the upload won but %s holds %v", i, dst.Target, live)
+			}
+		default:
+			t.Errorf("round %d: snapshot %v, upload %v: want exactly one to win", i, se, ae)
+		}
+	}
+	t.Logf("wins: %v", wins)
+}
+
+// TestFrozenWhileWaiting: a writer that waited for the row lock of a
+// transaction freezing its target is refused once that transaction
+// commits: lockUnfrozen reads the frozen state after the lock, never with
+// the snapshot the locking statement started with.
+func TestFrozenWhileWaiting(t *testing.T) {
+	srv := pgtest.Start(t)
+	ctx := t.Context()
+	dsn := srv.NewDatabase(t)
+	a, b := openAt(t, dsn, Options{}), openAt(t, dsn, Options{})
+	dst, err := a.Target(ctx, repo.Target{Stream: "5.8.1", Distro: "debian", Release: "bookworm"}, "deb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What Snapshot does to an existing empty target: lock its row, freeze
+	// it, commit.
+	tx, err := a.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rollback(tx)
+	if err := lockTarget(ctx, tx, dst.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO frozen_targets (target_id, source_stream, source_distro, source_release,
+		source_generation, created) VALUES ($1, '5.8', 'debian', 'bookworm', 1, 0)`, dst.ID); err != nil {
+		t.Fatal(err)
+	}
+	addErr := make(chan error, 1)
+	go func() {
+		up := &repo.Package{Component: "main", Name: "new", Version: "1", Arch: "amd64", SHA256: "nn", Size: 1,
+			Meta: []byte("{}"), Uploaded: time.Unix(4, 0)}
+		_, _, err := b.AddPackage(ctx, dst.ID, up)
+		addErr <- err
+	}()
+	for waiting := 0; waiting == 0; {
+		if err := a.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+			AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-addErr:
+			t.Fatalf("the upload did not wait for the target's lock: %v", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var fe *repo.FrozenError
+	if err := <-addErr; !errors.As(err, &fe) || fe.Target != dst.Target {
+		t.Errorf("upload after waiting for the freeze: %v, want a *repo.FrozenError", err)
+	}
+	if live, err := a.Packages(ctx, dst.ID); err != nil || len(live) != 0 {
+		t.Errorf("the frozen target holds %v (%v)", live, err)
 	}
 }

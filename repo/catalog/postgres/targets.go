@@ -72,8 +72,10 @@ func (d *DB) targets(ctx context.Context, count bool, where string, args ...any)
 	rows, err := d.pool.Query(ctx, `
 SELECT t.id, t.stream, t.distro, t.release, t.format, t.revision, `+countExpr+`,
        t.publish_error, t.publish_failures, t.publish_failing_since,
-       g.id, g.seq, g.created, g.revision, g.manifest, g.files, g.packages
-FROM targets t LEFT JOIN generations g ON g.id = t.current_gen `+countJoin+` `+where+`
+       g.id, g.seq, g.created, g.revision, g.manifest, g.files, g.packages,
+       f.source_stream, f.source_distro, f.source_release, f.source_generation, f.created
+FROM targets t LEFT JOIN generations g ON g.id = t.current_gen LEFT JOIN frozen_targets f ON f.target_id = t.id
+`+countJoin+` `+where+`
 ORDER BY t.stream COLLATE "C", t.distro COLLATE "C", t.release COLLATE "C"`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list targets: %w", err)
@@ -85,10 +87,17 @@ ORDER BY t.stream COLLATE "C", t.distro COLLATE "C", t.release COLLATE "C"`, arg
 		var gid, gseq, gcreated, grev, failingSince *int64
 		var gfiles, gpkgs *int
 		var gman *string
+		var fStream, fDistro, fRelease *string
+		var fGen, fCreated *int64
 		if err := rows.Scan(&ti.ID, &ti.Stream, &ti.Distro, &ti.Release, &ti.Format, &ti.Revision, &ti.Packages, &ti.Bytes,
 			&ti.PublishError, &ti.PublishFailures, &failingSince,
-			&gid, &gseq, &gcreated, &grev, &gman, &gfiles, &gpkgs); err != nil {
+			&gid, &gseq, &gcreated, &grev, &gman, &gfiles, &gpkgs,
+			&fStream, &fDistro, &fRelease, &fGen, &fCreated); err != nil {
 			return nil, fmt.Errorf("list targets: %w", err)
+		}
+		if fStream != nil {
+			ti.Frozen = &repo.Frozen{Source: repo.Target{Stream: *fStream, Distro: *fDistro, Release: *fRelease},
+				SourceGeneration: *fGen, Created: time.Unix(0, *fCreated).UTC()}
 		}
 		if gid != nil {
 			ti.Current = &repo.Generation{ID: *gid, Seq: *gseq, Created: time.Unix(*gcreated, 0).UTC(),
