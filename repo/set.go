@@ -157,6 +157,9 @@ func (in *ingester) ingestSet(ctx context.Context, t Target, next NextFile, o Se
 	if err != nil {
 		return nil, err
 	}
+	if err := refuseFrozen(ti, "upload"); err != nil {
+		return nil, err
+	}
 	res.Target = ti
 	var fresh []*setLead
 	for _, l := range leads {

@@ -175,3 +175,32 @@ func TestIngestSet(t *testing.T) {
 		t.Errorf("gc kept the orig tarball of a collected source package: %v", err)
 	}
 }
+
+// TestIngestSetFrozen: a source package travels into a snapshot with its
+// files, and a set upload to the frozen snapshot is refused like any
+// upload, recording nothing.
+func TestIngestSetFrozen(t *testing.T) {
+	ctx := context.Background()
+	svc := newService(t, repo.Options{})
+	if _, err := svc.IngestSet(ctx, target, setOf(t, srcFiles, nil), repo.SetOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	dst := repo.Target{Stream: "5.8.1", Distro: "debian", Release: "bookworm"}
+	if _, err := svc.Snapshot(ctx, target, dst); err != nil {
+		t.Fatal(err)
+	}
+	ps, err := svc.Packages(ctx, dst)
+	if err != nil || len(ps) != 1 || len(ps[0].Extra) != 2 {
+		t.Fatalf("the snapshot's source package: %+v, %v", ps, err)
+	}
+	dsc, _ := os.ReadFile(filepath.Join(srcDir, srcFiles[0]))
+	dsc2 := bytes.Replace(dsc, []byte("Version: 1.0-1"), []byte("Version: 1.0-2"), 1)
+	_, err = svc.IngestSet(ctx, dst, setOf(t, append([]string{"pier-src_1.0-2.dsc"}, srcFiles[1:]...),
+		map[string][]byte{"pier-src_1.0-2.dsc": dsc2}), repo.SetOptions{})
+	if !errors.Is(err, repo.ErrFrozen) {
+		t.Fatalf("a set upload to a snapshot: %v", err)
+	}
+	if ps, _ := svc.Packages(ctx, dst); len(ps) != 1 {
+		t.Errorf("the refused upload changed the snapshot: %d packages", len(ps))
+	}
+}
