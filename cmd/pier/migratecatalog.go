@@ -41,6 +41,7 @@ func catalogTables() []catalogTable {
 		{name: "pins", cols: []string{"target_id", "name", "version", "created"}},
 		{name: "aliases", cols: []string{"claim", "target_id", "created"}},
 		{name: "removed_targets", optional: true, cols: []string{"id", "stream", "distro", "release", "removed"}},
+		{name: "frozen_targets", optional: true, cols: []string{"target_id", "source_stream", "source_distro", "source_release", "source_generation", "created"}},
 		{name: "tokens", id: true, cols: []string{"id", "name", "hash", "scopes", "created", "expires", "last_used"}},
 		{name: "audit", id: true, cols: []string{"id", "time", "actor", "action", "target", "detail", "remote", "ci_job_url",
 			"ci_commit", "request_id"}},
