@@ -43,6 +43,10 @@ type Config struct {
 	// Limits bound connections, slow clients and concurrent uploads;
 	// zero fields take their defaults.
 	Limits Limits
+	// Uploaders are the signature rules of .changes uploads, first match
+	// wins: a .changes for a matching target must be signed by one of the
+	// rule's keys (403 otherwise).
+	Uploaders []Uploaders
 	// TargetsAllow, when not empty, lists the stream/distro/release glob
 	// patterns of the targets that uploads, promotions and publishes may
 	// create (422 otherwise); existing targets are not affected.
@@ -200,6 +204,8 @@ func (s *Server) routes() {
 	api("DELETE", "/targets/:stream/:distro/:release", s.removeTarget, s.need(auth.Delete))
 	api("GET", "/targets/:stream/:distro/:release/packages", s.listPackages, s.need(auth.Read))
 	api("POST", "/targets/:stream/:distro/:release/packages", s.upload, s.need(auth.Upload), s.uploadSlot)
+	api("POST", "/targets/:stream/:distro/:release/sources", s.uploadSet(false), s.need(auth.Upload), s.uploadSlot)
+	api("POST", "/targets/:stream/:distro/:release/changes", s.uploadSet(true), s.need(auth.Upload), s.uploadSlot)
 	api("POST", "/targets/:stream/:distro/:release/publish", s.publish, s.need(auth.Publish))
 	api("DELETE", "/targets/:stream/:distro/:release/packages/:name/:version/:arch", s.deletePackage, s.need(auth.Delete))
 	api("GET", "/targets/:stream/:distro/:release/generations", s.listGenerations, s.need(auth.Read))

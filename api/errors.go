@@ -113,6 +113,8 @@ func status(err error) int {
 		return http.StatusUnprocessableEntity
 	case errors.Is(err, repo.ErrConflict):
 		return http.StatusConflict
+	case errors.Is(err, repo.ErrForbidden):
+		return http.StatusForbidden
 	case errors.Is(err, repo.ErrTooLarge):
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, repo.ErrNotFound):

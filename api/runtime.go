@@ -16,6 +16,7 @@ type runtime struct {
 	trusted   []*net.IPNet
 	extractIP echo.IPExtractor
 	allow     []string
+	uploaders []Uploaders
 	gcGrace   time.Duration
 	// keys are served under /keys/; fprs name the signing keys in setup
 	// snippets, primary first.
@@ -24,7 +25,7 @@ type runtime struct {
 }
 
 // Reconfigure applies the reloadable settings of cfg: PublicURL,
-// TrustedProxies, TargetsAllow and GCGrace. The others (limits, upload
+// TrustedProxies, TargetsAllow, Uploaders and GCGrace. The others (limits, upload
 // size) keep the values the server was made with.
 func (s *Server) Reconfigure(cfg Config) {
 	for {
@@ -33,6 +34,7 @@ func (s *Server) Reconfigure(cfg Config) {
 		next.publicURL, next.trusted, next.allow = cfg.PublicURL, cfg.TrustedProxies, cfg.TargetsAllow
 		next.extractIP = ipExtractor(cfg.TrustedProxies)
 		next.gcGrace = cfg.GCGrace
+		next.uploaders = cfg.Uploaders
 		if s.rt.CompareAndSwap(old, &next) {
 			return
 		}

@@ -252,6 +252,13 @@ type PackageWriter interface {
 	// is a result's Err, with the package that is there). The revision is
 	// bumped and the events are written once, if anything was added.
 	AddPackages(ctx context.Context, target int64, ps []*Package) ([]AddResult, error)
+	// AddPackageSet is AddPackages, all or nothing: when one of ps
+	// conflicts with a live package (or with an earlier one of ps), nothing
+	// changes (no revision, no event) and the error wraps ErrConflict and
+	// names that package. A package that is already there as the same
+	// upload is a result with Added false, as in AddPackages. It records
+	// the packages of one upload that must land together (a .changes).
+	AddPackageSet(ctx context.Context, target int64, ps []*Package) ([]AddResult, error)
 	// DeletePackage removes the live package with that name, version and
 	// architecture from target id (its row stays restorable while a
 	// generation holds it), or returns an error wrapping ErrNotFound.
@@ -332,7 +339,8 @@ type Collector interface {
 	// "generations" and "packages", the counts it returns.
 	Collect(ctx context.Context, keep int) (CollectStats, error)
 	// References calls fn with the sha256 of every blob the catalog still
-	// needs: every package row's (live or removed; manifest false) and
+	// needs: every package row's (live or removed) and each of its Extra
+	// blobs (manifest false), and
 	// every remaining generation's manifest (manifest true), each at least
 	// once. The blobs a manifest names are the caller's to add. If fn
 	// returns an error, References stops and returns it.

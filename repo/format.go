@@ -53,6 +53,31 @@ type Parsed struct {
 	// that a publish never re-reads package files. Its encoding is private to
 	// the format (JSON in practice).
 	Meta []byte
+	// Needs are the files the package consists of besides its own file, as
+	// the package names them (a Debian source package's .dsc lists its
+	// tarballs). The core takes them from the same upload (Service.IngestSet),
+	// checks each one's size and every digest given, stores them and records
+	// them as the package's Extra blobs; an upload without one of them is
+	// refused naming it. Empty for packages that are one file.
+	Needs []NeededFile
+}
+
+// NeededFile is one file a package consists of besides its own file, as the
+// package names it.
+type NeededFile struct {
+	// Name is the file's name (no directory), as the package lists it.
+	Name string
+	// Size is the size the package states.
+	Size int64
+	// Sums are the digests the package states (lower-case hex); the core
+	// checks every one of them. SHA256 is required.
+	Sums Sums
+}
+
+// Blob names stored bytes by their sha256 and size.
+type Blob struct {
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
 }
 
 // Reader reads package files of one format.
@@ -88,9 +113,14 @@ type Package struct {
 	SHA256    string `json:"sha256"`
 	// OrigSHA256 is the sha256 of the bytes as uploaded when the format
 	// rewrote them at ingest (rpm signing); empty otherwise.
-	OrigSHA256 string    `json:"original_sha256,omitempty"`
-	Meta       []byte    `json:"-"`
-	Uploaded   time.Time `json:"uploaded"`
+	OrigSHA256 string `json:"original_sha256,omitempty"`
+	// Extra are the blobs the package consists of besides its own (a
+	// source package's tarballs, Parsed.Needs), in the order the package
+	// lists them. They live as long as the row: garbage collection keeps
+	// every blob a row names, and the format's indexer publishes them.
+	Extra    []Blob    `json:"extra,omitempty"`
+	Meta     []byte    `json:"-"`
+	Uploaded time.Time `json:"uploaded"`
 }
 
 // SameUpload reports whether q is a re-upload of p: the same published
@@ -264,4 +294,15 @@ type Layout interface {
 	Prefixes(t Target) []string
 	// Alias returns t's alias, and false when the format has none.
 	Alias(t Target) (Alias, bool)
+}
+
+// Outdater is implemented by formats whose generations written by an older
+// Pier lack files that clients configured by today's setup fetch (deb:
+// Sources, which the setup's deb-src lines need): the reconciler publishes
+// such a target again, as it does a generation from before canonical
+// paths.
+type Outdater interface {
+	// Outdated reports whether the generation of t with files lacks what
+	// the format writes now.
+	Outdated(t Target, files []File) bool
 }

@@ -121,6 +121,10 @@ func (in *ingester) stage(ctx context.Context, t Target, src source, o IngestOpt
 		return nil, nil, err
 	}
 	defer up.discard()
+	if len(parsed.Needs) > 0 {
+		return nil, nil, BadPackage(fmt.Sprintf("this package lists %s, which the upload does not contain: send it with every file it lists in one upload (the API's sources or changes upload; pier push FILE.dsc)",
+			parsed.Needs[0].Name))
+	}
 	ti, find, err := look(ctx, spec.Format.Name())
 	if err != nil {
 		return nil, nil, err

@@ -124,7 +124,8 @@ func backoff(base time.Duration, n int) time.Duration {
 
 // isStale reports whether ti's current generation has a root outside the
 // paths its format publishes at now (a generation written before
-// canonical paths): publishing it again serves it where clients expect.
+// canonical paths), or lacks files its format writes now (Outdater):
+// publishing it again serves it where and as clients expect.
 func (r *reconciler) isStale(ctx context.Context, ti *TargetInfo) bool {
 	if ti.Current == nil {
 		return false
@@ -136,12 +137,21 @@ func (r *reconciler) isStale(ctx context.Context, ti *TargetInfo) bool {
 	if err != nil {
 		return false
 	}
-	l, ok := spec.Format.(Layout)
-	if !ok {
+	l, isLayout := spec.Format.(Layout)
+	o, isOutdater := spec.Format.(Outdater)
+	if !isLayout && !isOutdater {
 		return false
 	}
 	files, err := r.view.manifest(ctx, ti.Current.Manifest)
 	if err != nil {
+		return false
+	}
+	if isOutdater && o.Outdated(ti.Target, files) {
+		r.stale[ti.Current.ID] = true
+		return true
+	}
+	if !isLayout {
+		r.stale[ti.Current.ID] = false
 		return false
 	}
 	// Stale: it has roots, and none under a canonical prefix.

@@ -144,3 +144,68 @@ func TestIngestRefusesNonPackageEarly(t *testing.T) {
 		t.Errorf("read %d bytes of a body that is not a package before refusing it", r.read)
 	}
 }
+
+// outdatedFormat is a format that, once on is set, writes one more index
+// file (the mark) and calls a generation without it outdated
+// (repo.Outdater), as deb does with Sources.
+type outdatedFormat struct {
+	repo.Format
+	on *atomic.Bool
+}
+
+const markPath = "deb/5.8/debian/dists/bookworm/mark"
+
+func (f outdatedFormat) Index(ctx context.Context, in *repo.IndexInput) ([]repo.File, error) {
+	files, err := f.Format.Index(ctx, in)
+	if err == nil && f.on.Load() {
+		files = append(files, repo.File{Path: markPath, Kind: repo.KindIndex, Data: []byte("mark")})
+	}
+	return files, err
+}
+
+func (f outdatedFormat) Outdated(_ repo.Target, files []repo.File) bool {
+	if !f.on.Load() {
+		return false
+	}
+	for _, file := range files {
+		if file.Path == markPath {
+			return false
+		}
+	}
+	return true
+}
+
+// TestReconcileRepublishesOutdated: a target whose current generation the
+// format calls outdated (an older Pier's, without a file clients now
+// fetch) is published again by Run's reconciler, with the same packages,
+// and the new generation has the file.
+func TestReconcileRepublishesOutdated(t *testing.T) {
+	changed := newSignal()
+	on := &atomic.Bool{}
+	svc := newServiceWith(t, repo.Options{OnChange: changed.notify, Observer: changed}, func(c repo.Catalog) repo.Catalog { return c },
+		func(f repo.Format) repo.Format { return outdatedFormat{Format: f, on: on} })
+	ingest(t, svc, "old")
+	g1, err := svc.Publish(context.Background(), target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	on.Store(true)
+	run(t, svc)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, ok := svc.Lookup(markPath); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the outdated generation was not republished")
+		}
+		select {
+		case <-changed:
+		case <-time.After(time.Second):
+		}
+	}
+	gs, err := svc.Generations(context.Background(), target)
+	if err != nil || len(gs) < 2 || gs[0].Packages != g1.Packages {
+		t.Fatalf("generations after the republish: %+v, %v (first had %d packages)", gs, err, g1.Packages)
+	}
+}

@@ -237,6 +237,19 @@ func (s *Service) Ingest(ctx context.Context, t Target, r io.Reader, o IngestOpt
 	return s.in.ingest(ctx, t, r, o)
 }
 
+// IngestSet receives a set of files that belong together (a Debian
+// source package: its .dsc and the tarballs it lists; with o.Manifest, a
+// .changes and every file it lists), checks it whole and records its
+// packages in one catalog transaction, all or nothing: a missing file, a
+// size or checksum that differs from what the set states, a file that no
+// package of the set lists, a bad package or a conflict refuses the whole
+// set and records nothing. Files other packages list are stored as their
+// Extra blobs. It returns once the packages are durable. It does not
+// publish.
+func (s *Service) IngestSet(ctx context.Context, t Target, next NextFile, o SetOptions) (*SetResult, error) {
+	return s.in.ingestSet(ctx, t, next, o)
+}
+
 // NewBatch starts a batch for t.
 func (s *Service) NewBatch(t Target) *Batch { return &Batch{in: s.in, t: t} }
 

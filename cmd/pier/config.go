@@ -59,6 +59,9 @@ type Config struct {
 	TLS TLSConfig `yaml:"tls"`
 	// Targets restricts which targets uploads may create.
 	Targets TargetsConfig `yaml:"targets"`
+	// Uploaders require .changes uploads to some targets to be signed by
+	// given keys (see UploaderConfig).
+	Uploaders []UploaderConfig `yaml:"uploaders"`
 
 	// explicitDataDir records that the file set data_dir.
 	explicitDataDir bool
@@ -415,6 +418,9 @@ func (c *Config) Validate() error {
 		if r.KeepVersions < 0 || r.KeepDays < 0 {
 			return fmt.Errorf("retention.rules[%d]: keep_versions and keep_days must be >= 0", i)
 		}
+	}
+	if err := validateUploaders(c.Uploaders); err != nil {
+		return err
 	}
 	if c.Retention.GCInterval < 0 || c.Retention.GCGrace < 0 {
 		return fmt.Errorf("retention.gc_interval and retention.gc_grace must be >= 0")

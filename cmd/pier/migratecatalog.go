@@ -35,7 +35,7 @@ func catalogTables() []catalogTable {
 		{name: "targets", id: true, cols: []string{"id", "stream", "distro", "release", "format", "revision", "current_gen",
 			"publish_error", "publish_failures", "publish_failing_since"}},
 		{name: "packages", id: true, cols: []string{"id", "target_id", "component", "name", "version", "arch", "sha256",
-			"orig_sha256", "size", "sums", "meta", "uploaded", "removed"}},
+			"orig_sha256", "size", "sums", "meta", "uploaded", "removed", "extra"}},
 		{name: "generations", id: true, cols: []string{"id", "target_id", "seq", "created", "revision", "manifest", "files",
 			"packages", "package_ids", "note", "changes"}},
 		{name: "pins", cols: []string{"target_id", "name", "version", "created"}},

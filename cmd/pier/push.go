@@ -39,7 +39,9 @@ func (c *cli) pushCmd() *cobra.Command {
 		Short: "upload package files to a running Pier (--wait: until they are published)",
 		Long: `Upload package files to a running Pier, one request per file. Directories are walked for .deb, .rpm
 and .apk files (links followed, as pier import does); a path that is not a regular file is refused
-before anything is sent. Every output line names its file.
+before anything is sent. Every output line names its file. A .dsc (Debian source package) or a
+.changes goes in one request with every file it lists, taken from its directory, to the target's
+sources or changes upload (all or nothing).
 
 A connection error, a 5xx or a 429 is retried with a backoff (1s doubling, at most 30s, with
 jitter; a 429's or 503's Retry-After is honoured), up to --retries times: safe, since sending the
@@ -304,6 +306,9 @@ const progressMin = 4 << 20
 // pushFile streams one file as the raw request body, with the token and
 // the CI job and commit.
 func (p *pusher) pushFile(ctx context.Context, path string) (*api.UploadResult, int, error) {
+	if set := setEndpoint(path); set != "" {
+		return p.pushSet(ctx, path, set)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, 0, err

@@ -311,8 +311,12 @@ func apiConfig(cfg *Config) (api.Config, error) {
 	if err != nil {
 		return api.Config{}, err
 	}
+	uploaders, err := uploaderRules(cfg.Uploaders)
+	if err != nil {
+		return api.Config{}, err
+	}
 	return api.Config{PublicURL: cfg.PublicURL, MaxUploadSize: int64(cfg.MaxUploadSize), GCGrace: cfg.Retention.GCGrace,
-		TrustedProxies: proxies, Limits: cfg.Server.limits(), TargetsAllow: cfg.Targets.Allow}, nil
+		TrustedProxies: proxies, Limits: cfg.Server.limits(), TargetsAllow: cfg.Targets.Allow, Uploaders: uploaders}, nil
 }
 
 // reload re-reads the config on SIGHUP and applies what can change while

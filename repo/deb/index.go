@@ -34,7 +34,10 @@ type indexEntry struct {
 // packagesFile is one <comp>/binary-<arch>/Packages with its compressed
 // variants, as listed in the Release file.
 type packagesFile struct {
-	dir  string // relative to dists/<release>/, e.g. "main/binary-amd64"
+	dir string // relative to dists/<release>/, e.g. "main/binary-amd64"
+	// base is the index's name, "Packages" when empty, "Sources" for a
+	// component's source index (in "<comp>/source").
+	base string
 	data [3][]byte
 	sums [3][sha256.Size]byte
 }
@@ -43,8 +46,18 @@ type packagesFile struct {
 // order of packagesFile.data.
 func packagesNames() [3]string { return [3]string{"Packages", "Packages.gz", "Packages.xz"} }
 
+// names returns the names of pf's variants, in the order of data.
+func (pf *packagesFile) names() [3]string {
+	if pf.base == "" {
+		return packagesNames()
+	}
+	return [3]string{pf.base, pf.base + ".gz", pf.base + ".xz"}
+}
+
 // Index writes the APT repository of one target: the pool files (by blob),
-// every <comp>/binary-<arch>/Packages (plain, .gz, .xz) and, unless
+// every <comp>/binary-<arch>/Packages and <comp>/source/Sources (plain,
+// .gz, .xz; every component has a Sources index, empty when it holds no
+// source package, so that deb-src lines always work) and, unless
 // Config.Contents (or the target's release rule) turns them off, every
 // <comp>/Contents-<arch>.gz, with by-hash copies, and Release, Release.gpg
 // and InRelease with the target's Release fields (releaseFields). Paths
@@ -71,7 +84,12 @@ func (f *Format) Index(ctx context.Context, in *repo.IndexInput) ([]repo.File, e
 	streamBase := base(t)
 	dists := streamBase + "dists/" + t.Release + "/"
 
-	entries, comps, archs, err := f.entries(in.Packages)
+	binaries, sourcePkgs := splitSources(in.Packages)
+	sources, err := sourceEntries(sourcePkgs)
+	if err != nil {
+		return fail(err)
+	}
+	entries, comps, archs, err := f.entries(binaries, sourceComponents(sources)...)
 	if err != nil {
 		return fail(err)
 	}
@@ -79,6 +97,7 @@ func (f *Format) Index(ctx context.Context, in *repo.IndexInput) ([]repo.File, e
 		return fail(err)
 	}
 	files := buildPackages(entries, comps, archs)
+	files = append(files, buildSources(sources, comps)...)
 	if err := compressAll(ctx, files); err != nil {
 		return fail(err)
 	}
@@ -91,8 +110,9 @@ func (f *Format) Index(ctx context.Context, in *repo.IndexInput) ([]repo.File, e
 
 	out := make([]repo.File, 0, len(entries)+len(files)*6+len(contents)*2+3)
 	out = appendPoolFiles(out, streamBase, entries)
+	out = appendSourceFiles(out, streamBase, sources)
 	for _, pf := range files {
-		for v, name := range packagesNames() {
+		for v, name := range pf.names() {
 			dir := dists + pf.dir + "/"
 			out = append(out,
 				repo.File{Path: dir + "by-hash/SHA256/" + hex.EncodeToString(pf.sums[v][:]), Kind: repo.KindHashed, Data: pf.data[v]},
@@ -136,8 +156,11 @@ func (f *Format) Index(ctx context.Context, in *repo.IndexInput) ([]repo.File, e
 // entries decodes and checks the packages' metadata and returns them in
 // Packages order (name, version, architecture), with the sorted components
 // and architectures to publish.
-func (f *Format) entries(pkgs []repo.Package) ([]indexEntry, []string, []string, error) {
+func (f *Format) entries(pkgs []repo.Package, moreComps ...string) ([]indexEntry, []string, []string, error) {
 	compSet := make(map[string]int)
+	for _, c := range moreComps {
+		compSet[c] = 0
+	}
 	archSet := make(map[string]int)
 	for _, a := range f.cfg.Architectures {
 		archSet[a] = 0
@@ -429,7 +452,7 @@ func (f *Format) release(in *repo.IndexInput, rf releaseFields, comps, archs []s
 	}
 	lines := make([]line, 0, len(files)*3+len(contents)*2)
 	for _, pf := range files {
-		for v, name := range packagesNames() {
+		for v, name := range pf.names() {
 			lines = append(lines, line{pf.dir + "/" + name, pf.sums[v][:], int64(len(pf.data[v]))})
 		}
 	}

@@ -443,11 +443,11 @@ func TestIndexEmpty(t *testing.T) {
 	if _, ok := fields["Valid-Until"]; ok {
 		t.Error("Valid-Until without valid_days")
 	}
-	if len(entries) != 10 {
-		t.Errorf("%d Release entries, want 10 (Packages, .gz, .xz and Contents, .gz of two architectures)", len(entries))
+	if len(entries) != 13 {
+		t.Errorf("%d Release entries, want 13 (Packages, .gz, .xz and Contents, .gz of two architectures, Sources, .gz, .xz)", len(entries))
 	}
 	for _, e := range entries {
-		if (strings.HasSuffix(e.path, "/Packages") || isContents(e.path)) && e.size != 0 {
+		if (strings.HasSuffix(e.path, "/Packages") || strings.HasSuffix(e.path, "/Sources") || isContents(e.path)) && e.size != 0 {
 			t.Errorf("%s has size %d", e.path, e.size)
 		}
 	}

@@ -16,20 +16,34 @@ import (
 
 // Sniff reports whether head starts like a .deb: an ar archive whose first
 // member is debian-binary, its name read as dpkg reads it (so that every
-// file Read accepts is sniffed as a .deb).
+// file Read accepts is sniffed as a .deb), or like a source package's .dsc.
 func (f *Format) Sniff(head []byte) bool {
 	if len(head) < len(arMagic)+arHeaderSize || string(head[:len(arMagic)]) != arMagic {
-		return false
+		// A .changes is sniffed too, so that Read says where it goes.
+		return sniffDSC(head) || sniffChanges(head)
 	}
 	return arName(head[len(arMagic):len(arMagic)+16]) == "debian-binary"
 }
 
-// Read parses the .deb in r (size bytes). sums must hold the digests listed
+// Read parses the .deb in r (size bytes), or the source package's .dsc
+// (see readSource; its Parsed lists the files it needs). sums must hold the digests listed
 // in Digests; MD5 and SHA1 go into the package's Meta. Errors about the
 // file's content wrap repo.ErrBadPackage and say what is wrong.
 func (f *Format) Read(ctx context.Context, r io.ReaderAt, size int64, sums repo.Sums) (*repo.Parsed, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if size >= int64(len(arMagic)) {
+		var magic [len(arMagic)]byte
+		if err := readAt(r, magic[:], 0); err == nil && string(magic[:]) != arMagic {
+			head := make([]byte, min(size, 4096))
+			if err := readAt(r, head, 0); err == nil && len(headFields(head)) > 0 {
+				if sniffChanges(head) {
+					return nil, badf("this is a .changes file, not a package: upload it with every file it lists to the target's changes upload (pier push FILE.changes)")
+				}
+				return f.readSource(ctx, r, size, sums)
+			}
+		}
 	}
 	control, files, err := f.readDeb(ctx, r, size)
 	if err != nil {

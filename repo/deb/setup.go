@@ -35,8 +35,11 @@ func (f *Format) Alias(t repo.Target) (repo.Alias, bool) {
 }
 
 // PackagePath returns where p is published: its pool path under the
-// stream's apt base.
+// stream's apt base (for a source package, its .dsc's).
 func (f *Format) PackagePath(t repo.Target, p *repo.Package) string {
+	if isSourceMeta(p.Meta) {
+		return base(t) + sourceDir(p) + "/" + dscName(p)
+	}
 	source := p.Name
 	if m, err := decodeMeta(p.Meta); err == nil && len(m.source) > 0 {
 		source = string(m.source)
@@ -75,7 +78,7 @@ func (f *Format) Setup(t repo.Target, info repo.SetupInfo) string {
 // SetupFile serves; signedBy is the Signed-By value as written after the
 // colon (a path, or a key block on continuation lines).
 func sourcesStanza(b *strings.Builder, t repo.Target, info repo.SetupInfo, signedBy string) {
-	b.WriteString("Types: deb\n")
+	b.WriteString("Types: deb deb-src\n")
 	fmt.Fprintf(b, "URIs: %s/%s\n", info.BaseURL, strings.TrimSuffix(base(t), "/"))
 	fmt.Fprintf(b, "Suites: %s\n", t.Release)
 	fmt.Fprintf(b, "Components: %s\n", strings.Join(info.Components, " "))

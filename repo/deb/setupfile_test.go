@@ -82,7 +82,7 @@ func TestSetupFileEmbeddedKey(t *testing.T) {
 	if err != nil || len(kr) != 2 {
 		t.Fatalf("Signed-By: %v, %d keys", err, len(kr))
 	}
-	for k, want := range map[string]string{"Types": "deb", "URIs": "http://127.0.0.1:8080/deb/5.8/debian", "Suites": "bookworm", "Components": "main"} {
+	for k, want := range map[string]string{"Types": "deb deb-src", "URIs": "http://127.0.0.1:8080/deb/5.8/debian", "Suites": "bookworm", "Components": "main"} {
 		if fields[k] != want {
 			t.Errorf("%s: %q, want %q", k, fields[k], want)
 		}

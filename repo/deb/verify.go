@@ -225,12 +225,14 @@ func (v *verifier) listedFile(dists string, e hashEntry, byHash bool, listed map
 }
 
 // indexes checks that every compressed variant decompresses to its
-// uncompressed index, and every Packages index against the pool.
+// uncompressed index, and every Packages and Sources index against the
+// pool.
 func (v *verifier) indexes(ctx context.Context, root, dists string, entries []hashEntry, listed map[string]hashEntry) error {
 	type job struct {
 		base, variant string
 		plain         hashEntry
 		packages      bool
+		sources       bool
 	}
 	var jobs []job
 	for _, e := range entries {
@@ -242,6 +244,8 @@ func (v *verifier) indexes(ctx context.Context, root, dists string, entries []ha
 			jobs = append(jobs, job{base: base, variant: e.path, plain: plain})
 		case ext == "" && isPackages:
 			jobs = append(jobs, job{base: base, plain: e, packages: true})
+		case ext == "" && path.Base(base) == "Sources":
+			jobs = append(jobs, job{base: base, plain: e, sources: true})
 		}
 	}
 	errs := make([]error, len(jobs))
@@ -251,9 +255,12 @@ func (v *verifier) indexes(ctx context.Context, root, dists string, entries []ha
 		wg.Go(func() {
 			for i := range next {
 				j := jobs[i]
-				if j.packages {
-					errs[i] = v.packages(ctx, root, dists, j.base, listed)
-				} else {
+				switch {
+				case j.packages:
+					errs[i] = v.packages(ctx, root, dists, j.base, listed, checkPackagesIndex)
+				case j.sources:
+					errs[i] = v.packages(ctx, root, dists, j.base, listed, checkSourcesIndex)
+				default:
 					errs[i] = v.variant(ctx, dists, j.variant, j.plain)
 				}
 			}
@@ -366,9 +373,11 @@ func (c *contentsLines) finish() error {
 	return c.err
 }
 
-// packages checks the Packages index base (its uncompressed form, served
-// or decompressed from a served variant) against the pool.
-func (v *verifier) packages(ctx context.Context, root, dists, base string, listed map[string]hashEntry) error {
+// packages checks the Packages or Sources index base (its uncompressed
+// form, served or decompressed from a served variant) against the pool
+// with check.
+func (v *verifier) packages(ctx context.Context, root, dists, base string, listed map[string]hashEntry,
+	check func(name string, data []byte, root string, files map[string]*repo.File) error) error {
 	name := dists + base
 	var data []byte
 	if v.files[name] != nil {
@@ -393,7 +402,7 @@ func (v *verifier) packages(ctx context.Context, root, dists, base string, liste
 			break
 		}
 	}
-	return checkPackagesIndex(name, data, root, v.files)
+	return check(name, data, root, v.files)
 }
 
 // checkPackagesIndex parses a Packages index as apt's tag file parser reads it

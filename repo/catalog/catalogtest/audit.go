@@ -122,6 +122,15 @@ func changes() []change {
 				}
 			},
 			happened: func(e *env) bool { return live(e) == 2 }},
+		{name: "AddPackageSet",
+			prepare: func(e *env) func(context.Context) error {
+				id := e.target(tname).ID
+				return func(ctx context.Context) error {
+					_, err := e.c.AddPackageSet(ctx, id, []*repo.Package{pkg("a", "1", "aa"), pkg("b", "1", "bb")})
+					return err
+				}
+			},
+			happened: func(e *env) bool { return live(e) == 2 }},
 		{name: "DeletePackage",
 			prepare: func(e *env) func(context.Context) error {
 				id := e.target(tname).ID
@@ -302,6 +311,14 @@ func testNoChangeNoEvent(t *testing.T, e *env) {
 			return err
 		}},
 		{"AddPackages of nothing", func(ctx context.Context) error { _, err := e.c.AddPackages(ctx, id, nil); return err }},
+		{"AddPackageSet of the same upload", func(ctx context.Context) error {
+			_, err := e.c.AddPackageSet(ctx, id, []*repo.Package{pkg("a", "1", "aa")})
+			return err
+		}},
+		{"AddPackageSet in conflict", func(ctx context.Context) error {
+			_, err := e.c.AddPackageSet(ctx, id, []*repo.Package{pkg("c", "1", "cc"), pkg("a", "1", "xx")})
+			return err
+		}},
 		{"DeletePackage of nothing", func(ctx context.Context) error { return e.c.DeletePackage(ctx, id, "zz", "1", "amd64") }},
 		{"RemovePackages of no ids", func(ctx context.Context) error { return e.c.RemovePackages(ctx, id, nil) }},
 		{"RemovePackages of removed rows", func(ctx context.Context) error { return e.c.RemovePackages(ctx, id, []int64{gone.ID}) }},

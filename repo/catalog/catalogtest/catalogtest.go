@@ -56,6 +56,8 @@ func Run(t *testing.T, impl Impl) {
 		{"PackageRoundTrip", testPackageRoundTrip},
 		{"AddPackageSameOrConflict", testAddPackageSameOrConflict},
 		{"AddPackagesBatch", testAddPackagesBatch},
+		{"AddPackageSet", testAddPackageSet},
+		{"ExtraBlobs", testExtraBlobs},
 		{"FindPackage", testFindPackage},
 		{"DeletePackage", testDeletePackage},
 		{"PackageIDsNeverReused", testPackageIDsNeverReused},
@@ -240,6 +242,8 @@ func samePackage(got, want *repo.Package) string {
 		return fmt.Sprintf("Meta %q, want %q", got.Meta, want.Meta)
 	case fmt.Sprint(got.Sums) != fmt.Sprint(want.Sums):
 		return fmt.Sprintf("Sums %v, want %v", got.Sums, want.Sums)
+	case fmt.Sprint(got.Extra) != fmt.Sprint(want.Extra):
+		return fmt.Sprintf("Extra %v, want %v", got.Extra, want.Extra)
 	case !got.Uploaded.Equal(want.Uploaded) || got.Uploaded.Location() != time.UTC:
 		return fmt.Sprintf("Uploaded %v, want %v in UTC", got.Uploaded, want.Uploaded)
 	}

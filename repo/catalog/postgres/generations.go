@@ -345,5 +345,21 @@ func (d *DB) References(ctx context.Context, fn func(sum string, manifest bool) 
 			}
 		}
 	}
+	// The further files of source packages (a few rows have them).
+	extras, err := column[string](ctx, d.pool, `SELECT DISTINCT extra FROM packages WHERE extra <> ''`)
+	if err != nil {
+		return fmt.Errorf("list referenced blobs: %w", err)
+	}
+	for _, e := range extras {
+		bs, err := decodeExtra(e)
+		if err != nil {
+			return fmt.Errorf("list referenced blobs: decode extra blobs: %w", err)
+		}
+		for _, b := range bs {
+			if err := fn(b.SHA256, false); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }

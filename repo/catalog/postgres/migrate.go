@@ -147,6 +147,9 @@ CREATE TABLE frozen_targets (
 	created BIGINT NOT NULL
 );
 `,
+		// 4: the further blobs of a package (a source package's tarballs,
+		// repo.Package.Extra), as SQLite's packages.extra.
+		`ALTER TABLE packages ADD COLUMN extra TEXT NOT NULL DEFAULT ''`,
 	}
 }
 

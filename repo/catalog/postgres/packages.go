@@ -12,17 +12,21 @@ import (
 	"github.com/pierhq/pier/repo"
 )
 
-const pkgCols = `id, component, name, version, arch, sha256, orig_sha256, size, sums, meta, uploaded`
+const pkgCols = `id, component, name, version, arch, sha256, orig_sha256, size, sums, meta, uploaded, extra`
 
 func scanPackage(s pgx.Row) (*repo.Package, error) {
 	var p repo.Package
-	var sums string
+	var sums, extra string
 	var up int64
-	if err := s.Scan(&p.ID, &p.Component, &p.Name, &p.Version, &p.Arch, &p.SHA256, &p.OrigSHA256, &p.Size, &sums, &p.Meta, &up); err != nil {
+	if err := s.Scan(&p.ID, &p.Component, &p.Name, &p.Version, &p.Arch, &p.SHA256, &p.OrigSHA256, &p.Size, &sums, &p.Meta, &up, &extra); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(sums), &p.Sums); err != nil {
 		return nil, fmt.Errorf("decode sums of %s: %w", p.Name, err)
+	}
+	var err error
+	if p.Extra, err = decodeExtra(extra); err != nil {
+		return nil, fmt.Errorf("decode extra blobs of %s: %w", p.Name, err)
 	}
 	p.Uploaded = time.Unix(0, up).UTC()
 	return &p, nil
@@ -50,8 +54,40 @@ func (d *DB) AddPackage(ctx context.Context, target int64, p *repo.Package) (*re
 	return res[0].Package, res[0].Added, res[0].Err
 }
 
+// encodeExtra encodes a package's Extra blobs for the extra column: ""
+// when there are none (most packages), else a JSON array.
+func encodeExtra(bs []repo.Blob) (string, error) {
+	if len(bs) == 0 {
+		return "", nil
+	}
+	b, err := json.Marshal(bs)
+	return string(b), err
+}
+
+func decodeExtra(s string) ([]repo.Blob, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var bs []repo.Blob
+	if err := json.Unmarshal([]byte(s), &bs); err != nil {
+		return nil, err
+	}
+	return bs, nil
+}
+
 // AddPackages implements repo.PackageWriter.
 func (d *DB) AddPackages(ctx context.Context, target int64, ps []*repo.Package) ([]repo.AddResult, error) {
+	return d.addPackages(ctx, target, ps, false)
+}
+
+// AddPackageSet implements repo.PackageWriter.
+func (d *DB) AddPackageSet(ctx context.Context, target int64, ps []*repo.Package) ([]repo.AddResult, error) {
+	return d.addPackages(ctx, target, ps, true)
+}
+
+// addPackages adds ps in one transaction; with all, a conflict rolls
+// everything back and is the error.
+func (d *DB) addPackages(ctx context.Context, target int64, ps []*repo.Package, all bool) ([]repo.AddResult, error) {
 	tx, err := d.begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("add packages: %w", err)
@@ -66,6 +102,12 @@ func (d *DB) AddPackages(ctx context.Context, target int64, ps []*repo.Package) 
 		r, err := addPackage(ctx, tx, target, p)
 		if err != nil {
 			return nil, err
+		}
+		if all && r.Err != nil {
+			for _, q := range ps[:i] {
+				q.ID = 0 // rolled back
+			}
+			return nil, fmt.Errorf("add package set: %w", r.Err)
 		}
 		out[i] = r
 		if r.Added {
@@ -107,9 +149,13 @@ func addPackage(ctx context.Context, tx pgx.Tx, target int64, p *repo.Package) (
 	case !errors.Is(err, pgx.ErrNoRows):
 		return repo.AddResult{}, fmt.Errorf("look up %s %s: %w", p.Name, p.Version, err)
 	}
-	if err := tx.QueryRow(ctx, `INSERT INTO packages (target_id, component, name, version, arch, sha256, orig_sha256, size, sums, meta, uploaded)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`, target, p.Component, p.Name, p.Version, p.Arch, p.SHA256,
-		p.OrigSHA256, p.Size, string(sums), p.Meta, p.Uploaded.UnixNano()).Scan(&p.ID); err != nil {
+	extra, err := encodeExtra(p.Extra)
+	if err != nil {
+		return repo.AddResult{}, fmt.Errorf("encode extra blobs: %w", err)
+	}
+	if err := tx.QueryRow(ctx, `INSERT INTO packages (target_id, component, name, version, arch, sha256, orig_sha256, size, sums, meta, uploaded, extra)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`, target, p.Component, p.Name, p.Version, p.Arch, p.SHA256,
+		p.OrigSHA256, p.Size, string(sums), p.Meta, p.Uploaded.UnixNano(), extra).Scan(&p.ID); err != nil {
 		return repo.AddResult{}, fmt.Errorf("insert %s %s: %w", p.Name, p.Version, err)
 	}
 	return repo.AddResult{Package: p, Added: true}, nil

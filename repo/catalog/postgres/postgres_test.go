@@ -93,7 +93,7 @@ func TestMigrations(t *testing.T) {
 	}
 	oldDB.Close()
 	if err := srv.Exec(ctx, pgtest.DatabaseOf(old), `DROP TABLE frozen_targets; DROP TABLE cluster_keys; DROP TABLE publish_log; DROP TABLE mirror_state;
-		DELETE FROM pier_schema WHERE version > 1`); err != nil {
+		ALTER TABLE packages DROP COLUMN extra; DELETE FROM pier_schema WHERE version > 1`); err != nil {
 		t.Fatal(err)
 	}
 	up := openAt(t, old, Options{})
@@ -104,6 +104,9 @@ func TestMigrations(t *testing.T) {
 		if _, err := up.pool.Exec(ctx, `SELECT count(*) FROM `+table); err != nil {
 			t.Errorf("upgrade did not create %s: %v", table, err)
 		}
+	}
+	if _, err := up.pool.Exec(ctx, `SELECT extra FROM packages`); err != nil {
+		t.Errorf("upgrade did not add packages.extra: %v", err)
 	}
 }
 

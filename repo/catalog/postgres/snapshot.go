@@ -99,8 +99,8 @@ func (d *DB) Snapshot(ctx context.Context, source, seq int64, dst repo.Target, f
 	if err != nil {
 		return nil, err
 	}
-	tag, err := tx.Exec(ctx, `INSERT INTO packages (target_id, component, name, version, arch, sha256, orig_sha256, size, sums, meta, uploaded)
-		SELECT $1, component, name, version, arch, sha256, orig_sha256, size, sums, meta, uploaded FROM packages
+	tag, err := tx.Exec(ctx, `INSERT INTO packages (target_id, component, name, version, arch, sha256, orig_sha256, size, sums, meta, uploaded, extra)
+		SELECT $1, component, name, version, arch, sha256, orig_sha256, size, sums, meta, uploaded, extra FROM packages
 		WHERE target_id = $2 AND id = ANY($3) ORDER BY id`, id, source, ids)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot %s into %s: copy packages: %w", src, dst, err)

@@ -63,7 +63,8 @@ CREATE TABLE IF NOT EXISTS packages (
 	sums TEXT NOT NULL,
 	meta BLOB NOT NULL,
 	uploaded INTEGER NOT NULL,
-	removed INTEGER
+	removed INTEGER,
+	extra TEXT NOT NULL DEFAULT ''
 );
 CREATE UNIQUE INDEX IF NOT EXISTS packages_live ON packages (target_id, name, version, arch) WHERE removed IS NULL;
 CREATE INDEX IF NOT EXISTS packages_sha256 ON packages (sha256);
@@ -224,20 +225,46 @@ ORDER BY t.stream, t.distro, t.release`, args...)
 	return out, nil
 }
 
-const pkgCols = `id, component, name, version, arch, sha256, orig_sha256, size, sums, meta, uploaded`
+const pkgCols = `id, component, name, version, arch, sha256, orig_sha256, size, sums, meta, uploaded, extra`
 
 func scanPackage(s interface{ Scan(...any) error }) (*repo.Package, error) {
 	var p repo.Package
 	var sums []byte
 	var up int64
-	if err := s.Scan(&p.ID, &p.Component, &p.Name, &p.Version, &p.Arch, &p.SHA256, &p.OrigSHA256, &p.Size, &sums, &p.Meta, &up); err != nil {
+	var extra string
+	if err := s.Scan(&p.ID, &p.Component, &p.Name, &p.Version, &p.Arch, &p.SHA256, &p.OrigSHA256, &p.Size, &sums, &p.Meta, &up, &extra); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal(sums, &p.Sums); err != nil {
 		return nil, fmt.Errorf("decode sums of %s: %w", p.Name, err)
 	}
+	var err error
+	if p.Extra, err = decodeExtra(extra); err != nil {
+		return nil, fmt.Errorf("decode extra blobs of %s: %w", p.Name, err)
+	}
 	p.Uploaded = time.Unix(0, up).UTC()
 	return &p, nil
+}
+
+// encodeExtra encodes a package's Extra blobs for the extra column: ""
+// when there are none (most packages), else a JSON array.
+func encodeExtra(bs []repo.Blob) (string, error) {
+	if len(bs) == 0 {
+		return "", nil
+	}
+	b, err := json.Marshal(bs)
+	return string(b), err
+}
+
+func decodeExtra(s string) ([]repo.Blob, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var bs []repo.Blob
+	if err := json.Unmarshal([]byte(s), &bs); err != nil {
+		return nil, err
+	}
+	return bs, nil
 }
 
 // AddPackage implements repo.Catalog.
@@ -251,6 +278,17 @@ func (d *DB) AddPackage(ctx context.Context, target int64, p *repo.Package) (*re
 
 // AddPackages implements repo.Catalog.
 func (d *DB) AddPackages(ctx context.Context, target int64, ps []*repo.Package) ([]repo.AddResult, error) {
+	return d.addPackages(ctx, target, ps, false)
+}
+
+// AddPackageSet implements repo.Catalog.
+func (d *DB) AddPackageSet(ctx context.Context, target int64, ps []*repo.Package) ([]repo.AddResult, error) {
+	return d.addPackages(ctx, target, ps, true)
+}
+
+// addPackages adds ps in one transaction; with all, a conflict rolls
+// everything back and is the error.
+func (d *DB) addPackages(ctx context.Context, target int64, ps []*repo.Package, all bool) ([]repo.AddResult, error) {
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("add packages: %w", err)
@@ -265,6 +303,12 @@ func (d *DB) AddPackages(ctx context.Context, target int64, ps []*repo.Package) 
 		r, err := addPackage(ctx, tx, target, p)
 		if err != nil {
 			return nil, err
+		}
+		if all && r.Err != nil {
+			for _, q := range ps[:i] {
+				q.ID = 0 // rolled back
+			}
+			return nil, fmt.Errorf("add package set: %w", r.Err)
 		}
 		out[i] = r
 		if r.Added {
@@ -306,9 +350,13 @@ func addPackage(ctx context.Context, tx *sql.Tx, target int64, p *repo.Package) 
 	case !errors.Is(err, sql.ErrNoRows):
 		return repo.AddResult{}, fmt.Errorf("look up %s %s: %w", p.Name, p.Version, err)
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO packages (target_id, component, name, version, arch, sha256, orig_sha256, size, sums, meta, uploaded)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, target, p.Component, p.Name, p.Version, p.Arch, p.SHA256, p.OrigSHA256, p.Size,
-		sums, p.Meta, p.Uploaded.UnixNano())
+	extra, err := encodeExtra(p.Extra)
+	if err != nil {
+		return repo.AddResult{}, fmt.Errorf("encode extra blobs: %w", err)
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO packages (target_id, component, name, version, arch, sha256, orig_sha256, size, sums, meta, uploaded, extra)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, target, p.Component, p.Name, p.Version, p.Arch, p.SHA256, p.OrigSHA256, p.Size,
+		sums, p.Meta, p.Uploaded.UnixNano(), extra)
 	if err != nil {
 		return repo.AddResult{}, fmt.Errorf("insert %s %s: %w", p.Name, p.Version, frozenTrigger(err))
 	}

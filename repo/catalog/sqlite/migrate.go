@@ -58,6 +58,17 @@ func migrate(ctx context.Context, db *sql.DB) error {
 			}
 		}
 	}
+	// Version 3: the further blobs of a package (a source package's
+	// tarballs).
+	hasExtra, err := hasColumn(ctx, tx, "packages", "extra")
+	if err != nil {
+		return err
+	}
+	if !hasExtra {
+		if _, err := tx.ExecContext(ctx, `ALTER TABLE packages ADD COLUMN extra TEXT NOT NULL DEFAULT ''`); err != nil {
+			return fmt.Errorf("add packages.extra: %w", err)
+		}
+	}
 	if err := addPublishColumns(ctx, tx); err != nil {
 		return err
 	}

@@ -123,8 +123,8 @@ func (d *DB) Snapshot(ctx context.Context, source, seq int64, dst repo.Target, f
 	}
 	copied := 0
 	for _, c := range chunks(ids, 500) {
-		res, err := tx.ExecContext(ctx, `INSERT INTO packages (target_id, component, name, version, arch, sha256, orig_sha256, size, sums, meta, uploaded)
-			SELECT ?, component, name, version, arch, sha256, orig_sha256, size, sums, meta, uploaded FROM packages
+		res, err := tx.ExecContext(ctx, `INSERT INTO packages (target_id, component, name, version, arch, sha256, orig_sha256, size, sums, meta, uploaded, extra)
+			SELECT ?, component, name, version, arch, sha256, orig_sha256, size, sums, meta, uploaded, extra FROM packages
 			WHERE target_id = ? AND id IN (`+placeholders(len(c))+`) ORDER BY id`, append([]any{id, source}, anys(c)...)...)
 		if err != nil {
 			return nil, fmt.Errorf("snapshot %s into %s: copy packages: %w", src, dst, err)
