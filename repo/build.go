@@ -121,7 +121,7 @@ func (p *publisher) failed(ctx context.Context, ti *TargetInfo, err error) {
 // the generation to record (without Revision and Note).
 func (p *publisher) build(ctx context.Context, f Format, ti *TargetInfo, pkgs []Package) (*Generation, error) {
 	t := ti.Target
-	now, err := p.publishTime(ctx, ti)
+	now, err := p.publishTime(ctx, f, ti)
 	if err != nil {
 		return nil, err
 	}
@@ -162,18 +162,30 @@ func (p *publisher) build(ctx context.Context, f Format, ti *TargetInfo, pkgs []
 }
 
 // publishTime returns the time of a new generation: now, truncated to the
-// second (Release's Date has second resolution), and strictly later than the
-// current generation. apt silently ignores a Release whose Date is not newer
-// than the one it has, and rejects one dated in the future, so when publishes
-// come faster than one a second the publish waits instead of lying.
-func (p *publisher) publishTime(ctx context.Context, ti *TargetInfo) (time.Time, error) {
+// second (generation times and Release's Date have second resolution), and
+// never earlier than the current generation. A format whose clients need
+// generations spaced apart (Spacer: apt silently ignores a Release whose Date
+// is not newer than the one it has, and rejects one dated in the future)
+// gets a time strictly later than the current generation by its spacing:
+// when publishes come faster than that, the publish waits instead of
+// post-dating ("publish.spacing-wait" hook). The coalescer avoids most of
+// these waits (see publisher.spacingDelay); what is left is a publish right
+// after one made by another process (pier import). Other formats never
+// wait: rpm-md's revision and APKINDEX's mtime carry no such rule (yum only
+// refused a repomd.xml strictly older than the one it had, never an equal one).
+func (p *publisher) publishTime(ctx context.Context, f Format, ti *TargetInfo) (time.Time, error) {
 	now := p.d.now().UTC().Truncate(time.Second)
 	if ti.Current == nil || now.After(ti.Current.Created) {
 		return now, nil
 	}
-	next := ti.Current.Created.Add(time.Second)
+	spacing := formatSpacing(f)
+	if spacing == 0 {
+		return ti.Current.Created, nil
+	}
+	next := ti.Current.Created.Add(spacing)
 	wait := next.Sub(p.d.now()) + 10*time.Millisecond
-	if wait > 0 && wait < 2*time.Second {
+	if wait > 0 && wait < 2*spacing {
+		p.d.hook("publish.spacing-wait")
 		t := time.NewTimer(wait)
 		defer t.Stop()
 		select {
@@ -183,6 +195,15 @@ func (p *publisher) publishTime(ctx context.Context, ti *TargetInfo) (time.Time,
 		}
 	}
 	return next, nil
+}
+
+// formatSpacing returns the spacing f's clients need between generations,
+// 0 when they need none.
+func formatSpacing(f Format) time.Duration {
+	if s, ok := f.(Spacer); ok {
+		return max(s.Spacing(), 0)
+	}
+	return 0
 }
 
 // storeFiles stores index data as blobs and fills in their sha256 and

@@ -149,7 +149,8 @@ type IndexInput struct {
 	// Packages of the target, in no particular order.
 	Packages []Package
 	// Time is the publish time: it goes into Date fields and timestamps.
-	// It is strictly later than the previous generation's Time.
+	// It is never earlier than the previous generation's Time, and later
+	// by at least the format's Spacing when it is a Spacer.
 	Time   time.Time
 	Signer Signer
 }
@@ -171,6 +172,16 @@ type Format interface {
 	// Compare orders two versions the way the format's clients do:
 	// negative if a < b, 0 if equal, positive if a > b.
 	Compare(a, b string) int
+}
+
+// Spacer is implemented by formats whose clients need the generations of a
+// target dated at least Spacing apart (deb: apt ignores a Release whose Date
+// is not newer than the one it has, and Date has second resolution). The
+// publisher then dates a new generation at least Spacing after the current
+// one, coalescing requests rather than waiting where it can. Formats
+// without it are never delayed: their generations may share a second.
+type Spacer interface {
+	Spacing() time.Duration
 }
 
 // PackagePather is implemented by formats that can name, at upload time,

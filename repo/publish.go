@@ -37,6 +37,9 @@ type queue struct {
 	// events are the audit events of the waiting requests: the publish
 	// that answers them writes them with its generation.
 	events []*audit.Event
+	// last is the time of the last generation published here, for the
+	// spacing of formats that need it (Spacer).
+	last time.Time
 }
 
 type pubResult struct {
@@ -107,6 +110,7 @@ func (p *publisher) run(t Target, q *queue, delay time.Duration) {
 		}
 	}
 	for {
+		p.spacingDelay(t, q)
 		p.mu.Lock()
 		ws, evs := q.waiters, q.events
 		q.waiters, q.events = nil, nil
@@ -117,9 +121,45 @@ func (p *publisher) run(t Target, q *queue, delay time.Duration) {
 		}
 		p.mu.Unlock()
 		gen, err := p.round(t, evs, len(ws))
+		if err == nil {
+			p.mu.Lock()
+			q.last = gen.Created
+			p.mu.Unlock()
+		}
 		for _, w := range ws {
 			w <- pubResult{gen, err}
 		}
+	}
+}
+
+// spacingDelay waits, before a round of t, until a generation dated after
+// the last one published here can be made without waiting, when t's format
+// needs its generations spaced apart (Spacer; deb: one second). Requests
+// that arrive meanwhile join the round instead of each waiting for a
+// second of its own under the target's lock. It returns early when Close
+// begins; formats without spacing never wait here.
+func (p *publisher) spacingDelay(t Target, q *queue) {
+	spec, err := p.d.spec(t.Distro)
+	if err != nil {
+		return
+	}
+	spacing := formatSpacing(spec.Format)
+	p.mu.Lock()
+	last := q.last
+	p.mu.Unlock()
+	if spacing == 0 || last.IsZero() {
+		return
+	}
+	wait := last.Add(spacing).Sub(p.d.now())
+	if wait <= 0 || wait > spacing {
+		return
+	}
+	p.d.hook("publish.spacing-coalesce")
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case <-p.life.closing:
 	}
 }
 

@@ -19,6 +19,8 @@
 package deb
 
 import (
+	"time"
+
 	"github.com/pierhq/pier/repo"
 )
 
@@ -33,7 +35,10 @@ type Format struct {
 	cfg Config
 }
 
-var _ repo.Format = (*Format)(nil)
+var (
+	_ repo.Format = (*Format)(nil)
+	_ repo.Spacer = (*Format)(nil)
+)
 
 // New returns the deb format configured by cfg. Unset fields of cfg get
 // their defaults; call cfg.Validate first to report configuration errors.
@@ -46,3 +51,10 @@ func New(cfg Config) *Format {
 
 // Name returns "deb".
 func (f *Format) Name() string { return "deb" }
+
+// Spacing is one second (repo.Spacer): Release's Date has second
+// resolution, and apt keeps the Release it has when a new one's Date is
+// older (acquire-item.cc, the "prevention of downgrading" check), so Date
+// must increase with every publish and two generations must not share a
+// second.
+func (f *Format) Spacing() time.Duration { return time.Second }
