@@ -30,9 +30,11 @@ import (
 var Digests = []repo.Digest{repo.MD5, repo.SHA1, repo.SHA256}
 
 // Format is the deb format. Create it with New; it is safe for concurrent
-// use and holds no state besides its configuration.
+// use and holds no state besides its configuration and a cache of
+// compressed index blocks (see cutBlocks), which never changes its output.
 type Format struct {
-	cfg Config
+	cfg   Config
+	cache *compressCache
 }
 
 var (
@@ -46,7 +48,7 @@ func New(cfg Config) *Format {
 	cfg.Architectures = append([]string(nil), cfg.Architectures...)
 	cfg.Release = append([]ReleaseRule(nil), cfg.Release...)
 	cfg.Defaults()
-	return &Format{cfg: cfg}
+	return &Format{cfg: cfg, cache: newCompressCache(DefaultCompressCacheSize)}
 }
 
 // Name returns "deb".

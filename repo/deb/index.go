@@ -79,7 +79,7 @@ func (f *Format) Index(ctx context.Context, in *repo.IndexInput) ([]repo.File, e
 		return fail(err)
 	}
 	files := buildPackages(entries, comps, archs)
-	if err := compressAll(ctx, files); err != nil {
+	if err := compressAll(ctx, files, f.cache); err != nil {
 		return fail(err)
 	}
 	var contents []*contentsFile
