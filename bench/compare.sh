@@ -58,7 +58,7 @@ gen() { # format n dir [prefix start]
 fresh() { rm -rf "$1"; cp -a "$work/keys-template" "$1"; }
 cold() { [ "${COLD:-}" = 1 ] && { sync; echo 3 >/proc/sys/vm/drop_caches; } || true; }
 # linkcopy SRC DST: a hard-linked copy (what an in-place indexer sees).
-linkcopy() { rm -rf "$2"; mkdir -p "$2"; find "$1" -maxdepth 1 -type f ! -name .done -exec ln {} "$2/" \;; }
+linkcopy() { rm -rf "$2"; mkdir -p "$2"; find "$1" -maxdepth 1 -type f ! -name .done -exec ln -t "$2/" {} +; }
 
 # serve_start DATA: starts pier serve on DATA; sets PID and URL.
 serve_start() {
