@@ -6,6 +6,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
+	"io/fs"
+	"sync"
 	"time"
 )
 
@@ -125,7 +128,11 @@ func (p *publisher) build(ctx context.Context, f Format, ti *TargetInfo, pkgs []
 	if err != nil {
 		return nil, err
 	}
-	files, err := f.Index(ctx, &IndexInput{Target: t, Packages: pkgs, Time: now, Signer: p.d.signer})
+	in := &IndexInput{Target: t, Packages: pkgs, Time: now, Signer: p.d.signer}
+	if ti.Current != nil {
+		in.Previous = &previousFiles{d: p.d, view: p.view, manifest: ti.Current.Manifest}
+	}
+	files, err := f.Index(ctx, in)
 	if err != nil {
 		return nil, fmt.Errorf("index %s: %w", t, err)
 	}
@@ -204,6 +211,53 @@ func formatSpacing(f Format) time.Duration {
 		return max(s.Spacing(), 0)
 	}
 	return 0
+}
+
+// previousFiles reads the files of a target's current generation through
+// its manifest (IndexInput.Previous).
+type previousFiles struct {
+	d        *deps
+	view     *viewer
+	manifest string
+
+	once  sync.Once
+	paths map[string]File
+	err   error
+}
+
+// ReadFile implements PreviousFiles.
+func (pf *previousFiles) ReadFile(ctx context.Context, path string) ([]byte, error) {
+	pf.once.Do(func() {
+		files, err := pf.view.manifest(ctx, pf.manifest)
+		if err != nil {
+			pf.err = err
+			return
+		}
+		pf.paths = make(map[string]File, len(files))
+		for _, f := range files {
+			pf.paths[f.Path] = f
+		}
+	})
+	if pf.err != nil {
+		return nil, pf.err
+	}
+	f, ok := pf.paths[path]
+	if !ok {
+		return nil, fmt.Errorf("previous generation: %s: %w", path, fs.ErrNotExist)
+	}
+	obj, err := pf.d.blobs.Open(ctx, f.SHA256)
+	if err != nil {
+		return nil, fmt.Errorf("previous generation: %s: %w", path, err)
+	}
+	defer obj.Close()
+	data, err := io.ReadAll(io.LimitReader(obj, f.Size+1))
+	if err != nil {
+		return nil, fmt.Errorf("previous generation: read %s: %w", path, err)
+	}
+	if int64(len(data)) != f.Size {
+		return nil, fmt.Errorf("previous generation: %s has %d bytes, its manifest says %d", path, len(data), f.Size)
+	}
+	return data, nil
 }
 
 // storeFiles stores index data as blobs and fills in their sha256 and

@@ -153,6 +153,20 @@ type IndexInput struct {
 	// by at least the format's Spacing when it is a Spacer.
 	Time   time.Time
 	Signer Signer
+	// Previous reads the files of the target's current generation (the one
+	// this publish replaces), nil when there is none. An indexer may reuse
+	// what it finds there (compressed blocks whose input did not change)
+	// instead of computing it again, as long as its output stays the same
+	// as without it.
+	Previous PreviousFiles
+}
+
+// PreviousFiles reads the files of a target's current generation.
+type PreviousFiles interface {
+	// ReadFile returns the bytes of the file at path (relative to Pier's
+	// public root), or an error wrapping fs.ErrNotExist when the
+	// generation has no such file.
+	ReadFile(ctx context.Context, path string) ([]byte, error)
 }
 
 // Indexer writes a format's repository files for one target.

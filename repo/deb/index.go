@@ -79,6 +79,7 @@ func (f *Format) Index(ctx context.Context, in *repo.IndexInput) ([]repo.File, e
 		return fail(err)
 	}
 	files := buildPackages(entries, comps, archs)
+	f.seedCache(ctx, in.Previous, dists, files)
 	if err := compressAll(ctx, files, f.cache); err != nil {
 		return fail(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"io/fs"
 	"strings"
 	"testing"
 
@@ -116,4 +117,65 @@ func TestCutBlocks(t *testing.T) {
 	if differ > 2 {
 		t.Errorf("one inserted stanza changed %d of %d blocks", differ, len(blocks))
 	}
+}
+
+// prevFiles is a previous generation in memory.
+type prevFiles map[string][]byte
+
+func (p prevFiles) ReadFile(_ context.Context, path string) ([]byte, error) {
+	if b, ok := p[path]; ok {
+		return b, nil
+	}
+	return nil, fs.ErrNotExist
+}
+
+// TestIncrementalIndexNewProcess: a Format with an empty cache (a new
+// process) that is given the previous generation reuses its compressed
+// blocks and gives exactly the bytes of a full rebuild.
+func TestIncrementalIndexNewProcess(t *testing.T) {
+	ctx := context.Background()
+	all := syntheticPackagesFiles(t, 6001, 5)
+	base, extra := all[:6000], all[6000]
+	tg := repo.Target{Stream: "5.8", Distro: "debian", Release: "bookworm"}
+	first, err := New(Config{Contents: SwitchOff}).Index(ctx, &repo.IndexInput{Target: tg, Packages: base, Time: goldenTime, Signer: fakeSigner{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev := prevFiles{}
+	for _, f := range first {
+		if f.Data != nil {
+			prev[f.Path] = f.Data
+		}
+	}
+	plus := append(append([]repo.Package(nil), base...), extra)
+	fresh := New(Config{Contents: SwitchOff})
+	got, err := fresh.Index(ctx, &repo.IndexInput{Target: tg, Packages: plus, Time: goldenTime, Signer: fakeSigner{}, Previous: prev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := New(Config{Contents: SwitchOff})
+	full.cache = nil
+	want, err := full.Index(ctx, &repo.IndexInput{Target: tg, Packages: plus, Time: goldenTime, Signer: fakeSigner{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d files, %d in the full rebuild", len(got), len(want))
+	}
+	packagesFiles := 0
+	for i := range got {
+		if got[i].Path != want[i].Path || !bytes.Equal(got[i].Data, want[i].Data) {
+			t.Errorf("%s differs from the full rebuild's %s", got[i].Path, want[i].Path)
+		}
+		if strings.HasSuffix(got[i].Path, "/Packages") {
+			packagesFiles++
+		}
+	}
+	hits := fresh.cache.hits.Load()
+	// Seeding looks each previous .gz up once (a miss), then compressAll
+	// misses at most the .gz and two blocks of each Packages file.
+	if misses := fresh.cache.misses.Load(); misses > 4*int64(packagesFiles) || hits == 0 {
+		t.Errorf("new process +1: %d hits, %d misses over %d Packages files", hits, misses, packagesFiles)
+	}
+	t.Logf("new process +1: %d hits, %d misses", hits, fresh.cache.misses.Load())
 }
