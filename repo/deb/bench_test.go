@@ -198,7 +198,7 @@ func BenchmarkContents10k(b *testing.B) {
 	var files []*contentsFile
 	start := cpuTime(b)
 	for b.Loop() {
-		if files, err = buildContents(context.Background(), entries, comps, archs); err != nil {
+		if files, err = buildContents(context.Background(), entries, comps, archs, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

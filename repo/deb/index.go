@@ -85,7 +85,8 @@ func (f *Format) Index(ctx context.Context, in *repo.IndexInput) ([]repo.File, e
 	}
 	var contents []*contentsFile
 	if rf.contents {
-		if contents, err = buildContents(ctx, entries, comps, archs); err != nil {
+		f.seedContents(ctx, in.Previous, dists, comps, archs)
+		if contents, err = buildContents(ctx, entries, comps, archs, f.cache); err != nil {
 			return fail(err)
 		}
 	}

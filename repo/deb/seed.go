@@ -6,7 +6,9 @@ import (
 	"encoding/binary"
 	"hash/crc32"
 	"hash/crc64"
+	"io"
 
+	"github.com/klauspost/compress/gzip"
 	"github.com/ulikunitz/xz/lzma"
 
 	"github.com/pierhq/pier/repo"
@@ -108,4 +110,73 @@ func splitXZ(x, plain []byte) ([]xzBlock, bool) {
 		return nil, false
 	}
 	return blocks, true
+}
+
+// seedContents fills the compression cache with the gzip members of the
+// previous generation's Contents files (see contentsWriter), each under
+// the key of the plain text it decompresses to, unless the cache already
+// holds the first of them (a running server).
+func (f *Format) seedContents(ctx context.Context, prev repo.PreviousFiles, dists string, comps, archs []string) {
+	if prev == nil || f.cache == nil {
+		return
+	}
+	for _, comp := range comps {
+		for _, arch := range archs {
+			if ctx.Err() != nil {
+				return
+			}
+			gz, err := prev.ReadFile(ctx, dists+comp+"/Contents-"+arch+".gz")
+			if err != nil {
+				continue
+			}
+			members, ok := splitGzip(gz)
+			for i, m := range members {
+				if !ok {
+					break
+				}
+				k := f.cache.key(codecContents, m.plain)
+				if i == 0 {
+					if _, cached := f.cache.get(k); cached {
+						break
+					}
+				}
+				f.cache.put(k, m.member, 0)
+			}
+		}
+	}
+}
+
+// gzMember is one member of a gzip file and the bytes it decompresses to.
+type gzMember struct {
+	member, plain []byte
+}
+
+// splitGzip cuts data into its gzip members; false when it is not a valid
+// gzip file.
+func splitGzip(data []byte) ([]gzMember, bool) {
+	var out []gzMember
+	r := bytes.NewReader(data) // an io.ByteReader: the reader consumes exactly one member at a time
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return nil, false
+	}
+	for {
+		zr.Multistream(false)
+		start := len(data) - r.Len() - 10 // NewReader/Reset read the 10-byte header (no name: Pier writes none)
+		if zr.Header.Name != "" || zr.Header.Comment != "" || len(zr.Header.Extra) > 0 {
+			return nil, false
+		}
+		plain, err := io.ReadAll(zr)
+		if err != nil {
+			return nil, false
+		}
+		end := len(data) - r.Len()
+		out = append(out, gzMember{member: data[start:end], plain: plain})
+		if r.Len() == 0 {
+			return out, true
+		}
+		if err := zr.Reset(r); err != nil {
+			return nil, false
+		}
+	}
 }

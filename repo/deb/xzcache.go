@@ -82,6 +82,7 @@ type cacheKey struct {
 const (
 	codecXZBlock uint8 = iota + 1
 	codecGzip
+	codecContents // a gzip member of Contents
 )
 
 // compressCache keeps compressed outputs by the key of their input, least

@@ -2,6 +2,7 @@ package deb
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"io"
 	"io/fs"
@@ -23,7 +24,7 @@ func TestIncrementalIndexIdentical(t *testing.T) {
 	all := syntheticPackagesFiles(t, 6001, 5)
 	base, extra := all[:6000], all[6000]
 	tg := repo.Target{Stream: "5.8", Distro: "debian", Release: "bookworm"}
-	warm := New(Config{Contents: SwitchOff})
+	warm := New(Config{Contents: SwitchOn})
 	if _, err := warm.Index(ctx, &repo.IndexInput{Target: tg, Packages: base, Time: goldenTime, Signer: fakeSigner{}}); err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +36,7 @@ func TestIncrementalIndexIdentical(t *testing.T) {
 		t.Fatal(err)
 	}
 	hits, misses := warm.cache.hits.Load()-hits0, warm.cache.misses.Load()-misses0
-	want, err := New(Config{Contents: SwitchOff}).Index(ctx, in)
+	want, err := New(Config{Contents: SwitchOn}).Index(ctx, in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +54,13 @@ func TestIncrementalIndexIdentical(t *testing.T) {
 	}
 	// The new package is in one architecture's Packages (or all of them
 	// when it is arch-all): at most two blocks and the .gz per file.
-	if misses > 3*int64(len(plain)) || hits == 0 {
+	contents := 0
+	for _, f := range got {
+		if strings.Contains(f.Path, "/Contents-") && strings.HasSuffix(f.Path, ".gz") {
+			contents++
+		}
+	}
+	if misses > 3*int64(len(plain)+contents) || hits == 0 {
 		t.Errorf("+1 publish: %d cache hits, %d misses (compressions) over %d Packages files", hits, misses, len(plain))
 	}
 	t.Logf("+1 publish: %d outputs reused, %d compressed", hits, misses)
@@ -137,7 +144,7 @@ func TestIncrementalIndexNewProcess(t *testing.T) {
 	all := syntheticPackagesFiles(t, 6001, 5)
 	base, extra := all[:6000], all[6000]
 	tg := repo.Target{Stream: "5.8", Distro: "debian", Release: "bookworm"}
-	first, err := New(Config{Contents: SwitchOff}).Index(ctx, &repo.IndexInput{Target: tg, Packages: base, Time: goldenTime, Signer: fakeSigner{}})
+	first, err := New(Config{Contents: SwitchOn}).Index(ctx, &repo.IndexInput{Target: tg, Packages: base, Time: goldenTime, Signer: fakeSigner{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,12 +155,12 @@ func TestIncrementalIndexNewProcess(t *testing.T) {
 		}
 	}
 	plus := append(append([]repo.Package(nil), base...), extra)
-	fresh := New(Config{Contents: SwitchOff})
+	fresh := New(Config{Contents: SwitchOn})
 	got, err := fresh.Index(ctx, &repo.IndexInput{Target: tg, Packages: plus, Time: goldenTime, Signer: fakeSigner{}, Previous: prev})
 	if err != nil {
 		t.Fatal(err)
 	}
-	full := New(Config{Contents: SwitchOff})
+	full := New(Config{Contents: SwitchOn})
 	full.cache = nil
 	want, err := full.Index(ctx, &repo.IndexInput{Target: tg, Packages: plus, Time: goldenTime, Signer: fakeSigner{}})
 	if err != nil {
@@ -162,7 +169,7 @@ func TestIncrementalIndexNewProcess(t *testing.T) {
 	if len(got) != len(want) {
 		t.Fatalf("%d files, %d in the full rebuild", len(got), len(want))
 	}
-	packagesFiles := 0
+	packagesFiles, contentsFiles := 0, 0
 	for i := range got {
 		if got[i].Path != want[i].Path || !bytes.Equal(got[i].Data, want[i].Data) {
 			t.Errorf("%s differs from the full rebuild's %s", got[i].Path, want[i].Path)
@@ -170,11 +177,22 @@ func TestIncrementalIndexNewProcess(t *testing.T) {
 		if strings.HasSuffix(got[i].Path, "/Packages") {
 			packagesFiles++
 		}
+		if strings.Contains(got[i].Path, "/Contents-") && !strings.Contains(got[i].Path, "by-hash") {
+			contentsFiles++
+			zr, err := gzip.NewReader(bytes.NewReader(got[i].Data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			dec, err := io.ReadAll(zr)
+			if err != nil || !bytes.Contains(dec, []byte("\n")) {
+				t.Errorf("%s: %v, %d bytes decoded", got[i].Path, err, len(dec))
+			}
+		}
 	}
 	hits := fresh.cache.hits.Load()
 	// Seeding looks each previous .gz up once (a miss), then compressAll
 	// misses at most the .gz and two blocks of each Packages file.
-	if misses := fresh.cache.misses.Load(); misses > 4*int64(packagesFiles) || hits == 0 {
+	if misses := fresh.cache.misses.Load(); misses > 4*int64(packagesFiles)+3*int64(contentsFiles) || hits == 0 {
 		t.Errorf("new process +1: %d hits, %d misses over %d Packages files", hits, misses, packagesFiles)
 	}
 	t.Logf("new process +1: %d hits, %d misses", hits, fresh.cache.misses.Load())
