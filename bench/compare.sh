@@ -65,7 +65,7 @@ serve_start() {
 	PIER_ADMIN_TOKEN=bench "$work/pier" serve --data "$1" --listen 127.0.0.1:0 >"$work/serve.log" 2>&1 &
 	PID=$!
 	for _ in $(seq 150); do grep -q 'serving' "$work/serve.log" && break; sleep 0.2; done
-	URL=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/serve.log" | head -1)
+	URL=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/serve.log" | sed -n 1p)
 }
 serve_stop() { kill "$PID"; wait "$PID" 2>/dev/null || true; }
 # serve_add TARGET FILES...: one upload + publish per file through the API
@@ -266,9 +266,14 @@ bench_serve() {
 	serve_start "$data"
 	local rel=deb/5.8/debian/dists/bookworm/InRelease big pool
 	# The largest package of the target, by its pool path in Packages.
-	big=$(ls -S "$work/deb-$n"/*.deb | head -1)
-	pool=$(curl -fsS "$URL/deb/5.8/debian/dists/bookworm/main/binary-$(basename "$big" .deb | sed 's/.*_//')/Packages" |
-		awk -v f="Filename: pool/" -v b="$(basename "$big")" 'index($0, f) && index($0, b) {print $2}')
+	big=$(ls -S "$work/deb-$n"/*_amd64.deb | sed -n 1p)
+	pool=$(curl -fsS "$URL/deb/5.8/debian/dists/bookworm/main/binary-amd64/Packages" |
+		awk -v f="Filename: pool/" -v b="/$(basename "$big")" 'index($0, f) && index($0, b) {print $2}')
+	[ -n "$pool" ] || {
+		echo "serve: $(basename "$big") not in binary-amd64/Packages" >&2
+		serve_stop
+		return 1
+	}
 	rm -rf "$root"
 	mkdir -p "$root/$(dirname "$rel")" "$root/deb/5.8/debian/$(dirname "$pool")"
 	curl -fsS -o "$root/$rel" "$URL/$rel"
