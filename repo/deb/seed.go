@@ -171,7 +171,7 @@ func splitGzip(data []byte) ([]gzMember, bool) {
 			return nil, false
 		}
 		end := len(data) - r.Len()
-		out = append(out, gzMember{member: data[start:end], plain: plain})
+		out = append(out, gzMember{member: data[start:end:end], plain: plain})
 		if r.Len() == 0 {
 			return out, true
 		}

@@ -43,6 +43,7 @@ func (f *Format) Index(ctx context.Context, in *repo.IndexInput) ([]repo.File, e
 		out = append(out, repo.File{Path: base + e.href, SHA256: e.sum, Size: e.pkg.Size, Kind: repo.KindPackage})
 	}
 
+	f.seedCache(ctx, in.Previous, base)
 	parts, err := f.writeMetadata(ctx, entries)
 	if err != nil {
 		return nil, err
