@@ -206,7 +206,8 @@ func (s *Server) routes() {
 	api("DELETE", "/targets/:stream/:distro/:release/packages/:name/:version/:arch", s.deletePackage, s.need(auth.Delete))
 	api("GET", "/targets/:stream/:distro/:release/generations", s.listGenerations, s.need(auth.Read))
 	api("POST", "/targets/:stream/:distro/:release/rollback", s.rollback, s.need(auth.Publish))
-	api("POST", "/targets/:stream/:distro/:release/promote", s.promote, s.need(auth.Promote)) // read on the source: in promote
+	api("POST", "/targets/:stream/:distro/:release/promote", s.promote, s.need(auth.Promote))   // read on the source: in promote
+	api("POST", "/targets/:stream/:distro/:release/snapshot", s.snapshot, s.need(auth.Publish)) // upload on the new target: in snapshot
 	api("GET", "/targets/:stream/:distro/:release/pins", s.listPins, s.need(auth.Read))
 	api("PUT", "/targets/:stream/:distro/:release/pins/:name/:version", s.pin, s.need(auth.Publish))
 	api("DELETE", "/targets/:stream/:distro/:release/pins/:name/:version", s.unpin, s.need(auth.Publish))

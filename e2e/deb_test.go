@@ -14,7 +14,7 @@ import (
 	"github.com/pierhq/pier/repo/deb/debtest"
 )
 
-func mkdeb(t *testing.T, name, version, arch, payload string) []byte {
+func mkdeb(t testing.TB, name, version, arch, payload string) []byte {
 	t.Helper()
 	b, err := debtest.Build(debtest.Options{Package: name, Version: version, Arch: arch,
 		Description: "test package " + name + "\n built by the e2e test",

@@ -69,7 +69,7 @@ const testToken = "test-admin-token"
 
 // server is a running `pier serve`.
 type server struct {
-	t       *testing.T
+	t       testing.TB
 	data    string
 	url     string
 	cmd     *exec.Cmd
@@ -96,7 +96,7 @@ func (s *server) httpClient() *http.Client {
 
 // startServer runs pier serve on a free port with data dir data (a new temp
 // dir when empty) and extra environment.
-func startServer(t *testing.T, data string, env ...string) *server {
+func startServer(t testing.TB, data string, env ...string) *server {
 	t.Helper()
 	if data == "" {
 		data = t.TempDir()

@@ -91,10 +91,14 @@ type rpmUpload struct {
 // "<arch>/<file>", with an "e<epoch>/" folder for a non-zero epoch (rpm file
 // names carry no epoch).
 func (p rpmUpload) href() string {
-	if epoch, _, ok := strings.Cut(p.version, ":"); ok && epoch != "0" {
-		return p.arch + "/e" + epoch + "/" + p.file
+	dir := p.arch + "/"
+	if p.arch == "src" {
+		dir = "source/Packages/" // the target's source repository
 	}
-	return p.arch + "/" + p.file
+	if epoch, _, ok := strings.Cut(p.version, ":"); ok && epoch != "0" {
+		return dir + "e" + epoch + "/" + p.file
+	}
+	return dir + p.file
 }
 
 // uploadRPMs uploads pkgs to target without publishing, checks each reply,
@@ -734,13 +738,29 @@ func rpmKeyring(t *testing.T, s *server) ([]byte, openpgp.EntityList) {
 // requires that exactly pkgs are published, each at its path.
 func rpmCheckServed(t *testing.T, s *server, base string, kr openpgp.EntityList, pkgs []rpmUpload) {
 	t.Helper()
-	listed, probs := checkRpmRepo(rpmFetcher(s.url+"/"+base), kr)
+	var bin, src []rpmUpload
+	for _, p := range pkgs {
+		if p.arch == "src" {
+			src = append(src, p)
+		} else {
+			bin = append(bin, p)
+		}
+	}
+	rpmCheckRepo(t, s, base, "", kr, bin)
+	rpmCheckRepo(t, s, base, "source/", kr, src)
+}
+
+// rpmCheckRepo checks one repository of a target (dir "" or "source/")
+// with checkRpmRepo and that it lists exactly pkgs.
+func rpmCheckRepo(t *testing.T, s *server, base, dir string, kr openpgp.EntityList, pkgs []rpmUpload) {
+	t.Helper()
+	listed, probs := checkRpmRepo(rpmFetcher(s.url+"/"+base+dir), kr)
 	for _, p := range probs {
-		t.Errorf("%s: %s", base, p)
+		t.Errorf("%s%s: %s", base, dir, p)
 	}
 	want := map[string]string{}
 	for _, p := range pkgs {
-		want[sha(p.data)] = p.href()
+		want[sha(p.data)] = strings.TrimPrefix(p.href(), dir)
 	}
 	got := map[string]string{}
 	for _, p := range listed {
@@ -815,14 +835,14 @@ func TestRpmDnfEndToEnd(t *testing.T) {
 	}
 
 	baseURL := s.url + "/rpm/5.8/el/9/"
-	dnf := newDnf(t, "pier", dnfRepo("pier", baseURL), key)
+	dnf := newDnf(t, "pier", dnfRepo("pier", baseURL)+strings.Replace(dnfRepo("pier-source", baseURL+"source/"), "enabled=1", "enabled=0", 1), key)
 	out := dnf.must("makecache")
 	fpr := strings.ToUpper(hex.EncodeToString(kr[0].PrimaryKey.Fingerprint))
 	if !strings.Contains(out, "Metadata cache created") || !strings.Contains(strings.ReplaceAll(out, " ", ""), fpr) {
 		t.Errorf("dnf makecache did not import Pier's key %s and build its cache:\n%s", fpr, out)
 	}
 	got := rpmLines(dnf.must("-q", "repoquery", "--arch=x86_64,aarch64,noarch,src", "--qf", "%{name}|%{epoch}|%{version}|%{release}|%{arch}"))
-	want := []string{"greet|3|1.0|1|src", "pier-hello-data|2|1.0|1|noarch", "pier-hello|0|1.0|1|aarch64", "pier-hello|0|1.0|1|x86_64"}
+	want := []string{"pier-hello-data|2|1.0|1|noarch", "pier-hello|0|1.0|1|aarch64", "pier-hello|0|1.0|1|x86_64"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("dnf repoquery: %q, want %q", got, want)
 	}
@@ -855,9 +875,11 @@ func TestRpmDnfEndToEnd(t *testing.T) {
 		}
 	}
 
-	// The source rpm, from the location in dnf's verified metadata.
-	loc := rpmLines(dnf.must("-q", "repoquery", "--arch=src", "--location", "greet"))
-	if len(loc) != 1 || loc[0] != baseURL+"src/e3/greet-1.0-1.src.rpm" {
+	// The source rpm, from the location in dnf's verified metadata of the
+	// source repository.
+	dnf.must("--enablerepo=pier-source", "makecache") // imports the key for pier-source (printed)
+	loc := rpmLines(dnf.must("-q", "--enablerepo=pier-source", "repoquery", "--arch=src", "--location", "greet"))
+	if len(loc) != 1 || loc[0] != baseURL+"source/Packages/e3/greet-1.0-1.src.rpm" {
 		t.Fatalf("dnf repoquery --location greet.src: %q", loc)
 	}
 	resp, err := http.Get(loc[0])

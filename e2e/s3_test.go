@@ -16,7 +16,7 @@ import (
 
 // startVersitygw runs a real S3-compatible server with one bucket and
 // returns its endpoint, credentials and the directory holding the objects.
-func startVersitygw(t *testing.T, bucket string) (endpoint, access, secret, dir string) {
+func startVersitygw(t testing.TB, bucket string) (endpoint, access, secret, dir string) {
 	t.Helper()
 	srv := s3test.Start(t, bucket)
 	return srv.Endpoint, srv.Access, srv.Secret, srv.Dir

@@ -26,8 +26,8 @@ const setupFileYAML = `rpm:
       name: "Kamailio {stream} for EL {release}"
 `
 
-// dnfConfigManager returns a folder holding dnf 4's config-manager plugin
-// and the PYTHONPATH entry of the module it imports, unpacked into dir
+// dnfConfigManager returns a folder holding dnf 4's config-manager and
+// download plugins and the PYTHONPATH entry of the module it imports, unpacked into dir
 // (inside the sandbox: the sandbox hides the host's /tmp) from Debian's
 // dnf-plugins-core (which cannot be installed next to zypper: it
 // declares Breaks: zypper). PIER_DNF_PLUGINS_CORE_DEB names the .deb;
@@ -65,18 +65,20 @@ func dnfConfigManager(t *testing.T, dir string) (pluginDir, pythonPath string) {
 		fail("dpkg-deb -x %s: %v\n%s", deb, err, out)
 	}
 	pythonPath = filepath.Join(root, "usr/lib/python3/dist-packages")
-	// Only config-manager: the other plugins import modules dnf does not
-	// need (dbus, dateutil).
-	plugin, err := os.ReadFile(filepath.Join(pythonPath, "dnf-plugins", "config_manager.py"))
-	if err != nil {
-		fail("dnf-plugins-core has no config_manager.py: %v", err)
-	}
+	// Only config-manager and download: the other plugins import modules
+	// dnf does not need (dbus, dateutil).
 	pluginDir = filepath.Join(dir, "plugins")
 	if err := os.MkdirAll(pluginDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(pluginDir, "config_manager.py"), plugin, 0o644); err != nil {
-		t.Fatal(err)
+	for _, name := range []string{"config_manager.py", "download.py"} {
+		plugin, err := os.ReadFile(filepath.Join(pythonPath, "dnf-plugins", name))
+		if err != nil {
+			fail("dnf-plugins-core has no %s: %v", name, err)
+		}
+		if err := os.WriteFile(filepath.Join(pluginDir, name), plugin, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return pluginDir, pythonPath
 }

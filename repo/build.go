@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -25,6 +26,19 @@ type prepFunc func(ctx context.Context, ti *TargetInfo) (note string, err error)
 // on the target (TargetInfo.PublishError) until a publish succeeds; a
 // refused prep and a cancelled publish are not failures of the target.
 func (p *publisher) publishWith(ctx context.Context, t Target, prep prepFunc) (*Generation, []Package, error) {
+	return p.publishIf(ctx, t, prep, false)
+}
+
+// errPublishedMeanwhile is what publishIf returns (with the current
+// generation) when it had nothing to publish.
+var errPublishedMeanwhile = errors.New("published meanwhile")
+
+// publishIf is publishWith; with onlyPending, a target whose current
+// generation already publishes its package set (another process or node
+// published it while this one waited for the lock) is left as it is and
+// its current generation returned with errPublishedMeanwhile: so uploads
+// spread over several nodes still coalesce into few publishes.
+func (p *publisher) publishIf(ctx context.Context, t Target, prep prepFunc, onlyPending bool) (*Generation, []Package, error) {
 	spec, err := p.d.spec(t.Distro)
 	if err != nil {
 		return nil, nil, err
@@ -46,7 +60,16 @@ func (p *publisher) publishWith(ctx context.Context, t Target, prep prepFunc) (*
 	if err != nil {
 		return nil, nil, err
 	}
+	if onlyPending && prep == nil && ti.Current != nil && !ti.Pending() {
+		p.d.log.Debug("publish not needed: published meanwhile", "target", t.String(), "generation", ti.Current.Seq)
+		if err := p.view.refresh(context.WithoutCancel(ctx)); err != nil {
+			p.d.log.Warn("refresh served view", "err", err)
+		}
+		return ti.Current, nil, errPublishedMeanwhile
+	}
+	started := p.d.now()
 	gen, pruned, err := p.generate(ctx, spec.Format, ti, note)
+	p.logPublish(ctx, t, started, gen, err) // the lock is still held
 	if err != nil {
 		p.failed(ctx, ti, err)
 		return nil, nil, err

@@ -19,6 +19,8 @@ type TargetInfo struct {
 	Bytes int64 `json:"bytes"`
 	// Current is the live generation, nil before the first publish.
 	Current *Generation `json:"generation,omitempty"`
+	// Frozen is set when the target is a frozen snapshot (Snapshotter).
+	Frozen *Frozen `json:"frozen,omitempty"`
 	// PublishError is the error of the last publish when it failed (and
 	// no publish succeeded since); PublishFailures counts the failures in
 	// a row and FailingSince is the time of the first of them.
@@ -179,6 +181,7 @@ type Catalog interface {
 	AliasStore
 	Collector
 	TargetRemover
+	Snapshotter
 }
 
 // TargetStore keeps the targets: one row per stream/distro/release, made

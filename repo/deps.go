@@ -18,7 +18,7 @@ type deps struct {
 	blobs   *Blobs
 	signer  Signer
 	formats *formatSet
-	locks   lockDir
+	locks   locks
 	fails   *failures
 	log     *slog.Logger
 	opts    Options // defaults filled in

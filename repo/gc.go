@@ -143,9 +143,13 @@ func (c *collector) loop(ctx context.Context, interval time.Duration, o GCOption
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if _, err := c.collect(ctx, o); err != nil && ctx.Err() == nil {
-				c.d.log.Warn("garbage collection failed", "err", err)
-			}
+			// One node at a time collects (duty "gc"); the gc lock
+			// itself keeps writers out meanwhile.
+			c.d.locks.duty(ctx, "gc", func() {
+				if _, err := c.collect(ctx, o); err != nil && ctx.Err() == nil {
+					c.d.log.Warn("garbage collection failed", "err", err)
+				}
+			})
 		}
 	}
 }

@@ -125,6 +125,9 @@ func (in *ingester) stage(ctx context.Context, t Target, src source, o IngestOpt
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := refuseFrozen(ti, "upload"); err != nil {
+		return nil, nil, err
+	}
 	p := &Package{Component: o.Component, Name: parsed.Name, Version: parsed.Version, Arch: parsed.Arch,
 		Size: up.size, Sums: up.sums, SHA256: up.sums[SHA256], Meta: parsed.Meta, Uploaded: in.d.now().UTC()}
 	if done, err := existing(t, spec, ti, p, find); done != nil || err != nil {

@@ -35,6 +35,9 @@ func (l *lifecycle) prune(ctx context.Context, t Target, dryRun bool) ([]Package
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := refuseFrozen(ti, "retention (prune)"); err != nil {
+		return nil, nil, err
+	}
 	spec, err := l.d.spec(t.Distro)
 	if err != nil {
 		return nil, nil, err
@@ -118,6 +121,9 @@ func (l *lifecycle) promote(ctx context.Context, src, dst Target, specs []Packag
 	}
 	dti, err := l.d.cat.Target(ctx, dst, f.Name())
 	if err != nil {
+		return nil, err
+	}
+	if err := refuseFrozen(dti, "promotion"); err != nil {
 		return nil, err
 	}
 	copies, err := l.copies(ctx, dti, pick)

@@ -2,6 +2,7 @@ package repo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -37,6 +38,10 @@ type queue struct {
 	// events are the audit events of the waiting requests: the publish
 	// that answers them writes them with its generation.
 	events []*audit.Event
+	// explicit is set when a waiting request must get a new generation
+	// (Service.Publish, re-signing); upload-triggered requests alone
+	// publish only if the target is still pending once the lock is held.
+	explicit bool
 	// last is the time of the last generation published here, for the
 	// spacing of formats that need it (Spacer).
 	last time.Time
@@ -62,7 +67,7 @@ func (p *publisher) publish(ctx context.Context, t Target) (*Generation, error) 
 	if _, err := p.d.spec(t.Distro); err != nil {
 		return nil, err
 	}
-	ch := p.request(t, 0, audit.Events(ctx)...)
+	ch := p.request(t, 0, true, audit.Events(ctx)...)
 	select {
 	case r := <-ch:
 		return r.gen, r.err
@@ -72,9 +77,20 @@ func (p *publisher) publish(ctx context.Context, t Target) (*Generation, error) 
 }
 
 // schedule asks for a publish of t after the configured delay.
-func (p *publisher) schedule(t Target) { p.request(t, p.d.opts.PublishDelay) }
+func (p *publisher) schedule(t Target) { p.request(t, p.d.opts.PublishDelay, false) }
 
-func (p *publisher) request(t Target, delay time.Duration, events ...*audit.Event) <-chan pubResult {
+// publishPending publishes t unless it is no longer pending once its lock
+// is held (the reconciler's publishes).
+func (p *publisher) publishPending(ctx context.Context, t Target) (*Generation, error) {
+	select {
+	case r := <-p.request(t, 0, false, audit.Events(ctx)...):
+		return r.gen, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (p *publisher) request(t Target, delay time.Duration, explicit bool, events ...*audit.Event) <-chan pubResult {
 	ch := make(chan pubResult, 1)
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -89,6 +105,7 @@ func (p *publisher) request(t Target, delay time.Duration, events ...*audit.Even
 	}
 	q.waiters = append(q.waiters, ch)
 	q.events = append(q.events, events...)
+	q.explicit = q.explicit || explicit
 	if !q.running {
 		q.running = true
 		p.wg.Add(1)
@@ -112,16 +129,16 @@ func (p *publisher) run(t Target, q *queue, delay time.Duration) {
 	for {
 		p.spacingDelay(t, q)
 		p.mu.Lock()
-		ws, evs := q.waiters, q.events
-		q.waiters, q.events = nil, nil
+		ws, evs, explicit := q.waiters, q.events, q.explicit
+		q.waiters, q.events, q.explicit = nil, nil, false
 		if len(ws) == 0 {
 			q.running = false
 			p.mu.Unlock()
 			return
 		}
 		p.mu.Unlock()
-		gen, err := p.round(t, evs, len(ws))
-		if err == nil {
+		gen, err := p.round(t, evs, len(ws), !explicit)
+		if err == nil && gen != nil {
 			p.mu.Lock()
 			q.last = gen.Created
 			p.mu.Unlock()
@@ -166,14 +183,17 @@ func (p *publisher) spacingDelay(t Target, q *queue) {
 // round runs one coalesced publish of t, which answers requests requests
 // and records their audit events. It runs until done unless Close gives up
 // waiting for it.
-func (p *publisher) round(t Target, evs []*audit.Event, requests int) (*Generation, error) {
+func (p *publisher) round(t Target, evs []*audit.Event, requests int, onlyPending bool) (*Generation, error) {
 	ctx, cancel := p.life.context(context.Background())
 	defer cancel()
 	for _, e := range evs {
 		ctx = audit.WithEvent(ctx, e)
 	}
 	start := p.d.now()
-	gen, _, err := p.publishWith(ctx, t, nil)
+	gen, _, err := p.publishIf(ctx, t, nil, onlyPending)
+	if errors.Is(err, errPublishedMeanwhile) {
+		return gen, nil
+	}
 	p.count.Add(1)
 	if err != nil && ctx.Err() != nil {
 		// Not the target's failure: nothing is recorded or counted.

@@ -32,7 +32,9 @@ func newReconciler(d *deps, pub *publisher, v *viewer) *reconciler {
 
 // run makes a first pass at once, then one every interval until ctx ends.
 func (r *reconciler) run(ctx context.Context, interval time.Duration) {
-	r.pass(ctx, true)
+	// One node at a time runs a pass (duty "reconcile"); the others' turns
+	// find nothing left to do, or take over when it dies.
+	r.d.locks.duty(ctx, "reconcile", func() { r.pass(ctx, true) })
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -40,7 +42,7 @@ func (r *reconciler) run(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			r.pass(ctx, false)
+			r.d.locks.duty(ctx, "reconcile", func() { r.pass(ctx, false) })
 		}
 	}
 }
@@ -89,7 +91,7 @@ func (r *reconciler) due(ti *TargetInfo, now time.Time, first bool) bool {
 		return false // its upload's own publish is due
 	}
 	// pier import publishes when its batch is done.
-	return !r.d.locks.importing(ti.Target)
+	return !r.d.locks.importing(context.Background(), ti.Target)
 }
 
 // publish publishes ti and logs why and how it went.
@@ -100,7 +102,11 @@ func (r *reconciler) publish(ctx context.Context, ti *TargetInfo) {
 	}
 	r.d.log.Info("publishing a target that owes a publish", "target", ti.Target.String(), "reason", why,
 		"revision", ti.Revision, "failures", ti.PublishFailures)
-	if _, err := r.pub.publish(ctx, ti.Target); err != nil && ctx.Err() == nil {
+	publish := r.pub.publish
+	if ti.Pending() {
+		publish = r.pub.publishPending
+	}
+	if _, err := publish(ctx, ti.Target); err != nil && ctx.Err() == nil {
 		r.d.log.Error("publish failed; will retry", "target", ti.Target.String(), "err", err,
 			"retry_in", backoff(r.d.opts.PublishRetry, ti.PublishFailures+1).String())
 	}

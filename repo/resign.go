@@ -75,11 +75,14 @@ func (r *resigner) loop(ctx context.Context, interval time.Duration) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
-		done, err := r.pass(ctx)
-		if err != nil && ctx.Err() == nil {
-			r.d.log.Warn("check roots for expiry", "err", err)
-		}
-		r.d.log.Debug("checked roots for expiry", "resigned", len(done))
+		// One node at a time checks the roots (duty "resign").
+		r.d.locks.duty(ctx, "resign", func() {
+			done, err := r.pass(ctx)
+			if err != nil && ctx.Err() == nil {
+				r.d.log.Warn("check roots for expiry", "err", err)
+			}
+			r.d.log.Debug("checked roots for expiry", "resigned", len(done))
+		})
 		r.d.hook("resign.pass")
 		select {
 		case <-ctx.Done():

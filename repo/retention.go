@@ -124,7 +124,7 @@ func (r *retention) of(t Target) Retention {
 // plan works out what ti's retention removes from pkgs now.
 func (r *retention) plan(ctx context.Context, ti *TargetInfo, f Format, pkgs []Package) ([]Package, error) {
 	rule := r.of(ti.Target)
-	if rule.Zero() {
+	if rule.Zero() || ti.Frozen != nil { // a frozen target's package set never changes
 		return nil, nil
 	}
 	pins, err := r.d.cat.Pins(ctx, ti.ID)

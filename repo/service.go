@@ -17,8 +17,12 @@ type Options struct {
 	// not copied.
 	TmpDir string
 	// LockDir holds the per-target publish locks shared with other processes
-	// using the same data directory.
+	// using the same data directory (a FileLocker), unless Locker is set.
 	LockDir string
+	// Locker coordinates publishes, garbage collection, imports and the
+	// background duties with other processes or nodes; nil means a
+	// FileLocker on LockDir.
+	Locker Locker
 	// MaxUploadSize is the largest package accepted, in bytes.
 	MaxUploadSize int64
 	// PublishDelay is how long an upload-triggered publish waits for more
@@ -71,6 +75,14 @@ type Options struct {
 	// ("resign.pass"). Crash-safety tests use it to kill the process at
 	// exact moments, other tests to wait for a pass. It must not block.
 	Hook func(point string)
+	// FollowCatalog makes a Lookup that misses, or finds a root, read the
+	// catalog's current generations first: with several nodes, a file of
+	// a generation another node just made is served at once, not after
+	// the next view poll, and roots are never older than the request.
+	FollowCatalog bool
+	// Node names this process in the publish log (PublishLog), e.g.
+	// host:port of pier serve.
+	Node string
 }
 
 // withDefaults fills in the defaults of unset options.
@@ -128,15 +140,21 @@ type Service struct {
 // that are no longer running.
 func NewService(cat Catalog, blobs *Blobs, signer Signer, formats []FormatSpec, opts Options, log *slog.Logger) (*Service, error) {
 	opts = opts.withDefaults()
-	d := &deps{cat: cat, blobs: blobs, signer: signer, formats: &formatSet{}, locks: lockDir(opts.LockDir),
+	locker := opts.Locker
+	if locker == nil {
+		fl, err := NewFileLocker(opts.LockDir)
+		if err != nil {
+			return nil, err
+		}
+		locker = fl
+	}
+	d := &deps{cat: cat, blobs: blobs, signer: signer, formats: &formatSet{}, locks: locks{locker},
 		fails: &failures{}, log: log, opts: opts}
 	if err := d.formats.set(formats); err != nil {
 		return nil, err
 	}
-	for _, dir := range []string{opts.TmpDir, opts.LockDir} {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, fmt.Errorf("create %s: %w", dir, err)
-		}
+	if err := os.MkdirAll(opts.TmpDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create %s: %w", opts.TmpDir, err)
 	}
 	in, err := newIngester(d)
 	if err != nil {
@@ -257,7 +275,9 @@ func (s *Service) ResignExpiring(ctx context.Context) ([]Target, error) {
 }
 
 // Lookup returns the file served at path (no leading slash).
-func (s *Service) Lookup(path string) (Served, bool) { return s.view.lookup(path) }
+// With Options.FollowCatalog, a path the view lacks (or a root) is looked
+// up after reading the catalog's current generations.
+func (s *Service) Lookup(path string) (Served, bool) { return s.view.lookupFresh(path) }
 
 // Owners returns the targets under whose published prefixes path lies,
 // whether or not the file exists: the targets a request for it is about.

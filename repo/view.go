@@ -45,6 +45,7 @@ type viewer struct {
 	cur       atomic.Pointer[view]
 	mu        sync.Mutex        // serialises rebuilds and guards manifests
 	manifests map[string][]File // by manifest sha256
+	miss      missRefresher
 }
 
 func newViewer(d *deps) *viewer { return &viewer{d: d, manifests: map[string][]File{}} }

@@ -137,9 +137,9 @@ else $PIER_DATA, else the config's data_dir, else ./pier-data. Only 'pier serve'
 		}
 	}
 	add("server", c.serveCmd(), c.initCmd(), c.doctorCmd())
-	add("data", c.importCmd(), c.publishCmd(), c.rmCmd(), c.targetsCmd(), c.targetCmd(), c.promoteCmd(),
+	add("data", c.importCmd(), c.publishCmd(), c.rmCmd(), c.targetsCmd(), c.targetCmd(), c.promoteCmd(), c.snapshotCmd(),
 		c.generationsCmd(), c.rollbackCmd(), c.pruneCmd(), c.pinCmd(), c.gcCmd(), c.syncCmd(), c.verifyCmd(),
-		c.tokenCmd(), c.keysCmd(), c.auditCmd())
+		c.tokenCmd(), c.keysCmd(), c.auditCmd(), c.migrateCatalogCmd())
 	add("remote", c.pushCmd())
 	root.AddCommand(c.versionCmd())
 	return root

@@ -41,6 +41,7 @@ type Config struct {
 	Server ServerConfig `yaml:"server"`
 
 	Storage StorageConfig     `yaml:"storage"`
+	Catalog CatalogConfig     `yaml:"catalog"`
 	Mirrors []MirrorConfig    `yaml:"mirrors"`
 	Auth    AuthConfig        `yaml:"auth"`
 	Signing SigningConfig     `yaml:"signing"`
@@ -431,6 +432,9 @@ func (c *Config) Validate() error {
 		}
 	default:
 		return fmt.Errorf("storage.type %q must be local or s3", c.Storage.Type)
+	}
+	if err := c.Catalog.validate(); err != nil {
+		return err
 	}
 	seen := map[string]bool{}
 	for i := range c.Mirrors {

@@ -89,9 +89,12 @@ func (c *cli) load(cmd *cobra.Command) (*Config, where, error) {
 	return cfg, w, nil
 }
 
-// requireDataDir checks that dir is a Pier data directory (pier serve or
-// pier init made it): the commands other than those two never create one.
-func requireDataDir(dir string, w where) error {
+// requireDataDir checks that cfg's data directory is a Pier data directory
+// (pier serve or pier init made it): the commands other than those two
+// never create one. With a PostgreSQL catalog the directory holds no
+// catalog file (only keys and temporary files).
+func requireDataDir(cfg *Config, w where) error {
+	dir := cfg.DataDir
 	st, err := os.Stat(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -101,6 +104,9 @@ func requireDataDir(dir string, w where) error {
 		return fmt.Errorf("data directory %s: %w", dir, err)
 	case !st.IsDir():
 		return fmt.Errorf("data directory %s is not a directory (%s)", dir, w)
+	}
+	if cfg.Catalog.kind() == "postgres" {
+		return nil
 	}
 	if _, err := os.Stat(filepath.Join(dir, catalogFile)); errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("data directory %s holds no Pier catalog (no %s; %s); only pier serve and pier init create one: "+
@@ -118,7 +124,7 @@ func (c *cli) loadExisting(cmd *cobra.Command) (*Config, where, error) {
 	if err != nil {
 		return nil, w, err
 	}
-	if err := requireDataDir(cfg.DataDir, w); err != nil {
+	if err := requireDataDir(cfg, w); err != nil {
 		return nil, w, err
 	}
 	if !c.quiet {

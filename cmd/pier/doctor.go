@@ -91,7 +91,7 @@ func (d *doctor) run(ctx context.Context, cmd *cobra.Command, deep bool) {
 		return
 	}
 	d.ok("config: %s", w)
-	if err := requireDataDir(cfg.DataDir, w); err != nil {
+	if err := requireDataDir(cfg, w); err != nil {
 		d.fail("%v", err)
 		return
 	}
@@ -215,7 +215,7 @@ func (d *doctor) checkMirrors(ctx context.Context, a *app) {
 			}
 			d.ok("mirror %s: directory %s is writable", mc.Name, mc.Path)
 		case "s3":
-			m, err := openMirror(ctx, a.cfg, mc)
+			m, err := openMirror(ctx, a.cfg, mc, a.cat)
 			if err != nil {
 				d.fail("mirror %s: %v", mc.Name, err)
 				continue

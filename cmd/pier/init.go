@@ -25,7 +25,7 @@ nothing and says so (exit 0).`,
 		if err != nil {
 			return err
 		}
-		existed := requireDataDir(cfg.DataDir, w) == nil
+		existed := requireDataDir(cfg, w) == nil
 		a, err := open(cmd.Context(), cfg, newLogger(c.stderr, "warn"), true)
 		if err != nil {
 			return err

@@ -152,13 +152,16 @@ func (st *serving) resignForNewRing(ctx context.Context) {
 // keysCmd manages the OpenPGP signing keys on the data directory.
 func (c *cli) keysCmd() *cobra.Command {
 	// keys runs fn on the config of cmd, whose data directory must exist.
+	// On a PostgreSQL catalog fn works on the cluster's keys, and the
+	// commands that change keys store them back (withClusterKeys).
 	keys := func(fn func(cmd *cobra.Command, cfg *Config, args []string) error) func(*cobra.Command, []string) error {
 		return func(cmd *cobra.Command, args []string) error {
 			cfg, _, err := c.loadExisting(cmd)
 			if err != nil {
 				return err
 			}
-			return fn(cmd, cfg, args)
+			store := cmd.Name() == "generate" || cmd.Name() == "retire"
+			return withClusterKeys(cmd.Context(), cfg, store, newLogger(c.stderr, "warn"), func() error { return fn(cmd, cfg, args) })
 		}
 	}
 	list := &cobra.Command{Use: "list", Short: "the signing keys: fingerprint, creation, algorithm, status, where each comes from",

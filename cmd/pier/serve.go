@@ -132,7 +132,7 @@ func newServing(ctx context.Context, a *app, adminToken string, log *slog.Logger
 	}
 	var ms []*mirror.Mirror
 	for _, mc := range cfg.Mirrors {
-		m, err := openMirror(ctx, cfg, mc)
+		m, err := openMirror(ctx, cfg, mc, a.cat)
 		if err != nil {
 			return nil, err
 		}
@@ -235,6 +235,9 @@ func (st *serving) startLoops(load func() (*Config, where, error)) (stop func())
 // down, letting requests in flight finish for at most 30 s.
 func (st *serving) run(ctx context.Context, out io.Writer) error {
 	hs := st.srv.HTTPServer()
+	if err := st.mountWeb(ctx, hs); err != nil {
+		return err
+	}
 	lnServe := st.srv.Listener(st.ln)
 	if st.certs != nil {
 		hs.TLSConfig = &tls.Config{GetCertificate: st.certs.GetCertificate, MinVersion: tls.VersionTLS12}
@@ -364,7 +367,7 @@ func (st *serving) prepareReload(ctx context.Context, cfg *Config) (*reloadPlan,
 		return nil, err
 	}
 	for _, mc := range cfg.Mirrors {
-		m, err := openMirror(ctx, cfg, mc)
+		m, err := openMirror(ctx, cfg, mc, st.a.cat)
 		if err != nil {
 			return nil, err
 		}

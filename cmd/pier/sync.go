@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/pierhq/pier/repo/catalog"
 	"github.com/pierhq/pier/repo/mirror"
 	"github.com/pierhq/pier/storage"
 	"github.com/pierhq/pier/storage/local"
@@ -17,7 +18,9 @@ import (
 )
 
 // openMirror builds the mirror a config entry names.
-func openMirror(ctx context.Context, cfg *Config, mc MirrorConfig) (*mirror.Mirror, error) {
+// On a PostgreSQL catalog the mirror's state and lock are the cluster's
+// (cat's), so that whichever node syncs next continues where the last left.
+func openMirror(ctx context.Context, cfg *Config, mc MirrorConfig, cat catalog.Store) (*mirror.Mirror, error) {
 	var dest storage.Backend
 	switch mc.Type {
 	case "dir":
@@ -37,9 +40,13 @@ func openMirror(ctx context.Context, cfg *Config, mc MirrorConfig) (*mirror.Mirr
 	if mc.Type == "s3" {
 		parallel = mc.S3.Concurrency
 	}
-	return &mirror.Mirror{Name: mc.Name, Dest: dest, Targets: mc.Targets, Grace: mc.Grace, Parallel: parallel,
+	m := &mirror.Mirror{Name: mc.Name, Dest: dest, Targets: mc.Targets, Grace: mc.Grace, Parallel: parallel,
 		CacheControl: mc.CacheControl,
-		StateDir:     filepath.Join(cfg.DataDir, "mirrors")}, nil
+		StateDir:     filepath.Join(cfg.DataDir, "mirrors")}
+	if oc, ok := cat.(*openedCatalog); ok && oc.pg != nil {
+		m.State, m.Locker = oc.pg, oc.locker
+	}
+	return m, nil
 }
 
 // syncCmd syncs (or with --verify checks) the configured mirrors, or the
@@ -64,7 +71,7 @@ func (c *cli) syncCmd() *cobra.Command {
 					continue
 				}
 				found = true
-				m, err := openMirror(ctx, cfg, mc)
+				m, err := openMirror(ctx, cfg, mc, a.cat)
 				if err != nil {
 					return err
 				}

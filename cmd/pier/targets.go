@@ -113,7 +113,11 @@ func printTargets(c *cli, rows []targetRow) error {
 		if r.URL != "" {
 			where = r.URL
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", r.Target, r.Format, r.Packages, gen, when, r.State, access, where)
+		state := r.State
+		if r.Frozen != nil {
+			state += " (frozen: snapshot of " + r.Frozen.Source.String() + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", r.Target, r.Format, r.Packages, gen, when, state, access, where)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -23,7 +23,6 @@ import (
 	"github.com/pierhq/pier/repo"
 	"github.com/pierhq/pier/repo/apk"
 	"github.com/pierhq/pier/repo/catalog"
-	"github.com/pierhq/pier/repo/catalog/sqlite"
 	"github.com/pierhq/pier/repo/deb"
 	"github.com/pierhq/pier/repo/mirror"
 	"github.com/pierhq/pier/repo/rpm"
@@ -103,13 +102,15 @@ func open(ctx context.Context, cfg *Config, log *slog.Logger, create bool) (*app
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("create data dir: %w", err)
 		}
-	} else if err := haveKeys(cfg); err != nil {
-		return nil, err
+	} else if cfg.Catalog.kind() != "postgres" {
+		if err := haveKeys(cfg); err != nil {
+			return nil, err
+		}
 	}
 	// One clock for everything Pier writes times with: the service's and
 	// the catalog's.
 	now := testClock(log)
-	cat, err := sqlite.Open(ctx, filepath.Join(dir, "catalog.db"), sqlite.Options{Now: now})
+	cat, err := openCatalog(ctx, cfg, now, log)
 	if err != nil {
 		return nil, err
 	}
@@ -120,6 +121,15 @@ func open(ctx context.Context, cfg *Config, log *slog.Logger, create bool) (*app
 			cat.Close()
 		}
 	}()
+	generated, err := cat.shareKeys(ctx, cfg, create, log)
+	if err != nil {
+		return nil, err
+	}
+	if cat.pg != nil && !create {
+		if err := haveKeys(cfg); err != nil {
+			return nil, err
+		}
+	}
 	if a.backend, err = openBackend(ctx, cfg); err != nil {
 		return nil, err
 	}
@@ -127,11 +137,15 @@ func open(ctx context.Context, cfg *Config, log *slog.Logger, create bool) (*app
 	if err != nil {
 		return nil, err
 	}
+	ks.created = ks.created || generated
 	a.keys.cur.Store(ks)
 	formats := formatsFor(cfg, ks)
 	opts := repo.Options{
 		TmpDir:            filepath.Join(dir, "tmp"),
 		LockDir:           filepath.Join(dir, "locks"),
+		Locker:            cat.locker,
+		Node:              nodeName(cfg),
+		FollowCatalog:     cat.pg != nil,
 		MaxUploadSize:     int64(cfg.MaxUploadSize),
 		PublishDelay:      cfg.Publish.Delay,
 		KeepGenerations:   cfg.Publish.KeepGenerations,
@@ -148,7 +162,9 @@ func open(ctx context.Context, cfg *Config, log *slog.Logger, create bool) (*app
 		},
 	}
 	opts.Observer = a.metrics
-	a.svc, err = repo.NewService(cat, repo.NewBlobs(a.backend), metrics.Signer{Signer: a.keys, M: a.metrics}, formats, opts, log)
+	// The service gets the catalog itself, so that it finds the optional
+	// powers of the implementation (repo.PublishLog on PostgreSQL).
+	a.svc, err = repo.NewService(cat.Store, repo.NewBlobs(a.backend), metrics.Signer{Signer: a.keys, M: a.metrics}, formats, opts, log)
 	if err != nil {
 		return nil, err
 	}

@@ -60,6 +60,13 @@ type Mirror struct {
 	CacheControl map[string]string
 	// StateDir keeps what was uploaded, so unchanged objects are skipped.
 	StateDir string
+	// State, when set, keeps what was uploaded instead of StateDir: the
+	// cluster catalog, so that whichever node syncs next knows it.
+	State StateStore
+	// Locker, when set, serialises the mirror's syncs (lock
+	// "mirror-<name>") across every process and node that shares it,
+	// instead of the flock in StateDir.
+	Locker repo.Locker
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -68,6 +75,16 @@ type Mirror struct {
 type Report struct {
 	Uploaded, Skipped, Deleted int
 	Bytes                      int64
+}
+
+// StateStore keeps mirror states outside the data directory (the
+// PostgreSQL catalog of a cluster).
+type StateStore interface {
+	// LoadMirrorState returns the state saved for the mirror name, or nil
+	// and no error when there is none.
+	LoadMirrorState(ctx context.Context, name string) ([]byte, error)
+	// SaveMirrorState replaces the mirror's state with data, durably.
+	SaveMirrorState(ctx context.Context, name string, data []byte) error
 }
 
 // object is what the state remembers of one uploaded object.
@@ -142,18 +159,18 @@ func (m *Mirror) plan(ctx context.Context, src Source) ([]repo.File, map[string]
 // Sync uploads what changed since the last sync, in order, then deletes
 // objects orphaned for longer than the grace period.
 func (m *Mirror) Sync(ctx context.Context, src Source) (rep Report, err error) {
-	unlock, err := m.lock()
+	unlock, err := m.lock(ctx)
 	if err != nil {
 		return rep, err
 	}
 	defer unlock()
-	state, err := m.loadState()
+	state, err := m.loadState(ctx)
 	if err != nil {
 		return rep, err
 	}
 	// Keep what was done even when the sync fails half way.
 	defer func() {
-		if serr := m.saveState(state); serr != nil && err == nil {
+		if serr := m.saveState(context.WithoutCancel(ctx), state); serr != nil && err == nil {
 			err = serr
 		}
 	}()
@@ -345,7 +362,10 @@ func hashObject(ctx context.Context, b storage.Backend, key string) (string, err
 // lock serialises syncs of one mirror across processes (pier serve's
 // background sync and a pier sync run on the same data dir), so that an
 // older generation's roots never overwrite a newer one's.
-func (m *Mirror) lock() (func(), error) {
+func (m *Mirror) lock(ctx context.Context) (func(), error) {
+	if m.Locker != nil {
+		return m.Locker.Lock(ctx, "mirror-"+m.Name, true)
+	}
 	if err := os.MkdirAll(m.StateDir, 0o755); err != nil {
 		return nil, fmt.Errorf("mirror %s: %w", m.Name, err)
 	}
@@ -362,9 +382,18 @@ func (m *Mirror) lock() (func(), error) {
 
 func (m *Mirror) statePath() string { return filepath.Join(m.StateDir, m.Name+".json") }
 
-func (m *Mirror) loadState() (map[string]*object, error) {
+func (m *Mirror) loadState(ctx context.Context) (map[string]*object, error) {
 	state := map[string]*object{}
-	data, err := os.ReadFile(m.statePath())
+	var data []byte
+	var err error
+	if m.State != nil {
+		data, err = m.State.LoadMirrorState(ctx, m.Name)
+		if err == nil && data == nil {
+			return state, nil
+		}
+	} else {
+		data, err = os.ReadFile(m.statePath())
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return state, nil
 	}
@@ -378,10 +407,16 @@ func (m *Mirror) loadState() (map[string]*object, error) {
 }
 
 // saveState writes the state atomically (temp file, fsync, rename).
-func (m *Mirror) saveState(state map[string]*object) error {
+func (m *Mirror) saveState(ctx context.Context, state map[string]*object) error {
 	data, err := json.Marshal(state)
 	if err != nil {
 		return err
+	}
+	if m.State != nil {
+		if err := m.State.SaveMirrorState(ctx, m.Name, data); err != nil {
+			return fmt.Errorf("mirror %s: save state: %w", m.Name, err)
+		}
+		return nil
 	}
 	if err := os.MkdirAll(m.StateDir, 0o755); err != nil {
 		return fmt.Errorf("mirror %s: save state: %w", m.Name, err)

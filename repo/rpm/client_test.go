@@ -53,11 +53,13 @@ func TestDNFReadsRepo(t *testing.T) {
 	root := filepath.Join(dir, "root")
 	conf := writeFile(t, filepath.Join(dir, "dnf.conf"), "[main]\ngpgcheck=0\ninstallonly_limit=3\n")
 	writeFile(t, filepath.Join(dir, "repos", "pier.repo"), "[pier]\nname=pier\nbaseurl=file://"+
-		filepath.Join(dir, "www", testBase)+"\nenabled=1\ngpgcheck=0\nrepo_gpgcheck=0\nmetadata_expire=0\nskip_if_unavailable=False\n")
+		filepath.Join(dir, "www", testBase)+"\nenabled=1\ngpgcheck=0\nrepo_gpgcheck=0\nmetadata_expire=0\nskip_if_unavailable=False\n"+
+		"[pier-source]\nname=pier source\nbaseurl=file://"+filepath.Join(dir, "www", testBase, SourceDir)+
+		"\nenabled=0\ngpgcheck=0\nrepo_gpgcheck=0\nmetadata_expire=0\nskip_if_unavailable=False\n")
 	query := func(args ...string) []string {
 		t.Helper()
 		cmd := exec.Command(dnf, append([]string{"--installroot=" + root, "--config=" + conf,
-			"--setopt=reposdir=" + filepath.Join(dir, "repos"), "--disablerepo=*", "--enablerepo=pier",
+			"--setopt=reposdir=" + filepath.Join(dir, "repos"), "--disablerepo=*", "--enablerepo=pier", "--enablerepo=pier-source",
 			"--releasever=9", "-q", "repoquery"}, args...)...)
 		cmd.Env = append(os.Environ(), "HOME="+dir)
 		out, err := cmd.CombinedOutput()
@@ -86,6 +88,11 @@ func TestDNFReadsRepo(t *testing.T) {
 	}
 	if got := query("--location", "hello.x86_64"); len(got) != 1 || !strings.HasSuffix(got[0], "/"+testBase+"x86_64/hello-1.2.3-1.x86_64.rpm") {
 		t.Errorf("location = %q", got)
+	}
+	// The source package comes from the source repository, the binary one
+	// from the binary repository.
+	if got := query("--qf", "%{name}.%{arch} %{repoid}", "greet"); !reflect.DeepEqual(got, []string{"greet.noarch pier", "greet.src pier-source"}) {
+		t.Errorf("greet's repositories = %q", got)
 	}
 }
 
@@ -128,6 +135,7 @@ func TestZypperReadsRepo(t *testing.T) {
 		return string(out)
 	}
 	run("addrepo", "--no-gpgcheck", "file://"+filepath.Join(dir, "www", testBase), "pier")
+	run("addrepo", "--no-gpgcheck", "file://"+filepath.Join(dir, "www", testBase, SourceDir), "pier-source")
 	run("refresh")
 	out := run("--no-refresh", "search", "-s")
 	for _, want := range []string{"greet      | package    | 3:1.0-1", "greet      | srcpackage | 3:1.0-1",

@@ -88,10 +88,26 @@ func TestCompareCreaterepo(t *testing.T) {
 		}
 		theirs[typ] = decompress(t, m[0], b)
 	}
-	ours := open(t, index(t, f, pkgs)).xml
+	// createrepo_c puts the source packages of a folder in the one
+	// repository; Pier's go to the source repository: the two together
+	// must say what createrepo_c says.
+	published := index(t, f, pkgs)
+	ours, ourSrc := open(t, published).xml, openAt(t, published, testBase+SourceDir).xml
 
-	var pa, pb primaryXML
+	var pa, pas, pb primaryXML
 	unmarshal(t, ours["primary"], &pa)
+	unmarshal(t, ourSrc["primary"], &pas)
+	for _, p := range pas.Packages {
+		if p.Arch != "src" {
+			t.Errorf("%s.%s in the source repository", p.Name, p.Arch)
+		}
+	}
+	for _, p := range pa.Packages {
+		if p.Arch == "src" {
+			t.Errorf("%s.%s in the binary repository", p.Name, p.Arch)
+		}
+	}
+	pa.Count, pa.Packages = pa.Count+pas.Count, append(pa.Packages, pas.Packages...)
 	unmarshal(t, theirs["primary"], &pb)
 	if pa.Count != pb.Count || len(pa.Packages) != len(pb.Packages) {
 		t.Fatalf("primary: %d packages, createrepo_c %d", len(pa.Packages), len(pb.Packages))
@@ -145,8 +161,10 @@ func TestCompareCreaterepo(t *testing.T) {
 		}
 	}
 
-	var fa, fb filelistsXML
+	var fa, fas, fb filelistsXML
 	unmarshal(t, ours["filelists"], &fa)
+	unmarshal(t, ourSrc["filelists"], &fas)
+	fa.Packages = append(fa.Packages, fas.Packages...)
 	unmarshal(t, theirs["filelists"], &fb)
 	fbByID := map[string]int{}
 	for i, p := range fb.Packages {
@@ -159,8 +177,10 @@ func TestCompareCreaterepo(t *testing.T) {
 		}
 	}
 
-	var oa, ob otherXML
+	var oa, oas, ob otherXML
 	unmarshal(t, ours["other"], &oa)
+	unmarshal(t, ourSrc["other"], &oas)
+	oa.Packages = append(oa.Packages, oas.Packages...)
 	unmarshal(t, theirs["other"], &ob)
 	obByID := map[string]int{}
 	for i, p := range ob.Packages {

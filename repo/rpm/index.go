@@ -23,10 +23,14 @@ type entry struct {
 	href string // location relative to the repository base
 }
 
-// Index writes the target's repository: every package under
-// <base><arch>/, repodata/{primary,filelists,other}.xml.gz named by their
-// checksum, repodata/repomd.xml, and with a Signer repomd.xml.asc and
-// repomd.xml.key. base is "rpm/<stream>/<distro>/<release>/".
+// Index writes the target's repositories: the binary one at the base
+// ("rpm/<stream>/<distro>/<release>/": every binary package under
+// <arch>/) and the source one below it at SourceDir (every source package,
+// arch "src", under Packages/), each with repodata/{primary,filelists,
+// other}.xml.gz named by their checksum, repodata/repomd.xml, and with a
+// Signer repomd.xml.asc and repomd.xml.key. Both are always written, the
+// source one empty when the target holds no source package, so that a
+// .repo section naming it never points at nothing.
 func (f *Format) Index(ctx context.Context, in *repo.IndexInput) ([]repo.File, error) {
 	base, err := basePath(in.Target)
 	if err != nil {
@@ -37,12 +41,47 @@ func (f *Format) Index(ctx context.Context, in *repo.IndexInput) ([]repo.File, e
 		return nil, err
 	}
 	assignHrefs(entries)
+	bin, src := splitSource(entries)
+	out, err := f.repository(ctx, in, base, bin)
+	if err != nil {
+		return nil, err
+	}
+	srcFiles, err := f.repository(ctx, in, base+SourceDir, src)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, srcFiles...), nil
+}
 
+// SourceDir is the folder, below a target's repository base, of its
+// source repository: the layout of Fedora's and EPEL's mirrors, whose
+// source repositories lie in a "source/tree/" beside the architectures'
+// trees, with the .src.rpm files under Packages/ (Pier has no installer
+// tree, so no "tree/"). The .repo file's [<id>-source] section points at
+// it.
+const SourceDir = "source/"
+
+// splitSource splits the sorted entries into binary packages and source
+// packages (arch "src": rpm's headerIsSource, as Read sets it), keeping
+// their order.
+func splitSource(entries []*entry) (bin, src []*entry) {
+	for _, e := range entries {
+		if e.m.Arch == "src" {
+			src = append(src, e)
+		} else {
+			bin = append(bin, e)
+		}
+	}
+	return bin, src
+}
+
+// repository writes one repository at base: its packages (hrefs relative
+// to base), repodata and roots.
+func (f *Format) repository(ctx context.Context, in *repo.IndexInput, base string, entries []*entry) ([]repo.File, error) {
 	out := make([]repo.File, 0, len(entries)+6)
 	for _, e := range entries {
 		out = append(out, repo.File{Path: base + e.href, SHA256: e.sum, Size: e.pkg.Size, Kind: repo.KindPackage})
 	}
-
 	f.seedCache(ctx, in.Previous, base)
 	parts, err := f.writeMetadata(ctx, entries)
 	if err != nil {
@@ -59,7 +98,7 @@ func (f *Format) Index(ctx context.Context, in *repo.IndexInput) ([]repo.File, e
 	if in.Signer != nil {
 		sig, err := in.Signer.DetachSign(repomd)
 		if err != nil {
-			return nil, fmt.Errorf("rpm: sign repomd.xml of %s: %w", in.Target, err)
+			return nil, fmt.Errorf("rpm: sign %srepodata/repomd.xml: %w", base, err)
 		}
 		out = append(out, repo.File{Path: base + "repodata/repomd.xml.asc", Data: sig, Kind: repo.KindRoot, Order: 1})
 	}
@@ -157,20 +196,27 @@ func isSHA256(s string) bool {
 	return true
 }
 
-// assignHrefs gives each package its location (see packageHref).
+// assignHrefs gives each package its location (see packageHref and
+// sourceHref).
 func assignHrefs(entries []*entry) {
 	for _, e := range entries {
 		e.href = packageHref(e.m.Arch, e.m.Name, e.m.Epoch, e.m.Version, e.m.Release)
 	}
 }
 
-// packageHref is a package's path below the repository base:
-// "<arch>/<n>-<v>-<r>.<arch>.rpm", or "<arch>/e<epoch>/<n>-<v>-<r>.<arch>.rpm"
-// for a non-zero epoch. The file name carries no epoch (rpm's convention),
-// so the epoch folder keeps packages that differ only by epoch apart: the
-// path is a function of the NEVRA alone, known at upload and never moving.
+// packageHref is a package's path below its repository's base: for a
+// binary package "<arch>/<n>-<v>-<r>.<arch>.rpm", or
+// "<arch>/e<epoch>/<n>-<v>-<r>.<arch>.rpm" for a non-zero epoch; for a
+// source package (arch "src", below SourceDir) "Packages/<n>-<v>-<r>.src.rpm"
+// with the same epoch folder. The file name carries no epoch (rpm's
+// convention), so the epoch folder keeps packages that differ only by epoch
+// apart: the path is a function of the NEVRA alone, known at upload and
+// never moving.
 func packageHref(arch, name, epoch, version, release string) string {
 	dir := arch + "/"
+	if arch == "src" {
+		dir = "Packages/"
+	}
 	if epoch != "" && strings.TrimLeft(epoch, "0") != "" {
 		dir += "e" + epoch + "/"
 	}

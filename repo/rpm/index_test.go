@@ -130,9 +130,17 @@ func decompress(t testing.TB, name string, b []byte) []byte {
 	return out
 }
 
-// open checks repomd.xml against the files it names and decompresses them.
+// open checks the binary repository's repomd.xml against the files it
+// names and decompresses them.
 func open(t testing.TB, files []repo.File) *published {
 	t.Helper()
+	return openAt(t, files, testBase)
+}
+
+// openAt is open for the repository whose repodata/ lies at base.
+func openAt(t testing.TB, files []repo.File, base string) *published {
+	t.Helper()
+	testBase := base
 	p := &published{files: map[string]repo.File{}, xml: map[string][]byte{}, hrefs: map[string]string{}}
 	for _, f := range files {
 		if _, dup := p.files[f.Path]; dup {
@@ -295,11 +303,16 @@ func unmarshal(t testing.TB, b []byte, v any) {
 	}
 }
 
+// TestIndexGolden holds the binary repository's repodata and the source
+// repository's (source-*.xml: the fixtures' one .src.rpm) to golden files.
 func TestIndexGolden(t *testing.T) {
 	f := newTestFormat()
-	p := open(t, index(t, f, fixturePackages(t, f)))
+	files := index(t, f, fixturePackages(t, f))
+	p, src := open(t, files), openAt(t, files, testBase+SourceDir)
 	for name, got := range map[string][]byte{
 		"primary.xml": p.xml["primary"], "filelists.xml": p.xml["filelists"], "other.xml": p.xml["other"], "repomd.xml": p.repomd,
+		"source-primary.xml": src.xml["primary"], "source-filelists.xml": src.xml["filelists"],
+		"source-other.xml": src.xml["other"], "source-repomd.xml": src.repomd,
 	} {
 		path := filepath.Join("testdata", "golden", name)
 		if *update {
@@ -341,14 +354,23 @@ func TestIndexConsistency(t *testing.T) {
 	pkgs := fixturePackages(t, f)
 	files := index(t, f, pkgs)
 	p := open(t, files)
+	src := openAt(t, files, testBase+SourceDir)
 
-	var pri primaryXML
+	var pri, spri primaryXML
 	var fl filelistsXML
 	var ot otherXML
 	unmarshal(t, p.xml["primary"], &pri)
 	unmarshal(t, p.xml["filelists"], &fl)
 	unmarshal(t, p.xml["other"], &ot)
-	n := len(pkgs)
+	unmarshal(t, src.xml["primary"], &spri)
+	// The source package is in the source repository only.
+	if len(spri.Packages) != 1 || spri.Packages[0].Arch != "src" || spri.Packages[0].Location.Href != "Packages/e3/greet-1.0-1.src.rpm" {
+		t.Errorf("source primary: %+v", spri.Packages)
+	} else if pf, ok := src.files[testBase+SourceDir+"Packages/e3/greet-1.0-1.src.rpm"]; !ok || pf.Kind != repo.KindPackage ||
+		pf.SHA256 != spri.Packages[0].Checksum.Value {
+		t.Errorf("source package published as %+v", pf)
+	}
+	n := len(pkgs) - 1
 	if pri.Count != n || len(pri.Packages) != n || fl.Count != n || len(fl.Packages) != n || ot.Count != n || len(ot.Packages) != n {
 		t.Fatalf("counts: primary %d/%d filelists %d/%d other %d/%d, want %d",
 			pri.Count, len(pri.Packages), fl.Count, len(fl.Packages), ot.Count, len(ot.Packages), n)
@@ -385,11 +407,11 @@ func TestIndexConsistency(t *testing.T) {
 			}
 		}
 	}
-	if want := []string{"greet noarch", "greet src", "hello aarch64", "hello x86_64", "hello-data noarch"}; !reflect.DeepEqual(wantOrder, want) {
+	if want := []string{"greet noarch", "hello aarch64", "hello x86_64", "hello-data noarch"}; !reflect.DeepEqual(wantOrder, want) {
 		t.Errorf("order = %q, want %q", wantOrder, want)
 	}
-	if pri.Packages[1].Location.Href != "src/e3/greet-1.0-1.src.rpm" || pri.Packages[3].Location.Href != "x86_64/hello-1.2.3-1.x86_64.rpm" {
-		t.Errorf("hrefs: %s, %s", pri.Packages[1].Location.Href, pri.Packages[3].Location.Href)
+	if pri.Packages[0].Location.Href != "noarch/e3/greet-1.0-1.noarch.rpm" || pri.Packages[2].Location.Href != "x86_64/hello-1.2.3-1.x86_64.rpm" {
+		t.Errorf("hrefs: %s, %s", pri.Packages[0].Location.Href, pri.Packages[2].Location.Href)
 	}
 	if got := pri.Packages[0].Time.File; got != fixtureTime.Add(3*time.Minute).Unix() {
 		t.Errorf("time file = %d, want the upload time", got)
@@ -400,9 +422,12 @@ func TestIndexConsistency(t *testing.T) {
 		kind  repo.Kind
 		order int
 	}{
-		testBase + "repodata/repomd.xml":     {repo.KindRoot, 0},
-		testBase + "repodata/repomd.xml.asc": {repo.KindRoot, 1},
-		testBase + "repodata/repomd.xml.key": {repo.KindIndex, 0},
+		testBase + "repodata/repomd.xml":                 {repo.KindRoot, 0},
+		testBase + "repodata/repomd.xml.asc":             {repo.KindRoot, 1},
+		testBase + "repodata/repomd.xml.key":             {repo.KindIndex, 0},
+		testBase + SourceDir + "repodata/repomd.xml":     {repo.KindRoot, 0},
+		testBase + SourceDir + "repodata/repomd.xml.asc": {repo.KindRoot, 1},
+		testBase + SourceDir + "repodata/repomd.xml.key": {repo.KindIndex, 0},
 	}
 	for path, w := range want {
 		f := p.files[path]
@@ -414,15 +439,18 @@ func TestIndexConsistency(t *testing.T) {
 	if !bytes.Equal(p.files[testBase+"repodata/repomd.xml.asc"].Data, sig) {
 		t.Error("repomd.xml.asc does not sign repomd.xml")
 	}
-	if len(files) != n+6 {
-		t.Errorf("%d files, want %d", len(files), n+6)
+	if sig, _ := (fakeSigner{}).DetachSign(src.repomd); !bytes.Equal(src.files[testBase+SourceDir+"repodata/repomd.xml.asc"].Data, sig) {
+		t.Error("source repomd.xml.asc does not sign the source repomd.xml")
+	}
+	if len(files) != len(pkgs)+12 { // each repository: 3 repodata files, repomd.xml, .asc, .key
+		t.Errorf("%d files, want %d", len(files), len(pkgs)+12)
 	}
 	rev := strconv.FormatInt(fixtureTime.Add(time.Hour).Unix(), 10)
 	if p.md.Revision != rev || p.md.Data[0].Timestamp != rev {
 		t.Errorf("revision %s timestamp %s, want %s", p.md.Revision, p.md.Data[0].Timestamp, rev)
 	}
 	// Literal rpm: names and namespace declarations.
-	for _, s := range []string{`xmlns="http://linux.duke.edu/metadata/common" xmlns:rpm="http://linux.duke.edu/metadata/rpm" packages="5"`,
+	for _, s := range []string{`xmlns="http://linux.duke.edu/metadata/common" xmlns:rpm="http://linux.duke.edu/metadata/rpm" packages="4"`,
 		"<rpm:entry ", "<rpm:provides>", "<rpm:header-range "} {
 		if !bytes.Contains(p.xml["primary"], []byte(s)) {
 			t.Errorf("primary lacks %s", s)
@@ -481,8 +509,13 @@ func TestIndexEmpty(t *testing.T) {
 	if _, ok := p.files[testBase+"repodata/repomd.xml.asc"]; ok {
 		t.Error("signature without a signer")
 	}
-	if len(files) != 4 {
-		t.Errorf("%d files, want 4", len(files))
+	// The source repository is there too, empty: a .repo names it.
+	src := openAt(t, files, testBase+SourceDir)
+	if !bytes.Contains(src.xml["primary"], []byte(`packages="0"`)) {
+		t.Errorf("source primary: %s", src.xml["primary"])
+	}
+	if len(files) != 8 {
+		t.Errorf("%d files, want 8 (repodata and repomd.xml of both repositories)", len(files))
 	}
 }
 

@@ -179,23 +179,44 @@ func keyURL(t repo.Target, info repo.SetupInfo) string {
 	return repoBase(t, info) + "repodata/repomd.xml.key"
 }
 
-// repoSection writes t's .repo section: zypper's keys for SUSE distros,
+// repoSection writes t's .repo sections: the binary repository's, enabled,
+// then its source repository's (SourceDir), "[<id>-source]", disabled:
+// dnf's `--enablerepo` or `download --source` turns it on (dnf enables
+// "<id>-source" for every enabled repository <id> when asked for sources,
+// the naming Fedora's and EPEL's own .repo files use), zypper's
+// `--plus-content` or `modifyrepo -e`. zypper's keys for SUSE distros,
 // dnf's otherwise. The metadata is signed (repo_gpgcheck=1); dnf checks
 // package signatures (gpgcheck=1) when Pier signs t's packages. For a
-// private target zypper's baseurl names a credentials file; dnf's section
-// gets username=pier and password when password is not empty.
+// private target zypper's baseurl names a credentials file; dnf's sections
+// get username=pier and password when password is not empty.
 func (f *Format) repoSection(b *strings.Builder, t repo.Target, info repo.SetupInfo, password string) {
 	id, name := f.repoNames(t)
 	base, key := repoBase(t, info), keyURL(t, info)
+	// No blank line between the sections: dnf 5's config-manager addrepo
+	// reads one inside a section as an item of it (see
+	// TestSetupFileDnf5Options).
+	f.writeSection(b, t, section{id: id, name: name, base: base, key: key, enabled: 1}, info, password)
+	f.writeSection(b, t, section{id: id + "-source", name: name + " - Source", base: base + SourceDir, key: key}, info, password)
+}
+
+// section is one repository of a .repo file.
+type section struct {
+	id, name, base, key string
+	enabled             int
+}
+
+// writeSection writes one .repo section (see repoSection).
+func (f *Format) writeSection(b *strings.Builder, t repo.Target, s section, info repo.SetupInfo, password string) {
 	if zypperTarget(t) {
+		base := s.base
 		if info.Private {
-			base += "?credentials=" + id
+			base += "?credentials=" + strings.TrimSuffix(s.id, "-source")
 		}
-		fmt.Fprintf(b, "[%s]\nname=%s\nbaseurl=%s\nenabled=1\nautorefresh=1\ntype=rpm-md\n", id, name, base)
-		fmt.Fprintf(b, "gpgcheck=1\nrepo_gpgcheck=1\ngpgkey=%s\n", key)
+		fmt.Fprintf(b, "[%s]\nname=%s\nbaseurl=%s\nenabled=%d\nautorefresh=1\ntype=rpm-md\n", s.id, s.name, base, s.enabled)
+		fmt.Fprintf(b, "gpgcheck=1\nrepo_gpgcheck=1\ngpgkey=%s\n", s.key)
 		return
 	}
-	fmt.Fprintf(b, "[%s]\nname=%s\nbaseurl=%s\nenabled=1\n", id, name, base)
+	fmt.Fprintf(b, "[%s]\nname=%s\nbaseurl=%s\nenabled=%d\n", s.id, s.name, s.base, s.enabled)
 	if password != "" {
 		fmt.Fprintf(b, "username=pier\npassword=%s\n", password)
 	}
@@ -203,7 +224,7 @@ func (f *Format) repoSection(b *strings.Builder, t repo.Target, info repo.SetupI
 	if f.signs(t) {
 		gpgcheck = 1
 	}
-	fmt.Fprintf(b, "repo_gpgcheck=1\ngpgcheck=%d\ngpgkey=%s\nmetadata_expire=300\n", gpgcheck, key)
+	fmt.Fprintf(b, "repo_gpgcheck=1\ngpgcheck=%d\ngpgkey=%s\nmetadata_expire=300\n", gpgcheck, s.key)
 }
 
 // SetupFileName is the fixed name of every rpm target's .repo file, beside
@@ -241,7 +262,7 @@ func (f *Format) SetupFile(t repo.Target, info repo.SetupInfo, keys []byte) stri
 			b.WriteString("# (lines username=pier and password=<token>; mode 0600).\n")
 		} else {
 			fmt.Fprintf(&b, "# Private: dnf sends a token with read on %s: add the lines username=pier and\n", t)
-			b.WriteString("# password=<token> to the section below and make this file mode 0600.\n")
+			b.WriteString("# password=<token> to each section below and make this file mode 0600.\n")
 		}
 	}
 	f.repoSection(&b, t, info, "")

@@ -123,7 +123,15 @@ func TestSetupFileGolden(t *testing.T) {
 		setup := c.f.Setup(c.t, c.info)
 		section := got[strings.Index(got, "\n[")+1:]
 		if c.info.Private && !zypperTarget(c.t) {
-			section = strings.Replace(section, "enabled=1\n", "enabled=1\nusername=pier\npassword=$PIER_READ_TOKEN\n", 1)
+			for _, e := range []string{"enabled=1\n", "enabled=0\n"} {
+				section = strings.Replace(section, e, e+"username=pier\npassword=$PIER_READ_TOKEN\n", 1)
+			}
+		}
+		// The source repository's section follows, disabled.
+		id, _ := c.f.repoNames(c.t)
+		if !strings.Contains(got, "\n["+id+"-source]\n") || !strings.Contains(got, "/source/") ||
+			strings.Count(got, "enabled=0\n") != 1 {
+			t.Errorf("%s: no disabled [%s-source] section naming source/:\n%s", c.golden, id, got)
 		}
 		if !strings.Contains(setup, "\n"+section+"EOF\n") {
 			t.Errorf("%s: /setup does not write the served section:\n%s\n--- served\n%s", c.golden, setup, got)
@@ -171,13 +179,13 @@ func TestSetupFileDnf5Options(t *testing.T) {
 					sections++
 				default:
 					k, _, ok := strings.Cut(l, "=")
-					if !ok || !known[k] || sections != 1 {
+					if !ok || !known[k] || sections == 0 {
 						t.Errorf("line %q is not a dnf 5 repository option of the section:\n%s", l, text)
 					}
 				}
 			}
-			if sections != 1 {
-				t.Errorf("%d sections, want 1:\n%s", sections, text)
+			if sections != 2 { // the repository and its source repository
+				t.Errorf("%d sections, want 2:\n%s", sections, text)
 			}
 			want := "gpgcheck=0\n"
 			if f == signing {

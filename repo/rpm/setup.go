@@ -13,10 +13,15 @@ var (
 )
 
 // PackagePath returns where p is published in t:
-// "rpm/<stream>/<distro>/<release>/" + packageHref.
+// "rpm/<stream>/<distro>/<release>/" + packageHref, with SourceDir before
+// it for a source package.
 func (f *Format) PackagePath(t repo.Target, p *repo.Package) string {
 	v := parseEVR(p.Version)
-	return "rpm/" + t.Stream + "/" + t.Distro + "/" + t.Release + "/" + packageHref(p.Arch, p.Name, v.Epoch, v.Version, v.Release)
+	base := rootPath(t)
+	if p.Arch == "src" {
+		base += SourceDir
+	}
+	return base + packageHref(p.Arch, p.Name, v.Epoch, v.Version, v.Release)
 }
 
 // Setup tells a user how to add t to dnf/yum, or to zypper for SUSE

@@ -25,7 +25,10 @@ import (
 var _ repo.Verifier = (*Format)(nil)
 
 // Verify reads a generation back the way dnf and zypper will, before it
-// goes live:
+// goes live. It checks the binary repository at the target's base and the
+// source repository at SourceDir below it (a generation written before Pier
+// published source repositories has none; then no file may lie below
+// SourceDir). For each repository:
 //
 //   - repodata/repomd.xml is there and parses, and repodata/repomd.xml.asc
 //     holds a good signature by every key of in.PublicKeys, so that a
@@ -50,6 +53,24 @@ func (f *Format) Verify(ctx context.Context, in *repo.VerifyInput) error {
 	if err != nil {
 		return err
 	}
+	if err := verifyRepository(ctx, in, base); err != nil {
+		return err
+	}
+	src := base + SourceDir
+	v := &verifier{in: in, base: src}
+	if _, ok := v.file(src + "repodata/repomd.xml"); !ok {
+		i, _ := slices.BinarySearchFunc(in.Files, src, func(f repo.File, p string) int { return strings.Compare(f.Path, p) })
+		if i < len(in.Files) && strings.HasPrefix(in.Files[i].Path, src) {
+			return fmt.Errorf("rpm: verify %srepodata/repomd.xml: missing from the generation, which has %s", src, in.Files[i].Path)
+		}
+		return nil
+	}
+	return verifyRepository(ctx, in, src)
+}
+
+// verifyRepository checks the repository whose repodata/ lies at base (see
+// Verify).
+func verifyRepository(ctx context.Context, in *repo.VerifyInput, base string) error {
 	v := &verifier{in: in, base: base}
 	repomdPath := base + "repodata/repomd.xml"
 	repomd, err := v.read(ctx, repomdPath)

@@ -120,14 +120,21 @@ func TestVerify(t *testing.T) {
 	if err := f.Verify(context.Background(), g.input()); err != nil {
 		t.Fatalf("a good generation fails: %v", err)
 	}
-	if g.reads.Load() != 5 { // repomd.xml, .asc and the three repodata files, once each
-		t.Errorf("%d reads, want 5", g.reads.Load())
+	if g.reads.Load() != 10 { // per repository (binary, source): repomd.xml, .asc and the three repodata files, once each
+		t.Errorf("%d reads, want 10", g.reads.Load())
 	}
 	for _, c := range []string{CompressionZstd} {
 		fz := New(Config{Compression: c})
 		if err := fz.Verify(context.Background(), newGeneration(t, fz, fixturePackages(t, fz), signer).input()); err != nil {
 			t.Errorf("%s generation fails: %v", c, err)
 		}
+	}
+	// A generation written before Pier published source repositories has
+	// nothing below source/: it passes.
+	old := good()
+	old.files = slices.DeleteFunc(old.files, func(f repo.File) bool { return strings.HasPrefix(f.Path, testBase+SourceDir) })
+	if err := f.Verify(context.Background(), old.input()); err != nil {
+		t.Errorf("a generation without a source repository fails: %v", err)
 	}
 	// A single key of the ring signs too: every client holds only one.
 	if err := f.Verify(context.Background(), newGeneration(t, f, pkgs, newSigner(t, "Pier Only")).input()); err != nil {
@@ -166,7 +173,7 @@ func TestVerify(t *testing.T) {
 		{"primary of another size", func(g *generation) {
 			p := g.repodata("primary")
 			g.put(p, append(bytes.Clone(g.data[p]), 0), repo.KindHashed)
-		}, "-primary.xml.gz: 1731 bytes, repomd.xml says 1730"},
+		}, "-primary.xml.gz: 1608 bytes, repomd.xml says 1607"},
 		{"truncated filelists with the right checksum in repomd", func(g *generation) {
 			p := g.repodata("filelists")
 			b := g.data[p][:len(g.data[p])-10]
@@ -198,6 +205,18 @@ func TestVerify(t *testing.T) {
 		{"missing package", func(g *generation) {
 			g.files = slices.DeleteFunc(g.files, func(f repo.File) bool { return strings.HasSuffix(f.Path, "aarch64.rpm") })
 		}, "aarch64/hello-1.2.3-1.aarch64.rpm is missing from the generation"},
+		{"tampered source repomd.xml", func(g *generation) {
+			srcmd := testBase + SourceDir + "repodata/repomd.xml"
+			g.put(srcmd, bytes.Replace(g.data[srcmd], []byte("<revision>"), []byte("<revision>1"), 1), repo.KindRoot)
+		}, "source/repodata/repomd.xml.asc: no good signature by key"},
+		{"missing source package", func(g *generation) {
+			g.files = slices.DeleteFunc(g.files, func(f repo.File) bool { return strings.HasSuffix(f.Path, ".src.rpm") })
+		}, "source/Packages/e3/greet-1.0-1.src.rpm is missing from the generation"},
+		{"source package without its repository", func(g *generation) {
+			g.files = slices.DeleteFunc(g.files, func(f repo.File) bool {
+				return strings.HasPrefix(f.Path, testBase+SourceDir+"repodata/repomd.xml")
+			})
+		}, "source/repodata/repomd.xml: missing from the generation, which has"},
 		{"location outside the repository", func(g *generation) {
 			p := g.repodata("primary")
 			resign(t, g, signer, func(md []byte) []byte {

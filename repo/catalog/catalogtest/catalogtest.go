@@ -78,6 +78,10 @@ func Run(t *testing.T, impl Impl) {
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"Durable", testDurable},
 		{"RemoveTarget", testRemoveTarget},
+		{"Snapshot", testSnapshot},
+		{"FrozenRefusals", testFrozenRefusals},
+		{"SearchIndex", testSearchIndex}, // optional: repo.SearchIndex
+		{"Sessions", testSessions},       // optional: catalog.SessionStore
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -110,7 +110,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("migrate catalog %s: %w", path, err)
 	}
-	for _, sc := range []string{schema, tokenSchema, auditSchema, publishSchema} {
+	for _, sc := range []string{schema, tokenSchema, auditSchema, publishSchema, frozenSchema, searchSchema, sessionSchema} {
 		if sc == "" {
 			continue
 		}
@@ -181,8 +181,9 @@ func (d *DB) targets(ctx context.Context, count bool, where string, args ...any)
 	rows, err := d.db.QueryContext(ctx, `
 SELECT t.id, t.stream, t.distro, t.release, t.format, t.revision, `+countExpr+`,
        t.publish_error, t.publish_failures, t.publish_failing_since,
-       g.id, g.seq, g.created, g.revision, g.manifest, g.files, g.packages
-FROM targets t LEFT JOIN generations g ON g.id = t.current_gen `+where+`
+       g.id, g.seq, g.created, g.revision, g.manifest, g.files, g.packages,
+       f.source_stream, f.source_distro, f.source_release, f.source_generation, f.created
+FROM targets t LEFT JOIN generations g ON g.id = t.current_gen LEFT JOIN frozen_targets f ON f.target_id = t.id `+where+`
 ORDER BY t.stream, t.distro, t.release`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list targets: %w", err)
@@ -194,10 +195,17 @@ ORDER BY t.stream, t.distro, t.release`, args...)
 		var gid, gseq, gcreated, grev, gfiles, gpkgs sql.NullInt64
 		var gman sql.NullString
 		var failingSince sql.NullInt64
+		var fStream, fDistro, fRelease sql.NullString
+		var fGen, fCreated sql.NullInt64
 		if err := rows.Scan(&ti.ID, &ti.Stream, &ti.Distro, &ti.Release, &ti.Format, &ti.Revision, &ti.Packages, &ti.Bytes,
 			&ti.PublishError, &ti.PublishFailures, &failingSince,
-			&gid, &gseq, &gcreated, &grev, &gman, &gfiles, &gpkgs); err != nil {
+			&gid, &gseq, &gcreated, &grev, &gman, &gfiles, &gpkgs,
+			&fStream, &fDistro, &fRelease, &fGen, &fCreated); err != nil {
 			return nil, fmt.Errorf("list targets: %w", err)
+		}
+		if fStream.Valid {
+			ti.Frozen = &repo.Frozen{Source: repo.Target{Stream: fStream.String, Distro: fDistro.String, Release: fRelease.String},
+				SourceGeneration: fGen.Int64, Created: time.Unix(0, fCreated.Int64).UTC()}
 		}
 		if gid.Valid {
 			ti.Current = &repo.Generation{ID: gid.Int64, Seq: gseq.Int64, Created: time.Unix(gcreated.Int64, 0).UTC(),
@@ -248,6 +256,9 @@ func (d *DB) AddPackages(ctx context.Context, target int64, ps []*repo.Package) 
 		return nil, fmt.Errorf("add packages: %w", err)
 	}
 	defer tx.Rollback()
+	if err := refuseFrozen(ctx, tx, target, "adding packages"); err != nil {
+		return nil, err
+	}
 	out := make([]repo.AddResult, len(ps))
 	added := 0
 	for i, p := range ps {
@@ -299,7 +310,7 @@ func addPackage(ctx context.Context, tx *sql.Tx, target int64, p *repo.Package) 
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, target, p.Component, p.Name, p.Version, p.Arch, p.SHA256, p.OrigSHA256, p.Size,
 		sums, p.Meta, p.Uploaded.UnixNano())
 	if err != nil {
-		return repo.AddResult{}, fmt.Errorf("insert %s %s: %w", p.Name, p.Version, err)
+		return repo.AddResult{}, fmt.Errorf("insert %s %s: %w", p.Name, p.Version, frozenTrigger(err))
 	}
 	if p.ID, err = res.LastInsertId(); err != nil {
 		return repo.AddResult{}, fmt.Errorf("insert %s %s: %w", p.Name, p.Version, err)
@@ -327,6 +338,9 @@ func (d *DB) DeletePackage(ctx context.Context, target int64, name, version, arc
 		return fmt.Errorf("delete package: %w", err)
 	}
 	defer tx.Rollback()
+	if err := refuseFrozen(ctx, tx, target, "delete"); err != nil {
+		return err
+	}
 	res, err := tx.ExecContext(ctx, `UPDATE packages SET removed = ?
 		WHERE target_id = ? AND name = ? AND version = ? AND arch = ? AND removed IS NULL`,
 		d.now().UnixNano(), target, name, version, arch)

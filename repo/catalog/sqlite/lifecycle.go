@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -11,42 +10,14 @@ import (
 	"time"
 
 	"github.com/pierhq/pier/repo"
+	"github.com/pierhq/pier/repo/catalog"
 )
 
-// idsVersion is the first byte of an encoded package id list.
-const idsVersion = 1
+// encodeIDs and decodeIDs are the encoding every catalog shares
+// (catalog.EncodeIDs): pier migrate-catalog copies the bytes as they are.
+func encodeIDs(ids []int64) []byte { return catalog.EncodeIDs(ids) }
 
-// encodeIDs encodes sorted ids compactly: a version byte, then the uvarint
-// deltas between consecutive ids (about 2 bytes per package).
-func encodeIDs(ids []int64) []byte {
-	b := make([]byte, 1, 1+2*len(ids))
-	b[0] = idsVersion
-	var last int64
-	for _, id := range ids {
-		b = binary.AppendUvarint(b, uint64(id-last))
-		last = id
-	}
-	return b
-}
-
-func decodeIDs(b []byte) ([]int64, error) {
-	if len(b) == 0 || b[0] != idsVersion {
-		return nil, errors.New("decode generation package ids: unknown encoding")
-	}
-	b = b[1:]
-	var out []int64
-	var last int64
-	for len(b) > 0 {
-		d, n := binary.Uvarint(b)
-		if n <= 0 {
-			return nil, errors.New("decode generation package ids: corrupt varint")
-		}
-		last += int64(d)
-		out = append(out, last)
-		b = b[n:]
-	}
-	return out, nil
-}
+func decodeIDs(b []byte) ([]int64, error) { return catalog.DecodeIDs(b) }
 
 // changes compares two sorted id lists and names up to MaxChangesListed
 // added and removed packages.
@@ -161,6 +132,9 @@ func (d *DB) RemovePackages(ctx context.Context, target int64, ids []int64) erro
 		return fmt.Errorf("remove packages: %w", err)
 	}
 	defer tx.Rollback()
+	if err := refuseFrozen(ctx, tx, target, "removal"); err != nil {
+		return err
+	}
 	now := d.now().UnixNano()
 	removed := int64(0)
 	for _, c := range chunks(ids, 500) {
@@ -196,6 +170,9 @@ func (d *DB) SetLivePackages(ctx context.Context, target int64, ids []int64) err
 		return fmt.Errorf("restore packages: %w", err)
 	}
 	defer tx.Rollback()
+	if err := refuseFrozen(ctx, tx, target, "rollback"); err != nil {
+		return err
+	}
 	want := map[int64]bool{}
 	for _, id := range ids {
 		want[id] = true
@@ -260,7 +237,8 @@ func (d *DB) SetLivePackages(ctx context.Context, target int64, ids []int64) err
 func (d *DB) LiveElsewhere(ctx context.Context, target int64, sums []string) (map[string]bool, error) {
 	out := map[string]bool{}
 	for _, c := range chunks(sums, 500) {
-		found, err := column[string](ctx, d.db, `SELECT DISTINCT sha256 FROM packages WHERE target_id != ? AND removed IS NULL AND sha256 IN (`+
+		found, err := column[string](ctx, d.db, `SELECT DISTINCT sha256 FROM packages WHERE target_id != ? AND removed IS NULL
+			AND target_id NOT IN (SELECT target_id FROM frozen_targets) AND sha256 IN (`+
 			placeholders(len(c))+`)`, append([]any{target}, anys(c)...)...)
 		if err != nil {
 			return nil, fmt.Errorf("find references: %w", err)
