@@ -6,7 +6,7 @@ PKGS := ./...
 # fixed in Go 1.27) although no input failed.
 FUZZTIME ?= 50000x
 
-.PHONY: all build test unit e2e e2e-race fuzz vet fmt bench clean packages corpus s3-check
+.PHONY: all build test unit e2e e2e-race fuzz vet fmt bench bench-go clean packages corpus s3-check
 
 all: build
 
@@ -64,7 +64,16 @@ fuzz:
 	  done; \
 	done
 
+# bench: Pier and the peers (createrepo_c, apt-ftparchive, aptly, nginx +
+# wrk) side by side on a generated 1,000-package corpus (kept in
+# BENCH_DIR, default /tmp/pier-bench); prints the table with ratios.
+# 10,000 packages on demand: make bench BENCH_N="1000 10000".
+BENCH_N ?= 1000
 bench:
+	N="$(BENCH_N)" bench/compare.sh
+
+# bench-go: the Go benchmarks of the index writers and the publisher.
+bench-go:
 	$(GO) test -run='^$$' -bench=. -benchmem ./repo/...
 
 clean:

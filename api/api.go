@@ -102,6 +102,8 @@ type Server struct {
 	tokenUploads, clientUploads *slots
 	// apiRoutes are the /api/v1 routes, for apiMiss.
 	apiRoutes []apiRoute
+	// small serves small published files from memory.
+	small smallFiles
 }
 
 // apiRoute is one /api/v1 route: its path segments below /api/v1

@@ -338,16 +338,27 @@ func (s *Server) serveFile(c echo.Context) error {
 	if err := s.authorizeFile(c, f.Targets); err != nil {
 		return err
 	}
-	obj, err := s.svc.Blobs().Open(c.Request().Context(), f.SHA256)
+	ctx := c.Request().Context()
+	sf := s.small.get(path, f)
+	if sf == nil {
+		var err error
+		if sf, err = s.small.load(ctx, s.svc.Blobs(), path, f); err != nil {
+			return err
+		}
+	}
+	if sf != nil {
+		sf.serve(c.Response(), c.Request())
+		return nil
+	}
+	obj, err := s.svc.Blobs().Open(ctx, f.SHA256)
 	if err != nil {
 		return err
 	}
 	defer obj.Close()
 	h := c.Response().Header()
-	h.Set("Content-Type", repo.ContentType(path))
-	h.Set("ETag", `"`+f.SHA256+`"`)
-	h.Set("Cache-Control", repo.CacheControl(f.Kind))
-	h.Set("X-Content-Sha256", f.SHA256)
+	for k, v := range fileHeader(path, f) {
+		h[k] = v
+	}
 	http.ServeContent(c.Response(), c.Request(), "", f.ModTime, obj)
 	return nil
 }

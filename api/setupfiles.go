@@ -48,6 +48,11 @@ func (s *Server) setupFileRoutes(e *echo.Echo) {
 // anonymous caller does not tell), and a target without a published
 // generation is 404.
 func (s *Server) setupFile(c echo.Context) error {
+	if strings.Contains(c.Param("file"), "/") {
+		// Deeper than a setup file (rpm's repodata/…): a published file,
+		// without asking the format for its setup paths on every request.
+		return s.serveFile(c)
+	}
 	t, err := target(c)
 	if err != nil {
 		return s.serveFile(c)

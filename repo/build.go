@@ -7,6 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"sync"
 	"time"
 )
 
@@ -144,11 +147,15 @@ func (p *publisher) failed(ctx context.Context, ti *TargetInfo, err error) {
 // the generation to record (without Revision and Note).
 func (p *publisher) build(ctx context.Context, f Format, ti *TargetInfo, pkgs []Package) (*Generation, error) {
 	t := ti.Target
-	now, err := p.publishTime(ctx, ti)
+	now, err := p.publishTime(ctx, f, ti)
 	if err != nil {
 		return nil, err
 	}
-	files, err := f.Index(ctx, &IndexInput{Target: t, Packages: pkgs, Time: now, Signer: p.d.signer})
+	in := &IndexInput{Target: t, Packages: pkgs, Time: now, Signer: p.d.signer}
+	if ti.Current != nil {
+		in.Previous = &previousFiles{d: p.d, view: p.view, manifest: ti.Current.Manifest}
+	}
+	files, err := f.Index(ctx, in)
 	if err != nil {
 		return nil, fmt.Errorf("index %s: %w", t, err)
 	}
@@ -185,18 +192,30 @@ func (p *publisher) build(ctx context.Context, f Format, ti *TargetInfo, pkgs []
 }
 
 // publishTime returns the time of a new generation: now, truncated to the
-// second (Release's Date has second resolution), and strictly later than the
-// current generation. apt silently ignores a Release whose Date is not newer
-// than the one it has, and rejects one dated in the future, so when publishes
-// come faster than one a second the publish waits instead of lying.
-func (p *publisher) publishTime(ctx context.Context, ti *TargetInfo) (time.Time, error) {
+// second (generation times and Release's Date have second resolution), and
+// never earlier than the current generation. A format whose clients need
+// generations spaced apart (Spacer: apt silently ignores a Release whose Date
+// is not newer than the one it has, and rejects one dated in the future)
+// gets a time strictly later than the current generation by its spacing:
+// when publishes come faster than that, the publish waits instead of
+// post-dating ("publish.spacing-wait" hook). The coalescer avoids most of
+// these waits (see publisher.spacingDelay); what is left is a publish right
+// after one made by another process (pier import). Other formats never
+// wait: rpm-md's revision and APKINDEX's mtime carry no such rule (yum only
+// refused a repomd.xml strictly older than the one it had, never an equal one).
+func (p *publisher) publishTime(ctx context.Context, f Format, ti *TargetInfo) (time.Time, error) {
 	now := p.d.now().UTC().Truncate(time.Second)
 	if ti.Current == nil || now.After(ti.Current.Created) {
 		return now, nil
 	}
-	next := ti.Current.Created.Add(time.Second)
+	spacing := formatSpacing(f)
+	if spacing == 0 {
+		return ti.Current.Created, nil
+	}
+	next := ti.Current.Created.Add(spacing)
 	wait := next.Sub(p.d.now()) + 10*time.Millisecond
-	if wait > 0 && wait < 2*time.Second {
+	if wait > 0 && wait < 2*spacing {
+		p.d.hook("publish.spacing-wait")
 		t := time.NewTimer(wait)
 		defer t.Stop()
 		select {
@@ -206,6 +225,62 @@ func (p *publisher) publishTime(ctx context.Context, ti *TargetInfo) (time.Time,
 		}
 	}
 	return next, nil
+}
+
+// formatSpacing returns the spacing f's clients need between generations,
+// 0 when they need none.
+func formatSpacing(f Format) time.Duration {
+	if s, ok := f.(Spacer); ok {
+		return max(s.Spacing(), 0)
+	}
+	return 0
+}
+
+// previousFiles reads the files of a target's current generation through
+// its manifest (IndexInput.Previous).
+type previousFiles struct {
+	d        *deps
+	view     *viewer
+	manifest string
+
+	once  sync.Once
+	paths map[string]File
+	err   error
+}
+
+// ReadFile implements PreviousFiles.
+func (pf *previousFiles) ReadFile(ctx context.Context, path string) ([]byte, error) {
+	pf.once.Do(func() {
+		files, err := pf.view.manifest(ctx, pf.manifest)
+		if err != nil {
+			pf.err = err
+			return
+		}
+		pf.paths = make(map[string]File, len(files))
+		for _, f := range files {
+			pf.paths[f.Path] = f
+		}
+	})
+	if pf.err != nil {
+		return nil, pf.err
+	}
+	f, ok := pf.paths[path]
+	if !ok {
+		return nil, fmt.Errorf("previous generation: %s: %w", path, fs.ErrNotExist)
+	}
+	obj, err := pf.d.blobs.Open(ctx, f.SHA256)
+	if err != nil {
+		return nil, fmt.Errorf("previous generation: %s: %w", path, err)
+	}
+	defer obj.Close()
+	data, err := io.ReadAll(io.LimitReader(obj, f.Size+1))
+	if err != nil {
+		return nil, fmt.Errorf("previous generation: read %s: %w", path, err)
+	}
+	if int64(len(data)) != f.Size {
+		return nil, fmt.Errorf("previous generation: %s has %d bytes, its manifest says %d", path, len(data), f.Size)
+	}
+	return data, nil
 }
 
 // storeFiles stores index data as blobs and fills in their sha256 and

@@ -179,9 +179,24 @@ type IndexInput struct {
 	// Packages of the target, in no particular order.
 	Packages []Package
 	// Time is the publish time: it goes into Date fields and timestamps.
-	// It is strictly later than the previous generation's Time.
+	// It is never earlier than the previous generation's Time, and later
+	// by at least the format's Spacing when it is a Spacer.
 	Time   time.Time
 	Signer Signer
+	// Previous reads the files of the target's current generation (the one
+	// this publish replaces), nil when there is none. An indexer may reuse
+	// what it finds there (compressed blocks whose input did not change)
+	// instead of computing it again, as long as its output stays the same
+	// as without it.
+	Previous PreviousFiles
+}
+
+// PreviousFiles reads the files of a target's current generation.
+type PreviousFiles interface {
+	// ReadFile returns the bytes of the file at path (relative to Pier's
+	// public root), or an error wrapping fs.ErrNotExist when the
+	// generation has no such file.
+	ReadFile(ctx context.Context, path string) ([]byte, error)
 }
 
 // Indexer writes a format's repository files for one target.
@@ -201,6 +216,16 @@ type Format interface {
 	// Compare orders two versions the way the format's clients do:
 	// negative if a < b, 0 if equal, positive if a > b.
 	Compare(a, b string) int
+}
+
+// Spacer is implemented by formats whose clients need the generations of a
+// target dated at least Spacing apart (deb: apt ignores a Release whose Date
+// is not newer than the one it has, and Date has second resolution). The
+// publisher then dates a new generation at least Spacing after the current
+// one, coalescing requests rather than waiting where it can. Formats
+// without it are never delayed: their generations may share a second.
+type Spacer interface {
+	Spacing() time.Duration
 }
 
 // PackagePather is implemented by formats that can name, at upload time,

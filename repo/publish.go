@@ -42,6 +42,9 @@ type queue struct {
 	// (Service.Publish, re-signing); upload-triggered requests alone
 	// publish only if the target is still pending once the lock is held.
 	explicit bool
+	// last is the time of the last generation published here, for the
+	// spacing of formats that need it (Spacer).
+	last time.Time
 }
 
 type pubResult struct {
@@ -124,6 +127,7 @@ func (p *publisher) run(t Target, q *queue, delay time.Duration) {
 		}
 	}
 	for {
+		p.spacingDelay(t, q)
 		p.mu.Lock()
 		ws, evs, explicit := q.waiters, q.events, q.explicit
 		q.waiters, q.events, q.explicit = nil, nil, false
@@ -134,9 +138,45 @@ func (p *publisher) run(t Target, q *queue, delay time.Duration) {
 		}
 		p.mu.Unlock()
 		gen, err := p.round(t, evs, len(ws), !explicit)
+		if err == nil && gen != nil {
+			p.mu.Lock()
+			q.last = gen.Created
+			p.mu.Unlock()
+		}
 		for _, w := range ws {
 			w <- pubResult{gen, err}
 		}
+	}
+}
+
+// spacingDelay waits, before a round of t, until a generation dated after
+// the last one published here can be made without waiting, when t's format
+// needs its generations spaced apart (Spacer; deb: one second). Requests
+// that arrive meanwhile join the round instead of each waiting for a
+// second of its own under the target's lock. It returns early when Close
+// begins; formats without spacing never wait here.
+func (p *publisher) spacingDelay(t Target, q *queue) {
+	spec, err := p.d.spec(t.Distro)
+	if err != nil {
+		return
+	}
+	spacing := formatSpacing(spec.Format)
+	p.mu.Lock()
+	last := q.last
+	p.mu.Unlock()
+	if spacing == 0 || last.IsZero() {
+		return
+	}
+	wait := last.Add(spacing).Sub(p.d.now())
+	if wait <= 0 || wait > spacing {
+		return
+	}
+	p.d.hook("publish.spacing-coalesce")
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case <-p.life.closing:
 	}
 }
 

@@ -27,17 +27,18 @@ import (
 //     compresses no better on this data and runs for minutes, so it is
 //     never used. A 1 MiB dictionary keeps the client's memory small and
 //     compresses as well as 8 MiB here.
-//   - The xz file is cut into blocks of xzBlockSize, compressed in parallel
-//     and written as one multi-block xz stream, as `xz -T` does; every xz
-//     decoder reads it. Blocks depend only on the input, so the output
-//     does not depend on scheduling. Both variants of the 10 MB file take
-//     ~0.33 s on 2 cores; 512 KiB or 2 MiB blocks were no better.
+//   - The xz file is cut into blocks of about 1 MiB (at content-defined
+//     stanza boundaries, see cutBlocks), compressed in parallel and written
+//     as one multi-block xz stream, as `xz -T` does; every xz decoder reads
+//     it. Blocks depend only on the input, so the output does not depend
+//     on scheduling or on the cache. Both variants of the 10 MB file take
+//     ~0.33 s on 2 cores when nothing is cached; 512 KiB or 2 MiB fixed
+//     blocks were no better.
 const (
-	gzipLevel   = 6
-	xzDictCap   = 1 << 20
-	xzBufSize   = 1 << 16
-	xzBlockSize = 1 << 20
-	writeChunk  = 1 << 20 // ctx is checked between chunks
+	gzipLevel  = 6
+	xzDictCap  = 1 << 20
+	xzBufSize  = 1 << 16
+	writeChunk = 1 << 20 // ctx is checked between chunks
 )
 
 // xzBlock is one block of a parallel xz file.
@@ -49,8 +50,9 @@ type xzBlock struct {
 
 // compressAll fills in the .gz and .xz variants and the SHA-256 of every
 // variant of files, running gzip files and xz blocks as jobs on all cores,
-// largest first.
-func compressAll(ctx context.Context, files []*packagesFile) error {
+// largest first. Outputs found in cache (see cutBlocks) are taken from it;
+// the others are computed and added to it.
+func compressAll(ctx context.Context, files []*packagesFile, cache *compressCache) error {
 	type job struct {
 		cost int
 		name string
@@ -61,23 +63,40 @@ func compressAll(ctx context.Context, files []*packagesFile) error {
 	for i, f := range files {
 		plain := f.data[0]
 		f.sums[0] = sha256.Sum256(plain)
-		jobs = append(jobs, job{len(plain), f.dir + "/Packages.gz", func() error {
-			data, err := gzipBytes(ctx, plain)
-			f.data[1] = data
-			return err
-		}})
-		for off := 0; off < len(plain); off += xzBlockSize {
-			blocks[i] = append(blocks[i], xzBlock{in: plain[off:min(off+xzBlockSize, len(plain))]})
+		gzKey := cache.key(codecGzip, plain)
+		if c, ok := cache.get(gzKey); ok {
+			f.data[1] = c.out
+		} else {
+			jobs = append(jobs, job{len(plain), f.dir + "/Packages.gz", func() error {
+				data, err := gzipBytes(ctx, plain)
+				f.data[1] = data
+				if err == nil {
+					cache.put(gzKey, data, 0)
+				}
+				return err
+			}})
 		}
+		blocks[i] = cutBlocks(plain)
 		for k := range blocks[i] {
 			b := &blocks[i][k]
+			key := cache.key(codecXZBlock, b.in)
+			if c, ok := cache.get(key); ok {
+				b.out, b.crc = c.out, c.crc
+				continue
+			}
 			// xz is about 15 times slower than gzip per byte.
-			jobs = append(jobs, job{15 * len(b.in), f.dir + "/Packages.xz", func() error { return b.compress(ctx) }})
+			jobs = append(jobs, job{15 * len(b.in), f.dir + "/Packages.xz", func() error {
+				if err := b.compress(ctx); err != nil {
+					return err
+				}
+				cache.put(key, b.out, b.crc)
+				return nil
+			}})
 		}
 	}
 	slices.SortStableFunc(jobs, func(a, b job) int { return b.cost - a.cost })
 
-	workers := min(runtime.GOMAXPROCS(0), len(jobs))
+	workers := max(1, min(runtime.GOMAXPROCS(0), len(jobs)))
 	next := make(chan job)
 	errs := make([]error, workers)
 	var wg sync.WaitGroup

@@ -1,7 +1,6 @@
 package deb
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -58,7 +57,7 @@ const contentsPadding = 55
 
 // buildContents writes Contents-<arch> for every component and
 // architecture, in that order, on all cores.
-func buildContents(ctx context.Context, entries []indexEntry, comps, archs []string) ([]*contentsFile, error) {
+func buildContents(ctx context.Context, entries []indexEntry, comps, archs []string, cache *compressCache) ([]*contentsFile, error) {
 	files := make([]*contentsFile, len(comps)*len(archs))
 	for c, comp := range comps {
 		for a, arch := range archs {
@@ -71,7 +70,7 @@ func buildContents(ctx context.Context, entries []indexEntry, comps, archs []str
 	for range min(runtime.GOMAXPROCS(0), len(files)) {
 		wg.Go(func() {
 			for i := range next {
-				errs[i] = files[i].build(ctx, entries, i/len(archs), i%len(archs))
+				errs[i] = files[i].build(ctx, entries, i/len(archs), i%len(archs), cache)
 			}
 		})
 	}
@@ -157,23 +156,80 @@ func fieldValue(fragment []byte, name string) []byte {
 	return nil
 }
 
-// contentsWriter hashes, counts and compresses the plain Contents text.
+// contentsWriter hashes and counts the plain Contents text and compresses
+// it as concatenated gzip members (every gzip reader reads them as one
+// stream: zlib's gzread, which apt's FileFd and so apt-file use, Go's
+// gzip.Reader, gzip -d), cut after a line at content-defined points as the
+// xz blocks of Packages are (see cutBlocks): a member ends after a line
+// whose FNV-1a hash is 0 mod cutOdds once it holds xzMinBlock bytes, or
+// before it would pass xzMaxBlock. Members found in cache are reused; so a
+// publish after one upload compresses the one or two members the
+// package's paths fall in.
 type contentsWriter struct {
-	sum  hash.Hash
-	size int64
-	gz   *gzip.Writer
+	sum   hash.Hash
+	size  int64
+	chunk []byte
+	out   bytes.Buffer
+	cache *compressCache
 }
 
-func (w *contentsWriter) Write(p []byte) (int, error) {
-	w.sum.Write(p)
-	w.size += int64(len(p))
-	return w.gz.Write(p)
+// writeLine adds one line (with its newline).
+func (w *contentsWriter) writeLine(line []byte) error {
+	if len(w.chunk)+len(line) > xzMaxBlock && len(w.chunk) > 0 {
+		if err := w.flush(); err != nil {
+			return err
+		}
+	}
+	w.sum.Write(line)
+	w.size += int64(len(line))
+	w.chunk = append(w.chunk, line...)
+	if len(w.chunk) >= xzMinBlock && stanzaHash(line)%cutOdds == 0 {
+		return w.flush()
+	}
+	return nil
+}
+
+// flush writes the pending chunk as one gzip member.
+func (w *contentsWriter) flush() error {
+	if len(w.chunk) == 0 {
+		return nil
+	}
+	k := w.cache.key(codecContents, w.chunk)
+	if c, ok := w.cache.get(k); ok {
+		w.out.Write(c.out)
+	} else {
+		member, err := gzipMember(w.chunk)
+		if err != nil {
+			return err
+		}
+		w.out.Write(member)
+		w.cache.put(k, member, 0)
+	}
+	w.chunk = w.chunk[:0]
+	return nil
+}
+
+// gzipMember compresses data as one gzip member with no name and no mtime.
+func gzipMember(data []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.Grow(len(data)/4 + 64)
+	gz, err := gzip.NewWriterLevel(&buf, gzipLevel)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := gz.Write(data); err != nil {
+		return nil, err
+	}
+	if err := gz.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 // build writes the Contents file of component comp and architecture arch
 // by merging the sorted file lists of its packages: memory holds one
 // cursor per package and the compressed output, never the plain text.
-func (cf *contentsFile) build(ctx context.Context, entries []indexEntry, comp, arch int) error {
+func (cf *contentsFile) build(ctx context.Context, entries []indexEntry, comp, arch int, cache *compressCache) error {
 	srcs := contentsSources(entries, comp, arch)
 	labels := make([]string, len(srcs))
 	cursors := make([]fileCursor, len(srcs))
@@ -191,13 +247,7 @@ func (cf *contentsFile) build(ctx context.Context, entries []indexEntry, comp, a
 	}
 	h.init(cursors)
 
-	var out bytes.Buffer
-	gz, err := gzip.NewWriterLevel(&out, gzipLevel)
-	if err != nil {
-		return err
-	}
-	cw := &contentsWriter{sum: sha256.New(), gz: gz}
-	bw := bufio.NewWriterSize(cw, 64<<10)
+	cw := &contentsWriter{sum: sha256.New(), cache: cache}
 	var line []byte
 	for n := 0; len(h) > 0; n++ {
 		if n%65536 == 0 {
@@ -232,19 +282,23 @@ func (cf *contentsFile) build(ctx context.Context, entries []indexEntry, comp, a
 			continue
 		}
 		line = append(line, '\n')
-		if _, err := bw.Write(line); err != nil {
+		if err := cw.writeLine(line); err != nil {
 			return err
 		}
 	}
-	if err := bw.Flush(); err != nil {
+	if err := cw.flush(); err != nil {
 		return err
 	}
-	if err := gz.Close(); err != nil {
-		return err
+	if cw.out.Len() == 0 { // an empty Contents: one empty member, a valid gzip file
+		member, err := gzipMember(nil)
+		if err != nil {
+			return err
+		}
+		cw.out.Write(member)
 	}
 	cf.plainSize = cw.size
 	cw.sum.Sum(cf.plainSum[:0])
-	cf.gz = out.Bytes()
+	cf.gz = cw.out.Bytes()
 	cf.gzSum = sha256.Sum256(cf.gz)
 	return nil
 }

@@ -19,6 +19,8 @@
 package deb
 
 import (
+	"time"
+
 	"github.com/pierhq/pier/repo"
 )
 
@@ -28,12 +30,17 @@ import (
 var Digests = []repo.Digest{repo.MD5, repo.SHA1, repo.SHA256}
 
 // Format is the deb format. Create it with New; it is safe for concurrent
-// use and holds no state besides its configuration.
+// use and holds no state besides its configuration and a cache of
+// compressed index blocks (see cutBlocks), which never changes its output.
 type Format struct {
-	cfg Config
+	cfg   Config
+	cache *compressCache
 }
 
-var _ repo.Format = (*Format)(nil)
+var (
+	_ repo.Format = (*Format)(nil)
+	_ repo.Spacer = (*Format)(nil)
+)
 
 // New returns the deb format configured by cfg. Unset fields of cfg get
 // their defaults; call cfg.Validate first to report configuration errors.
@@ -41,8 +48,15 @@ func New(cfg Config) *Format {
 	cfg.Architectures = append([]string(nil), cfg.Architectures...)
 	cfg.Release = append([]ReleaseRule(nil), cfg.Release...)
 	cfg.Defaults()
-	return &Format{cfg: cfg}
+	return &Format{cfg: cfg, cache: newCompressCache(DefaultCompressCacheSize)}
 }
 
 // Name returns "deb".
 func (f *Format) Name() string { return "deb" }
+
+// Spacing is one second (repo.Spacer): Release's Date has second
+// resolution, and apt keeps the Release it has when a new one's Date is
+// older (acquire-item.cc, the "prevention of downgrading" check), so Date
+// must increase with every publish and two generations must not share a
+// second.
+func (f *Format) Spacing() time.Duration { return time.Second }

@@ -99,7 +99,7 @@ func FuzzRead(f *testing.F) {
 		if p.Arch != "all" {
 			e.arch, archs = 0, []string{p.Arch}
 		}
-		cf, err := buildContents(context.Background(), []indexEntry{e}, []string{"main"}, archs)
+		cf, err := buildContents(context.Background(), []indexEntry{e}, []string{"main"}, archs, nil)
 		if err != nil {
 			t.Fatalf("Contents: %v", err)
 		}

@@ -98,12 +98,14 @@ func (f *Format) Index(ctx context.Context, in *repo.IndexInput) ([]repo.File, e
 	}
 	files := buildPackages(entries, comps, archs)
 	files = append(files, buildSources(sources, comps)...)
-	if err := compressAll(ctx, files); err != nil {
+	f.seedCache(ctx, in.Previous, dists, files)
+	if err := compressAll(ctx, files, f.cache); err != nil {
 		return fail(err)
 	}
 	var contents []*contentsFile
 	if rf.contents {
-		if contents, err = buildContents(ctx, entries, comps, archs); err != nil {
+		f.seedContents(ctx, in.Previous, dists, comps, archs)
+		if contents, err = buildContents(ctx, entries, comps, archs, f.cache); err != nil {
 			return fail(err)
 		}
 	}

@@ -18,6 +18,9 @@ type codec struct {
 	compress func(src []byte) ([]byte, error)
 }
 
+// gzipCodecID is the gzip codec's id.
+const gzipCodecID = 1
+
 // newCodec returns the codec for a Config.Compression value; anything but
 // zstd means gzip.
 func newCodec(compression string) (*codec, error) {
@@ -27,7 +30,7 @@ func newCodec(compression string) (*codec, error) {
 			w, _ := gzip.NewWriterLevel(nil, gzip.DefaultCompression) // a valid level: no error
 			return w
 		}}
-		return &codec{id: 1, ext: ".xml.gz", compress: func(src []byte) ([]byte, error) {
+		return &codec{id: gzipCodecID, ext: ".xml.gz", compress: func(src []byte) ([]byte, error) {
 			w := writers.Get().(*gzip.Writer)
 			defer writers.Put(w)
 			buf := sizedBuffer(len(src))

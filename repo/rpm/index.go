@@ -82,6 +82,7 @@ func (f *Format) repository(ctx context.Context, in *repo.IndexInput, base strin
 	for _, e := range entries {
 		out = append(out, repo.File{Path: base + e.href, SHA256: e.sum, Size: e.pkg.Size, Kind: repo.KindPackage})
 	}
+	f.seedCache(ctx, in.Previous, base)
 	parts, err := f.writeMetadata(ctx, entries)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,182 @@
+package deb
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"hash/crc32"
+	"hash/crc64"
+	"io"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/ulikunitz/xz/lzma"
+
+	"github.com/pierhq/pier/repo"
+)
+
+// seedCache fills the compression cache from the previous generation (a
+// new process, whose cache is empty, then reuses the compressed blocks of
+// the Packages files it published before instead of compressing every
+// byte again). For each Packages file of files it reads the previous
+// plain, .gz and .xz and adds the .gz under the plain's key and every xz
+// block under its input's key, when the previous files are Pier's own
+// block layout (same block header, CRC64 of each block's input matching
+// the plain bytes); anything else is left alone. A cache that already
+// holds the previous .gz (a running server) is not seeded again. Errors
+// reading the previous generation only mean nothing is seeded.
+func (f *Format) seedCache(ctx context.Context, prev repo.PreviousFiles, dists string, files []*packagesFile) {
+	if prev == nil || f.cache == nil {
+		return
+	}
+	for _, pf := range files {
+		if ctx.Err() != nil {
+			return
+		}
+		dir := dists + pf.dir + "/"
+		plain, err := prev.ReadFile(ctx, dir+"Packages")
+		if err != nil {
+			continue // not there (a new architecture) or unreadable: nothing to reuse
+		}
+		gzKey := f.cache.key(codecGzip, plain)
+		if _, ok := f.cache.get(gzKey); ok {
+			continue
+		}
+		if gz, err := prev.ReadFile(ctx, dir+"Packages.gz"); err == nil {
+			f.cache.put(gzKey, gz, 0)
+		}
+		x, err := prev.ReadFile(ctx, dir+"Packages.xz")
+		if err != nil {
+			continue
+		}
+		blocks, ok := splitXZ(x, plain)
+		if !ok {
+			continue
+		}
+		for _, b := range blocks {
+			f.cache.put(f.cache.key(codecXZBlock, b.in), b.out, b.crc)
+		}
+	}
+}
+
+// splitXZ returns the blocks of x, an xz stream as assembleXZ writes it,
+// with their inputs taken from plain (which x must decode to); false when
+// x is not such a stream or does not match plain.
+func splitXZ(x, plain []byte) ([]xzBlock, bool) {
+	if len(x) < 12+12 || string(x[:6]) != xzHeaderMagic || !bytes.Equal(x[len(x)-2:], []byte("YZ")) {
+		return nil, false
+	}
+	footer := x[len(x)-12:]
+	indexSize := (int(binary.LittleEndian.Uint32(footer[4:8])) + 1) * 4
+	indexStart := len(x) - 12 - indexSize
+	if indexStart < 12 {
+		return nil, false
+	}
+	index := x[indexStart : len(x)-12]
+	if index[0] != 0 || crc32.ChecksumIEEE(index[:len(index)-4]) != binary.LittleEndian.Uint32(index[len(index)-4:]) {
+		return nil, false
+	}
+	rd := bytes.NewReader(index[1 : len(index)-4])
+	count, err := binary.ReadUvarint(rd)
+	if err != nil || count > uint64(len(x)) {
+		return nil, false
+	}
+	header := []byte{0x02, 0x00, xzFilterLZMA2, 0x01, lzma.EncodeDictCap(xzDictCap), 0, 0, 0}
+	header = binary.LittleEndian.AppendUint32(header, crc32.ChecksumIEEE(header))
+	table := crc64.MakeTable(crc64.ECMA)
+	blocks := make([]xzBlock, 0, count)
+	pos, in := 12, 0
+	for range count {
+		unpadded, err1 := binary.ReadUvarint(rd)
+		usize, err2 := binary.ReadUvarint(rd)
+		if err1 != nil || err2 != nil || unpadded < uint64(len(header))+8 || unpadded > uint64(indexStart-pos) || usize > uint64(len(plain)-in) {
+			return nil, false
+		}
+		if !bytes.Equal(x[pos:pos+len(header)], header) {
+			return nil, false
+		}
+		dataEnd := pos + int(unpadded) - 8
+		check := pos + (int(unpadded)-8+3)/4*4
+		if check+8 > indexStart {
+			return nil, false
+		}
+		b := xzBlock{in: plain[in : in+int(usize)], out: x[pos+len(header) : dataEnd], crc: binary.LittleEndian.Uint64(x[check:])}
+		if crc64.Checksum(b.in, table) != b.crc {
+			return nil, false
+		}
+		blocks = append(blocks, b)
+		pos, in = check+8, in+int(usize)
+	}
+	if pos != indexStart || in != len(plain) {
+		return nil, false
+	}
+	return blocks, true
+}
+
+// seedContents fills the compression cache with the gzip members of the
+// previous generation's Contents files (see contentsWriter), each under
+// the key of the plain text it decompresses to, unless the cache already
+// holds the first of them (a running server).
+func (f *Format) seedContents(ctx context.Context, prev repo.PreviousFiles, dists string, comps, archs []string) {
+	if prev == nil || f.cache == nil {
+		return
+	}
+	for _, comp := range comps {
+		for _, arch := range archs {
+			if ctx.Err() != nil {
+				return
+			}
+			gz, err := prev.ReadFile(ctx, dists+comp+"/Contents-"+arch+".gz")
+			if err != nil {
+				continue
+			}
+			members, ok := splitGzip(gz)
+			for i, m := range members {
+				if !ok {
+					break
+				}
+				k := f.cache.key(codecContents, m.plain)
+				if i == 0 {
+					if _, cached := f.cache.get(k); cached {
+						break
+					}
+				}
+				f.cache.put(k, m.member, 0)
+			}
+		}
+	}
+}
+
+// gzMember is one member of a gzip file and the bytes it decompresses to.
+type gzMember struct {
+	member, plain []byte
+}
+
+// splitGzip cuts data into its gzip members; false when it is not a valid
+// gzip file.
+func splitGzip(data []byte) ([]gzMember, bool) {
+	var out []gzMember
+	r := bytes.NewReader(data) // an io.ByteReader: the reader consumes exactly one member at a time
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return nil, false
+	}
+	for {
+		zr.Multistream(false)
+		start := len(data) - r.Len() - 10 // NewReader/Reset read the 10-byte header (no name: Pier writes none)
+		if zr.Header.Name != "" || zr.Header.Comment != "" || len(zr.Header.Extra) > 0 {
+			return nil, false
+		}
+		plain, err := io.ReadAll(zr)
+		if err != nil {
+			return nil, false
+		}
+		end := len(data) - r.Len()
+		out = append(out, gzMember{member: data[start:end:end], plain: plain})
+		if r.Len() == 0 {
+			return out, true
+		}
+		if err := zr.Reset(r); err != nil {
+			return nil, false
+		}
+	}
+}

@@ -1,0 +1,68 @@
+package repo_test
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"sync"
+	"testing"
+
+	"github.com/pierhq/pier/repo"
+)
+
+// prevRecorder is a format that records what IndexInput.Previous reads.
+type prevRecorder struct {
+	repo.Format
+	mu    sync.Mutex
+	calls []func(ctx context.Context) ([]byte, error)
+	nils  int
+}
+
+func (p *prevRecorder) Index(ctx context.Context, in *repo.IndexInput) ([]repo.File, error) {
+	p.mu.Lock()
+	if in.Previous == nil {
+		p.nils++
+	} else {
+		prev := in.Previous
+		p.calls = append(p.calls, func(ctx context.Context) ([]byte, error) {
+			return prev.ReadFile(ctx, "deb/5.8/debian/dists/bookworm/InRelease")
+		})
+		if _, err := prev.ReadFile(ctx, "deb/5.8/debian/no/such/file"); !errors.Is(err, fs.ErrNotExist) {
+			p.mu.Unlock()
+			return nil, errors.New("a missing previous file did not wrap fs.ErrNotExist")
+		}
+	}
+	p.mu.Unlock()
+	return p.Format.Index(ctx, in)
+}
+
+// TestIndexInputPrevious: the first publish of a target has no previous
+// generation; the next one reads the files of the generation it replaces.
+func TestIndexInputPrevious(t *testing.T) {
+	rec := &prevRecorder{}
+	svc := newServiceWith(t, repo.Options{}, func(c repo.Catalog) repo.Catalog { return c },
+		func(f repo.Format) repo.Format { rec.Format = f; return rec })
+	ctx := context.Background()
+	ingest(t, svc, "aa")
+	if _, err := svc.Publish(ctx, target); err != nil {
+		t.Fatal(err)
+	}
+	before, ok := svc.Lookup("deb/5.8/debian/dists/bookworm/InRelease")
+	if !ok {
+		t.Fatal("no InRelease")
+	}
+	ingest(t, svc, "bb")
+	if _, err := svc.Publish(ctx, target); err != nil {
+		t.Fatal(err)
+	}
+	if rec.nils != 1 || len(rec.calls) != 1 {
+		t.Fatalf("%d publishes without Previous, %d with; want 1 and 1", rec.nils, len(rec.calls))
+	}
+	got, err := rec.calls[0](ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(got)) != before.Size {
+		t.Errorf("previous InRelease: %d bytes, the first generation's has %d", len(got), before.Size)
+	}
+}

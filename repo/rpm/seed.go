@@ -1,0 +1,91 @@
+package rpm
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"regexp"
+
+	"github.com/klauspost/compress/gzip"
+
+	"github.com/pierhq/pier/repo"
+)
+
+// repodataHref finds the checksum-named gzip repodata files a repomd.xml
+// names.
+var repodataHref = regexp.MustCompile(`href="(repodata/[0-9a-f]{64}-(?:primary|filelists|other)\.xml\.gz)"`)
+
+// seedCache fills the member cache from the previous generation, so that a
+// new process (pier import), whose cache is empty, compresses only the
+// members an upload changed instead of every member of every file: each
+// gzip member of the previous primary, filelists and other is added under
+// the key of the bytes it decompresses to (what writeMetadata would look it
+// up by). Only gzip repodata is seeded (zstd frames are not split here), and
+// nothing is read when the cache already holds the previous generation's
+// first member (a running server). Errors only mean nothing is seeded.
+func (f *Format) seedCache(ctx context.Context, prev repo.PreviousFiles, base string) {
+	if prev == nil || f.cache == nil || f.codec.id != gzipCodecID {
+		return
+	}
+	md, err := prev.ReadFile(ctx, base+"repodata/repomd.xml")
+	if err != nil {
+		return
+	}
+	for i, m := range repodataHref.FindAllSubmatch(md, -1) {
+		if ctx.Err() != nil {
+			return
+		}
+		data, err := prev.ReadFile(ctx, base+string(m[1]))
+		if err != nil {
+			continue
+		}
+		members, ok := splitGzip(data)
+		if !ok {
+			continue
+		}
+		for k, mem := range members {
+			key := f.cache.key(f.codec.id, mem.plain)
+			if i == 0 && k == 0 {
+				if _, cached := f.cache.get(key); cached {
+					return
+				}
+			}
+			f.cache.put(key, mem.member)
+		}
+	}
+}
+
+// gzMember is one member of a gzip file and the bytes it decompresses to.
+type gzMember struct {
+	member, plain []byte
+}
+
+// splitGzip cuts data into its gzip members (each with a plain 10-byte
+// header, as the codec writes them); false when it is not such a file.
+func splitGzip(data []byte) ([]gzMember, bool) {
+	var out []gzMember
+	r := bytes.NewReader(data) // an io.ByteReader: the reader consumes exactly one member at a time
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return nil, false
+	}
+	for {
+		zr.Multistream(false)
+		start := len(data) - r.Len() - 10
+		if zr.Header.Name != "" || zr.Header.Comment != "" || len(zr.Header.Extra) > 0 || start < 0 {
+			return nil, false
+		}
+		plain, err := io.ReadAll(zr)
+		if err != nil {
+			return nil, false
+		}
+		end := len(data) - r.Len()
+		out = append(out, gzMember{member: data[start:end:end], plain: plain})
+		if r.Len() == 0 {
+			return out, true
+		}
+		if err := zr.Reset(r); err != nil {
+			return nil, false
+		}
+	}
+}
