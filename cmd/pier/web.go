@@ -17,8 +17,14 @@ import (
 // A catalog without a search index or sessions gets a web interface
 // without search or sign-in.
 func (st *serving) mountWeb(ctx context.Context, hs *http.Server) error {
-	search, _ := st.a.cat.(repo.SearchIndex)
-	sessions, _ := st.a.cat.(catalog.SessionStore)
+	// The optional parts are methods of the implementation, not of the
+	// wrapper that holds it with its lock session.
+	var impl any = st.a.cat
+	if o, ok := impl.(*openedCatalog); ok {
+		impl = o.Store
+	}
+	search, _ := impl.(repo.SearchIndex)
+	sessions, _ := impl.(catalog.SessionStore)
 	proxies, err := st.cfg.Auth.trustedProxies()
 	if err != nil {
 		return err

@@ -174,7 +174,9 @@ func TestIncrementalIndexNewProcess(t *testing.T) {
 		if got[i].Path != want[i].Path || !bytes.Equal(got[i].Data, want[i].Data) {
 			t.Errorf("%s differs from the full rebuild's %s", got[i].Path, want[i].Path)
 		}
-		if strings.HasSuffix(got[i].Path, "/Packages") {
+		// Sources indexes (every component has one) are compressed
+		// through the same cache as Packages.
+		if strings.HasSuffix(got[i].Path, "/Packages") || strings.HasSuffix(got[i].Path, "/Sources") {
 			packagesFiles++
 		}
 		if strings.Contains(got[i].Path, "/Contents-") && !strings.Contains(got[i].Path, "by-hash") {
@@ -191,7 +193,7 @@ func TestIncrementalIndexNewProcess(t *testing.T) {
 	}
 	hits := fresh.cache.hits.Load()
 	// Seeding looks each previous .gz up once (a miss), then compressAll
-	// misses at most the .gz and two blocks of each Packages file.
+	// misses at most the .gz and two blocks of each Packages (and Sources) file.
 	if misses := fresh.cache.misses.Load(); misses > 4*int64(packagesFiles)+3*int64(contentsFiles) || hits == 0 {
 		t.Errorf("new process +1: %d hits, %d misses over %d Packages files", hits, misses, packagesFiles)
 	}
