@@ -92,6 +92,11 @@ type ServerConfig struct {
 	// MaxUploadsPerClient caps one client address's concurrent uploads
 	// (-1: no cap).
 	MaxUploadsPerClient int `yaml:"max_uploads_per_client"`
+	// PprofListen, when set (e.g. 127.0.0.1:6060), serves Go's runtime
+	// profiles (net/http/pprof) on that address for diagnosing a slow
+	// server; off by default. The listener has no authentication: keep
+	// it on loopback.
+	PprofListen string `yaml:"pprof_listen"`
 }
 
 // limits returns the api.Limits the section configures, defaulted.

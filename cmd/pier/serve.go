@@ -257,6 +257,14 @@ func (st *serving) run(ctx context.Context, out io.Writer) error {
 		fmt.Fprintf(out, "redirecting http://%s to https\n", rl.Addr())
 		go func() { errc <- redirect.Serve(rl) }()
 	}
+	if addr := getenv("PIER_PPROF_LISTEN", st.cfg.Server.PprofListen); addr != "" {
+		stopPprof, err := servePprof(addr, st.log)
+		if err != nil {
+			hs.Close()
+			return err
+		}
+		defer stopPprof()
+	}
 	// The listener accepts, the catalog and keys are open: tell systemd
 	// (Type=notify) that the service is up.
 	if err := sdNotify("READY=1\nSTATUS=serving " + st.base); err != nil {
