@@ -32,6 +32,8 @@ type Format struct {
 	codec   *codec             // compresses repodata members
 	cache   *blockCache        // compressed members of earlier publishes (nil: none)
 	bufs    *bufferPool        // buffers members are rendered into
+	written *writtenSet        // repodata files this process wrote, by repository
+	memo    *verifyMemo        // what Verify's fast path knows (verifymemo.go)
 }
 
 var _ repo.Format = (*Format)(nil)
@@ -44,7 +46,8 @@ func New(cfg Config) *Format {
 	if err != nil { // only a zstd encoder with bad options fails
 		c, _ = newCodec(CompressionGzip)
 	}
-	return &Format{cfg: cfg, codec: c, cache: newBlockCache(cfg.IndexCacheSize), bufs: &bufferPool{}}
+	return &Format{cfg: cfg, codec: c, cache: newBlockCache(cfg.IndexCacheSize), bufs: &bufferPool{},
+		written: &writtenSet{m: map[string][]string{}}, memo: newVerifyMemo()}
 }
 
 // Name returns "rpm".

@@ -87,8 +87,13 @@ func (f *Format) repository(ctx context.Context, in *repo.IndexInput, base strin
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range parts {
+	hrefs := make([]string, len(parts))
+	for i, p := range parts {
 		out = append(out, repo.File{Path: base + p.href, Data: p.data, Kind: repo.KindHashed})
+		hrefs[i] = p.href
+	}
+	if f.cache != nil {
+		f.written.set(base, hrefs)
 	}
 	repomd := buildRepomd(in.Time.Unix(), parts)
 	if in.Signer != nil {

@@ -105,6 +105,7 @@ func appendOther(b []byte, e *entry) []byte {
 type member struct {
 	data []byte
 	err  error
+	key  blockKey // of the bytes it was compressed from
 }
 
 // compressJob is one member to compress.
@@ -152,9 +153,9 @@ func (f *Format) writeMetadata(ctx context.Context, entries []*entry) ([]*mdFile
 			emit := func(src []byte) {
 				open.Write(src)
 				r.open += int64(len(src))
-				m := &member{}
-				r.members = append(r.members, m)
 				key := f.cache.key(f.codec.id, src)
+				m := &member{key: key}
+				r.members = append(r.members, m)
 				if data, ok := f.cache.get(key); ok {
 					m.data = data
 					f.bufs.Put(src[:0])
@@ -199,11 +200,16 @@ func (f *Format) writeMetadata(ctx context.Context, entries []*entry) ([]*mdFile
 			n += len(m.data)
 		}
 		data := make([]byte, 0, n)
-		for _, m := range r.members {
+		produced := &producedFile{members: make([]producedMember, len(r.members)), openSum: r.openSum, openSize: r.open}
+		for k, m := range r.members {
 			data = append(data, m.data...)
+			produced.members[k] = producedMember{n: len(m.data), plain: m.key}
 		}
 		sum := sha256.Sum256(data)
 		hexSum := hex.EncodeToString(sum[:])
+		if f.cache != nil {
+			f.memo.putProduced(hexSum, produced)
+		}
 		parts[i] = &mdFile{
 			kind:     kind,
 			href:     "repodata/" + hexSum + "-" + kind + f.codec.ext,

@@ -5,6 +5,8 @@ import (
 	"context"
 	"io"
 	"regexp"
+	"slices"
+	"sync"
 
 	"github.com/klauspost/compress/gzip"
 
@@ -21,8 +23,10 @@ var repodataHref = regexp.MustCompile(`href="(repodata/[0-9a-f]{64}-(?:primary|f
 // gzip member of the previous primary, filelists and other is added under
 // the key of the bytes it decompresses to (what writeMetadata would look it
 // up by). Only gzip repodata is seeded (zstd frames are not split here), and
-// nothing is read when the cache already holds the previous generation's
-// first member (a running server). Errors only mean nothing is seeded.
+// nothing is read when this process wrote the previous generation's
+// repodata itself (a running server: its cache already holds the members)
+// or when the cache already holds the first member of the second block.
+// Errors only mean nothing is seeded.
 func (f *Format) seedCache(ctx context.Context, prev repo.PreviousFiles, base string) {
 	if prev == nil || f.cache == nil || f.codec.id != gzipCodecID {
 		return
@@ -31,11 +35,19 @@ func (f *Format) seedCache(ctx context.Context, prev repo.PreviousFiles, base st
 	if err != nil {
 		return
 	}
-	for i, m := range repodataHref.FindAllSubmatch(md, -1) {
+	hrefs := repodataHref.FindAllSubmatch(md, -1)
+	names := make([]string, len(hrefs))
+	for i, m := range hrefs {
+		names[i] = string(m[1])
+	}
+	if f.written.has(base, names) {
+		return
+	}
+	for _, name := range names {
 		if ctx.Err() != nil {
 			return
 		}
-		data, err := prev.ReadFile(ctx, base+string(m[1]))
+		data, err := prev.ReadFile(ctx, base+name)
 		if err != nil {
 			continue
 		}
@@ -43,16 +55,43 @@ func (f *Format) seedCache(ctx context.Context, prev repo.PreviousFiles, base st
 		if !ok {
 			continue
 		}
-		for k, mem := range members {
-			key := f.cache.key(f.codec.id, mem.plain)
-			if i == 0 && k == 0 {
-				if _, cached := f.cache.get(key); cached {
-					return
-				}
-			}
-			f.cache.put(key, mem.member)
+		for _, mem := range members {
+			f.cache.put(f.cache.key(f.codec.id, mem.plain), mem.member)
 		}
 	}
+}
+
+// writtenSet records, per repository base, the repodata files (their
+// checksum-named hrefs) of the last publish this process wrote there: the
+// members of those files are in the cache, so a publish that follows one
+// of this process needs no seeding. Safe for concurrent use.
+type writtenSet struct {
+	mu sync.Mutex
+	m  map[string][]string
+}
+
+// set records the hrefs written at base.
+func (w *writtenSet) set(base string, hrefs []string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.m[base] = hrefs
+}
+
+// has reports whether hrefs, non-empty, are all among those last written
+// at base.
+func (w *writtenSet) has(base string, hrefs []string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	have := w.m[base]
+	if len(hrefs) == 0 || len(have) == 0 {
+		return false
+	}
+	for _, h := range hrefs {
+		if !slices.Contains(have, h) {
+			return false
+		}
+	}
+	return true
 }
 
 // gzMember is one member of a gzip file and the bytes it decompresses to.

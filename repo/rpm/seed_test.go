@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"strings"
 	"testing"
 
 	"github.com/pierhq/pier/repo"
@@ -62,4 +63,57 @@ func TestIndexNewProcessReusesPrevious(t *testing.T) {
 		t.Errorf("new process +1: %d members reused, %d compressed", hits, misses)
 	}
 	t.Logf("new process +1: %d members reused, %d compressed", hits, misses)
+}
+
+// countingFiles is a previous generation that counts the files read.
+type countingFiles struct {
+	prevFiles
+	reads []string
+}
+
+func (c *countingFiles) ReadFile(ctx context.Context, path string) ([]byte, error) {
+	c.reads = append(c.reads, path)
+	return c.prevFiles.ReadFile(ctx, path)
+}
+
+// TestIndexSameProcessSkipsSeeding: when the previous generation is one
+// this Format wrote (a running server), only its repomd.xml is read, not
+// the repodata (decompressing it would cost more than the publish); a
+// previous generation written elsewhere is read whole.
+func TestIndexSameProcessSkipsSeeding(t *testing.T) {
+	ctx := context.Background()
+	pkgs := syntheticPackages(600)
+	f := New(Config{})
+	first, err := f.Index(ctx, &repo.IndexInput{Target: testTarget, Packages: pkgs, Time: fixtureTime, Signer: fakeSigner{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev := &countingFiles{prevFiles: prevFiles{}}
+	for _, file := range first {
+		if file.Data != nil {
+			prev.prevFiles[file.Path] = file.Data
+		}
+	}
+	plus := append(append([]repo.Package(nil), pkgs...), syntheticPackage("package-00300-new", 300))
+	if _, err := f.Index(ctx, &repo.IndexInput{Target: testTarget, Packages: plus, Time: fixtureTime, Signer: fakeSigner{}, Previous: prev}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range prev.reads {
+		if !strings.HasSuffix(p, "repodata/repomd.xml") {
+			t.Errorf("the same process read %s of its own previous generation", p)
+		}
+	}
+	other := &countingFiles{prevFiles: prev.prevFiles}
+	if _, err := New(Config{}).Index(ctx, &repo.IndexInput{Target: testTarget, Packages: plus, Time: fixtureTime, Signer: fakeSigner{}, Previous: other}); err != nil {
+		t.Fatal(err)
+	}
+	gz := 0
+	for _, p := range other.reads {
+		if strings.HasSuffix(p, ".xml.gz") {
+			gz++
+		}
+	}
+	if gz != 6 { // primary, filelists and other of the binary and the source repository
+		t.Errorf("a new process read %d repodata files of the previous generation (%v), want 6", gz, other.reads)
+	}
 }

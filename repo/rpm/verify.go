@@ -53,7 +53,7 @@ func (f *Format) Verify(ctx context.Context, in *repo.VerifyInput) error {
 	if err != nil {
 		return err
 	}
-	if err := verifyRepository(ctx, in, base); err != nil {
+	if err := f.verifyRepository(ctx, in, base); err != nil {
 		return err
 	}
 	src := base + SourceDir
@@ -65,13 +65,13 @@ func (f *Format) Verify(ctx context.Context, in *repo.VerifyInput) error {
 		}
 		return nil
 	}
-	return verifyRepository(ctx, in, src)
+	return f.verifyRepository(ctx, in, src)
 }
 
 // verifyRepository checks the repository whose repodata/ lies at base (see
 // Verify).
-func verifyRepository(ctx context.Context, in *repo.VerifyInput, base string) error {
-	v := &verifier{in: in, base: base}
+func (f *Format) verifyRepository(ctx context.Context, in *repo.VerifyInput, base string) error {
+	v := &verifier{in: in, base: base, f: f}
 	repomdPath := base + "repodata/repomd.xml"
 	repomd, err := v.read(ctx, repomdPath)
 	if err != nil {
@@ -150,6 +150,7 @@ type typed struct {
 type verifier struct {
 	in   *repo.VerifyInput
 	base string
+	f    *Format // its memo serves the fast path (verifymemo.go); nil: none
 }
 
 // file returns the file of the generation at p.
@@ -219,6 +220,9 @@ func (v *verifier) data(ctx context.Context, d *repomdData) (*docSummary, error)
 	}
 	defer closeZ()
 	rootName := map[string]string{"primary": "metadata", "filelists": "filelists", "other": "otherdata"}[d.Type]
+	if s, ok := v.fastData(ctx, d, f.SHA256, packed, rootName); ok {
+		return s, nil
+	}
 	s := &docSummary{}
 	each := func(pkg []byte) error {
 		id, err := pkgid(pkg)
