@@ -6,6 +6,7 @@ import (
 	"io"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/klauspost/compress/gzip"
@@ -22,7 +23,8 @@ var repodataHref = regexp.MustCompile(`href="(repodata/[0-9a-f]{64}-(?:primary|f
 // members an upload changed instead of every member of every file: each
 // gzip member of the previous primary, filelists and other is added under
 // the key of the bytes it decompresses to (what writeMetadata would look it
-// up by). Only gzip repodata is seeded (zstd frames are not split here), and
+// up by), and Verify's memo with what each member holds (so the new
+// generation's reused members are not decompressed again). Only gzip repodata is seeded (zstd frames are not split here), and
 // nothing is read when this process wrote the previous generation's
 // repodata itself (a running server: its cache already holds the members)
 // or when the cache already holds the first member of the second block.
@@ -55,10 +57,29 @@ func (f *Format) seedCache(ctx context.Context, prev repo.PreviousFiles, base st
 		if !ok {
 			continue
 		}
+		root := rootOf(name)
 		for _, mem := range members {
-			f.cache.put(f.cache.key(f.codec.id, mem.plain), mem.member)
+			key := f.cache.key(f.codec.id, mem.plain)
+			f.cache.put(key, mem.member)
+			// What Verify's fast path would learn by decompressing the
+			// member again, when the new generation reuses it.
+			if facts, ok := parseMember(mem.plain, root); ok && f.memo != nil {
+				facts.plain = key
+				f.memo.putChecked(f.cache.key(checkedCodec|f.codec.id, mem.member), facts)
+			}
 		}
 	}
+}
+
+// rootOf returns the root element of the repodata file at href.
+func rootOf(href string) string {
+	switch {
+	case strings.HasSuffix(href, "-primary.xml.gz"):
+		return "metadata"
+	case strings.HasSuffix(href, "-filelists.xml.gz"):
+		return "filelists"
+	}
+	return "otherdata"
 }
 
 // writtenSet records, per repository base, the repodata files (their

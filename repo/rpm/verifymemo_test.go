@@ -83,3 +83,41 @@ func TestVerifyIncrementalCatchesCompressor(t *testing.T) {
 		t.Fatalf("a member compressed from other bytes: %v", err)
 	}
 }
+
+// TestVerifyAfterSeeding: a new process that seeded its cache from the
+// previous generation verifies its +1 generation decompressing only the
+// members it wrote anew.
+func TestVerifyAfterSeeding(t *testing.T) {
+	ctx := context.Background()
+	signer := newSigner(t, "Pier")
+	pkgs := syntheticPackages(3000)
+	first := newGeneration(t, New(Config{}), pkgs, signer)
+	prev := prevFiles{}
+	for p, b := range first.data {
+		prev[p] = b
+	}
+	fresh := New(Config{})
+	plus := append(slices.Clone(pkgs), syntheticPackage("package-01500-new", 1500))
+	files, err := fresh.Index(ctx, &repo.IndexInput{Target: testTarget, Packages: plus, Time: fixtureTime, Signer: signer, Previous: prev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &generation{data: map[string][]byte{}, keys: signer.PublicKey()}
+	for _, fl := range files {
+		if fl.Data != nil {
+			g.put(fl.Path, fl.Data, fl.Kind)
+		} else {
+			g.files = append(g.files, fl)
+		}
+	}
+	g.sort()
+	if err := fresh.Verify(ctx, g.input()); err != nil {
+		t.Fatal(err)
+	}
+	if got := fresh.memo.fastFiles.Load(); got != 6 {
+		t.Errorf("%d files on the fast path, want 6", got)
+	}
+	if read := fresh.memo.membersRead.Load(); read == 0 || read > 3*4 {
+		t.Errorf("verify after seeding decompressed %d members", read)
+	}
+}
