@@ -35,6 +35,7 @@ var Digests = []repo.Digest{repo.MD5, repo.SHA1, repo.SHA256}
 type Format struct {
 	cfg   Config
 	cache *compressCache
+	memo  *verifyMemo // what Verify checked before (verifymemo.go)
 }
 
 var (
@@ -48,7 +49,7 @@ func New(cfg Config) *Format {
 	cfg.Architectures = append([]string(nil), cfg.Architectures...)
 	cfg.Release = append([]ReleaseRule(nil), cfg.Release...)
 	cfg.Defaults()
-	return &Format{cfg: cfg, cache: newCompressCache(DefaultCompressCacheSize)}
+	return &Format{cfg: cfg, cache: newCompressCache(DefaultCompressCacheSize), memo: newVerifyMemo()}
 }
 
 // Name returns "deb".

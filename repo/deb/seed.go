@@ -53,7 +53,12 @@ func (f *Format) seedCache(ctx context.Context, prev repo.PreviousFiles, dists s
 			continue
 		}
 		for _, b := range blocks {
-			f.cache.put(f.cache.key(codecXZBlock, b.in), b.out, b.crc)
+			in := f.cache.key(codecXZBlock, b.in)
+			f.cache.put(in, b.out, b.crc)
+			// The previous generation was checked before it went live,
+			// and the block's CRC64 matches its input: Verify need not
+			// decode it again when the new generation reuses it.
+			f.memo.addBlock(f.cache.key(codecXZPacked, b.out), in)
 		}
 	}
 }

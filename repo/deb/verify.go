@@ -64,7 +64,7 @@ func (f *Format) Verify(ctx context.Context, in *repo.VerifyInput) error {
 	if err != nil {
 		return fail(fmt.Errorf("public keys: %w", err))
 	}
-	v := &verifier{in: in, ring: ring, files: make(map[string]*repo.File, len(in.Files))}
+	v := &verifier{in: in, ring: ring, files: make(map[string]*repo.File, len(in.Files)), f: f}
 	var roots []string
 	for i := range in.Files {
 		fp := &in.Files[i]
@@ -94,6 +94,7 @@ type verifier struct {
 	in    *repo.VerifyInput
 	ring  openpgp.EntityList
 	files map[string]*repo.File
+	f     *Format // its memo skips what was checked before (verifymemo.go)
 }
 
 // read returns the bytes of the file at p, which must be in the
@@ -283,10 +284,44 @@ func (v *verifier) indexes(ctx context.Context, root, dists string, entries []ha
 // variant checks that the compressed index at dists+name decompresses to
 // the uncompressed index plain.
 func (v *verifier) variant(ctx context.Context, dists, name string, plain hashEntry) error {
+	var key variantKey
+	if fp := v.files[dists+name]; fp != nil {
+		key = variantKey{packed: fp.SHA256, plain: plain.sum, size: plain.size}
+		if v.f.memo.checked(key) {
+			return nil
+		}
+	}
 	data, err := v.read(ctx, dists+name)
 	if err != nil {
 		return err
 	}
+	if strings.HasSuffix(name, ".xz") {
+		if pb, ok := v.plainIndex(ctx, dists+plain.path, plain); ok && v.f.fastXZ(ctx, data, pb) {
+			v.f.memo.addVariant(key)
+			return nil
+		}
+	}
+	if err := v.fullVariant(dists, name, data, plain); err != nil {
+		return err
+	}
+	v.f.memo.addVariant(key)
+	return nil
+}
+
+// plainIndex returns the uncompressed index p when the generation holds it
+// with the size and sha256 Release lists.
+func (v *verifier) plainIndex(ctx context.Context, p string, plain hashEntry) ([]byte, bool) {
+	fp := v.files[p]
+	if fp == nil || fp.Size != plain.size || fp.SHA256 != plain.sum {
+		return nil, false
+	}
+	b, err := v.in.Read(ctx, *fp)
+	return b, err == nil && int64(len(b)) == plain.size
+}
+
+// fullVariant decompresses the variant data of dists+name whole and checks
+// it against plain.
+func (v *verifier) fullVariant(dists, name string, data []byte, plain hashEntry) error {
 	h := sha256.New()
 	var w io.Writer = h
 	var lines *contentsLines

@@ -1,0 +1,177 @@
+package deb
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"hash/crc32"
+	"io"
+	"sync"
+	"sync/atomic"
+
+	xi2 "github.com/xi2/xz"
+)
+
+// Incremental verification. Verify checks that every compressed variant
+// of an index decompresses to the uncompressed index Release lists. After
+// adding one package to a 10,000-package target that means decoding
+// megabytes of xz of which one block is new: most of a publish's time. So
+// the Format remembers, bounded:
+//
+//   - the variants it has checked: (sha256 of the compressed file, sha256
+//     and size of the uncompressed index it decompresses to); the same
+//     compressed bytes decompress to the same bytes every time, so a
+//     variant checked before is not decompressed again;
+//   - the xz blocks it has decoded: the keyed hash of a block's compressed
+//     bytes and the key of the bytes it decodes to (seeding from the
+//     previous generation adds its blocks, which were checked before that
+//     generation went live, the CRC64 of each matching its input).
+//
+// An .xz variant in Pier's layout (assembleXZ: one stream, the block
+// header Pier writes, an index and a footer that hold together) is then
+// checked block by block against the uncompressed index: its blocks cut the
+// index at the sizes the xz index states, the CRC64 of each block's input
+// must be the one the block stores, and each block must decode to exactly
+// its slice of the index, decoded afresh unless that very block decoded to
+// those very bytes before. Anything else takes the full path (decompress
+// everything), which also words every error.
+type verifyMemo struct {
+	mu       sync.Mutex
+	variants map[variantKey]bool
+	vorder   []variantKey
+	blocks   map[cacheKey]cacheKey // compressed block → its input
+	border   []cacheKey
+
+	blocksDecoded, variantsSkipped atomic.Int64 // for tests and benchmarks
+}
+
+// variantKey names a checked variant.
+type variantKey struct {
+	packed, plain string // sha256 of the compressed and the uncompressed file
+	size          int64  // of the uncompressed file
+}
+
+const (
+	memoVariants = 4096
+	memoBlocks   = 1 << 16
+	// codecXZPacked tags keys of compressed xz blocks, apart from the
+	// cache's keys of uncompressed bytes.
+	codecXZPacked uint8 = 0x80 | codecXZBlock
+)
+
+func newVerifyMemo() *verifyMemo {
+	return &verifyMemo{variants: map[variantKey]bool{}, blocks: map[cacheKey]cacheKey{}}
+}
+
+func (m *verifyMemo) checked(k variantKey) bool {
+	if m == nil {
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.variants[k] {
+		m.variantsSkipped.Add(1)
+		return true
+	}
+	return false
+}
+
+func (m *verifyMemo) addVariant(k variantKey) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.variants[k] {
+		return
+	}
+	m.variants[k] = true
+	m.vorder = append(m.vorder, k)
+	if len(m.vorder) > memoVariants {
+		delete(m.variants, m.vorder[0])
+		m.vorder = m.vorder[1:]
+	}
+}
+
+func (m *verifyMemo) block(packed cacheKey) (cacheKey, bool) {
+	if m == nil {
+		return cacheKey{}, false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k, ok := m.blocks[packed]
+	return k, ok
+}
+
+func (m *verifyMemo) addBlock(packed, plain cacheKey) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.blocks[packed]; ok {
+		return
+	}
+	m.blocks[packed] = plain
+	m.border = append(m.border, packed)
+	if len(m.border) > memoBlocks {
+		delete(m.blocks, m.border[0])
+		m.border = m.border[1:]
+	}
+}
+
+// fastXZ checks the xz variant x against plain, the uncompressed index,
+// block by block (see verifyMemo); false when x is not in Pier's layout or
+// a block does not decode to its slice of plain (the caller then runs the
+// full check).
+func (f *Format) fastXZ(ctx context.Context, x, plain []byte) bool {
+	if f.cache == nil || f.memo == nil || !xzEnvelopeOK(x) {
+		return false
+	}
+	blocks, ok := splitXZ(x, plain)
+	if !ok {
+		return false
+	}
+	for i, b := range blocks {
+		if i%64 == 0 && ctx.Err() != nil {
+			return false
+		}
+		packed := f.cache.key(codecXZPacked, b.out)
+		in := f.cache.key(codecXZBlock, b.in)
+		if k, ok := f.memo.block(packed); ok && k == in {
+			continue
+		}
+		if !decodesTo(b, b.in) {
+			return false
+		}
+		f.memo.blocksDecoded.Add(1)
+		f.memo.addBlock(packed, in)
+	}
+	return true
+}
+
+// decodesTo reports whether the xz block b, as a stream of its own,
+// decodes (with its CRC64 check) to exactly want.
+func decodesTo(b xzBlock, want []byte) bool {
+	r, err := xi2.NewReader(bytes.NewReader(assembleXZ([]xzBlock{b})), xzMaxDict)
+	if err != nil {
+		return false
+	}
+	got, err := io.ReadAll(io.LimitReader(r, int64(len(want))+1))
+	return err == nil && bytes.Equal(got, want)
+}
+
+// xzEnvelopeOK reports whether x has the stream header assembleXZ writes
+// and a footer whose CRC32 and flags hold (splitXZ checks the index and
+// the blocks).
+func xzEnvelopeOK(x []byte) bool {
+	flags := []byte{0x00, 0x04}
+	header := append([]byte(xzHeaderMagic), flags...)
+	header = binary.LittleEndian.AppendUint32(header, crc32.ChecksumIEEE(flags))
+	if len(x) < 24 || !bytes.Equal(x[:12], header) {
+		return false
+	}
+	footer := x[len(x)-12:]
+	return binary.LittleEndian.Uint32(footer[:4]) == crc32.ChecksumIEEE(footer[4:10]) &&
+		bytes.Equal(footer[8:10], flags) && string(footer[10:]) == xzFooterMagic
+}

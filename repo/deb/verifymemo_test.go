@@ -1,0 +1,56 @@
+package deb
+
+import (
+	"context"
+	"encoding/binary"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pierhq/pier/repo"
+)
+
+// TestVerifyIncremental: the Format that wrote a generation verifies its
+// +1 successor decoding only the xz blocks that publish wrote anew and no
+// variant it checked before, and still refuses a broken block.
+func TestVerifyIncremental(t *testing.T) {
+	ctx := context.Background()
+	signer := signerOf(t, "A")
+	target := repo.Target{Stream: "5.8", Distro: "debian", Release: "bookworm"}
+	all := syntheticPackagesFiles(t, 3001, 3)
+	f := New(Config{})
+	g := publish(t, f, &repo.IndexInput{Target: target, Packages: all[:3000], Time: goldenTime, Signer: signer})
+	if err := f.Verify(ctx, g.input(t, "A")); err != nil {
+		t.Fatal(err)
+	}
+	first := f.memo.blocksDecoded.Load()
+	if first == 0 {
+		t.Fatal("the first verify decoded no xz block on the fast path")
+	}
+	g2 := publish(t, f, &repo.IndexInput{Target: target, Packages: all, Time: goldenTime.Add(time.Second), Signer: signer})
+	if err := f.Verify(ctx, g2.input(t, "A")); err != nil {
+		t.Fatal(err)
+	}
+	if read := f.memo.blocksDecoded.Load() - first; read == 0 || read > 4 {
+		t.Errorf("+1 verify decoded %d xz blocks (first verify: %d)", read, first)
+	}
+	if f.memo.variantsSkipped.Load() == 0 {
+		t.Error("+1 verify decompressed every variant again, the unchanged ones too")
+	}
+	t.Logf("first verify decoded %d blocks; +1 verify %d, skipped %d unchanged variants", first,
+		f.memo.blocksDecoded.Load()-first, f.memo.variantsSkipped.Load())
+
+	// A flipped byte in the last block of a Packages.xz, with Release
+	// updated to the broken file, is refused.
+	const xzPath = "deb/5.8/debian/dists/bookworm/main/binary-amd64/Packages.xz"
+	x := append([]byte(nil), g2.data(t, xzPath)...)
+	footer := x[len(x)-12:]
+	index := len(x) - 12 - (int(binary.LittleEndian.Uint32(footer[4:8]))+1)*4
+	x[index-8-16] ^= 0x55 // inside the last block's data, before its padding and CRC64
+	g2.replace(t, xzPath, x, true)
+	g2.resign(t, signer, nil)
+	err := f.Verify(ctx, g2.input(t, "A"))
+	if err == nil || !strings.Contains(err.Error(), "Packages.xz") {
+		t.Fatalf("a corrupt block in Packages.xz: %v", err)
+	}
+}
