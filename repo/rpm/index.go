@@ -42,13 +42,19 @@ func (f *Format) Index(ctx context.Context, in *repo.IndexInput) ([]repo.File, e
 	}
 	assignHrefs(entries)
 	bin, src := splitSource(entries)
+	// The two repositories at once: each ends with a signature, which
+	// would otherwise wait for the other's.
+	var srcFiles []repo.File
+	var srcErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { srcFiles, srcErr = f.repository(ctx, in, base+SourceDir, src) })
 	out, err := f.repository(ctx, in, base, bin)
+	wg.Wait()
 	if err != nil {
 		return nil, err
 	}
-	srcFiles, err := f.repository(ctx, in, base+SourceDir, src)
-	if err != nil {
-		return nil, err
+	if srcErr != nil {
+		return nil, srcErr
 	}
 	return append(out, srcFiles...), nil
 }
