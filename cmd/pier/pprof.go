@@ -11,11 +11,12 @@ import (
 
 // servePprof serves the runtime profiles of net/http/pprof on addr
 // (server.pprof_listen or PIER_PPROF_LISTEN) until the returned function
-// is called. Only the /debug/pprof/ paths are served.
-func servePprof(addr string, log *slog.Logger) (stop func(), err error) {
+// is called, and returns the address it listens on. Only the
+// /debug/pprof/ paths are served.
+func servePprof(addr string, log *slog.Logger) (bound string, stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("server.pprof_listen: %w", err)
+		return "", nil, fmt.Errorf("server.pprof_listen: %w", err)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -26,5 +27,5 @@ func servePprof(addr string, log *slog.Logger) (stop func(), err error) {
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	log.Info("serving runtime profiles", "addr", "http://"+ln.Addr().String()+"/debug/pprof/")
 	go srv.Serve(ln)
-	return func() { srv.Close() }, nil
+	return ln.Addr().String(), func() { srv.Close() }, nil
 }

@@ -258,7 +258,7 @@ func (st *serving) run(ctx context.Context, out io.Writer) error {
 		go func() { errc <- redirect.Serve(rl) }()
 	}
 	if addr := getenv("PIER_PPROF_LISTEN", st.cfg.Server.PprofListen); addr != "" {
-		stopPprof, err := servePprof(addr, st.log)
+		_, stopPprof, err := servePprof(addr, st.log)
 		if err != nil {
 			hs.Close()
 			return err
