@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"encoding/binary"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -114,46 +115,7 @@ func TestAptGet(t *testing.T) {
 		}
 	}
 
-	apt := filepath.Join(dir, "apt")
-	for _, d := range []string{"etc/apt/sources.list.d", "etc/apt/preferences.d", "etc/apt/apt.conf.d", "etc/apt/trusted.gpg.d",
-		"var/lib/apt/lists/partial", "var/cache/apt/archives/partial", "var/lib/dpkg", "log", "download"} {
-		if err := os.MkdirAll(filepath.Join(apt, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	key := filepath.Join(apt, "pier.gpg")
-	if err := os.WriteFile(key, signer.PublicKey(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(apt, "var/lib/dpkg/status"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	sources := "deb [signed-by=" + key + "] file://" + www + "/deb/5.8/debian bookworm main contrib\n"
-	if err := os.WriteFile(filepath.Join(apt, "etc/apt/sources.list"), []byte(sources), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	opts := []string{
-		"-o", "Dir=" + apt,
-		"-o", "Dir::Etc=" + filepath.Join(apt, "etc/apt"),
-		"-o", "Dir::State::status=" + filepath.Join(apt, "var/lib/dpkg/status"),
-		"-o", "Dir::Log=" + filepath.Join(apt, "log"),
-		"-o", "Debug::NoLocking=1",
-		"-o", "APT::Architecture=amd64",
-		"-o", "APT::Architectures::=amd64",
-		"-o", "Acquire::Languages=none",
-		"-o", "APT::Sandbox::User=root",
-	}
-	run := func(args ...string) string {
-		t.Helper()
-		cmd := exec.Command(args[0], append(opts, args[1:]...)...)
-		cmd.Dir = filepath.Join(apt, "download")
-		cmd.Env = append(os.Environ(), "LC_ALL=C")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
-	}
+	run, apt := aptEnv(t, www, signer.PublicKey(), "main contrib")
 	out := run("apt-get", "update")
 	for _, line := range strings.Split(out, "\n") {
 		if strings.HasPrefix(line, "W:") || strings.HasPrefix(line, "E:") || strings.HasPrefix(line, "N:") {
@@ -180,6 +142,128 @@ func TestAptGet(t *testing.T) {
 			t.Errorf("apt-get download: %v", err)
 		}
 	}
+}
+
+// aptEnv makes a private apt state directory whose sources.list names the
+// repository at www (file://, deb/5.8/debian bookworm, with components),
+// trusting key, and returns a runner of apt commands in it (with opts
+// added) and the directory.
+func aptEnv(t *testing.T, www string, key []byte, components string, opts ...string) (run func(args ...string) string, apt string) {
+	t.Helper()
+	apt = filepath.Join(t.TempDir(), "apt")
+	for _, d := range []string{"etc/apt/sources.list.d", "etc/apt/preferences.d", "etc/apt/apt.conf.d", "etc/apt/trusted.gpg.d",
+		"var/lib/apt/lists/partial", "var/cache/apt/archives/partial", "var/lib/dpkg", "log", "download"} {
+		if err := os.MkdirAll(filepath.Join(apt, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keyFile := filepath.Join(apt, "pier.gpg")
+	if err := os.WriteFile(keyFile, key, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(apt, "var/lib/dpkg/status"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sources := "deb [signed-by=" + keyFile + "] file://" + www + "/deb/5.8/debian bookworm " + components + "\n"
+	if err := os.WriteFile(filepath.Join(apt, "etc/apt/sources.list"), []byte(sources), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opts = append([]string{
+		"-o", "Dir=" + apt,
+		"-o", "Dir::Etc=" + filepath.Join(apt, "etc/apt"),
+		"-o", "Dir::State::status=" + filepath.Join(apt, "var/lib/dpkg/status"),
+		"-o", "Dir::Log=" + filepath.Join(apt, "log"),
+		"-o", "Debug::NoLocking=1",
+		"-o", "APT::Architecture=amd64",
+		"-o", "APT::Architectures::=amd64",
+		"-o", "Acquire::Languages=none",
+		"-o", "APT::Sandbox::User=root",
+	}, opts...)
+	return func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(args[0], append(opts, args[1:]...)...)
+		cmd.Dir = filepath.Join(apt, "download")
+		cmd.Env = append(os.Environ(), "LC_ALL=C")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}, apt
+}
+
+// TestAptGetBlocks: apt-get reads Packages.gz as Pier writes it for a
+// larger target (concatenated gzip members, one per block) and Packages.xz
+// (a multi-block stream), each on its own: every package is seen.
+func TestAptGetBlocks(t *testing.T) {
+	if _, err := exec.LookPath("apt-get"); err != nil {
+		if isCI() {
+			t.Fatal("apt-get is required when CI=true")
+		}
+		t.Skip("apt-get not installed")
+	}
+	f := New(Config{Contents: SwitchOff})
+	signer := newPGPSigner(t)
+	pkgs := syntheticPackagesFiles(t, 1500, 0)
+	files, err := f.Index(context.Background(), &repo.IndexInput{Target: repo.Target{Stream: "5.8", Distro: "debian", Release: "bookworm"},
+		Packages: pkgs, Time: time.Now().Add(-time.Minute), Signer: signer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 0
+	for _, p := range pkgs {
+		if p.Arch == "amd64" || p.Arch == "all" {
+			want++
+		}
+	}
+	for _, variant := range []string{"gz", "xz"} {
+		t.Run(variant, func(t *testing.T) {
+			www := filepath.Join(t.TempDir(), "www")
+			for _, file := range files {
+				if file.Kind == repo.KindPackage || strings.Contains(file.Path, "/by-hash/") ||
+					strings.HasSuffix(file.Path, "/Packages") || (strings.Contains(file.Path, "/Packages.") && !strings.HasSuffix(file.Path, "."+variant)) {
+					continue // apt must read this variant, and only it
+				}
+				if strings.HasSuffix(file.Path, "binary-amd64/Packages."+variant) {
+					if n := members(t, variant, file.Data); n < 3 {
+						t.Fatalf("%s has %d members, want several", file.Path, n)
+					}
+				}
+				p := filepath.Join(www, filepath.FromSlash(file.Path))
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, file.Data, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			run, _ := aptEnv(t, www, signer.PublicKey(), "main", "-o", "Acquire::By-Hash=no",
+				"-o", "Acquire::CompressionTypes::Order::="+variant)
+			if out := run("apt-get", "update"); strings.Contains(out, "W:") || strings.Contains(out, "E:") {
+				t.Fatalf("apt-get update:\n%s", out)
+			}
+			dump := run("apt-cache", "dumpavail")
+			if got := strings.Count(dump, "\nPackage: ") + map[bool]int{true: 1}[strings.HasPrefix(dump, "Package: ")]; got != want {
+				t.Errorf("apt sees %d packages, want %d", got, want)
+			}
+		})
+	}
+}
+
+// members counts the gzip members or xz blocks of data.
+func members(t *testing.T, variant string, data []byte) int {
+	t.Helper()
+	if variant == "gz" {
+		ms, ok := splitGzip(data)
+		if !ok {
+			t.Fatal("Packages.gz does not split into gzip members")
+		}
+		return len(ms)
+	}
+	footer := data[len(data)-12:]
+	index := data[len(data)-12-(int(binary.LittleEndian.Uint32(footer[4:8]))+1)*4:]
+	n, _ := binary.Uvarint(index[1:])
+	return int(n)
 }
 
 // TestAptFtparchiveOrder checks that the field order of our stanzas is the

@@ -269,7 +269,7 @@ func BenchmarkCompress(b *testing.B) {
 	b.Run("gz+xz-parallel", func(b *testing.B) {
 		b.SetBytes(int64(len(data)))
 		for b.Loop() {
-			if err := compressAll(ctx, []*packagesFile{{dir: "main/binary-amd64", data: [3][]byte{data}}}, nil); err != nil {
+			if err := compressAll(ctx, []*packagesFile{{dir: "main/binary-amd64", data: [3][]byte{data}}}, nil, nil); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"hash/crc32"
 	"hash/crc64"
@@ -27,13 +28,11 @@ import (
 //     compresses no better on this data and runs for minutes, so it is
 //     never used. A 1 MiB dictionary keeps the client's memory small and
 //     compresses as well as 8 MiB here.
-//   - The xz file is cut into blocks of about 1 MiB (at content-defined
+//   - The xz file is cut into blocks of about 128 KiB (at content-defined
 //     stanza boundaries, see cutBlocks), compressed in parallel and written
 //     as one multi-block xz stream, as `xz -T` does; every xz decoder reads
-//     it. Blocks depend only on the input, so the output does not depend
-//     on scheduling or on the cache. Both variants of the 10 MB file take
-//     ~0.33 s on 2 cores when nothing is cached; 512 KiB or 2 MiB fixed
-//     blocks were no better.
+//     it. The .gz is one gzip member per block. Blocks depend only on the
+//     input, so the output does not depend on scheduling or on the cache.
 const (
 	gzipLevel  = 6
 	xzDictCap  = 1 << 20
@@ -49,10 +48,15 @@ type xzBlock struct {
 }
 
 // compressAll fills in the .gz and .xz variants and the SHA-256 of every
-// variant of files, running gzip files and xz blocks as jobs on all cores,
-// largest first. Outputs found in cache (see cutBlocks) are taken from it;
-// the others are computed and added to it.
-func compressAll(ctx context.Context, files []*packagesFile, cache *compressCache) error {
+// variant of files, running gzip members and xz blocks as jobs on all
+// cores, largest first. Both variants are cut at the same content-defined
+// stanza boundaries (cutBlocks): the .xz is one multi-block stream, the .gz
+// one gzip member per block (concatenated members, which gzip, zlib's
+// gzread as apt's FileFd uses it, and Go read as one stream), so a change
+// recompresses only the block it falls in. Outputs found in cache are
+// taken from it; the others are computed and added to it. memo learns each
+// .gz's member lengths for Verify.
+func compressAll(ctx context.Context, files []*packagesFile, cache *compressCache, memo *verifyMemo) error {
 	type job struct {
 		cost int
 		name string
@@ -60,23 +64,29 @@ func compressAll(ctx context.Context, files []*packagesFile, cache *compressCach
 	}
 	var jobs []job
 	blocks := make([][]xzBlock, len(files))
+	members := make([][][]byte, len(files))
 	for i, f := range files {
 		plain := f.data[0]
 		f.sums[0] = sha256.Sum256(plain)
-		gzKey := cache.key(codecGzip, plain)
-		if c, ok := cache.get(gzKey); ok {
-			f.data[1] = c.out
-		} else {
-			jobs = append(jobs, job{len(plain), f.dir + "/Packages.gz", func() error {
-				data, err := gzipBytes(ctx, plain)
-				f.data[1] = data
+		blocks[i] = cutBlocks(plain)
+		gzBlocks := gzipBlocks(blocks[i], plain)
+		members[i] = make([][]byte, len(gzBlocks))
+		for k := range gzBlocks {
+			in := gzBlocks[k].in
+			gzKey := cache.key(codecGzip, in)
+			if c, ok := cache.get(gzKey); ok {
+				members[i][k] = c.out
+				continue
+			}
+			jobs = append(jobs, job{len(in), f.dir + "/Packages.gz", func() error {
+				data, err := gzipBytes(ctx, in)
+				members[i][k] = data
 				if err == nil {
 					cache.put(gzKey, data, 0)
 				}
 				return err
 			}})
 		}
-		blocks[i] = cutBlocks(plain)
 		for k := range blocks[i] {
 			b := &blocks[i][k]
 			key := cache.key(codecXZBlock, b.in)
@@ -129,11 +139,27 @@ func compressAll(ctx context.Context, files []*packagesFile, cache *compressCach
 		}
 	}
 	for i, f := range files {
+		f.data[1] = bytes.Join(members[i], nil)
 		f.data[2] = assembleXZ(blocks[i])
 		f.sums[1] = sha256.Sum256(f.data[1])
 		f.sums[2] = sha256.Sum256(f.data[2])
+		lens := make([]int, len(members[i]))
+		for k, m := range members[i] {
+			lens[k] = len(m)
+		}
+		memo.putGzip(hex.EncodeToString(f.sums[1][:]), lens)
+		cache.put(cache.key(codecWritten, f.data[0]), nil, 0)
 	}
 	return nil
+}
+
+// gzipBlocks returns the blocks of a Packages.gz: the xz blocks of plain,
+// or one empty block for an empty file (an empty .gz is one member).
+func gzipBlocks(blocks []xzBlock, plain []byte) []xzBlock {
+	if len(blocks) == 0 {
+		return []xzBlock{{in: plain}}
+	}
+	return blocks
 }
 
 // gzipBytes compresses data with no name and no mtime in the header, like

@@ -99,7 +99,7 @@ func (f *Format) Index(ctx context.Context, in *repo.IndexInput) ([]repo.File, e
 	files := buildPackages(entries, comps, archs)
 	files = append(files, buildSources(sources, comps)...)
 	f.seedCache(ctx, in.Previous, dists, files)
-	if err := compressAll(ctx, files, f.cache); err != nil {
+	if err := compressAll(ctx, files, f.cache, f.memo); err != nil {
 		return fail(err)
 	}
 	var contents []*contentsFile

@@ -18,12 +18,13 @@ import (
 // new process, whose cache is empty, then reuses the compressed blocks of
 // the Packages files it published before instead of compressing every
 // byte again). For each Packages file of files it reads the previous
-// plain, .gz and .xz and adds the .gz under the plain's key and every xz
-// block under its input's key, when the previous files are Pier's own
-// block layout (same block header, CRC64 of each block's input matching
-// the plain bytes); anything else is left alone. A cache that already
-// holds the previous .gz (a running server) is not seeded again. Errors
-// reading the previous generation only mean nothing is seeded.
+// plain, .gz and .xz and adds every gzip member of the .gz under the key
+// of what it decompresses to, and every xz block under its input's key
+// when the .xz is Pier's own block layout (same block header, CRC64 of
+// each block's input matching the plain bytes); anything else is left
+// alone. Verify's memo learns the same members and blocks. A Packages file
+// this process compressed itself (a running server) is not seeded again.
+// Errors reading the previous generation only mean nothing is seeded.
 func (f *Format) seedCache(ctx context.Context, prev repo.PreviousFiles, dists string, files []*packagesFile) {
 	if prev == nil || f.cache == nil {
 		return
@@ -37,12 +38,21 @@ func (f *Format) seedCache(ctx context.Context, prev repo.PreviousFiles, dists s
 		if err != nil {
 			continue // not there (a new architecture) or unreadable: nothing to reuse
 		}
-		gzKey := f.cache.key(codecGzip, plain)
-		if _, ok := f.cache.get(gzKey); ok {
-			continue
+		if _, ok := f.cache.get(f.cache.key(codecWritten, plain)); ok {
+			continue // this process wrote it: its blocks are cached
 		}
 		if gz, err := prev.ReadFile(ctx, dir+"Packages.gz"); err == nil {
-			f.cache.put(gzKey, gz, 0)
+			// One member per block (a Packages.gz of an earlier Pier is
+			// one member: cached whole, it never matches a block).
+			members, ok := splitGzip(gz)
+			for _, m := range members {
+				if !ok {
+					break
+				}
+				in := f.cache.key(codecGzip, m.plain)
+				f.cache.put(in, m.member, 0)
+				f.memo.addBlock(f.cache.key(codecGzipPacked, m.member), in)
+			}
 		}
 		x, err := prev.ReadFile(ctx, dir+"Packages.xz")
 		if err != nil {

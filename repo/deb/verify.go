@@ -295,10 +295,16 @@ func (v *verifier) variant(ctx context.Context, dists, name string, plain hashEn
 	if err != nil {
 		return err
 	}
-	if strings.HasSuffix(name, ".xz") {
-		if pb, ok := v.plainIndex(ctx, dists+plain.path, plain); ok && v.f.fastXZ(ctx, data, pb) {
-			v.f.memo.addVariant(key)
-			return nil
+	if strings.HasSuffix(name, ".xz") || strings.HasSuffix(name, ".gz") {
+		if pb, ok := v.plainIndex(ctx, dists+plain.path, plain); ok {
+			fast := v.f.fastXZ
+			if strings.HasSuffix(name, ".gz") {
+				fast = func(ctx context.Context, gz, plain []byte) bool { return v.f.fastGzip(ctx, key.packed, gz, plain) }
+			}
+			if fast(ctx, data, pb) {
+				v.f.memo.addVariant(key)
+				return nil
+			}
 		}
 	}
 	if err := v.fullVariant(dists, name, data, plain); err != nil {

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/klauspost/compress/gzip"
 	xi2 "github.com/xi2/xz"
 )
 
@@ -39,8 +40,10 @@ type verifyMemo struct {
 	mu       sync.Mutex
 	variants map[variantKey]bool
 	vorder   []variantKey
-	blocks   map[cacheKey]cacheKey // compressed block → its input
+	blocks   map[cacheKey]cacheKey // compressed xz block or gzip member → its input
 	border   []cacheKey
+	gzips    map[string][]int // sha256 of a Packages.gz this process wrote → its members' lengths
+	gorder   []string
 
 	blocksDecoded, variantsSkipped atomic.Int64 // for tests and benchmarks
 }
@@ -54,13 +57,15 @@ type variantKey struct {
 const (
 	memoVariants = 4096
 	memoBlocks   = 1 << 16
-	// codecXZPacked tags keys of compressed xz blocks, apart from the
-	// cache's keys of uncompressed bytes.
-	codecXZPacked uint8 = 0x80 | codecXZBlock
+	// codecXZPacked and codecGzipPacked tag keys of compressed xz blocks
+	// and gzip members, apart from the cache's keys of uncompressed bytes.
+	codecXZPacked   uint8 = 0x80 | codecXZBlock
+	codecGzipPacked uint8 = 0x80 | codecGzip
+	memoGzips             = 256
 )
 
 func newVerifyMemo() *verifyMemo {
-	return &verifyMemo{variants: map[variantKey]bool{}, blocks: map[cacheKey]cacheKey{}}
+	return &verifyMemo{variants: map[variantKey]bool{}, blocks: map[cacheKey]cacheKey{}, gzips: map[string][]int{}}
 }
 
 func (m *verifyMemo) checked(k variantKey) bool {
@@ -118,6 +123,86 @@ func (m *verifyMemo) addBlock(packed, plain cacheKey) {
 		delete(m.blocks, m.border[0])
 		m.border = m.border[1:]
 	}
+}
+
+// putGzip records the member lengths of a Packages.gz this process wrote.
+func (m *verifyMemo) putGzip(sum string, lens []int) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.gzips[sum]; ok {
+		return
+	}
+	m.gzips[sum] = lens
+	m.gorder = append(m.gorder, sum)
+	if len(m.gorder) > memoGzips {
+		delete(m.gzips, m.gorder[0])
+		m.gorder = m.gorder[1:]
+	}
+}
+
+func (m *verifyMemo) gzip(sum string) ([]int, bool) {
+	if m == nil {
+		return nil, false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	lens, ok := m.gzips[sum]
+	return lens, ok
+}
+
+// fastGzip checks gz, a Packages.gz this process wrote (sum its sha256),
+// against plain member by member: the members lie at the lengths the
+// writer recorded, each must decompress (on its own, CRC32 and length
+// checked, nothing after it) to its block of plain (cutBlocks), decompressed
+// afresh unless that very member decompressed to those very bytes before.
+// False when gz is not such a file or a member does not hold its block.
+func (f *Format) fastGzip(ctx context.Context, sum string, gz, plain []byte) bool {
+	lens, ok := f.memo.gzip(sum)
+	if f.cache == nil || !ok {
+		return false
+	}
+	blocks := gzipBlocks(cutBlocks(plain), plain)
+	if len(blocks) != len(lens) {
+		return false
+	}
+	pos := 0
+	for i, b := range blocks {
+		if i%64 == 0 && ctx.Err() != nil {
+			return false
+		}
+		if lens[i] <= 0 || pos+lens[i] > len(gz) {
+			return false
+		}
+		mem := gz[pos : pos+lens[i]]
+		pos += lens[i]
+		packed := f.cache.key(codecGzipPacked, mem)
+		in := f.cache.key(codecGzip, b.in)
+		if k, ok := f.memo.block(packed); ok && k == in {
+			continue
+		}
+		if !gunzipsTo(mem, b.in) {
+			return false
+		}
+		f.memo.blocksDecoded.Add(1)
+		f.memo.addBlock(packed, in)
+	}
+	return pos == len(gz)
+}
+
+// gunzipsTo reports whether mem is one whole gzip member that decompresses
+// to exactly want.
+func gunzipsTo(mem, want []byte) bool {
+	r := bytes.NewReader(mem)
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return false
+	}
+	zr.Multistream(false)
+	got, err := io.ReadAll(io.LimitReader(zr, int64(len(want))+1))
+	return err == nil && r.Len() == 0 && bytes.Equal(got, want)
 }
 
 // fastXZ checks the xz variant x against plain, the uncompressed index,

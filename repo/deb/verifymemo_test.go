@@ -1,6 +1,7 @@
 package deb
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"strings"
@@ -31,7 +32,8 @@ func TestVerifyIncremental(t *testing.T) {
 	if err := f.Verify(ctx, g2.input(t, "A")); err != nil {
 		t.Fatal(err)
 	}
-	if read := f.memo.blocksDecoded.Load() - first; read == 0 || read > 4 {
+	// Each changed block is an xz block and a gzip member.
+	if read := f.memo.blocksDecoded.Load() - first; read == 0 || read > 8 {
 		t.Errorf("+1 verify decoded %d xz blocks (first verify: %d)", read, first)
 	}
 	if f.memo.variantsSkipped.Load() == 0 {
@@ -52,5 +54,24 @@ func TestVerifyIncremental(t *testing.T) {
 	err := f.Verify(ctx, g2.input(t, "A"))
 	if err == nil || !strings.Contains(err.Error(), "Packages.xz") {
 		t.Fatalf("a corrupt block in Packages.xz: %v", err)
+	}
+
+	// A Packages.gz whose members were written here, with one member's
+	// bytes changed (the gzip CRC fixed up, so only the content is wrong):
+	// refused.
+	g3 := publish(t, f, &repo.IndexInput{Target: target, Packages: all, Time: goldenTime.Add(2 * time.Second), Signer: signer})
+	const gzPath = "deb/5.8/debian/dists/bookworm/main/binary-amd64/Packages.gz"
+	gz := g3.data(t, gzPath)
+	members, ok := splitGzip(gz)
+	if !ok || len(members) < 2 {
+		t.Fatalf("Packages.gz has %d members", len(members))
+	}
+	last := members[len(members)-1]
+	evil := bytes.Replace(last.plain, []byte("Package: "), []byte("Package: x"), 1)
+	forged := append(bytes.Clone(gz[:len(gz)-len(last.member)]), gzipOf(t, evil)...)
+	g3.replace(t, gzPath, forged, true)
+	g3.resign(t, signer, nil)
+	if err := f.Verify(ctx, g3.input(t, "A")); err == nil || !strings.Contains(err.Error(), "Packages.gz") {
+		t.Fatalf("a Packages.gz member with other content: %v", err)
 	}
 }
