@@ -248,8 +248,16 @@ type previousFiles struct {
 	err   error
 }
 
-// ReadFile implements PreviousFiles.
-func (pf *previousFiles) ReadFile(ctx context.Context, path string) ([]byte, error) {
+var _ PreviousSums = (*previousFiles)(nil)
+
+// SHA256 implements PreviousSums.
+func (pf *previousFiles) SHA256(ctx context.Context, path string) (string, error) {
+	f, err := pf.file(ctx, path)
+	return f.SHA256, err
+}
+
+// file returns the manifest entry of path.
+func (pf *previousFiles) file(ctx context.Context, path string) (File, error) {
 	pf.once.Do(func() {
 		files, err := pf.view.manifest(ctx, pf.manifest)
 		if err != nil {
@@ -262,11 +270,20 @@ func (pf *previousFiles) ReadFile(ctx context.Context, path string) ([]byte, err
 		}
 	})
 	if pf.err != nil {
-		return nil, pf.err
+		return File{}, pf.err
 	}
 	f, ok := pf.paths[path]
 	if !ok {
-		return nil, fmt.Errorf("previous generation: %s: %w", path, fs.ErrNotExist)
+		return File{}, fmt.Errorf("previous generation: %s: %w", path, fs.ErrNotExist)
+	}
+	return f, nil
+}
+
+// ReadFile implements PreviousFiles.
+func (pf *previousFiles) ReadFile(ctx context.Context, path string) ([]byte, error) {
+	f, err := pf.file(ctx, path)
+	if err != nil {
+		return nil, err
 	}
 	obj, err := pf.d.blobs.Open(ctx, f.SHA256)
 	if err != nil {

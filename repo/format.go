@@ -199,6 +199,15 @@ type PreviousFiles interface {
 	ReadFile(ctx context.Context, path string) ([]byte, error)
 }
 
+// PreviousSums is implemented by PreviousFiles that know the sha256 of
+// each file without reading it (the core's: from the manifest), so that a
+// format can tell a file it wrote itself from its checksum alone.
+type PreviousSums interface {
+	// SHA256 returns the lower-case hex sha256 of the file at path, or an
+	// error wrapping fs.ErrNotExist.
+	SHA256(ctx context.Context, path string) (string, error)
+}
+
 // Indexer writes a format's repository files for one target.
 type Indexer interface {
 	// Index returns every file of the target's new generation: package files

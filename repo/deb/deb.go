@@ -36,6 +36,7 @@ type Format struct {
 	cfg   Config
 	cache *compressCache
 	memo  *verifyMemo // what Verify checked before (verifymemo.go)
+	wrote *sumSet     // sha256 of the Packages and Contents files this process wrote
 }
 
 var (
@@ -49,7 +50,7 @@ func New(cfg Config) *Format {
 	cfg.Architectures = append([]string(nil), cfg.Architectures...)
 	cfg.Release = append([]ReleaseRule(nil), cfg.Release...)
 	cfg.Defaults()
-	return &Format{cfg: cfg, cache: newCompressCache(DefaultCompressCacheSize), memo: newVerifyMemo()}
+	return &Format{cfg: cfg, cache: newCompressCache(DefaultCompressCacheSize), memo: newVerifyMemo(), wrote: &sumSet{m: map[string]bool{}}}
 }
 
 // Name returns "deb".

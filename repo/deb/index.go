@@ -102,11 +102,17 @@ func (f *Format) Index(ctx context.Context, in *repo.IndexInput) ([]repo.File, e
 	if err := compressAll(ctx, files, f.cache, f.memo); err != nil {
 		return fail(err)
 	}
+	for _, pf := range files {
+		f.wrote.add(hex.EncodeToString(pf.sums[0][:]))
+	}
 	var contents []*contentsFile
 	if rf.contents {
 		f.seedContents(ctx, in.Previous, dists, comps, archs)
 		if contents, err = buildContents(ctx, entries, comps, archs, f.cache); err != nil {
 			return fail(err)
+		}
+		for _, cf := range contents {
+			f.wrote.add(hex.EncodeToString(cf.gzSum[:]))
 		}
 	}
 

@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"hash/crc64"
 	"io"
+	"sync"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/ulikunitz/xz/lzma"
@@ -34,14 +35,18 @@ func (f *Format) seedCache(ctx context.Context, prev repo.PreviousFiles, dists s
 			return
 		}
 		dir := dists + pf.dir + "/"
-		plain, err := prev.ReadFile(ctx, dir+"Packages")
+		names := pf.names() // Packages or Sources
+		if f.wroteIt(ctx, prev, dir+names[0]) {
+			continue // this process wrote it: its blocks are cached
+		}
+		plain, err := prev.ReadFile(ctx, dir+names[0])
 		if err != nil {
 			continue // not there (a new architecture) or unreadable: nothing to reuse
 		}
 		if _, ok := f.cache.get(f.cache.key(codecWritten, plain)); ok {
 			continue // this process wrote it: its blocks are cached
 		}
-		if gz, err := prev.ReadFile(ctx, dir+"Packages.gz"); err == nil {
+		if gz, err := prev.ReadFile(ctx, dir+names[1]); err == nil {
 			// One member per block (a Packages.gz of an earlier Pier is
 			// one member: cached whole, it never matches a block).
 			members, ok := splitGzip(gz)
@@ -54,7 +59,7 @@ func (f *Format) seedCache(ctx context.Context, prev repo.PreviousFiles, dists s
 				f.memo.addBlock(f.cache.key(codecGzipPacked, m.member), in)
 			}
 		}
-		x, err := prev.ReadFile(ctx, dir+"Packages.xz")
+		x, err := prev.ReadFile(ctx, dir+names[2])
 		if err != nil {
 			continue
 		}
@@ -140,6 +145,9 @@ func (f *Format) seedContents(ctx context.Context, prev repo.PreviousFiles, dist
 			if ctx.Err() != nil {
 				return
 			}
+			if f.wroteIt(ctx, prev, dists+comp+"/Contents-"+arch+".gz") {
+				continue
+			}
 			gz, err := prev.ReadFile(ctx, dists+comp+"/Contents-"+arch+".gz")
 			if err != nil {
 				continue
@@ -159,6 +167,49 @@ func (f *Format) seedContents(ctx context.Context, prev repo.PreviousFiles, dist
 			}
 		}
 	}
+}
+
+// wroteIt reports whether the previous generation's file at p is one this
+// process wrote (by its sha256, when prev knows it without reading).
+func (f *Format) wroteIt(ctx context.Context, prev repo.PreviousFiles, p string) bool {
+	ps, ok := prev.(repo.PreviousSums)
+	if !ok {
+		return false
+	}
+	sum, err := ps.SHA256(ctx, p)
+	return err == nil && f.wrote.has(sum)
+}
+
+// sumSet is a bounded set of sha256 sums (first in, first out). Safe for
+// concurrent use.
+type sumSet struct {
+	mu    sync.Mutex
+	m     map[string]bool
+	order []string
+}
+
+// sumSetMax bounds a sumSet: a few files per architecture and component
+// of every target a process publishes.
+const sumSetMax = 4096
+
+func (s *sumSet) add(sum string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m[sum] {
+		return
+	}
+	s.m[sum] = true
+	s.order = append(s.order, sum)
+	if len(s.order) > sumSetMax {
+		delete(s.m, s.order[0])
+		s.order = s.order[1:]
+	}
+}
+
+func (s *sumSet) has(sum string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.m[sum]
 }
 
 // gzMember is one member of a gzip file and the bytes it decompresses to.

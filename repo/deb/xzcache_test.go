@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ulikunitz/xz"
 
@@ -200,4 +201,59 @@ func TestIncrementalIndexNewProcess(t *testing.T) {
 		t.Errorf("new process +1: %d hits, %d misses over %d Packages files", hits, misses, packagesFiles)
 	}
 	t.Logf("new process +1: %d hits, %d misses", hits, fresh.cache.misses.Load())
+}
+
+// summedFiles is a previous generation that knows its files' sha256 (as
+// the core's does, from the manifest) and records what is read.
+type summedFiles struct {
+	prevFiles
+	reads []string
+}
+
+func (s *summedFiles) ReadFile(ctx context.Context, path string) ([]byte, error) {
+	s.reads = append(s.reads, path)
+	return s.prevFiles.ReadFile(ctx, path)
+}
+
+func (s *summedFiles) SHA256(_ context.Context, path string) (string, error) {
+	b, ok := s.prevFiles[path]
+	if !ok {
+		return "", fs.ErrNotExist
+	}
+	return sha256Hex(b), nil
+}
+
+// TestIndexSameProcessSkipsSeeding: a running server reads none of the
+// Packages and Contents files of a previous generation it wrote itself
+// (their sums tell), while a new process reads them to seed its cache.
+func TestIndexSameProcessSkipsSeeding(t *testing.T) {
+	ctx := context.Background()
+	all := syntheticPackagesFiles(t, 1201, 5)
+	tg := repo.Target{Stream: "5.8", Distro: "debian", Release: "bookworm"}
+	f := New(Config{Contents: SwitchOn})
+	first, err := f.Index(ctx, &repo.IndexInput{Target: tg, Packages: all[:1200], Time: goldenTime, Signer: fakeSigner{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev := &summedFiles{prevFiles: prevFiles{}}
+	for _, file := range first {
+		if file.Data != nil {
+			prev.prevFiles[file.Path] = file.Data
+		}
+	}
+	in := &repo.IndexInput{Target: tg, Packages: all, Time: goldenTime.Add(time.Second), Signer: fakeSigner{}, Previous: prev}
+	if _, err := f.Index(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	if len(prev.reads) != 0 {
+		t.Errorf("the process that wrote the previous generation read %v", prev.reads)
+	}
+	other := &summedFiles{prevFiles: prev.prevFiles}
+	in.Previous = other
+	if _, err := New(Config{Contents: SwitchOn}).Index(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	if len(other.reads) == 0 {
+		t.Error("a new process read nothing of the previous generation")
+	}
 }
