@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -175,7 +174,7 @@ func (p *publisher) build(ctx context.Context, f Format, ti *TargetInfo, pkgs []
 	if err := p.verify(ctx, f, ti, files, data); err != nil {
 		return nil, err
 	}
-	manifest, err := json.Marshal(files)
+	manifest, err := encodeManifest(files)
 	if err != nil {
 		return nil, fmt.Errorf("encode manifest: %w", err)
 	}
