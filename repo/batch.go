@@ -20,13 +20,22 @@ type Batch struct {
 	// unlock releases the garbage-collection lock held from the first
 	// staged blob until Close.
 	unlock func()
-	// target and existing are read once per batch (a query per package
-	// costs more than the package's own parse): the target, and the keys
-	// of its live packages (no Meta) when the batch started.
-	// Commit still applies the conflict rule in its transaction.
+	// target and existing are read once per batch (for a large batch a
+	// query per package costs more than the package's own parse): the
+	// target, and the keys of its live packages (no Meta) once the batch
+	// has made smallBatch look-ups. Commit still applies the conflict rule
+	// in its transaction.
 	target   *TargetInfo
 	existing map[[3]string]*Package
+	// looked counts the look-ups: the first smallBatch go to the catalog
+	// one by one (an indexed query each), so that adding one package to
+	// a large target does not read every key of it.
+	looked int
 }
+
+// smallBatch is how many look-ups a batch makes one by one before it reads
+// every key of the target once.
+const smallBatch = 32
 
 // lookups returns the batch's target and a finder over the packages the
 // target held when the batch started, reading both on first use.
@@ -39,7 +48,11 @@ func (b *Batch) lookups(ctx context.Context, format string) (*TargetInfo, finder
 		if err != nil {
 			return nil, nil, err
 		}
-		ps, err := cat.PackageKeys(ctx, ti.ID)
+		b.target = ti
+	}
+	b.looked++
+	if b.existing == nil && b.looked > smallBatch {
+		ps, err := cat.PackageKeys(ctx, b.target.ID)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -48,12 +61,11 @@ func (b *Batch) lookups(ctx context.Context, format string) (*TargetInfo, finder
 			p := &ps[i]
 			b.existing[[3]string{p.Name, p.Version, p.Arch}] = p
 		}
-		b.target = ti
 	}
 	existing, ti := b.existing, b.target
 	find := func(name, version, arch string) (*Package, error) {
-		if existing[[3]string{name, version, arch}] != nil {
-			// Taken: the whole row (with Meta) for the reply.
+		if existing == nil || existing[[3]string{name, version, arch}] != nil {
+			// Taken (or not known yet): the whole row (with Meta) for the reply.
 			return cat.FindPackage(ctx, ti.ID, name, version, arch)
 		}
 		return nil, ErrNotFound
