@@ -235,10 +235,10 @@ func scanPackage(s interface{ Scan(...any) error }) (*repo.Package, error) {
 	if err := s.Scan(&p.ID, &p.Component, &p.Name, &p.Version, &p.Arch, &p.SHA256, &p.OrigSHA256, &p.Size, &sums, &p.Meta, &up, &extra); err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal(sums, &p.Sums); err != nil {
+	var err error
+	if p.Sums, err = decodeSums(sums); err != nil {
 		return nil, fmt.Errorf("decode sums of %s: %w", p.Name, err)
 	}
-	var err error
 	if p.Extra, err = decodeExtra(extra); err != nil {
 		return nil, fmt.Errorf("decode extra blobs of %s: %w", p.Name, err)
 	}
