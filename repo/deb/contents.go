@@ -32,6 +32,7 @@ type contentsFile struct {
 	plainSum   [sha256.Size]byte
 	gz         []byte
 	gzSum      [sha256.Size]byte
+	members    []producedMember // for Verify's fast path
 }
 
 // contentsSpace are the bytes apt-file takes for whitespace when it splits
@@ -166,11 +167,12 @@ func fieldValue(fragment []byte, name string) []byte {
 // publish after one upload compresses the one or two members the
 // package's paths fall in.
 type contentsWriter struct {
-	sum   hash.Hash
-	size  int64
-	chunk []byte
-	out   bytes.Buffer
-	cache *compressCache
+	sum     hash.Hash
+	size    int64
+	chunk   []byte
+	out     bytes.Buffer
+	cache   *compressCache
+	members []producedMember
 }
 
 // writeLine adds one line (with its newline).
@@ -197,6 +199,7 @@ func (w *contentsWriter) flush() error {
 	k := w.cache.key(codecContents, w.chunk)
 	if c, ok := w.cache.get(k); ok {
 		w.out.Write(c.out)
+		w.members = append(w.members, producedMember{n: len(c.out), plain: k})
 	} else {
 		member, err := gzipMember(w.chunk)
 		if err != nil {
@@ -204,6 +207,7 @@ func (w *contentsWriter) flush() error {
 		}
 		w.out.Write(member)
 		w.cache.put(k, member, 0)
+		w.members = append(w.members, producedMember{n: len(member), plain: k})
 	}
 	w.chunk = w.chunk[:0]
 	return nil
@@ -295,7 +299,9 @@ func (cf *contentsFile) build(ctx context.Context, entries []indexEntry, comp, a
 			return err
 		}
 		cw.out.Write(member)
+		cw.members = append(cw.members, producedMember{n: len(member), plain: cache.key(codecContents, nil)})
 	}
+	cf.members = cw.members
 	cf.plainSize = cw.size
 	cw.sum.Sum(cf.plainSum[:0])
 	cf.gz = cw.out.Bytes()

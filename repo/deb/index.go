@@ -113,6 +113,10 @@ func (f *Format) Index(ctx context.Context, in *repo.IndexInput) ([]repo.File, e
 		}
 		for _, cf := range contents {
 			f.wrote.add(hex.EncodeToString(cf.gzSum[:]))
+			if f.cache != nil {
+				f.memo.putContents(hex.EncodeToString(cf.gzSum[:]), &producedContents{members: cf.members,
+					plainSum: hex.EncodeToString(cf.plainSum[:]), plainSize: cf.plainSize})
+			}
 		}
 	}
 

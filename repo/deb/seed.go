@@ -164,6 +164,7 @@ func (f *Format) seedContents(ctx context.Context, prev repo.PreviousFiles, dist
 					}
 				}
 				f.cache.put(k, m.member, 0)
+				f.memo.addBlock(f.cache.key(codecContentsPacked, m.member), k)
 			}
 		}
 	}

@@ -295,7 +295,12 @@ func (v *verifier) variant(ctx context.Context, dists, name string, plain hashEn
 	if err != nil {
 		return err
 	}
-	if strings.HasSuffix(name, ".xz") || strings.HasSuffix(name, ".gz") {
+	if strings.HasPrefix(path.Base(plain.path), "Contents-") {
+		if v.f.fastContents(ctx, key.packed, data, plain) {
+			v.f.memo.addVariant(key)
+			return nil
+		}
+	} else if strings.HasSuffix(name, ".xz") || strings.HasSuffix(name, ".gz") {
 		if pb, ok := v.plainIndex(ctx, dists+plain.path, plain); ok {
 			fast := v.f.fastXZ
 			if strings.HasSuffix(name, ".gz") {

@@ -44,6 +44,8 @@ type verifyMemo struct {
 	border   []cacheKey
 	gzips    map[string][]int // sha256 of a Packages.gz this process wrote → its members' lengths
 	gorder   []string
+	contents map[string]*producedContents // sha256 of a Contents .gz this process wrote
+	corder   []string
 
 	blocksDecoded, variantsSkipped atomic.Int64 // for tests and benchmarks
 }
@@ -61,11 +63,15 @@ const (
 	// and gzip members, apart from the cache's keys of uncompressed bytes.
 	codecXZPacked   uint8 = 0x80 | codecXZBlock
 	codecGzipPacked uint8 = 0x80 | codecGzip
+	// codecContentsPacked tags keys of compressed Contents members, whose
+	// lines were checked too.
+	codecContentsPacked uint8 = 0x80 | codecContents
 	memoGzips             = 256
 )
 
 func newVerifyMemo() *verifyMemo {
-	return &verifyMemo{variants: map[variantKey]bool{}, blocks: map[cacheKey]cacheKey{}, gzips: map[string][]int{}}
+	return &verifyMemo{variants: map[variantKey]bool{}, blocks: map[cacheKey]cacheKey{}, gzips: map[string][]int{},
+		contents: map[string]*producedContents{}}
 }
 
 func (m *verifyMemo) checked(k variantKey) bool {
@@ -151,6 +157,95 @@ func (m *verifyMemo) gzip(sum string) ([]int, bool) {
 	defer m.mu.Unlock()
 	lens, ok := m.gzips[sum]
 	return lens, ok
+}
+
+// producedMember is one gzip member of a Contents file this process wrote.
+type producedMember struct {
+	n     int      // compressed length
+	plain cacheKey // key of the text it was compressed from
+}
+
+// producedContents is what the writer knows of a Contents .gz it wrote:
+// its members and the sha256 and size it computed over their text.
+type producedContents struct {
+	members   []producedMember
+	plainSum  string
+	plainSize int64
+}
+
+func (m *verifyMemo) putContents(sum string, pc *producedContents) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.contents[sum]; ok {
+		return
+	}
+	m.contents[sum] = pc
+	m.corder = append(m.corder, sum)
+	if len(m.corder) > memoGzips {
+		delete(m.contents, m.corder[0])
+		m.corder = m.corder[1:]
+	}
+}
+
+// fastContents checks gz, a Contents .gz this process wrote (sum its
+// sha256), against plain, the sha256 and size Release lists for its text:
+// the writer's record must state them, and each member must decompress (on
+// its own) to the very text the writer compressed, with whole lines as
+// apt-file reads them, decompressed afresh unless that very member was
+// checked before. It trusts the SHA-256 the writer computed over the text
+// it wrote; false sends the caller to the full check.
+func (f *Format) fastContents(ctx context.Context, sum string, gz []byte, plain hashEntry) bool {
+	if f.cache == nil || f.memo == nil {
+		return false
+	}
+	f.memo.mu.Lock()
+	pc := f.memo.contents[sum]
+	f.memo.mu.Unlock()
+	if pc == nil || pc.plainSum != plain.sum || pc.plainSize != plain.size {
+		return false
+	}
+	pos := 0
+	for i, pm := range pc.members {
+		if i%64 == 0 && ctx.Err() != nil {
+			return false
+		}
+		if pm.n <= 0 || pos+pm.n > len(gz) {
+			return false
+		}
+		mem := gz[pos : pos+pm.n]
+		pos += pm.n
+		packed := f.cache.key(codecContentsPacked, mem)
+		if k, ok := f.memo.block(packed); ok && k == pm.plain {
+			continue
+		}
+		text, ok := gunzipMember(mem)
+		if !ok || f.cache.key(codecContents, text) != pm.plain {
+			return false
+		}
+		lines := &contentsLines{}
+		lines.Write(text)
+		if lines.finish() != nil {
+			return false
+		}
+		f.memo.blocksDecoded.Add(1)
+		f.memo.addBlock(packed, pm.plain)
+	}
+	return pos == len(gz)
+}
+
+// gunzipMember decompresses mem, which must be one whole gzip member.
+func gunzipMember(mem []byte) ([]byte, bool) {
+	r := bytes.NewReader(mem)
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return nil, false
+	}
+	zr.Multistream(false)
+	text, err := io.ReadAll(zr)
+	return text, err == nil && r.Len() == 0
 }
 
 // fastGzip checks gz, a Packages.gz this process wrote (sum its sha256),
