@@ -66,7 +66,7 @@ const (
 	// codecContentsPacked tags keys of compressed Contents members, whose
 	// lines were checked too.
 	codecContentsPacked uint8 = 0x80 | codecContents
-	memoGzips             = 256
+	memoGzips                 = 256
 )
 
 func newVerifyMemo() *verifyMemo {
