@@ -35,6 +35,8 @@ var Digests = []repo.Digest{repo.MD5, repo.SHA1, repo.SHA256}
 type Format struct {
 	cfg   Config
 	cache *compressCache
+	// dec keeps decoders of package members for reuse.
+	dec decoders
 }
 
 var (
