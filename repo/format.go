@@ -91,6 +91,21 @@ type Reader interface {
 	Read(ctx context.Context, r io.ReaderAt, size int64, sums Sums) (*Parsed, error)
 }
 
+// Tapper is implemented by formats that check part of a package while
+// its bytes are received, in the one read that hashes and stores them, so
+// that reading it afterwards does not read those bytes again (rpm: the
+// payload digests).
+type Tapper interface {
+	// Tap returns a writer that receives every byte of one upload, in
+	// order, as it is received. Its Write never fails: what it cannot
+	// check, ReadTapped checks from the file.
+	Tap() io.Writer
+	// ReadTapped is Read for an upload whose every byte went through tap
+	// (one that Tap returned): it accepts and refuses exactly what Read
+	// does.
+	ReadTapped(ctx context.Context, r io.ReaderAt, size int64, sums Sums, tap io.Writer) (*Parsed, error)
+}
+
 // Target names one published repository: stream + distro + release.
 type Target struct {
 	Stream  string `json:"stream"`

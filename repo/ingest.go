@@ -172,9 +172,13 @@ func (in *ingester) accepts(t Target, o *IngestOptions) (*FormatSpec, error) {
 // that is not a package of the target's format is refused at once, not
 // after it was written to disk to its end.
 func (in *ingester) take(ctx context.Context, spec *FormatSpec, src source, durable bool) (*upload, *Parsed, error) {
-	up, err := src(ctx, recvSpec{digests: spec.Digests, durable: durable, sniff: func(head []byte) error {
+	rs := recvSpec{digests: spec.Digests, durable: durable, sniff: func(head []byte) error {
 		return in.sniff(spec, head, int64(len(head)))
-	}})
+	}}
+	if t, ok := spec.Format.(Tapper); ok {
+		rs.tap = t.Tap
+	}
+	up, err := src(ctx, rs)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -291,7 +295,11 @@ func readPackage(ctx context.Context, f Format, up *upload) (parsed *Parsed, err
 			parsed, err = nil, BadPackage(fmt.Sprintf("the %s reader failed on this file: %v", f.Name(), r))
 		}
 	}()
-	parsed, err = f.Read(ctx, file, up.size, up.sums)
+	if t, ok := f.(Tapper); ok && up.tap != nil {
+		parsed, err = t.ReadTapped(ctx, file, up.size, up.sums, up.tap)
+	} else {
+		parsed, err = f.Read(ctx, file, up.size, up.sums)
+	}
 	if err != nil {
 		return nil, err
 	}

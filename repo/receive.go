@@ -29,6 +29,8 @@ type upload struct {
 	size int64
 	sums Sums
 	head []byte
+	// tap, when not nil, saw every byte of the upload (see Tapper).
+	tap io.Writer
 }
 
 func (u *upload) discard() {
@@ -38,12 +40,14 @@ func (u *upload) discard() {
 }
 
 // recvSpec says how to receive an upload: the digests to compute, whether
-// to fsync it, and a check of its first bytes (sniffLen of them, or all of
-// a shorter upload) that stops the transfer when it fails.
+// to fsync it, a check of its first bytes (sniffLen of them, or all of
+// a shorter upload) that stops the transfer when it fails, and the
+// format's tap (see Tapper), which sees the bytes in the same read.
 type recvSpec struct {
 	digests []Digest
 	durable bool
 	sniff   func(head []byte) error
+	tap     func() io.Writer
 }
 
 // sniffLen is how many bytes an upload's format is recognised from.
@@ -152,6 +156,12 @@ func (in *ingester) digest(ctx context.Context, up *upload, r io.Reader, w io.Wr
 	for _, h := range hashes {
 		ws = append(ws, h)
 	}
+	var tap io.Writer
+	if rs.tap != nil {
+		if tap = rs.tap(); tap != nil {
+			ws = append(ws, tap)
+		}
+	}
 	limit := in.d.opts.MaxUploadSize
 	if limit <= 0 {
 		limit = 2 << 30
@@ -168,6 +178,7 @@ func (in *ingester) digest(ctx context.Context, up *upload, r io.Reader, w io.Wr
 	}
 	up.size = n
 	up.head = head.buf
+	up.tap = tap
 	for d, h := range hashes {
 		up.sums[d] = hex.EncodeToString(h.Sum(nil))
 	}

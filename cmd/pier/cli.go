@@ -75,6 +75,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signalContext()
 	defer stop()
 	c := &cli{stdout: stdout, stderr: stderr, lookupEnv: os.LookupEnv, defaultConfig: defaultConfigPath()}
+	if path, ok := c.lookupEnv("PIER_CPUPROFILE"); ok && path != "" {
+		stopProfile, err := startCPUProfile(path)
+		if err != nil {
+			fmt.Fprintln(stderr, "pier:", err)
+			return exitFailed
+		}
+		defer stopProfile()
+	}
 	root := c.root()
 	root.SetArgs(args)
 	root.SetOut(stdout)

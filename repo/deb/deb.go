@@ -37,6 +37,8 @@ type Format struct {
 	cache *compressCache
 	memo  *verifyMemo // what Verify checked before (verifymemo.go)
 	wrote *sumSet     // sha256 of the Packages and Contents files this process wrote
+	// dec keeps decoders of package members for reuse.
+	dec decoders
 }
 
 var (

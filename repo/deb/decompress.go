@@ -10,7 +10,6 @@ import (
 	"io"
 
 	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 	"github.com/pierhq/pier/repo"
 	"github.com/ulikunitz/xz/lzma"
 	xi2 "github.com/xi2/xz"
@@ -88,6 +87,7 @@ var errTooBig = errors.New("expands beyond the limit")
 // It counts the uncompressed bytes and fails past its limit.
 type tarStream struct {
 	ctx    context.Context
+	dec    *decoders
 	member string
 	comp   compression
 	src    *recordingReaderAt
@@ -119,10 +119,11 @@ func (r *recordingReaderAt) ReadAt(p []byte, off int64) (int, error) {
 }
 
 // openTar returns the uncompressed tar of member m (compressed with comp),
-// allowing at most limit bytes of it; limitName names the setting.
-func openTar(ctx context.Context, r io.ReaderAt, m arMember, comp compression, limit int64, limitName string) (*tarStream, error) {
+// allowing at most limit bytes of it; limitName names the setting. Its xz
+// and zstd decoders come from dec and go back there on Close.
+func openTar(ctx context.Context, dec *decoders, r io.ReaderAt, m arMember, comp compression, limit int64, limitName string) (*tarStream, error) {
 	src := &recordingReaderAt{r: r}
-	s := &tarStream{ctx: ctx, member: m.name, comp: comp, src: src, close: func() {}, limit: limit, limitName: limitName, nextCheck: ctxCheckBytes}
+	s := &tarStream{ctx: ctx, dec: dec, member: m.name, comp: comp, src: src, close: func() {}, limit: limit, limitName: limitName, nextCheck: ctxCheckBytes}
 	sec := io.NewSectionReader(src, m.offset, m.size)
 	var err error
 	switch comp {
@@ -273,12 +274,12 @@ func (s *tarStream) openXZ(sec *io.SectionReader, size int64) error {
 	case reason != "":
 		return badf("%s is corrupt: %s", s.member, reason)
 	}
-	z, err := xi2.NewReader(io.NewSectionReader(sec, 0, end), xzMaxDict)
+	z, release, err := s.dec.openXZ(io.NewSectionReader(sec, 0, end))
 	if err != nil {
 		return err
 	}
-	z.Multistream(false)
 	s.r = z
+	s.close = release
 	s.trailing = end < size
 	return nil
 }
@@ -295,16 +296,12 @@ func (s *tarStream) openZstd(sec *io.SectionReader, size int64) error {
 	case reason != "":
 		return badf("%s is corrupt: %s", s.member, reason)
 	}
-	z, err := zstd.NewReader(io.NewSectionReader(sec, 0, end),
-		zstd.WithDecoderConcurrency(1),
-		zstd.WithDecoderLowmem(true),
-		zstd.WithDecoderMaxWindow(zstdMaxWindow),
-		zstd.WithDecoderMaxMemory(zstdMaxWindow))
+	z, release, err := s.dec.openZstd(io.NewSectionReader(sec, 0, end))
 	if err != nil {
 		return err
 	}
 	s.r = z
-	s.close = z.Close
+	s.close = release
 	s.trailing = end < size
 	return nil
 }

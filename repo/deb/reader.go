@@ -307,7 +307,7 @@ func checkDebianBinary(r io.ReaderAt, m arMember) error {
 // to the end, as dpkg does when it unpacks the package, and returns the
 // paths the package installs.
 func (f *Format) checkData(ctx context.Context, r io.ReaderAt, m arMember, comp compression) ([]string, error) {
-	s, err := openTar(ctx, r, m, comp, f.cfg.Limits.DataTar, "limits.data_tar")
+	s, err := openTar(ctx, &f.dec, r, m, comp, f.cfg.Limits.DataTar, "limits.data_tar")
 	if err != nil {
 		return nil, err
 	}
@@ -336,7 +336,7 @@ func (f *Format) checkData(ctx context.Context, r io.ReaderAt, m arMember, comp 
 // are checked.
 func (f *Format) readControlTar(ctx context.Context, r io.ReaderAt, m arMember, comp compression) ([]byte, error) {
 	lim := f.cfg.Limits
-	s, err := openTar(ctx, r, m, comp, lim.ControlTar, "limits.control_tar")
+	s, err := openTar(ctx, &f.dec, r, m, comp, lim.ControlTar, "limits.control_tar")
 	if err != nil {
 		return nil, err
 	}

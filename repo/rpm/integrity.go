@@ -178,7 +178,20 @@ func (it *vsItem) setHex(s string) {
 // payload as it is read, so that a caller that copies or signs it needs no
 // second read.
 func (v *integrity) check(ctx context.Context, r io.ReaderAt, size int64, l *layout, tee ...io.Writer) error {
-	var payloadSum hash.Hash // one SHA-256 of the payload serves every payload digest
+	running := v.begin(l)
+	if len(running) > 0 || len(tee) > 0 {
+		if err := hashPayload(ctx, r, l.end, size, append(running, tee...)); err != nil {
+			return err
+		}
+	}
+	return v.finish()
+}
+
+// begin hashes the main header into the digests that cover it and returns
+// the running digests that the payload must be written to (one SHA-256 of
+// the payload serves every payload digest); finish then judges them.
+func (v *integrity) begin(l *layout) []io.Writer {
+	var payloadSum hash.Hash
 	var running []io.Writer
 	for _, it := range v.items {
 		if it.rc == vsBad {
@@ -205,11 +218,12 @@ func (v *integrity) check(ctx context.Context, r io.ReaderAt, size int64, l *lay
 			running = append(running, it.h)
 		}
 	}
-	if len(running) > 0 || len(tee) > 0 {
-		if err := hashPayload(ctx, r, l.end, size, append(running, tee...)); err != nil {
-			return err
-		}
-	}
+	return running
+}
+
+// finish compares every digest begin started, now fed the whole payload,
+// with what the package claims, and returns the verdict.
+func (v *integrity) finish() error {
 	for _, it := range v.items {
 		if it.rc == vsBad || it.h == nil {
 			continue

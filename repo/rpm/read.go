@@ -43,6 +43,11 @@ func (f *Format) Read(ctx context.Context, r io.ReaderAt, size int64, sums repo.
 	if err := newIntegrity(l).check(ctx, r, size, l); err != nil {
 		return nil, err
 	}
+	return f.parsed(l)
+}
+
+// parsed extracts the checked package of l into the record Read returns.
+func (f *Format) parsed(l *layout) (*repo.Parsed, error) {
 	p, err := f.extract(l)
 	if err != nil {
 		return nil, err
