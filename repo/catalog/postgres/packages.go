@@ -215,6 +215,28 @@ func (d *DB) Packages(ctx context.Context, target int64) ([]repo.Package, error)
 	return out, nil
 }
 
+// PackagePage implements repo.PackageReader. The packages_target index
+// (target_id, id) makes it read only the page's rows.
+func (d *DB) PackagePage(ctx context.Context, target int64, q repo.PackageQuery) ([]repo.Package, error) {
+	if q.Limit < 1 || q.After < 0 {
+		return nil, fmt.Errorf("list a page of packages: limit %d after %d: %w", q.Limit, q.After, repo.ErrInvalid)
+	}
+	// An empty filter matches every row ($3 = '' OR ...), so the one
+	// statement serves all four combinations.
+	rows, err := d.pool.Query(ctx, `SELECT `+pkgCols+` FROM packages
+		WHERE target_id = $1 AND removed IS NULL AND id > $2
+		AND ($3 = '' OR name = $3) AND ($4 = '' OR arch = $4)
+		ORDER BY id LIMIT $5`, target, q.After, q.Name, q.Arch, q.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("list a page of packages: %w", err)
+	}
+	out, err := collectPackages(rows)
+	if err != nil {
+		return nil, fmt.Errorf("list a page of packages: %w", err)
+	}
+	return out, nil
+}
+
 // PackageKeys implements repo.PackageReader.
 func (d *DB) PackageKeys(ctx context.Context, target int64) ([]repo.Package, error) {
 	rows, err := d.pool.Query(ctx, `SELECT id, component, name, version, arch, sha256, orig_sha256, size, uploaded
