@@ -221,12 +221,21 @@ func (d *DB) PackagePage(ctx context.Context, target int64, q repo.PackageQuery)
 	if q.Limit < 1 || q.After < 0 {
 		return nil, fmt.Errorf("list a page of packages: limit %d after %d: %w", q.Limit, q.After, repo.ErrInvalid)
 	}
-	// An empty filter matches every row ($3 = '' OR ...), so the one
-	// statement serves all four combinations.
-	rows, err := d.pool.Query(ctx, `SELECT `+pkgCols+` FROM packages
-		WHERE target_id = $1 AND removed IS NULL AND id > $2
-		AND ($3 = '' OR name = $3) AND ($4 = '' OR arch = $4)
-		ORDER BY id LIMIT $5`, target, q.After, q.Name, q.Arch, q.Limit)
+	// Only the filters asked for are in the statement, so the planner
+	// sees name = $n and can use packages_live (target_id, name, …).
+	query := `SELECT ` + pkgCols + ` FROM packages WHERE target_id = $1 AND removed IS NULL AND id > $2`
+	args := []any{target, q.After}
+	if q.Name != "" {
+		args = append(args, q.Name)
+		query += fmt.Sprintf(` AND name = $%d`, len(args))
+	}
+	if q.Arch != "" {
+		args = append(args, q.Arch)
+		query += fmt.Sprintf(` AND arch = $%d`, len(args))
+	}
+	args = append(args, q.Limit)
+	query += fmt.Sprintf(` ORDER BY id LIMIT $%d`, len(args))
+	rows, err := d.pool.Query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list a page of packages: %w", err)
 	}

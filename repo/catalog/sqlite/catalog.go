@@ -430,12 +430,20 @@ func (d *DB) Packages(ctx context.Context, target int64) ([]repo.Package, error)
 }
 
 // PackagePage implements repo.PackageReader. The packages_target index
-// (target_id, id over live rows) makes it read only the page's rows.
+// (target_id, id over live rows) makes it read only the page's rows; with
+// a name, the packages_live index (target_id, name, …) reads only that
+// name's rows (the planner, without statistics, would walk
+// packages_target for the ORDER BY and test every row's name: 0.23 s on a
+// 100,000-package target).
 func (d *DB) PackagePage(ctx context.Context, target int64, q repo.PackageQuery) ([]repo.Package, error) {
 	if q.Limit < 1 || q.After < 0 {
 		return nil, fmt.Errorf("list a page of packages: limit %d after %d: %w", q.Limit, q.After, repo.ErrInvalid)
 	}
-	query := `SELECT ` + pkgCols + ` FROM packages WHERE target_id = ? AND removed IS NULL AND id > ?`
+	from := `packages`
+	if q.Name != "" {
+		from = `packages INDEXED BY packages_live`
+	}
+	query := `SELECT ` + pkgCols + ` FROM ` + from + ` WHERE target_id = ? AND removed IS NULL AND id > ?`
 	args := []any{target, q.After}
 	if q.Name != "" {
 		query += ` AND name = ?`
