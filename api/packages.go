@@ -50,7 +50,9 @@ func decodeCursor(v string) (int64, error) {
 	if err == nil && ok {
 		id, err = strconv.ParseInt(s, 10, 64)
 	}
-	if err != nil || !ok || id < 1 {
+	// Only the exact string encodeCursor makes is a cursor (no leading
+	// zeros, no other base64 spelling of the same bytes).
+	if err != nil || !ok || id < 1 || encodeCursor(id) != v {
 		return 0, fmt.Errorf("after %q is not a cursor of this server: pass the after of the Link rel=\"next\" URL of the previous page unchanged: %w", v, repo.ErrInvalid)
 	}
 	return id, nil
