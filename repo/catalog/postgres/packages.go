@@ -215,8 +215,8 @@ func (d *DB) Packages(ctx context.Context, target int64) ([]repo.Package, error)
 	return out, nil
 }
 
-// PackagePage implements repo.PackageReader. The packages_target index
-// (target_id, id) makes it read only the page's rows.
+// PackagePage implements repo.PackageReader. The packages_target_live
+// index (target_id, id over live rows) makes it read only the page's rows.
 func (d *DB) PackagePage(ctx context.Context, target int64, q repo.PackageQuery) ([]repo.Package, error) {
 	if q.Limit < 1 || q.After < 0 {
 		return nil, fmt.Errorf("list a page of packages: limit %d after %d: %w", q.Limit, q.After, repo.ErrInvalid)
