@@ -293,21 +293,6 @@ func (s *Server) listTargets(c echo.Context) error {
 	return c.JSON(http.StatusOK, out)
 }
 
-func (s *Server) listPackages(c echo.Context) error {
-	t, err := target(c)
-	if err != nil {
-		return err
-	}
-	ps, err := s.svc.Packages(c.Request().Context(), t)
-	if err != nil {
-		return err
-	}
-	if ps == nil {
-		ps = []repo.Package{}
-	}
-	return c.JSON(http.StatusOK, ps)
-}
-
 func (s *Server) publicKey(c echo.Context) error {
 	k, ok := s.rt.Load().keys[c.Param("name")]
 	if !ok {

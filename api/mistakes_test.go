@@ -69,6 +69,17 @@ func TestClientMistakes(t *testing.T) {
 		{"multipart truncated", "POST", tg + "/packages", truncated, ct(ctGood), 400, "multipart"},
 		{"multipart garbage file", "POST", tg + "/packages", mpGarbage, ct(ctGarbage), 422, "bad package"},
 		{"multipart, empty", "POST", tg + "/packages", []byte("--x--\r\n"), ct("multipart/form-data; boundary=x"), 400, `no part named "file"`},
+		// Package lists.
+		{"list, limit=0", "GET", tg + "/packages?limit=0", nil, nil, 400, `limit "0" must be a number from 1 to 1000`},
+		{"list, limit over the maximum", "GET", tg + "/packages?limit=1001", nil, nil, 400, "from 1 to 1000"},
+		{"list, limit not a number", "GET", tg + "/packages?limit=ten", nil, nil, 400, `limit "ten"`},
+		{"list, limit twice", "GET", tg + "/packages?limit=1&limit=2", nil, nil, 400, "limit must be given once"},
+		{"list, empty after", "GET", tg + "/packages?after=", nil, nil, 400, "after must be given once and not empty"},
+		{"list, after not base64", "GET", tg + "/packages?limit=5&after=!!", nil, nil, 400, `Link rel="next"`},
+		{"list, after not a cursor", "GET", tg + "/packages?after=MTIz", nil, nil, 400, "not a cursor of this server"},
+		{"list, after of cursor 0", "GET", tg + "/packages?after=cDE6MA", nil, nil, 400, "not a cursor of this server"},
+		{"list, empty name", "GET", tg + "/packages?name=", nil, nil, 400, "name must be given once"},
+		{"list, missing target", "GET", "/api/v1/targets/5.8/debian/sid/packages?limit=5", nil, nil, 404, "not found"},
 		// Deletes and pins.
 		{"delete a missing package", "DELETE", tg + "/packages/nope/1.0/amd64", nil, nil, 404, "not found"},
 		{"delete, escaped slash in the name", "DELETE", tg + "/packages/a%2Fb/1.0/amd64", nil, nil, 404, "not found"},

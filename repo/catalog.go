@@ -218,6 +218,17 @@ type PackageReader interface {
 	// Packages returns every live package of target id, with Meta and
 	// Sums, in ascending id order.
 	Packages(ctx context.Context, target int64) ([]Package, error)
+	// PackagePage returns one page of target id's live packages: those
+	// with an id above q.After and, when set, exactly q.Name and q.Arch
+	// (bytes compare), at most q.Limit of them, in ascending id order,
+	// with Meta and Sums — the rows Packages returns, filtered, from where
+	// the previous page stopped (keyset paging: a row added or removed
+	// between two pages neither shifts nor repeats the others). It reads
+	// only the rows of the page (an index on target and id), so a page of
+	// a 100,000-package target costs what a page of a small one does. A
+	// q.Limit below 1 or a q.After below 0 is an error wrapping
+	// ErrInvalid; an unknown target has no rows.
+	PackagePage(ctx context.Context, target int64, q PackageQuery) ([]Package, error)
 	// PackageKeys returns target id's live packages without Meta and Sums
 	// (in no particular order): enough to tell whether a name, version and
 	// architecture is taken, by which bytes and since when.
@@ -234,6 +245,19 @@ type PackageReader interface {
 	// LiveElsewhere returns which of sums are the sha256 of a live package
 	// in a target other than target id (only those are keys of the map).
 	LiveElsewhere(ctx context.Context, target int64, sums []string) (map[string]bool, error)
+}
+
+// PackageQuery selects a page of a target's live packages
+// (PackageReader.PackagePage).
+type PackageQuery struct {
+	// After is the id of the last package of the previous page; 0 starts
+	// from the first.
+	After int64
+	// Limit is the most packages the page holds (1 or more).
+	Limit int
+	// Name and Arch, when not empty, keep only the packages with exactly
+	// that name and that architecture.
+	Name, Arch string
 }
 
 // PackageWriter changes a target's live package set. Every call that

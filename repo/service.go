@@ -336,6 +336,29 @@ func (s *Service) Packages(ctx context.Context, t Target) ([]Package, error) {
 	return s.d.cat.Packages(ctx, ti.ID)
 }
 
+// PackagePage lists one page of t's packages (PackageReader.PackagePage)
+// and returns the After of the following page, 0 when this page is the
+// last: it asks the catalog for one row more than q.Limit to know.
+func (s *Service) PackagePage(ctx context.Context, t Target, q PackageQuery) ([]Package, int64, error) {
+	ti, err := s.d.findTarget(ctx, t)
+	if err != nil {
+		return nil, 0, err
+	}
+	if q.Limit < 1 {
+		return nil, 0, fmt.Errorf("list a page of packages: limit %d: %w", q.Limit, ErrInvalid)
+	}
+	q.Limit++
+	ps, err := s.d.cat.PackagePage(ctx, ti.ID, q)
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(ps) < q.Limit {
+		return ps, 0, nil
+	}
+	ps = ps[:q.Limit-1]
+	return ps, ps[len(ps)-1].ID, nil
+}
+
 // Retained returns the generations of target that stay servable, newest
 // first: the current one and up to KeepGenerations-1 before it.
 func (s *Service) Retained(ctx context.Context, t *TargetInfo) ([]Generation, error) {

@@ -62,6 +62,7 @@ func Run(t *testing.T, impl Impl) {
 		{"DeletePackage", testDeletePackage},
 		{"PackageIDsNeverReused", testPackageIDsNeverReused},
 		{"PackageReads", testPackageReads},
+		{"PackagePage", testPackagePage},
 		{"LiveElsewhere", testLiveElsewhere},
 		{"RemovePackages", testRemovePackages},
 		{"SetLivePackages", testSetLivePackages},

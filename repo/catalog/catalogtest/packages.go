@@ -387,3 +387,117 @@ func testPackageIDsNeverReused(t *testing.T, e *env) {
 }
 
 func errOf[T any](_ T, err error) error { return err }
+
+// testPackagePage: walking a target's pages of any size gives exactly the
+// rows Packages gives, in its order, filtered by name and architecture
+// (bytes compare); another target's and removed rows never show; a row
+// added or removed between two pages neither shifts nor repeats the
+// others; a bad limit or after is ErrInvalid.
+func testPackagePage(t *testing.T, e *env) {
+	ctx := t.Context()
+	id := e.target("5.8/debian/bookworm").ID
+	other := e.target("5.8/debian/trixie").ID
+	for i := range 40 {
+		p := pkg(fmt.Sprintf("n%d", i%4), fmt.Sprint(i), fmt.Sprintf("s%02d", i))
+		if i%3 == 0 {
+			p.Arch = "arm64"
+		}
+		e.add(id, p)
+		// Interleave another target's rows between this one's ids.
+		e.add(other, pkg(fmt.Sprintf("n%d", i%4), fmt.Sprint(i), fmt.Sprintf("o%02d", i)))
+	}
+	e.add(id, pkg("N0", "1", "upper"))
+	for _, i := range []int{4, 5, 13} { // all amd64 (i%3 != 0)
+		if err := e.c.DeletePackage(ctx, id, fmt.Sprintf("n%d", i%4), fmt.Sprint(i), "amd64"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all, err := e.c.Packages(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	walk := func(q repo.PackageQuery) []repo.Package {
+		t.Helper()
+		var out []repo.Package
+		for range 100 {
+			page, err := e.c.PackagePage(ctx, id, q)
+			if err != nil {
+				t.Fatalf("PackagePage(%+v): %v", q, err)
+			}
+			if len(page) > q.Limit {
+				t.Fatalf("PackagePage(%+v): %d rows, more than the limit", q, len(page))
+			}
+			out = append(out, page...)
+			if len(page) < q.Limit {
+				return out
+			}
+			q.After = page[len(page)-1].ID
+		}
+		t.Fatalf("PackagePage(%+v) never ends", q)
+		return nil
+	}
+	keep := func(name, arch string) []int64 {
+		var ids []int64
+		for _, p := range all {
+			if (name == "" || p.Name == name) && (arch == "" || p.Arch == arch) {
+				ids = append(ids, p.ID)
+			}
+		}
+		return ids
+	}
+	ids := func(ps []repo.Package) []int64 {
+		var out []int64
+		for _, p := range ps {
+			out = append(out, p.ID)
+		}
+		return out
+	}
+	for _, c := range []struct{ name, arch string }{{"", ""}, {"n1", ""}, {"", "arm64"}, {"n0", "arm64"}, {"N0", ""}, {"n9", ""}, {"", "i386"}} {
+		want := keep(c.name, c.arch)
+		if c.name == "" && c.arch == "" && len(want) != 38 {
+			t.Fatalf("Packages: %d rows, want 38", len(want))
+		}
+		for _, limit := range []int{1, 2, 7, 38, 1000} {
+			got := walk(repo.PackageQuery{Limit: limit, Name: c.name, Arch: c.arch})
+			if !slices.Equal(ids(got), want) {
+				t.Errorf("pages of %d, name %q arch %q: ids %v, want %v", limit, c.name, c.arch, ids(got), want)
+			}
+		}
+	}
+	// Rows come whole, as Packages gives them.
+	first, err := e.c.PackagePage(ctx, id, repo.PackageQuery{Limit: 1})
+	if err != nil || len(first) != 1 || first[0].ID != all[0].ID || string(first[0].Meta) != string(all[0].Meta) ||
+		first[0].Sums[repo.MD5] != all[0].Sums[repo.MD5] || !first[0].Uploaded.Equal(all[0].Uploaded) || first[0].Size != all[0].Size {
+		t.Errorf("first page %+v, %v; want the row %+v", first, err, all[0])
+	}
+	// Between two pages: a row before the cursor removed, one after it
+	// removed, one added; the next page is what follows the cursor now.
+	page, err := e.c.PackagePage(ctx, id, repo.PackageQuery{Limit: 10})
+	if err != nil || len(page) != 10 {
+		t.Fatalf("first page of 10: %d rows, %v", len(page), err)
+	}
+	if err := e.c.RemovePackages(ctx, id, []int64{page[3].ID, all[15].ID}); err != nil {
+		t.Fatal(err)
+	}
+	added := e.add(id, pkg("late", "1", "late"))
+	rest := walk(repo.PackageQuery{Limit: 4, After: page[9].ID})
+	var want []int64
+	for _, p := range all[10:] {
+		if p.ID != all[15].ID {
+			want = append(want, p.ID)
+		}
+	}
+	want = append(want, added.ID)
+	if !slices.Equal(ids(rest), want) {
+		t.Errorf("pages after a change: %v, want %v", ids(rest), want)
+	}
+	if ps, err := e.c.PackagePage(ctx, id, repo.PackageQuery{Limit: 5, After: added.ID}); err != nil || len(ps) != 0 {
+		t.Errorf("a page past the last row: %d rows, %v", len(ps), err)
+	}
+	if ps, err := e.c.PackagePage(ctx, id+1000, repo.PackageQuery{Limit: 5}); err != nil || len(ps) != 0 {
+		t.Errorf("a page of an unknown target: %d rows, %v", len(ps), err)
+	}
+	for _, q := range []repo.PackageQuery{{Limit: 0}, {Limit: -1}, {Limit: 5, After: -1}} {
+		wantErr(t, fmt.Sprintf("PackagePage(%+v)", q), errOf(e.c.PackagePage(ctx, id, q)), repo.ErrInvalid)
+	}
+}

@@ -68,7 +68,8 @@ func benchCatalogs(b *testing.B) map[string]catalog.Store {
 // BenchmarkCatalog100k times, on SQLite and on PostgreSQL, what a publish
 // and the package list ask of the catalog for a 100,000-package target:
 // reading every row with its Meta (a publish with a cold cache, and
-// GET /api/v1/targets/…/packages), reading the live ids (a publish with a
+// GET /api/v1/targets/…/packages without limit), one page of it
+// (PackagePage: first, last, by name), reading the live ids (a publish with a
 // warm cache), recording a generation of 100,000 ids (with its changes),
 // and listing targets with their counts (the targets page).
 //
@@ -89,6 +90,25 @@ func BenchmarkCatalog100k(b *testing.B) {
 				}
 			}
 		})
+		// One page of GET …/packages?limit=100 (the API asks for one row
+		// more): the first, the last, and a name's (as ?name= does).
+		for _, pg := range []struct {
+			what string
+			q    repo.PackageQuery
+			want int
+		}{
+			{"first", repo.PackageQuery{Limit: 101}, 101},
+			{"last", repo.PackageQuery{Limit: 101, After: ids[len(ids)-50]}, 49},
+			{"name", repo.PackageQuery{Limit: 101, Name: "pkg-099999"}, 1},
+		} {
+			b.Run(name+"/PackagePage/"+pg.what, func(b *testing.B) {
+				for b.Loop() {
+					if ps, err := c.PackagePage(ctx, 1, pg.q); err != nil || len(ps) != pg.want {
+						b.Fatal(len(ps), err)
+					}
+				}
+			})
+		}
 		b.Run(name+"/LivePackageIDs", func(b *testing.B) {
 			for b.Loop() {
 				if _, err := c.LivePackageIDs(ctx, 1); err != nil {

@@ -150,6 +150,13 @@ CREATE TABLE frozen_targets (
 		// 4: the further blobs of a package (a source package's tarballs,
 		// repo.Package.Extra), as SQLite's packages.extra.
 		`ALTER TABLE packages ADD COLUMN extra TEXT NOT NULL DEFAULT ''`,
+		// 5: keyset pages of a target's live packages (PackagePage) in id
+		// order. packages_target (target_id, id) holds removed rows too,
+		// and before the first ANALYZE of a freshly loaded table the
+		// planner prefers the partial packages_live and sorts the whole
+		// target (0.3–0.6 s at 100,000 packages); this index matches both
+		// the predicate and the order, whatever the statistics.
+		`CREATE INDEX packages_target_live ON packages (target_id, id) WHERE removed IS NULL`,
 	}
 }
 

@@ -215,6 +215,37 @@ func (d *DB) Packages(ctx context.Context, target int64) ([]repo.Package, error)
 	return out, nil
 }
 
+// PackagePage implements repo.PackageReader. The packages_target_live
+// index (target_id, id over live rows) makes it read only the page's rows.
+func (d *DB) PackagePage(ctx context.Context, target int64, q repo.PackageQuery) ([]repo.Package, error) {
+	if q.Limit < 1 || q.After < 0 {
+		return nil, fmt.Errorf("list a page of packages: limit %d after %d: %w", q.Limit, q.After, repo.ErrInvalid)
+	}
+	// Only the filters asked for are in the statement, so the planner
+	// sees name = $n and can use packages_live (target_id, name, …).
+	query := `SELECT ` + pkgCols + ` FROM packages WHERE target_id = $1 AND removed IS NULL AND id > $2`
+	args := []any{target, q.After}
+	if q.Name != "" {
+		args = append(args, q.Name)
+		query += fmt.Sprintf(` AND name = $%d`, len(args))
+	}
+	if q.Arch != "" {
+		args = append(args, q.Arch)
+		query += fmt.Sprintf(` AND arch = $%d`, len(args))
+	}
+	args = append(args, q.Limit)
+	query += fmt.Sprintf(` ORDER BY id LIMIT $%d`, len(args))
+	rows, err := d.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list a page of packages: %w", err)
+	}
+	out, err := collectPackages(rows)
+	if err != nil {
+		return nil, fmt.Errorf("list a page of packages: %w", err)
+	}
+	return out, nil
+}
+
 // PackageKeys implements repo.PackageReader.
 func (d *DB) PackageKeys(ctx context.Context, target int64) ([]repo.Package, error) {
 	rows, err := d.pool.Query(ctx, `SELECT id, component, name, version, arch, sha256, orig_sha256, size, uploaded

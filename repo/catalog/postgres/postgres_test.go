@@ -93,7 +93,7 @@ func TestMigrations(t *testing.T) {
 	}
 	oldDB.Close()
 	if err := srv.Exec(ctx, pgtest.DatabaseOf(old), `DROP TABLE frozen_targets; DROP TABLE cluster_keys; DROP TABLE publish_log; DROP TABLE mirror_state;
-		ALTER TABLE packages DROP COLUMN extra; DELETE FROM pier_schema WHERE version > 1`); err != nil {
+		ALTER TABLE packages DROP COLUMN extra; DROP INDEX packages_target_live; DELETE FROM pier_schema WHERE version > 1`); err != nil {
 		t.Fatal(err)
 	}
 	up := openAt(t, old, Options{})
@@ -107,6 +107,10 @@ func TestMigrations(t *testing.T) {
 	}
 	if _, err := up.pool.Exec(ctx, `SELECT extra FROM packages`); err != nil {
 		t.Errorf("upgrade did not add packages.extra: %v", err)
+	}
+	var ix int
+	if err := up.pool.QueryRow(ctx, `SELECT count(*) FROM pg_indexes WHERE indexname = 'packages_target_live'`).Scan(&ix); err != nil || ix != 1 {
+		t.Errorf("upgrade made %d indexes packages_target_live (%v), want 1", ix, err)
 	}
 }
 

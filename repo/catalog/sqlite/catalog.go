@@ -68,6 +68,7 @@ CREATE TABLE IF NOT EXISTS packages (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS packages_live ON packages (target_id, name, version, arch) WHERE removed IS NULL;
 CREATE INDEX IF NOT EXISTS packages_sha256 ON packages (sha256);
+CREATE INDEX IF NOT EXISTS packages_target ON packages (target_id, id) WHERE removed IS NULL;
 CREATE TABLE IF NOT EXISTS generations (
 	id INTEGER PRIMARY KEY,
 	target_id INTEGER NOT NULL REFERENCES targets(id),
@@ -424,6 +425,51 @@ func (d *DB) Packages(ctx context.Context, target int64) ([]repo.Package, error)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list packages: %w", err)
+	}
+	return out, nil
+}
+
+// PackagePage implements repo.PackageReader. The packages_target index
+// (target_id, id over live rows) makes it read only the page's rows; with
+// a name, the packages_live index (target_id, name, …) reads only that
+// name's rows (the planner, without statistics, would walk
+// packages_target for the ORDER BY and test every row's name: 0.23 s on a
+// 100,000-package target).
+func (d *DB) PackagePage(ctx context.Context, target int64, q repo.PackageQuery) ([]repo.Package, error) {
+	if q.Limit < 1 || q.After < 0 {
+		return nil, fmt.Errorf("list a page of packages: limit %d after %d: %w", q.Limit, q.After, repo.ErrInvalid)
+	}
+	from := `packages`
+	if q.Name != "" {
+		from = `packages INDEXED BY packages_live`
+	}
+	query := `SELECT ` + pkgCols + ` FROM ` + from + ` WHERE target_id = ? AND removed IS NULL AND id > ?`
+	args := []any{target, q.After}
+	if q.Name != "" {
+		query += ` AND name = ?`
+		args = append(args, q.Name)
+	}
+	if q.Arch != "" {
+		query += ` AND arch = ?`
+		args = append(args, q.Arch)
+	}
+	query += ` ORDER BY id LIMIT ?`
+	args = append(args, q.Limit)
+	rows, err := d.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list a page of packages: %w", err)
+	}
+	defer rows.Close()
+	var out []repo.Package
+	for rows.Next() {
+		p, err := scanPackage(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list a page of packages: %w", err)
+		}
+		out = append(out, *p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list a page of packages: %w", err)
 	}
 	return out, nil
 }
