@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"golang.org/x/net/netutil"
 
 	"github.com/pierhq/pier/repo"
 )
@@ -142,14 +141,15 @@ func (s *Server) HTTPServer() *http.Server {
 	}
 }
 
-// Listener returns ln capped to MaxConnections open connections
-// (golang.org/x/net/netutil.LimitListener): past the cap, new connections
-// wait in the kernel's accept queue until one closes, so a burst is
-// smoothed rather than refused, and the idle and header timeouts free
-// the slots that idle or silent clients hold.
+// Listener returns ln capped to MaxConnections open connections (as
+// golang.org/x/net/netutil.LimitListener, but its connections keep the
+// TCP connection's ReadFrom, so files go out with sendfile): past the
+// cap, new connections wait in the kernel's accept queue until one
+// closes, so a burst is smoothed rather than refused, and the idle and
+// header timeouts free the slots that idle or silent clients hold.
 func (s *Server) Listener(ln net.Listener) net.Listener {
 	if s.cfg.Limits.MaxConnections > 0 {
-		return netutil.LimitListener(ln, s.cfg.Limits.MaxConnections)
+		return newLimitListener(ln, s.cfg.Limits.MaxConnections)
 	}
 	return ln
 }
