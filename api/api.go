@@ -268,12 +268,13 @@ func (s *Server) routes() {
 func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
-		id := req.Header.Get("X-Request-Id")
+		id := req.Header.Get(requestIDHeader)
 		if id == "" || len(id) > 64 {
 			id = s.ids.next()
 		}
-		c.Set(requestIDKey, id)
-		c.Response().Header()["X-Request-Id"] = []string{id}
+		// The response header is where requestID finds it (no echo
+		// context store, which is a map made per request).
+		c.Response().Header()[requestIDHeader] = []string{id}
 		s.limitIO(c)
 		ctx := req.Context()
 		start := time.Now()
@@ -328,11 +329,16 @@ const (
 	reasonKey = "reason"
 )
 
-const requestIDKey = "request_id"
+// requestIDHeader carries the request id (canonical form).
+const requestIDHeader = "X-Request-Id"
 
+// requestID returns the request's id, which observe put in the response
+// header.
 func requestID(c echo.Context) string {
-	id, _ := c.Get(requestIDKey).(string)
-	return id
+	if v := c.Response().Header()[requestIDHeader]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // readyz answers 200 when the catalog answers, the blob store takes a

@@ -161,7 +161,9 @@ func (s *Server) Listener(ln net.Listener) net.Listener {
 // bound net/http's draining of an unread body and its final flush, and
 // net/http clears them before the connection's next request.
 func (s *Server) limitIO(c echo.Context) {
-	rc := http.NewResponseController(c.Response().Writer)
+	dw := &deadlineWriter{ResponseWriter: c.Response().Writer, timeout: s.cfg.Limits.WriteTimeout}
+	dw.rc = *http.NewResponseController(c.Response().Writer) // one allocation for both
+	rc := &dw.rc
 	req := c.Request()
 	if req.Body != nil && req.Body != http.NoBody {
 		b := &rateBody{r: req.Body, rc: rc, window: s.cfg.Limits.BodyRateWindow}
@@ -176,7 +178,7 @@ func (s *Server) limitIO(c echo.Context) {
 		}
 		req.Body = b
 	}
-	c.Response().Writer = &deadlineWriter{ResponseWriter: c.Response().Writer, rc: rc, timeout: s.cfg.Limits.WriteTimeout}
+	c.Response().Writer = dw
 }
 
 // rateBody is a request body held to a minimum rate: each window of
@@ -217,7 +219,7 @@ func (b *rateBody) Close() error { return b.r.Close() }
 // the client takes it and stops when it stops.
 type deadlineWriter struct {
 	http.ResponseWriter
-	rc      *http.ResponseController
+	rc      http.ResponseController
 	timeout time.Duration
 	last    time.Time
 	off     bool
