@@ -8,7 +8,7 @@ package api
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -104,6 +104,35 @@ type Server struct {
 	apiRoutes []apiRoute
 	// small serves small published files from memory.
 	small smallFiles
+	// ids makes the request ids of requests that bring none.
+	ids requestIDs
+}
+
+// requestIDs makes request ids: 16 hex digits, a random prefix drawn at
+// start and a counter, so that making one reads no randomness and ids
+// stay unique across restarts in practice.
+type requestIDs struct {
+	prefix uint32
+	n      atomic.Uint32
+}
+
+// seed draws the random prefix.
+func (r *requestIDs) seed() {
+	var b [4]byte
+	rand.Read(b[:])
+	r.prefix = binary.BigEndian.Uint32(b[:])
+}
+
+// next returns a new id.
+func (r *requestIDs) next() string {
+	const digits = "0123456789abcdef"
+	v := uint64(r.prefix)<<32 | uint64(r.n.Add(1))
+	var b [16]byte
+	for i := 15; i >= 0; i-- {
+		b[i] = digits[v&0xf]
+		v >>= 4
+	}
+	return string(b[:])
 }
 
 // apiRoute is one /api/v1 route: its path segments below /api/v1
@@ -159,6 +188,7 @@ func New(cfg Config, d Deps) *Server {
 	if len(fprs) == 0 && d.Fingerprint != "" {
 		fprs = []string{d.Fingerprint}
 	}
+	s.ids.seed()
 	s.rt.Store(&runtime{})
 	s.Reconfigure(cfg)
 	s.SetKeys(d.Keys, fprs)
@@ -238,15 +268,15 @@ func (s *Server) routes() {
 func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
-		id := req.Header.Get("X-Request-Id")
+		id := req.Header.Get(requestIDHeader)
 		if id == "" || len(id) > 64 {
-			b := make([]byte, 8)
-			rand.Read(b)
-			id = hex.EncodeToString(b)
+			id = s.ids.next()
 		}
-		c.Set(requestIDKey, id)
-		c.Response().Header().Set("X-Request-Id", id)
+		// The response header is where requestID finds it (no echo
+		// context store, which is a map made per request).
+		c.Response().Header()[requestIDHeader] = []string{id}
 		s.limitIO(c)
+		ctx := req.Context()
 		start := time.Now()
 		if err := next(c); err != nil {
 			c.Error(err)
@@ -256,8 +286,13 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 			code = st
 		}
 		route := c.Path()
-		s.log.Info("request", "id", id, "method", req.Method, "route", route, "path", req.URL.Path, "status", code,
-			"bytes", c.Response().Size, "duration_ms", time.Since(start).Milliseconds(), "remote", c.RealIP())
+		if s.log.Enabled(ctx, slog.LevelInfo) {
+			// Typed attributes: nothing is boxed into an interface.
+			s.log.LogAttrs(ctx, slog.LevelInfo, "request", slog.String("id", id), slog.String("method", req.Method),
+				slog.String("route", route), slog.String("path", req.URL.Path), slog.Int("status", code),
+				slog.Int64("bytes", c.Response().Size), slog.Int64("duration_ms", time.Since(start).Milliseconds()),
+				slog.String("remote", c.RealIP()))
+		}
 		if isWrite(req.Method) && code >= 400 && code < 500 && code != StatusClientClosed {
 			reason, _ := c.Get(reasonKey).(string)
 			s.log.Warn("write refused", "id", id, "method", req.Method, "path", req.URL.Path, "target", targetParam(c),
@@ -294,11 +329,16 @@ const (
 	reasonKey = "reason"
 )
 
-const requestIDKey = "request_id"
+// requestIDHeader carries the request id (canonical form).
+const requestIDHeader = "X-Request-Id"
 
+// requestID returns the request's id, which observe put in the response
+// header.
 func requestID(c echo.Context) string {
-	id, _ := c.Get(requestIDKey).(string)
-	return id
+	if v := c.Response().Header()[requestIDHeader]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // readyz answers 200 when the catalog answers, the blob store takes a

@@ -15,6 +15,7 @@ import (
 	"github.com/pierhq/pier/audit"
 	"github.com/pierhq/pier/repo"
 	"github.com/pierhq/pier/repo/mirror"
+	"github.com/pierhq/pier/storage"
 )
 
 // UploadResult is the JSON reply for one uploaded package.
@@ -344,6 +345,11 @@ func (s *Server) serveFile(c echo.Context) error {
 	for k, v := range fileHeader(path, f) {
 		h[k] = v
 	}
-	http.ServeContent(c.Response(), c.Request(), "", f.ModTime, obj)
+	// A local blob goes out as its *os.File, which sendfile can send.
+	var content io.ReadSeeker = obj
+	if fl, ok := obj.(storage.Filer); ok {
+		content = fl.File()
+	}
+	http.ServeContent(fileWriter{c.Response()}, c.Request(), "", f.ModTime, content)
 	return nil
 }

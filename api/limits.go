@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"golang.org/x/net/netutil"
 
 	"github.com/pierhq/pier/repo"
 )
@@ -142,14 +141,15 @@ func (s *Server) HTTPServer() *http.Server {
 	}
 }
 
-// Listener returns ln capped to MaxConnections open connections
-// (golang.org/x/net/netutil.LimitListener): past the cap, new connections
-// wait in the kernel's accept queue until one closes, so a burst is
-// smoothed rather than refused, and the idle and header timeouts free
-// the slots that idle or silent clients hold.
+// Listener returns ln capped to MaxConnections open connections (as
+// golang.org/x/net/netutil.LimitListener, but its connections keep the
+// TCP connection's ReadFrom, so files go out with sendfile): past the
+// cap, new connections wait in the kernel's accept queue until one
+// closes, so a burst is smoothed rather than refused, and the idle and
+// header timeouts free the slots that idle or silent clients hold.
 func (s *Server) Listener(ln net.Listener) net.Listener {
 	if s.cfg.Limits.MaxConnections > 0 {
-		return netutil.LimitListener(ln, s.cfg.Limits.MaxConnections)
+		return newLimitListener(ln, s.cfg.Limits.MaxConnections)
 	}
 	return ln
 }
@@ -161,7 +161,9 @@ func (s *Server) Listener(ln net.Listener) net.Listener {
 // bound net/http's draining of an unread body and its final flush, and
 // net/http clears them before the connection's next request.
 func (s *Server) limitIO(c echo.Context) {
-	rc := http.NewResponseController(c.Response().Writer)
+	dw := &deadlineWriter{ResponseWriter: c.Response().Writer, timeout: s.cfg.Limits.WriteTimeout}
+	dw.rc = *http.NewResponseController(c.Response().Writer) // one allocation for both
+	rc := &dw.rc
 	req := c.Request()
 	if req.Body != nil && req.Body != http.NoBody {
 		b := &rateBody{r: req.Body, rc: rc, window: s.cfg.Limits.BodyRateWindow}
@@ -176,7 +178,7 @@ func (s *Server) limitIO(c echo.Context) {
 		}
 		req.Body = b
 	}
-	c.Response().Writer = &deadlineWriter{ResponseWriter: c.Response().Writer, rc: rc, timeout: s.cfg.Limits.WriteTimeout}
+	c.Response().Writer = dw
 }
 
 // rateBody is a request body held to a minimum rate: each window of
@@ -217,7 +219,7 @@ func (b *rateBody) Close() error { return b.r.Close() }
 // the client takes it and stops when it stops.
 type deadlineWriter struct {
 	http.ResponseWriter
-	rc      *http.ResponseController
+	rc      http.ResponseController
 	timeout time.Duration
 	last    time.Time
 	off     bool

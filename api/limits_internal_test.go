@@ -26,7 +26,7 @@ func TestWriteToGoneClient(t *testing.T) {
 	s := &Server{log: slog.New(slog.NewTextHandler(&logs, nil)), e: echo.New()}
 	rec := httptest.NewRecorder()
 	c := s.e.NewContext(httptest.NewRequest("GET", "/api/v1/targets", nil), rec)
-	c.Response().Writer = &deadlineWriter{ResponseWriter: brokenPipe{rec}, rc: http.NewResponseController(rec), timeout: time.Minute}
+	c.Response().Writer = &deadlineWriter{ResponseWriter: brokenPipe{rec}, rc: *http.NewResponseController(rec), timeout: time.Minute}
 	err := c.JSON(http.StatusOK, strings.Repeat("x", 64<<10))
 	if fault(err) != outcomeAborted || status(err) != StatusClientClosed {
 		t.Fatalf("write to a gone client: %v (fault %q, status %d)", err, fault(err), status(err))

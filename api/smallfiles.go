@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -37,6 +38,10 @@ type smallFile struct {
 	modTime time.Time
 	body    []byte
 	header  http.Header
+	// plain is header with what http.ServeContent adds to a 200 answer
+	// (Last-Modified, Accept-Ranges, Content-Length), for requests
+	// without Range or conditions.
+	plain http.Header
 }
 
 // get returns the cached file at path if it still is f, else nil.
@@ -68,7 +73,7 @@ func (c *smallFiles) load(ctx context.Context, blobs *repo.Blobs, path string, f
 	if int64(len(body)) != f.Size {
 		return nil, fmt.Errorf("read %s: blob %s has %d bytes, the manifest says %d", path, f.SHA256, len(body), f.Size)
 	}
-	sf := &smallFile{sha256: f.SHA256, modTime: f.ModTime, body: body, header: fileHeader(path, f)}
+	sf := newSmallFile(path, f, body)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.files == nil || c.bytes+int64(len(body)) > smallFilesMax {
@@ -92,12 +97,56 @@ func fileHeader(path string, f repo.Served) http.Header {
 	return h
 }
 
-// serve answers the request with sf (Range, conditional requests and HEAD
-// as http.ServeContent handles them).
+// newSmallFile returns the cache entry of f, served at path, with its
+// bytes and headers.
+func newSmallFile(path string, f repo.Served, body []byte) *smallFile {
+	sf := &smallFile{sha256: f.SHA256, modTime: f.ModTime, body: body, header: fileHeader(path, f)}
+	sf.plain = sf.header.Clone()
+	// What http.ServeContent sets on a 200 (net/http fs.go: setLastModified
+	// skips the zero time and the Unix epoch).
+	if !f.ModTime.IsZero() && !f.ModTime.Equal(time.Unix(0, 0)) {
+		sf.plain.Set("Last-Modified", f.ModTime.UTC().Format(http.TimeFormat))
+	}
+	sf.plain.Set("Accept-Ranges", "bytes")
+	sf.plain.Set("Content-Length", strconv.Itoa(len(body)))
+	return sf
+}
+
+// conditional lists the request headers that make http.ServeContent
+// answer other than 200 with the whole body.
+var conditional = [...]string{"Range", "If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since", "If-Range"}
+
+// serve answers the request with sf: a GET or HEAD without Range or
+// conditions with the headers made once and the bytes, as
+// http.ServeContent would; anything else through http.ServeContent
+// (Range, conditional requests).
 func (sf *smallFile) serve(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
+	if sf.isPlain(r) {
+		for k, v := range sf.plain {
+			h[k] = v
+		}
+		w.WriteHeader(http.StatusOK)
+		if r.Method != http.MethodHead {
+			w.Write(sf.body)
+		}
+		return
+	}
 	for k, v := range sf.header {
 		h[k] = v
 	}
 	http.ServeContent(w, r, "", sf.modTime, bytes.NewReader(sf.body))
+}
+
+// isPlain reports whether r asks for the whole file without conditions.
+func (sf *smallFile) isPlain(r *http.Request) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false
+	}
+	for _, k := range conditional {
+		if len(r.Header[k]) > 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path"
 	"strings"
 	"time"
 
@@ -80,6 +81,8 @@ type Server struct {
 	index  *indexer
 	keys   *keyCache
 	mux    *http.ServeMux
+	// roots are the path prefixes of the mux's routes (see mayRoute).
+	roots []string
 }
 
 // New returns the web interface. It parses the embedded templates and
@@ -163,10 +166,14 @@ func (s *Server) Index(ctx context.Context) error {
 // next.
 func (s *Server) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, pattern := s.mux.Handler(r); pattern != "" {
-			// ServeHTTP, not the returned handler: it sets the path values.
-			s.observe(s.mux).ServeHTTP(w, r)
-			return
+		// A repository file (the hot path) skips the mux match, which
+		// costs allocations per request.
+		if s.mayRoute(r.URL.Path) {
+			if _, pattern := s.mux.Handler(r); pattern != "" {
+				// ServeHTTP, not the returned handler: it sets the path values.
+				s.observe(s.mux).ServeHTTP(w, r)
+				return
+			}
 		}
 		if s.listable(r) {
 			s.observe(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.listing(w, r, next) })).ServeHTTP(w, r)
@@ -176,8 +183,31 @@ func (s *Server) Handler(next http.Handler) http.Handler {
 	})
 }
 
+// mayRoute reports whether the mux may answer a request for path: a path
+// under one of its routes' first segments, or one that is not clean
+// (which the mux redirects to the clean path, as net/http's ServeMux
+// does for every pattern).
+func (s *Server) mayRoute(p string) bool {
+	if p == "" || p == "/" {
+		return true
+	}
+	np := path.Clean(p)
+	if p[len(p)-1] == '/' && np != "/" {
+		np += "/"
+	}
+	if np != p {
+		return true
+	}
+	for _, r := range s.roots {
+		if strings.HasPrefix(p, r) {
+			return true
+		}
+	}
+	return false
+}
+
 func (s *Server) routes() {
-	m := s.mux
+	m := routeMux{s}
 	m.HandleFunc("GET /{$}", s.home)
 	m.HandleFunc("GET /targets/{stream}/{distro}/{release}", s.target)
 	m.HandleFunc("GET /targets/{stream}/{distro}/{release}/history", s.history)
@@ -189,6 +219,23 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /signin", s.signin)
 	m.HandleFunc("POST /signout", s.signout)
 	m.HandleFunc("GET /static/{file}", s.static)
+}
+
+// routeMux registers routes on the server's mux and records their roots:
+// "/" for "/{$}", else the pattern's first path segment ("/targets/" for
+// "/targets/{stream}/…", "/search" for "/search").
+type routeMux struct{ s *Server }
+
+func (m routeMux) HandleFunc(pattern string, h http.HandlerFunc) {
+	m.s.mux.HandleFunc(pattern, h)
+	_, p, _ := strings.Cut(pattern, " ")
+	if p == "/{$}" {
+		return // "/" is always the mux's
+	}
+	if i := strings.IndexByte(p[1:], '/'); i >= 0 {
+		p = p[:i+2]
+	}
+	m.s.roots = append(m.s.roots, p)
 }
 
 // statusWriter records the status a handler wrote, for the log.
