@@ -19,6 +19,7 @@
 package deb
 
 import (
+	"github.com/pierhq/pier/internal/fifo"
 	"time"
 
 	"github.com/pierhq/pier/repo"
@@ -35,8 +36,8 @@ var Digests = []repo.Digest{repo.MD5, repo.SHA1, repo.SHA256}
 type Format struct {
 	cfg   Config
 	cache *compressCache
-	memo  *verifyMemo // what Verify checked before (verifymemo.go)
-	wrote *sumSet     // sha256 of the Packages and Contents files this process wrote
+	memo  *verifyMemo             // what Verify checked before (verifymemo.go)
+	wrote *fifo.Map[string, bool] // sha256 of the Packages and Contents files this process wrote
 	// dec keeps decoders of package members for reuse.
 	dec decoders
 }
@@ -52,7 +53,7 @@ func New(cfg Config) *Format {
 	cfg.Architectures = append([]string(nil), cfg.Architectures...)
 	cfg.Release = append([]ReleaseRule(nil), cfg.Release...)
 	cfg.Defaults()
-	return &Format{cfg: cfg, cache: newCompressCache(DefaultCompressCacheSize), memo: newVerifyMemo(), wrote: &sumSet{m: map[string]bool{}}}
+	return &Format{cfg: cfg, cache: newCompressCache(DefaultCompressCacheSize), memo: newVerifyMemo(), wrote: fifo.New[string, bool](wroteMax)}
 }
 
 // Name returns "deb".

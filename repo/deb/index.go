@@ -103,7 +103,7 @@ func (f *Format) Index(ctx context.Context, in *repo.IndexInput) ([]repo.File, e
 		return fail(err)
 	}
 	for _, pf := range files {
-		f.wrote.add(hex.EncodeToString(pf.sums[0][:]))
+		f.wrote.Put(hex.EncodeToString(pf.sums[0][:]), true)
 	}
 	var contents []*contentsFile
 	if rf.contents {
@@ -112,7 +112,7 @@ func (f *Format) Index(ctx context.Context, in *repo.IndexInput) ([]repo.File, e
 			return fail(err)
 		}
 		for _, cf := range contents {
-			f.wrote.add(hex.EncodeToString(cf.gzSum[:]))
+			f.wrote.Put(hex.EncodeToString(cf.gzSum[:]), true)
 			if f.cache != nil {
 				f.memo.putContents(hex.EncodeToString(cf.gzSum[:]), &producedContents{members: cf.members,
 					plainSum: hex.EncodeToString(cf.plainSum[:]), plainSize: cf.plainSize})

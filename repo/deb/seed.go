@@ -7,7 +7,6 @@ import (
 	"hash/crc32"
 	"hash/crc64"
 	"io"
-	"sync"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/ulikunitz/xz/lzma"
@@ -178,40 +177,16 @@ func (f *Format) wroteIt(ctx context.Context, prev repo.PreviousFiles, p string)
 		return false
 	}
 	sum, err := ps.SHA256(ctx, p)
-	return err == nil && f.wrote.has(sum)
-}
-
-// sumSet is a bounded set of sha256 sums (first in, first out). Safe for
-// concurrent use.
-type sumSet struct {
-	mu    sync.Mutex
-	m     map[string]bool
-	order []string
-}
-
-// sumSetMax bounds a sumSet: a few files per architecture and component
-// of every target a process publishes.
-const sumSetMax = 4096
-
-func (s *sumSet) add(sum string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.m[sum] {
-		return
+	if err != nil {
+		return false
 	}
-	s.m[sum] = true
-	s.order = append(s.order, sum)
-	if len(s.order) > sumSetMax {
-		delete(s.m, s.order[0])
-		s.order = s.order[1:]
-	}
+	wrote, _ := f.wrote.Get(sum)
+	return wrote
 }
 
-func (s *sumSet) has(sum string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.m[sum]
-}
+// wroteMax bounds Format.wrote: a few files per architecture and
+// component of every target a process publishes.
+const wroteMax = 4096
 
 // gzMember is one member of a gzip file and the bytes it decompresses to.
 type gzMember struct {

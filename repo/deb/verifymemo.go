@@ -6,11 +6,12 @@ import (
 	"encoding/binary"
 	"hash/crc32"
 	"io"
-	"sync"
 	"sync/atomic"
 
 	"github.com/klauspost/compress/gzip"
 	xi2 "github.com/xi2/xz"
+
+	"github.com/pierhq/pier/internal/fifo"
 )
 
 // Incremental verification. Verify checks that every compressed variant
@@ -37,15 +38,10 @@ import (
 // those very bytes before. Anything else takes the full path (decompress
 // everything), which also words every error.
 type verifyMemo struct {
-	mu       sync.Mutex
-	variants map[variantKey]bool
-	vorder   []variantKey
-	blocks   map[cacheKey]cacheKey // compressed xz block or gzip member → its input
-	border   []cacheKey
-	gzips    map[string][]int // sha256 of a Packages.gz this process wrote → its members' lengths
-	gorder   []string
-	contents map[string]*producedContents // sha256 of a Contents .gz this process wrote
-	corder   []string
+	variants *fifo.Map[variantKey, bool]
+	blocks   *fifo.Map[cacheKey, cacheKey]        // compressed xz block or gzip member → its input
+	gzips    *fifo.Map[string, []int]             // sha256 of a Packages.gz this process wrote → its members' lengths
+	contents *fifo.Map[string, *producedContents] // sha256 of a Contents .gz this process wrote
 
 	blocksDecoded, variantsSkipped atomic.Int64 // for tests and benchmarks
 }
@@ -70,37 +66,24 @@ const (
 )
 
 func newVerifyMemo() *verifyMemo {
-	return &verifyMemo{variants: map[variantKey]bool{}, blocks: map[cacheKey]cacheKey{}, gzips: map[string][]int{},
-		contents: map[string]*producedContents{}}
+	return &verifyMemo{variants: fifo.New[variantKey, bool](memoVariants), blocks: fifo.New[cacheKey, cacheKey](memoBlocks),
+		gzips: fifo.New[string, []int](memoGzips), contents: fifo.New[string, *producedContents](memoGzips)}
 }
 
 func (m *verifyMemo) checked(k variantKey) bool {
 	if m == nil {
 		return false
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.variants[k] {
+	ok, _ := m.variants.Get(k)
+	if ok {
 		m.variantsSkipped.Add(1)
-		return true
 	}
-	return false
+	return ok
 }
 
 func (m *verifyMemo) addVariant(k variantKey) {
-	if m == nil {
-		return
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.variants[k] {
-		return
-	}
-	m.variants[k] = true
-	m.vorder = append(m.vorder, k)
-	if len(m.vorder) > memoVariants {
-		delete(m.variants, m.vorder[0])
-		m.vorder = m.vorder[1:]
+	if m != nil {
+		m.variants.Put(k, true)
 	}
 }
 
@@ -108,44 +91,19 @@ func (m *verifyMemo) block(packed cacheKey) (cacheKey, bool) {
 	if m == nil {
 		return cacheKey{}, false
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	k, ok := m.blocks[packed]
-	return k, ok
+	return m.blocks.Get(packed)
 }
 
 func (m *verifyMemo) addBlock(packed, plain cacheKey) {
-	if m == nil {
-		return
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.blocks[packed]; ok {
-		return
-	}
-	m.blocks[packed] = plain
-	m.border = append(m.border, packed)
-	if len(m.border) > memoBlocks {
-		delete(m.blocks, m.border[0])
-		m.border = m.border[1:]
+	if m != nil {
+		m.blocks.Put(packed, plain)
 	}
 }
 
 // putGzip records the member lengths of a Packages.gz this process wrote.
 func (m *verifyMemo) putGzip(sum string, lens []int) {
-	if m == nil {
-		return
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.gzips[sum]; ok {
-		return
-	}
-	m.gzips[sum] = lens
-	m.gorder = append(m.gorder, sum)
-	if len(m.gorder) > memoGzips {
-		delete(m.gzips, m.gorder[0])
-		m.gorder = m.gorder[1:]
+	if m != nil {
+		m.gzips.Put(sum, lens)
 	}
 }
 
@@ -153,10 +111,7 @@ func (m *verifyMemo) gzip(sum string) ([]int, bool) {
 	if m == nil {
 		return nil, false
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	lens, ok := m.gzips[sum]
-	return lens, ok
+	return m.gzips.Get(sum)
 }
 
 // producedMember is one gzip member of a Contents file this process wrote.
@@ -174,19 +129,8 @@ type producedContents struct {
 }
 
 func (m *verifyMemo) putContents(sum string, pc *producedContents) {
-	if m == nil {
-		return
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.contents[sum]; ok {
-		return
-	}
-	m.contents[sum] = pc
-	m.corder = append(m.corder, sum)
-	if len(m.corder) > memoGzips {
-		delete(m.contents, m.corder[0])
-		m.corder = m.corder[1:]
+	if m != nil {
+		m.contents.Put(sum, pc)
 	}
 }
 
@@ -201,9 +145,7 @@ func (f *Format) fastContents(ctx context.Context, sum string, gz []byte, plain 
 	if f.cache == nil || f.memo == nil {
 		return false
 	}
-	f.memo.mu.Lock()
-	pc := f.memo.contents[sum]
-	f.memo.mu.Unlock()
+	pc, _ := f.memo.contents.Get(sum)
 	if pc == nil || pc.plainSum != plain.sum || pc.plainSize != plain.size {
 		return false
 	}

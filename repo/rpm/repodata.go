@@ -208,7 +208,7 @@ func (f *Format) writeMetadata(ctx context.Context, entries []*entry) ([]*mdFile
 		sum := sha256.Sum256(data)
 		hexSum := hex.EncodeToString(sum[:])
 		if f.cache != nil {
-			f.memo.putProduced(hexSum, produced)
+			f.memo.produced.Put(hexSum, produced)
 		}
 		parts[i] = &mdFile{
 			kind:     kind,

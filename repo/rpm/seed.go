@@ -65,7 +65,7 @@ func (f *Format) seedCache(ctx context.Context, prev repo.PreviousFiles, base st
 			// member again, when the new generation reuses it.
 			if facts, ok := parseMember(mem.plain, root); ok && f.memo != nil {
 				facts.plain = key
-				f.memo.putChecked(f.cache.key(checkedCodec|f.codec.id, mem.member), facts)
+				f.memo.checked.Put(f.cache.key(checkedCodec|f.codec.id, mem.member), facts)
 			}
 		}
 	}

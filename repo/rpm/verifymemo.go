@@ -5,11 +5,12 @@ import (
 	"context"
 	"io"
 	"strconv"
-	"sync"
 	"sync/atomic"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/pierhq/pier/internal/fifo"
 )
 
 // Incremental verification. A publish that adds one package to a large
@@ -75,11 +76,8 @@ type memberFacts struct {
 // verifyMemo is the Format's memory of produced files and checked members,
 // each bounded (first in, first out). Safe for concurrent use.
 type verifyMemo struct {
-	mu       sync.Mutex
-	produced map[string]*producedFile
-	order    []string // produced's keys, oldest first
-	checked  map[blockKey]*memberFacts
-	corder   []blockKey
+	produced *fifo.Map[string, *producedFile]
+	checked  *fifo.Map[blockKey, *memberFacts]
 
 	fastFiles, membersRead atomic.Int64 // for tests and benchmarks
 }
@@ -90,49 +88,8 @@ const (
 )
 
 func newVerifyMemo() *verifyMemo {
-	return &verifyMemo{produced: map[string]*producedFile{}, checked: map[blockKey]*memberFacts{}}
-}
-
-func (m *verifyMemo) putProduced(sum string, pf *producedFile) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.produced[sum]; ok {
-		return
-	}
-	m.produced[sum] = pf
-	m.order = append(m.order, sum)
-	if len(m.order) > memoFiles {
-		delete(m.produced, m.order[0])
-		m.order = m.order[1:]
-	}
-}
-
-func (m *verifyMemo) getProduced(sum string) (*producedFile, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	pf, ok := m.produced[sum]
-	return pf, ok
-}
-
-func (m *verifyMemo) putChecked(k blockKey, f *memberFacts) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.checked[k]; ok {
-		return
-	}
-	m.checked[k] = f
-	m.corder = append(m.corder, k)
-	if len(m.corder) > memoMembers {
-		delete(m.checked, m.corder[0])
-		m.corder = m.corder[1:]
-	}
-}
-
-func (m *verifyMemo) getChecked(k blockKey) (*memberFacts, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	f, ok := m.checked[k]
-	return f, ok
+	return &verifyMemo{produced: fifo.New[string, *producedFile](memoFiles),
+		checked: fifo.New[blockKey, *memberFacts](memoMembers)}
 }
 
 // checkedCodec tags the keys of compressed members in the checked memo,
@@ -148,7 +105,7 @@ func (v *verifier) fastData(ctx context.Context, d *repomdData, sum string, pack
 	if fm == nil || fm.cache == nil || fm.memo == nil || rootName == "" {
 		return nil, false
 	}
-	pf, found := fm.memo.getProduced(sum)
+	pf, found := fm.memo.produced.Get(sum)
 	if !found || pf.openSum != d.OpenChecksum.Value || pf.openSize != d.OpenSize {
 		return nil, false
 	}
@@ -164,14 +121,14 @@ func (v *verifier) fastData(ctx context.Context, d *repomdData, sum string, pack
 		mem := packed[pos : pos+pm.n]
 		pos += pm.n
 		ck := fm.cache.key(checkedCodec|fm.codec.id, mem)
-		facts, found := fm.memo.getChecked(ck)
+		facts, found := fm.memo.checked.Get(ck)
 		if !found {
 			var plain []byte
 			if facts, plain, found = readMember(fm.codec.id, mem, rootName); !found {
 				return nil, false
 			}
 			facts.plain = fm.cache.key(fm.codec.id, plain)
-			fm.memo.putChecked(ck, facts)
+			fm.memo.checked.Put(ck, facts)
 			fm.memo.membersRead.Add(1)
 		}
 		last := i == len(pf.members)-1
