@@ -19,9 +19,9 @@
 package deb
 
 import (
-	"github.com/pierhq/pier/internal/fifo"
 	"time"
 
+	"github.com/pierhq/pier/internal/fifo"
 	"github.com/pierhq/pier/repo"
 )
 
