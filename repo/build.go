@@ -10,6 +10,8 @@ import (
 	"io/fs"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // prepFunc changes a target's package set under its publish lock, right
@@ -317,15 +319,23 @@ func (p *publisher) storeFiles(ctx context.Context, files []File) (map[string][]
 	seen := map[string][]byte{}
 	for i := range files {
 		f := &files[i]
-		if _, dup := seen[f.SHA256]; f.Data == nil || dup {
-			f.Data = nil
-			continue
-		}
-		seen[f.SHA256] = f.Data
-		if err := p.d.blobs.putSum(ctx, f.SHA256, f.Data); err != nil {
-			return nil, err
+		if _, dup := seen[f.SHA256]; f.Data != nil && !dup {
+			seen[f.SHA256] = f.Data
 		}
 		f.Data = nil
 	}
+	// A few at once: each local put waits for two fsyncs, each S3 put for
+	// a round trip.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(storeParallel)
+	for sum, data := range seen {
+		g.Go(func() error { return p.d.blobs.putSum(gctx, sum, data) })
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
 	return seen, nil
 }
+
+// storeParallel is how many index files a publish stores at once.
+const storeParallel = 4

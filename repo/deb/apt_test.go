@@ -15,6 +15,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	"github.com/pierhq/pier/internal/gzmember"
 	"github.com/pierhq/pier/repo"
 	"github.com/pierhq/pier/repo/deb/debtest"
 )
@@ -254,7 +255,7 @@ func TestAptGetBlocks(t *testing.T) {
 func members(t *testing.T, variant string, data []byte) int {
 	t.Helper()
 	if variant == "gz" {
-		ms, ok := splitGzip(data)
+		ms, ok := gzmember.Split(data)
 		if !ok {
 			t.Fatal("Packages.gz does not split into gzip members")
 		}

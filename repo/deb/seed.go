@@ -6,11 +6,10 @@ import (
 	"encoding/binary"
 	"hash/crc32"
 	"hash/crc64"
-	"io"
 
-	"github.com/klauspost/compress/gzip"
 	"github.com/ulikunitz/xz/lzma"
 
+	"github.com/pierhq/pier/internal/gzmember"
 	"github.com/pierhq/pier/repo"
 )
 
@@ -48,15 +47,12 @@ func (f *Format) seedCache(ctx context.Context, prev repo.PreviousFiles, dists s
 		if gz, err := prev.ReadFile(ctx, dir+names[1]); err == nil {
 			// One member per block (a Packages.gz of an earlier Pier is
 			// one member: cached whole, it never matches a block).
-			members, ok := splitGzip(gz)
-			for _, m := range members {
-				if !ok {
-					break
-				}
-				in := f.cache.key(codecGzip, m.plain)
-				f.cache.put(in, m.member, 0)
-				f.memo.addBlock(f.cache.key(codecGzipPacked, m.member), in)
-			}
+			gzmember.Walk(gz, func(member, plain []byte) bool {
+				in := f.cache.key(codecGzip, plain)
+				f.cache.put(in, member, 0)
+				f.memo.addBlock(f.cache.key(codecGzipPacked, member), in)
+				return true
+			})
 		}
 		x, err := prev.ReadFile(ctx, dir+names[2])
 		if err != nil {
@@ -151,20 +147,19 @@ func (f *Format) seedContents(ctx context.Context, prev repo.PreviousFiles, dist
 			if err != nil {
 				continue
 			}
-			members, ok := splitGzip(gz)
-			for i, m := range members {
-				if !ok {
-					break
-				}
-				k := f.cache.key(codecContents, m.plain)
-				if i == 0 {
+			first := true
+			gzmember.Walk(gz, func(member, plain []byte) bool {
+				k := f.cache.key(codecContents, plain)
+				if first {
 					if _, cached := f.cache.get(k); cached {
-						break
+						return false
 					}
+					first = false
 				}
-				f.cache.put(k, m.member, 0)
-				f.memo.addBlock(f.cache.key(codecContentsPacked, m.member), k)
-			}
+				f.cache.put(k, member, 0)
+				f.memo.addBlock(f.cache.key(codecContentsPacked, member), k)
+				return true
+			})
 		}
 	}
 }
@@ -187,38 +182,3 @@ func (f *Format) wroteIt(ctx context.Context, prev repo.PreviousFiles, p string)
 // wroteMax bounds Format.wrote: a few files per architecture and
 // component of every target a process publishes.
 const wroteMax = 4096
-
-// gzMember is one member of a gzip file and the bytes it decompresses to.
-type gzMember struct {
-	member, plain []byte
-}
-
-// splitGzip cuts data into its gzip members; false when it is not a valid
-// gzip file.
-func splitGzip(data []byte) ([]gzMember, bool) {
-	var out []gzMember
-	r := bytes.NewReader(data) // an io.ByteReader: the reader consumes exactly one member at a time
-	zr, err := gzip.NewReader(r)
-	if err != nil {
-		return nil, false
-	}
-	for {
-		zr.Multistream(false)
-		start := len(data) - r.Len() - 10 // NewReader/Reset read the 10-byte header (no name: Pier writes none)
-		if zr.Header.Name != "" || zr.Header.Comment != "" || len(zr.Header.Extra) > 0 {
-			return nil, false
-		}
-		plain, err := io.ReadAll(zr)
-		if err != nil {
-			return nil, false
-		}
-		end := len(data) - r.Len()
-		out = append(out, gzMember{member: data[start:end:end], plain: plain})
-		if r.Len() == 0 {
-			return out, true
-		}
-		if err := zr.Reset(r); err != nil {
-			return nil, false
-		}
-	}
-}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pierhq/pier/internal/gzmember"
 	"github.com/pierhq/pier/repo"
 )
 
@@ -63,13 +64,13 @@ func TestVerifyIncremental(t *testing.T) {
 	g3 := publish(t, f, &repo.IndexInput{Target: target, Packages: all, Time: goldenTime.Add(2 * time.Second), Signer: signer})
 	const gzPath = "deb/5.8/debian/dists/bookworm/main/binary-amd64/Packages.gz"
 	gz := g3.data(t, gzPath)
-	members, ok := splitGzip(gz)
+	members, ok := gzmember.Split(gz)
 	if !ok || len(members) < 2 {
 		t.Fatalf("Packages.gz has %d members", len(members))
 	}
 	last := members[len(members)-1]
-	evil := bytes.Replace(last.plain, []byte("Package: "), []byte("Package: x"), 1)
-	forged := append(bytes.Clone(gz[:len(gz)-len(last.member)]), gzipOf(t, evil)...)
+	evil := bytes.Replace(last.Plain, []byte("Package: "), []byte("Package: x"), 1)
+	forged := append(bytes.Clone(gz[:len(gz)-len(last.Data)]), gzipOf(t, evil)...)
 	g3.replace(t, gzPath, forged, true)
 	g3.resign(t, signer, nil)
 	if err := f.Verify(ctx, g3.input(t, "A")); err == nil || !strings.Contains(err.Error(), "Packages.gz") {

@@ -34,6 +34,7 @@ type Format struct {
 	bufs    *bufferPool        // buffers members are rendered into
 	written *writtenSet        // repodata files this process wrote, by repository
 	memo    *verifyMemo        // what Verify's fast path knows (verifymemo.go)
+	entries *entryMemo         // each target's last publish, decoded and sorted
 }
 
 var _ repo.Format = (*Format)(nil)
@@ -47,7 +48,7 @@ func New(cfg Config) *Format {
 		c, _ = newCodec(CompressionGzip)
 	}
 	return &Format{cfg: cfg, codec: c, cache: newBlockCache(cfg.IndexCacheSize), bufs: &bufferPool{},
-		written: &writtenSet{m: map[string][]string{}}, memo: newVerifyMemo()}
+		written: &writtenSet{m: map[string][]string{}}, memo: newVerifyMemo(), entries: newEntryMemo()}
 }
 
 // Name returns "rpm".

@@ -36,11 +36,10 @@ func (f *Format) Index(ctx context.Context, in *repo.IndexInput) ([]repo.File, e
 	if err != nil {
 		return nil, err
 	}
-	entries, err := decodeEntries(ctx, in.Packages)
+	entries, err := f.decodeEntriesMemo(ctx, base, in.Packages)
 	if err != nil {
 		return nil, err
 	}
-	assignHrefs(entries)
 	bin, src := splitSource(entries)
 	// The two repositories at once: each ends with a signature, which
 	// would otherwise wait for the other's.
@@ -161,19 +160,23 @@ func decodeEntries(ctx context.Context, pkgs []repo.Package) ([]*entry, error) {
 	for i := range slab {
 		entries[i] = &slab[i]
 	}
-	slices.SortFunc(entries, func(a, b *entry) int {
-		if c := strings.Compare(a.m.Name, b.m.Name); c != 0 {
-			return c
-		}
-		if c := compareEVR(a.evr, b.evr); c != 0 {
-			return c
-		}
-		if c := strings.Compare(a.m.Arch, b.m.Arch); c != 0 {
-			return c
-		}
-		return strings.Compare(a.sum, b.sum)
-	})
+	slices.SortFunc(entries, compareEntries)
 	return slices.CompactFunc(entries, func(a, b *entry) bool { return a.sum == b.sum }), nil
+}
+
+// compareEntries orders packages by name, version (rpm order),
+// architecture and sha256.
+func compareEntries(a, b *entry) int {
+	if c := strings.Compare(a.m.Name, b.m.Name); c != 0 {
+		return c
+	}
+	if c := compareEVR(a.evr, b.evr); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.m.Arch, b.m.Arch); c != 0 {
+		return c
+	}
+	return strings.Compare(a.sum, b.sum)
 }
 
 // decodeEntry decodes p into e, with m as e's meta.
@@ -181,6 +184,11 @@ func decodeEntry(e *entry, m *meta, p *repo.Package) error {
 	if err := m.decode(p.Meta); err != nil {
 		return fmt.Errorf("rpm: package %s %s %s: %w", p.Name, p.Version, p.Arch, err)
 	}
+	return fillEntry(e, m, p)
+}
+
+// fillEntry sets e to package p with m, p's decoded meta.
+func fillEntry(e *entry, m *meta, p *repo.Package) error {
 	sum := p.SHA256
 	if sum == "" {
 		sum = p.Sums[repo.SHA256]

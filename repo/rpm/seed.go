@@ -1,16 +1,13 @@
 package rpm
 
 import (
-	"bytes"
 	"context"
-	"io"
 	"regexp"
 	"slices"
 	"strings"
 	"sync"
 
-	"github.com/klauspost/compress/gzip"
-
+	"github.com/pierhq/pier/internal/gzmember"
 	"github.com/pierhq/pier/repo"
 )
 
@@ -45,30 +42,37 @@ func (f *Format) seedCache(ctx context.Context, prev repo.PreviousFiles, base st
 	if f.written.has(base, names) {
 		return
 	}
+	// The files at once (a new process seeds every publish's first one):
+	// each walk decompresses into one reused buffer.
+	var wg sync.WaitGroup
 	for _, name := range names {
-		if ctx.Err() != nil {
-			return
-		}
-		data, err := prev.ReadFile(ctx, base+name)
-		if err != nil {
-			continue
-		}
-		members, ok := splitGzip(data)
-		if !ok {
-			continue
-		}
-		root := rootOf(name)
-		for _, mem := range members {
-			key := f.cache.key(f.codec.id, mem.plain)
-			f.cache.put(key, mem.member)
-			// What Verify's fast path would learn by decompressing the
-			// member again, when the new generation reuses it.
-			if facts, ok := parseMember(mem.plain, root); ok && f.memo != nil {
-				facts.plain = key
-				f.memo.checked.Put(f.cache.key(checkedCodec|f.codec.id, mem.member), facts)
-			}
-		}
+		wg.Go(func() { f.seedFile(ctx, prev, base, name) })
 	}
+	wg.Wait()
+}
+
+// seedFile caches the members of the previous generation's repodata file
+// base+name.
+func (f *Format) seedFile(ctx context.Context, prev repo.PreviousFiles, base, name string) {
+	if ctx.Err() != nil {
+		return
+	}
+	data, err := prev.ReadFile(ctx, base+name)
+	if err != nil {
+		return
+	}
+	root := rootOf(name)
+	gzmember.Walk(data, func(member, plain []byte) bool {
+		key := f.cache.key(f.codec.id, plain)
+		f.cache.put(key, member)
+		// What Verify's fast path would learn by decompressing the
+		// member again, when the new generation reuses it.
+		if facts, ok := parseMember(plain, root); ok && f.memo != nil {
+			facts.plain = key
+			f.memo.checked.Put(f.cache.key(checkedCodec|f.codec.id, member), facts)
+		}
+		return ctx.Err() == nil
+	})
 }
 
 // rootOf returns the root element of the repodata file at href.
@@ -113,39 +117,4 @@ func (w *writtenSet) has(base string, hrefs []string) bool {
 		}
 	}
 	return true
-}
-
-// gzMember is one member of a gzip file and the bytes it decompresses to.
-type gzMember struct {
-	member, plain []byte
-}
-
-// splitGzip cuts data into its gzip members (each with a plain 10-byte
-// header, as the codec writes them); false when it is not such a file.
-func splitGzip(data []byte) ([]gzMember, bool) {
-	var out []gzMember
-	r := bytes.NewReader(data) // an io.ByteReader: the reader consumes exactly one member at a time
-	zr, err := gzip.NewReader(r)
-	if err != nil {
-		return nil, false
-	}
-	for {
-		zr.Multistream(false)
-		start := len(data) - r.Len() - 10
-		if zr.Header.Name != "" || zr.Header.Comment != "" || len(zr.Header.Extra) > 0 || start < 0 {
-			return nil, false
-		}
-		plain, err := io.ReadAll(zr)
-		if err != nil {
-			return nil, false
-		}
-		end := len(data) - r.Len()
-		out = append(out, gzMember{member: data[start:end:end], plain: plain})
-		if r.Len() == 0 {
-			return out, true
-		}
-		if err := zr.Reset(r); err != nil {
-			return nil, false
-		}
-	}
 }
