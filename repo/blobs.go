@@ -134,16 +134,25 @@ func (s *Blobs) ReadAll(ctx context.Context, sum string) ([]byte, error) {
 		return nil, err
 	}
 	defer o.Close()
-	data, err := io.ReadAll(o)
-	if err != nil {
+	// One buffer of the stored size (a manifest or an index of several MB
+	// grew through io.ReadAll's doublings), then whatever else is there.
+	var buf bytes.Buffer
+	if n := o.Info().Size; n > 0 && n < maxPrealloc {
+		buf.Grow(int(n) + bytes.MinRead)
+	}
+	if _, err := buf.ReadFrom(o); err != nil {
 		return nil, fmt.Errorf("read blob %s: %w", sum, err)
 	}
+	data := buf.Bytes()
 	h := sha256.Sum256(data)
 	if hex.EncodeToString(h[:]) != sum {
 		return nil, fmt.Errorf("blob %s is corrupt (content hash differs)", sum)
 	}
 	return data, nil
 }
+
+// maxPrealloc bounds what ReadAll allocates on the stored size's word.
+const maxPrealloc = 1 << 30
 
 // Size returns the size of the blob with that sha256, or an error wrapping
 // fs.ErrNotExist when it is missing.

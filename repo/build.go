@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -291,7 +292,12 @@ func (pf *previousFiles) ReadFile(ctx context.Context, path string) ([]byte, err
 		return nil, fmt.Errorf("previous generation: %s: %w", path, err)
 	}
 	defer obj.Close()
-	data, err := io.ReadAll(io.LimitReader(obj, f.Size+1))
+	var buf bytes.Buffer // room for the file's size and more, reading one byte past it to see a longer blob
+	if f.Size >= 0 && f.Size < maxPrealloc {
+		buf.Grow(int(f.Size) + bytes.MinRead) // ReadFrom grows a buffer with less room than MinRead
+	}
+	_, err = buf.ReadFrom(io.LimitReader(obj, f.Size+1))
+	data := buf.Bytes()
 	if err != nil {
 		return nil, fmt.Errorf("previous generation: read %s: %w", path, err)
 	}

@@ -2,7 +2,6 @@ package repo
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -295,8 +294,8 @@ func readManifest(ctx context.Context, blobs *Blobs, sum string) ([]File, error)
 	if err != nil {
 		return nil, fmt.Errorf("read manifest: %w", err)
 	}
-	var m []File
-	if err := json.Unmarshal(data, &m); err != nil {
+	m, err := decodeManifest(data)
+	if err != nil {
 		return nil, fmt.Errorf("decode manifest %s: %w", sum, err)
 	}
 	return m, nil
