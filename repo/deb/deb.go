@@ -40,6 +40,9 @@ type Format struct {
 	wrote *fifo.Map[string, bool] // sha256 of the Packages and Contents files this process wrote
 	// dec keeps decoders of package members for reuse.
 	dec decoders
+	// entryMemo holds each target's last publish, decoded and sorted
+	// (entrymemo.go).
+	entryMemo *entryMemo
 }
 
 var (
@@ -53,7 +56,7 @@ func New(cfg Config) *Format {
 	cfg.Architectures = append([]string(nil), cfg.Architectures...)
 	cfg.Release = append([]ReleaseRule(nil), cfg.Release...)
 	cfg.Defaults()
-	return &Format{cfg: cfg, cache: newCompressCache(DefaultCompressCacheSize), memo: newVerifyMemo(), wrote: fifo.New[string, bool](wroteMax)}
+	return &Format{cfg: cfg, cache: newCompressCache(DefaultCompressCacheSize), memo: newVerifyMemo(), wrote: fifo.New[string, bool](wroteMax), entryMemo: newEntryMemo()}
 }
 
 // Name returns "deb".

@@ -89,7 +89,7 @@ func (f *Format) Index(ctx context.Context, in *repo.IndexInput) ([]repo.File, e
 	if err != nil {
 		return fail(err)
 	}
-	entries, comps, archs, err := f.entries(binaries, sourceComponents(sources)...)
+	entries, comps, archs, err := f.entries(dists, binaries, sourceComponents(sources)...)
 	if err != nil {
 		return fail(err)
 	}
@@ -167,8 +167,10 @@ func (f *Format) Index(ctx context.Context, in *repo.IndexInput) ([]repo.File, e
 
 // entries decodes and checks the packages' metadata and returns them in
 // Packages order (name, version, architecture), with the sorted components
-// and architectures to publish.
-func (f *Format) entries(pkgs []repo.Package, moreComps ...string) ([]indexEntry, []string, []string, error) {
+// and architectures to publish. key names the target: what the memo holds
+// of its last publish is reused (packages decoded then are not decoded
+// again, and keep their order) and replaced.
+func (f *Format) entries(key string, pkgs []repo.Package, moreComps ...string) ([]indexEntry, []string, []string, error) {
 	compSet := make(map[string]int)
 	for _, c := range moreComps {
 		compSet[c] = 0
@@ -177,11 +179,24 @@ func (f *Format) entries(pkgs []repo.Package, moreComps ...string) ([]indexEntry
 	for _, a := range f.cfg.Architectures {
 		archSet[a] = 0
 	}
+	prev, _ := f.entryMemo.Get(key)
 	entries := make([]indexEntry, len(pkgs))
+	known := make([]bool, len(pkgs))
 	for i := range pkgs {
 		p := &pkgs[i]
 		e := &entries[i]
 		e.pkg = p
+		compSet[p.Component] = 0
+		if p.Arch != "all" {
+			archSet[p.Arch] = 0
+		}
+		if prev != nil {
+			if me, ok := prev.known[rowKey(p.Meta)]; ok && me.of(p) {
+				e.meta, e.pool, e.md5, e.sha1 = me.meta, me.pool, me.md5, me.sha1
+				known[i] = true
+				continue
+			}
+		}
 		if err := checkIndexPackage(p); err != nil {
 			return nil, nil, nil, err
 		}
@@ -199,10 +214,6 @@ func (f *Format) entries(pkgs []repo.Package, moreComps ...string) ([]indexEntry
 		e.pool = poolPath(p, source)
 		e.md5 = digest(p.Sums, repo.MD5, m.md5, 32)
 		e.sha1 = digest(p.Sums, repo.SHA1, m.sha1, 40)
-		compSet[p.Component] = 0
-		if p.Arch != "all" {
-			archSet[p.Arch] = 0
-		}
 	}
 	if len(compSet) == 0 {
 		compSet["main"] = 0
@@ -218,21 +229,26 @@ func (f *Format) entries(pkgs []repo.Package, moreComps ...string) ([]indexEntry
 		}
 		e.size = stanzaSize(e)
 	}
-	slices.SortFunc(entries, func(a, b indexEntry) int {
-		if c := strings.Compare(a.pkg.Name, b.pkg.Name); c != 0 {
-			return c
-		}
-		if c := compareVersions(a.pkg.Version, b.pkg.Version); c != 0 {
-			return c
-		}
-		if c := strings.Compare(a.pkg.Arch, b.pkg.Arch); c != 0 {
-			return c
-		}
-		// Equal name, version and architecture happen only across
-		// components; keep the output deterministic anyway.
-		return cmp.Or(strings.Compare(a.pkg.Component, b.pkg.Component), strings.Compare(a.pkg.SHA256, b.pkg.SHA256))
-	})
+	entries = sortEntries(entries, prev, known)
+	f.rememberEntries(key, entries)
 	return entries, comps, archs, nil
+}
+
+// compareEntries orders packages as Packages lists them: name, version
+// (dpkg order), architecture, then component and sha256.
+func compareEntries(a, b *indexEntry) int {
+	if c := strings.Compare(a.pkg.Name, b.pkg.Name); c != 0 {
+		return c
+	}
+	if c := compareVersions(a.pkg.Version, b.pkg.Version); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.pkg.Arch, b.pkg.Arch); c != 0 {
+		return c
+	}
+	// Equal name, version and architecture happen only across
+	// components; keep the output deterministic anyway.
+	return cmp.Or(strings.Compare(a.pkg.Component, b.pkg.Component), strings.Compare(a.pkg.SHA256, b.pkg.SHA256))
 }
 
 // sortedKeys returns the keys of m sorted, and sets each key's value to its

@@ -3,9 +3,9 @@ package rpm
 import (
 	"context"
 	"slices"
-	"sync"
 	"unsafe"
 
+	"github.com/pierhq/pier/internal/fifo"
 	"github.com/pierhq/pier/repo"
 )
 
@@ -22,13 +22,8 @@ import (
 // freed and reused for other bytes while it is remembered. Everything else
 // an entry carries (the package, its sha256) is taken from the publish at
 // hand. Bounded by memoMaxEntries packages over all targets, the target
-// published longest ago forgotten first. Safe for concurrent use.
-type entryMemo struct {
-	mu      sync.Mutex
-	targets map[string]*memoTarget
-	order   []string // targets, least recently published first
-	total   int      // entries over all targets
-}
+// published longest ago forgotten first.
+type entryMemo = fifo.Sized[string, *memoTarget]
 
 // memoMaxEntries bounds the packages an entryMemo remembers: a few large
 // targets (its memory is a small part of the rows it points at, which
@@ -56,7 +51,7 @@ type placed struct {
 	sum  string
 }
 
-func newEntryMemo() *entryMemo { return &entryMemo{targets: map[string]*memoTarget{}} }
+func newEntryMemo() *entryMemo { return fifo.NewSized[string, *memoTarget](memoMaxEntries) }
 
 // rowKey identifies a Meta by its backing array; nil for an empty one
 // (which never decodes).
@@ -67,19 +62,9 @@ func rowKey(b []byte) *byte {
 	return unsafe.SliceData(b)
 }
 
-// get returns the memo of target key, nil when none.
-func (em *entryMemo) get(key string) *memoTarget {
-	if em == nil {
-		return nil
-	}
-	em.mu.Lock()
-	defer em.mu.Unlock()
-	return em.targets[key]
-}
-
-// put makes entries the memo of target key.
-func (em *entryMemo) put(key string, entries []*entry) {
-	if em == nil || len(entries) > memoMaxEntries {
+// remember makes entries the memo of target key.
+func (f *Format) remember(key string, entries []*entry) {
+	if len(entries) > memoMaxEntries {
 		return
 	}
 	mt := &memoTarget{sorted: make([]memoEntry, len(entries)), known: make(map[*byte]memoEntry, len(entries))}
@@ -88,21 +73,7 @@ func (em *entryMemo) put(key string, entries []*entry) {
 		mt.sorted[i] = me
 		mt.known[rowKey(e.pkg.Meta)] = me
 	}
-	em.mu.Lock()
-	defer em.mu.Unlock()
-	if old := em.targets[key]; old != nil {
-		em.total -= len(old.sorted)
-		em.order = slices.DeleteFunc(em.order, func(k string) bool { return k == key })
-	}
-	em.targets[key] = mt
-	em.order = append(em.order, key)
-	em.total += len(entries)
-	for em.total > memoMaxEntries && len(em.order) > 1 {
-		oldest := em.order[0]
-		em.total -= len(em.targets[oldest].sorted)
-		delete(em.targets, oldest)
-		em.order = em.order[1:]
-	}
+	f.entries.Set(key, mt, len(entries))
 }
 
 // decodeEntriesMemo is decodeEntries followed by assignHrefs for target
@@ -110,14 +81,14 @@ func (em *entryMemo) put(key string, entries []*entry) {
 // publish. The result is the one decodeEntries and assignHrefs give
 // (TestDecodeEntriesMemo).
 func (f *Format) decodeEntriesMemo(ctx context.Context, key string, pkgs []repo.Package) ([]*entry, error) {
-	prev := f.entries.get(key)
-	if prev == nil {
+	prev, ok := f.entries.Get(key)
+	if !ok {
 		entries, err := decodeEntries(ctx, pkgs)
 		if err != nil {
 			return nil, err
 		}
 		assignHrefs(entries)
-		f.entries.put(key, entries)
+		f.remember(key, entries)
 		return entries, nil
 	}
 	slab := make([]entry, len(pkgs))
@@ -157,7 +128,7 @@ func (f *Format) decodeEntriesMemo(ctx context.Context, key string, pkgs []repo.
 		slices.SortFunc(added, compareEntries)
 	}
 	out := slices.CompactFunc(mergeSorted(known, added), func(a, b *entry) bool { return a.sum == b.sum })
-	f.entries.put(key, out)
+	f.remember(key, out)
 	return out, nil
 }
 
