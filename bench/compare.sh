@@ -15,7 +15,8 @@
 # before each cold run (root; it slows every other process on the machine,
 # so it is off by default and the cold runs read from the page cache).
 # Peers: rpm — createrepo_c; deb — apt-ftparchive (apt-utils) and aptly;
-# apk — none (apk-tools is not packaged here); serving — nginx and wrk.
+# apk — none runs here (apk-tools is not packaged): a full `apk index`
+# rebuild is estimated by bench/apkindexest; serving — nginx and wrk.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 read -r -a what <<<"${*:-rpm deb apk serve}"
@@ -27,6 +28,7 @@ export PIER_CONFIG=
 go build -o "$work/pier" ./cmd/pier
 go build -o "$work/genpkgs" ./bench/genpkgs
 go build -o "$work/sha256floor" ./bench/sha256floor
+go build -o "$work/apkindexest" ./bench/apkindexest
 [ -d "$work/keys-template/keys" ] || "$work/pier" init --data "$work/keys-template" >/dev/null
 log=$work/commands.log
 res=$work/results.tsv
@@ -232,17 +234,24 @@ bench_apk() {
 	run "pier import cold" "$work/pier" import --data "$work/pier-apk" "$tg" "$pk"
 	local cold_s=$S
 	row "apk, cold import + publish ($n)" "sha256floor (Go, 2 threads)" "$floor" "-" "pier import" "$S" "$RSS"
-	# No apk-tools here: the peer of +1 is Pier's own full rebuild (the
-	# cold import's publish is not separable, so a republish of the whole
-	# target with nothing cached, `pier publish` in a new process).
+	# No apk-tools here: the peer of +1 is a full `apk index` rebuild as
+	# bench/apkindexest estimates it (apk-tools' per-file work on one
+	# thread: each file read to the end of its control stream, .PKGINFO
+	# parsed, the control stream's SHA-1 taken; then the index written,
+	# gzipped and RSA-signed), and, for reference, Pier's own full rebuild
+	# (`pier publish` in a new process, nothing cached).
+	run "apk index estimate (full rebuild)" "$work/apkindexest" "$pk"
+	local est=$S est_rss=$RSS
 	sleep 1.1
 	run "pier publish (full rebuild, new process)" "$work/pier" publish --data "$work/pier-apk" "$tg"
 	local full=$S
 	serve_start "$work/pier-apk"
 	serve_add "$tg" "${served[@]}"
 	serve_stop
+	row "apk, +1 package through a running server ($n)" "apk index full rebuild (apkindexest estimate)" "$est" "$est_rss" "upload + POST publish" "$S" "$RSS"
 	row "apk, +1 package through a running server ($n)" "pier publish, full rebuild in a new process" "$full" "-" "upload + POST publish" "$S" "$RSS"
 	pier_plus1 "$work/pier-apk" "$tg" "${extra[@]}"
+	row "apk, +1 package, new process ($n)" "apk index full rebuild (apkindexest estimate)" "$est" "$est_rss" "pier import" "$S" "$RSS"
 	row "apk, +1 package, new process ($n)" "pier publish, full rebuild in a new process" "$full" "-" "pier import" "$S" "$RSS"
 	: "$cold_s"
 }

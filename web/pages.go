@@ -247,16 +247,27 @@ func (s *Server) targetData(r *http.Request, v *viewer, ti *repo.TargetInfo, f p
 		}
 	}
 	byName := func(a, b *repo.Package) int {
-		return cmp.Or(strings.Compare(a.Name, b.Name), s.d.Service.Compare(t, a.Version, b.Version), strings.Compare(a.Arch, b.Arch))
+		if c := strings.Compare(a.Name, b.Name); c != 0 {
+			return c // versions compared only within a name (cmp.Or evaluates every argument)
+		}
+		return cmp.Or(s.d.Service.Compare(t, a.Version, b.Version), strings.Compare(a.Arch, b.Arch))
 	}
 	order := byName
 	switch f.Sort {
 	case "version":
 		order = func(a, b *repo.Package) int {
-			return cmp.Or(s.d.Service.Compare(t, a.Version, b.Version), byName(a, b))
+			if c := s.d.Service.Compare(t, a.Version, b.Version); c != 0 {
+				return c
+			}
+			return byName(a, b)
 		}
 	case "uploaded":
-		order = func(a, b *repo.Package) int { return cmp.Or(a.Uploaded.Compare(b.Uploaded), byName(a, b)) }
+		order = func(a, b *repo.Package) int {
+			if c := a.Uploaded.Compare(b.Uploaded); c != 0 {
+				return c
+			}
+			return byName(a, b)
+		}
 	}
 	if f.Desc {
 		asc := order

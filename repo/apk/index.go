@@ -142,10 +142,14 @@ func checkPackage(p *repo.Package) error {
 }
 
 // comparePackages orders by name, then apk version, then the raw version
-// and architecture so that the order is total.
+// and architecture so that the order is total. The version comparison
+// runs only between packages of one name (cmp.Or would evaluate it for
+// every pair a sort compares: most of a 10,000-package sort's time).
 func comparePackages(a, b *repo.Package) int {
+	if c := strings.Compare(a.Name, b.Name); c != 0 {
+		return c
+	}
 	return cmp.Or(
-		strings.Compare(a.Name, b.Name),
 		CompareVersions(a.Version, b.Version),
 		strings.Compare(a.Version, b.Version),
 		strings.Compare(a.Arch, b.Arch),
