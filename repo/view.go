@@ -110,7 +110,11 @@ func viewKey(ts []TargetInfo) string {
 // serves, and returns the manifests it used; v.mu must be held.
 func (v *viewer) files(ctx context.Context, ts []TargetInfo) (map[string]Served, map[string]bool, error) {
 	used := map[string]bool{}
-	files := map[string]Served{}
+	size := 0
+	if old := v.cur.Load(); old != nil {
+		size = len(old.files) // about as many paths as before: no rehashing as it fills
+	}
+	files := make(map[string]Served, size)
 	for _, t := range ts {
 		if t.Current == nil {
 			continue
@@ -119,11 +123,13 @@ func (v *viewer) files(ctx context.Context, ts []TargetInfo) (map[string]Served,
 		if err != nil {
 			return nil, nil, err
 		}
-		// Oldest first, so the current generation wins; older generations
-		// contribute only files that are not roots, so that a client that
-		// read an older root can still fetch what it names.
-		for i := len(gens) - 1; i >= 0; i-- {
-			g := gens[i]
+		// Newest first: a path takes the newest generation of the target
+		// that holds it; older generations contribute only files that are
+		// not roots, so that a client that read an older root can still
+		// fetch what it names. Across targets the last one listed sets the
+		// path's blob and time (they hold the same bytes: see collision).
+		only := []Target{t.Target}[:1:1] // shared by the paths of this target alone
+		for i, g := range gens {
 			m, err := v.manifestLocked(ctx, g.Manifest)
 			if err != nil {
 				return nil, nil, err
@@ -134,8 +140,11 @@ func (v *viewer) files(ctx context.Context, ts []TargetInfo) (map[string]Served,
 					continue
 				}
 				old, seen := files[f.Path]
-				sv := Served{SHA256: f.SHA256, Size: f.Size, Kind: f.Kind, ModTime: g.Created, Targets: old.Targets}
-				if !seen || !slices.Contains(old.Targets, t.Target) {
+				if seen && old.Targets[len(old.Targets)-1] == t.Target {
+					continue // a newer generation of t has it
+				}
+				sv := Served{SHA256: f.SHA256, Size: f.Size, Kind: f.Kind, ModTime: g.Created, Targets: only}
+				if seen {
 					sv.Targets = append(slices.Clip(old.Targets), t.Target)
 				}
 				files[f.Path] = sv

@@ -99,3 +99,30 @@ func TestDecodeEntriesMemo(t *testing.T) {
 		t.Error("a corrupt Meta was accepted")
 	}
 }
+
+// BenchmarkDecodeEntries10k: decoding and sorting 10,000 packages, cold
+// and with the memo of a publish that had one package fewer.
+func BenchmarkDecodeEntries10k(b *testing.B) {
+	ctx := context.Background()
+	pkgs := syntheticPackages(10000)
+	b.Run("cold", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := New(Config{}).decodeEntriesMemo(ctx, "t/", pkgs); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("memo", func(b *testing.B) {
+		f := New(Config{})
+		for b.Loop() {
+			b.StopTimer()
+			if _, err := f.decodeEntriesMemo(ctx, "t/", pkgs[1:]); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			if _, err := f.decodeEntriesMemo(ctx, "t/", pkgs); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -1,0 +1,116 @@
+package repo_test
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pierhq/pier/repo"
+)
+
+// TestViewTargetsAndGenerations: with two targets sharing a pool and one
+// of them published past its retained generations, each path is served as
+// the newest generation holding it has it: a root only from the current
+// generation, with that generation's time; other files of older retained
+// generations still; files only in a forgotten generation no more; a pool
+// file of both targets for both, one of a single target for it alone.
+func TestViewTargetsAndGenerations(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	clock := func() time.Time { // two seconds a call: deb publishes never wait
+		mu.Lock()
+		defer mu.Unlock()
+		now = now.Add(2 * time.Second)
+		return now
+	}
+	svc := newService(t, repo.Options{KeepGenerations: 3, Now: clock})
+	ctx := context.Background()
+	trixie := repo.Target{Stream: "5.8", Distro: "debian", Release: "trixie"}
+	byHash := func(release string) []string {
+		return slices.Collect(svc.ServedPaths("deb/5.8/debian/dists/" + release + "/main/binary-amd64/by-hash/SHA256/"))
+	}
+	ingest(t, svc, "shared")
+	ingestTo(t, svc, trixie, "shared")
+	ingestTo(t, svc, trixie, "only-trixie")
+	var gens []*repo.Generation
+	var hashes [][]string // by-hash paths after each bookworm publish
+	for i, name := range []string{"pa", "pb", "pc", "pd"} {
+		ingest(t, svc, name)
+		g, err := svc.Publish(ctx, target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gens = append(gens, g)
+		hashes = append(hashes, byHash("bookworm"))
+		if i == 0 {
+			if _, err := svc.Publish(ctx, trixie); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	tg, err := svc.Publish(ctx, trixie) // nothing new: may be the same generation
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, ok := svc.Lookup("deb/5.8/debian/dists/bookworm/InRelease")
+	if !ok || !in.ModTime.Equal(gens[3].Created) || !slices.Equal(in.Targets, []repo.Target{target}) {
+		t.Errorf("bookworm InRelease: %v %v %v, want generation 4's time %v", ok, in.ModTime, in.Targets, gens[3].Created)
+	}
+	// An index file at a stable path (not a root) is the current one too.
+	if pk, ok := svc.Lookup("deb/5.8/debian/dists/bookworm/main/binary-amd64/Packages.gz"); !ok || pk.Kind == repo.KindRoot || !pk.ModTime.Equal(gens[3].Created) {
+		t.Errorf("bookworm Packages.gz: %v %v %v, want generation 4's time %v", ok, pk.Kind, pk.ModTime, gens[3].Created)
+	}
+	if tin, ok := svc.Lookup("deb/5.8/debian/dists/trixie/InRelease"); !ok || !tin.ModTime.Equal(tg.Created) {
+		t.Errorf("trixie InRelease: %v %v, want %v", ok, tin.ModTime, tg.Created)
+	}
+	served := map[string]bool{}
+	for _, p := range byHash("bookworm") {
+		served[p] = true
+	}
+	// Generations 2–4 are retained: every by-hash file generation 2 added
+	// is served; generation 1's own (the Packages of "shared" and "pa"
+	// alone) is not.
+	added := 0
+	for _, p := range hashes[1] {
+		if slices.Contains(hashes[0], p) {
+			continue
+		}
+		added++
+		if !served[p] {
+			t.Errorf("%s of generation 2 is not served", p)
+		}
+	}
+	if added == 0 {
+		t.Error("generation 2 added no by-hash file")
+	}
+	gone := 0
+	for _, p := range hashes[0] {
+		if !served[p] {
+			gone++
+		}
+	}
+	if gone == 0 {
+		t.Error("every by-hash file of the forgotten generation 1 is still served")
+	}
+	pools := map[string][]repo.Target{}
+	for p := range svc.ServedPaths("deb/5.8/debian/pool/main/") {
+		f, _ := svc.Lookup(p)
+		pools[p] = f.Targets
+	}
+	var shared, alone int
+	for p, ts := range pools {
+		switch {
+		case len(ts) == 2 && slices.Contains(ts, target) && slices.Contains(ts, trixie):
+			shared++
+		case len(ts) == 1:
+			alone++
+		default:
+			t.Errorf("%s is served for %v", p, ts)
+		}
+	}
+	if shared != 1 || alone != 5 { // shared; pa, pb, pc, pd; only-trixie
+		t.Errorf("%d pool files of both targets and %d of one, want 1 and 5: %v", shared, alone, pools)
+	}
+}
