@@ -174,16 +174,26 @@ func (p *publisher) build(ctx context.Context, f Format, ti *TargetInfo, pkgs []
 	if err := p.view.collision(t, files); err != nil {
 		return nil, err
 	}
-	if err := p.verify(ctx, f, ti, files, data); err != nil {
-		return nil, err
-	}
 	manifest, err := encodeManifest(files)
 	if err != nil {
 		return nil, fmt.Errorf("encode manifest: %w", err)
 	}
-	msum, err := p.d.blobs.PutBytes(ctx, manifest)
+	// The manifest is stored while the generation is read back (a failed
+	// check leaves an unreferenced blob, collected like any other).
+	var msum string
+	var merr error
+	stored := make(chan struct{})
+	go func() {
+		defer close(stored)
+		msum, merr = p.d.blobs.PutBytes(ctx, manifest)
+	}()
+	err = p.verify(ctx, f, ti, files, data)
+	<-stored
 	if err != nil {
 		return nil, err
+	}
+	if merr != nil {
+		return nil, merr
 	}
 	p.view.remember(msum, files)
 	ids := make([]int64, len(pkgs))

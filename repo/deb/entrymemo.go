@@ -10,17 +10,21 @@ import (
 
 // The entry memo remembers, per target, the packages of its last publish
 // as decoded and sorted then, so that the next publish decodes, checks and
-// sorts only the packages it has not seen and merges them in (adding one
-// package to 10,000 otherwise decoded every Meta and sorted them all again
-// with dpkg's version comparison: ~25 ms of CPU in every publish).
+// sorts only the packages it has not seen and merges them into the order
+// they had (adding one package to 10,000 otherwise decoded every Meta and
+// sorted them all again with dpkg's version comparison: ~25 ms of CPU in
+// every publish).
 //
-// A package is known by its row's Meta bytes (the same backing array and
-// length: catalog rows are immutable and the publisher's row cache hands
-// the same array to every publish) together with the row fields the
-// remembered values were derived from. The memo holds each Meta slice, so
-// an array it knows is never freed and reused while it is remembered.
-// Bounded by memoMaxEntries packages over all targets, the target
-// published longest ago forgotten first.
+// The publisher hands a target's packages in ascending id order (catalog
+// ids are never reused and rows never change), so the memo is matched to
+// them by walking both lists in step: a package is known when its id, its
+// Meta (the same backing array and length: the package cache hands the
+// same array to every publish) and the row fields the remembered values
+// came from are the ones remembered. The memo holds each Meta slice, so an
+// array it knows is never freed and reused while it is remembered.
+// Packages in any other order are decoded and sorted in full. Bounded by
+// memoMaxEntries packages over all targets, the target published longest
+// ago forgotten first.
 type entryMemo = fifo.Sized[string, *memoTarget]
 
 // memoMaxEntries bounds the packages the memo remembers.
@@ -28,67 +32,100 @@ const memoMaxEntries = 400_000
 
 func newEntryMemo() *entryMemo { return fifo.NewSized[string, *memoTarget](memoMaxEntries) }
 
-// memoTarget is one target's last publish.
+// memoTarget is one target's last publish: its packages by ascending id.
 type memoTarget struct {
-	sorted []*memoEntry         // in Packages order
-	known  map[*byte]*memoEntry // by the Meta's backing array
+	byID []memoEntry
 }
 
 // memoEntry is one package as a publish decoded it.
 type memoEntry struct {
-	raw                               []byte // the Meta (kept alive: see entryMemo)
 	id                                int64
+	raw                               []byte // the Meta (kept alive: see entryMemo)
 	sha256, comp, name, version, arch string
 	meta                              metaView
 	pool, md5, sha1                   string
-}
-
-// rowKey identifies a Meta by its backing array; nil for an empty one.
-func rowKey(b []byte) *byte {
-	if len(b) == 0 {
-		return nil
-	}
-	return unsafe.SliceData(b)
+	rank                              int // its place in that publish's sorted entries
 }
 
 // of reports whether me was made from the row p.
 func (me *memoEntry) of(p *repo.Package) bool {
-	return len(me.raw) == len(p.Meta) && me.id == p.ID && me.sha256 == p.SHA256 && me.comp == p.Component &&
-		me.name == p.Name && me.version == p.Version && me.arch == p.Arch
+	return me.id == p.ID && len(me.raw) == len(p.Meta) && (len(me.raw) == 0 || unsafe.SliceData(me.raw) == unsafe.SliceData(p.Meta)) &&
+		me.sha256 == p.SHA256 && me.comp == p.Component && me.name == p.Name && me.version == p.Version && me.arch == p.Arch
 }
 
-// sortEntries sorts entries with compareEntries. With prev, the memo of
-// the target's last publish, the entries known from it (known[i]) keep
-// the order they had then and only the others are sorted and merged in.
-func sortEntries(entries []indexEntry, prev *memoTarget, known []bool) []indexEntry {
-	if prev == nil {
+// memoMatch is the memo of a target's last publish matched to the
+// packages of this one.
+type memoMatch struct {
+	prev *memoTarget
+	of   []*memoEntry // per package: its remembered entry, nil when new
+}
+
+// matchMemo matches the memo of target key to pkgs; the zero memoMatch
+// when there is none or pkgs are not in ascending id order.
+func (f *Format) matchMemo(key string, pkgs []repo.Package) memoMatch {
+	prev, ok := f.entryMemo.Get(key)
+	if !ok || !ascendingIDs(pkgs) {
+		return memoMatch{}
+	}
+	m := memoMatch{prev: prev, of: make([]*memoEntry, len(pkgs))}
+	j := 0
+	for i := range pkgs {
+		p := &pkgs[i]
+		for j < len(prev.byID) && prev.byID[j].id < p.ID {
+			j++
+		}
+		if j < len(prev.byID) && prev.byID[j].of(p) {
+			m.of[i] = &prev.byID[j]
+		}
+	}
+	return m
+}
+
+// known returns the remembered entry of package i, nil when none.
+func (m memoMatch) known(i int) *memoEntry {
+	if m.of == nil {
+		return nil
+	}
+	return m.of[i]
+}
+
+// ascendingIDs reports whether pkgs have positive, strictly increasing ids.
+func ascendingIDs(pkgs []repo.Package) bool {
+	for i := range pkgs {
+		if pkgs[i].ID <= 0 || (i > 0 && pkgs[i].ID <= pkgs[i-1].ID) {
+			return false
+		}
+	}
+	return true
+}
+
+// sort sorts entries (entries[i] of package i) with compareEntries: the
+// known ones keep the order they had, the others are sorted and merged in.
+func (m memoMatch) sort(entries []indexEntry) []indexEntry {
+	if m.prev == nil {
 		slices.SortFunc(entries, func(a, b indexEntry) int { return compareEntries(&a, &b) })
 		return entries
 	}
-	at := make(map[*memoEntry]int, len(entries)) // known entries: their index
+	slot := make([]int, len(m.prev.byID)) // per remembered rank: 1 + index of its entry now
 	var fresh []*indexEntry
 	for i := range entries {
-		if known[i] {
-			if me := prev.known[rowKey(entries[i].pkg.Meta)]; me != nil {
-				if _, dup := at[me]; !dup {
-					at[me] = i
-					continue
-				}
-			}
+		if me := m.of[i]; me != nil && me.rank >= 0 {
+			slot[me.rank] = i + 1
+		} else {
+			fresh = append(fresh, &entries[i])
 		}
-		fresh = append(fresh, &entries[i])
 	}
 	slices.SortFunc(fresh, compareEntries)
 	out := make([]indexEntry, 0, len(entries))
-	for _, me := range prev.sorted {
-		i, ok := at[me]
-		if !ok {
+	for _, s := range slot {
+		if s == 0 {
 			continue
 		}
-		for len(fresh) > 0 && compareEntries(fresh[0], &entries[i]) < 0 {
+		e := &entries[s-1]
+		for len(fresh) > 0 && compareEntries(fresh[0], e) < 0 {
 			out, fresh = append(out, *fresh[0]), fresh[1:]
 		}
-		out = append(out, entries[i])
+		out = append(out, *e)
 	}
 	for _, e := range fresh {
 		out = append(out, *e)
@@ -96,19 +133,21 @@ func sortEntries(entries []indexEntry, prev *memoTarget, known []bool) []indexEn
 	return out
 }
 
-// rememberEntries makes entries, sorted, the memo of target key.
-func (f *Format) rememberEntries(key string, entries []indexEntry) {
-	if len(entries) > memoMaxEntries {
+// rememberEntries makes entries, the sorted entries of pkgs, the memo of
+// target key (when pkgs are in ascending id order).
+func (f *Format) rememberEntries(key string, pkgs []repo.Package, entries []indexEntry) {
+	if len(pkgs) > memoMaxEntries || !ascendingIDs(pkgs) {
 		return
 	}
-	mt := &memoTarget{sorted: make([]*memoEntry, len(entries)), known: make(map[*byte]*memoEntry, len(entries))}
-	for i := range entries {
-		e := &entries[i]
-		p := e.pkg
-		me := &memoEntry{raw: p.Meta, id: p.ID, sha256: p.SHA256, comp: p.Component, name: p.Name, version: p.Version, arch: p.Arch,
-			meta: e.meta, pool: e.pool, md5: e.md5, sha1: e.sha1}
-		mt.sorted[i] = me
-		mt.known[rowKey(p.Meta)] = me
+	mt := &memoTarget{byID: make([]memoEntry, len(pkgs))}
+	for i := range pkgs {
+		mt.byID[i] = memoEntry{id: pkgs[i].ID, rank: -1}
 	}
-	f.entryMemo.Set(key, mt, len(entries))
+	for r := range entries {
+		e := &entries[r]
+		p := e.pkg
+		mt.byID[e.idx] = memoEntry{id: p.ID, raw: p.Meta, sha256: p.SHA256, comp: p.Component, name: p.Name, version: p.Version, arch: p.Arch,
+			meta: e.meta, pool: e.pool, md5: e.md5, sha1: e.sha1, rank: r}
+	}
+	f.entryMemo.Set(key, mt, len(pkgs))
 }

@@ -29,6 +29,7 @@ type indexEntry struct {
 	comp int // index into components
 	arch int // index into architectures, -1 for "all"
 	size int // length of the rendered stanza
+	idx  int // index of pkg in the packages being indexed
 }
 
 // packagesFile is one <comp>/binary-<arch>/Packages with its compressed
@@ -179,23 +180,19 @@ func (f *Format) entries(key string, pkgs []repo.Package, moreComps ...string) (
 	for _, a := range f.cfg.Architectures {
 		archSet[a] = 0
 	}
-	prev, _ := f.entryMemo.Get(key)
+	m := f.matchMemo(key, pkgs)
 	entries := make([]indexEntry, len(pkgs))
-	known := make([]bool, len(pkgs))
 	for i := range pkgs {
 		p := &pkgs[i]
 		e := &entries[i]
-		e.pkg = p
+		e.pkg, e.idx = p, i
 		compSet[p.Component] = 0
 		if p.Arch != "all" {
 			archSet[p.Arch] = 0
 		}
-		if prev != nil {
-			if me, ok := prev.known[rowKey(p.Meta)]; ok && me.of(p) {
-				e.meta, e.pool, e.md5, e.sha1 = me.meta, me.pool, me.md5, me.sha1
-				known[i] = true
-				continue
-			}
+		if me := m.known(i); me != nil {
+			e.meta, e.pool, e.md5, e.sha1 = me.meta, me.pool, me.md5, me.sha1
+			continue
 		}
 		if err := checkIndexPackage(p); err != nil {
 			return nil, nil, nil, err
@@ -229,8 +226,8 @@ func (f *Format) entries(key string, pkgs []repo.Package, moreComps ...string) (
 		}
 		e.size = stanzaSize(e)
 	}
-	entries = sortEntries(entries, prev, known)
-	f.rememberEntries(key, entries)
+	entries = m.sort(entries)
+	f.rememberEntries(key, pkgs, entries)
 	return entries, comps, archs, nil
 }
 

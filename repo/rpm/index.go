@@ -21,6 +21,7 @@ type entry struct {
 	sum  string // sha256, the pkgid
 	ends bool   // the package ends a block of repodata (endsBlock)
 	href string // location relative to the repository base
+	idx  int    // index of pkg in the packages being indexed
 }
 
 // Index writes the target's repositories: the binary one at the base
@@ -131,30 +132,8 @@ func basePath(t repo.Target) (string, error) {
 // version (rpm order) and architecture, and drops repeats of the same file.
 func decodeEntries(ctx context.Context, pkgs []repo.Package) ([]*entry, error) {
 	slab := make([]entry, len(pkgs))
-	metas := make([]meta, len(pkgs))
-	workers := min(runtime.GOMAXPROCS(0), len(pkgs)/256+1)
-	per := (len(pkgs) + workers - 1) / workers
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			for i := w * per; i < min((w+1)*per, len(pkgs)); i++ {
-				if i%1024 == 0 {
-					if errs[w] = ctx.Err(); errs[w] != nil {
-						return
-					}
-				}
-				if errs[w] = decodeEntry(&slab[i], &metas[i], &pkgs[i]); errs[w] != nil {
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
+	if err := decodeSome(ctx, slab, pkgs, nil); err != nil {
+		return nil, err
 	}
 	entries := make([]*entry, len(slab))
 	for i := range slab {
@@ -162,6 +141,49 @@ func decodeEntries(ctx context.Context, pkgs []repo.Package) ([]*entry, error) {
 	}
 	slices.SortFunc(entries, compareEntries)
 	return slices.CompactFunc(entries, func(a, b *entry) bool { return a.sum == b.sum }), nil
+}
+
+// decodeSome decodes pkgs[i] into slab[i] for each i in todo (every
+// package when todo is nil), on every CPU.
+func decodeSome(ctx context.Context, slab []entry, pkgs []repo.Package, todo []int) error {
+	n := len(todo)
+	if todo == nil {
+		n = len(pkgs)
+	}
+	at := func(k int) int {
+		if todo == nil {
+			return k
+		}
+		return todo[k]
+	}
+	metas := make([]meta, n)
+	workers := min(runtime.GOMAXPROCS(0), n/256+1)
+	per := (n + workers - 1) / workers
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for k := w * per; k < min((w+1)*per, n); k++ {
+				if k%1024 == 0 {
+					if errs[w] = ctx.Err(); errs[w] != nil {
+						return
+					}
+				}
+				i := at(k)
+				if errs[w] = decodeEntry(&slab[i], &metas[k], &pkgs[i]); errs[w] != nil {
+					return
+				}
+				slab[i].idx = i
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // compareEntries orders packages by name, version (rpm order),
