@@ -19,38 +19,53 @@ import (
 // ids are never reused and rows never change), so the memo is matched to
 // them by walking both lists in step: a package is known when its id, its
 // Meta (the same backing array and length: the package cache hands the
-// same array to every publish) and the row fields the remembered values
-// came from are the ones remembered. The memo holds each Meta slice, so an
-// array it knows is never freed and reused while it is remembered.
-// Packages in any other order are decoded and sorted in full. Bounded by
-// memoMaxEntries packages over all targets, the target published longest
-// ago forgotten first.
+// same array to every publish) and its sha256 are the ones remembered. The
+// memo holds each Meta slice, so an array it knows is never freed and
+// reused while it is remembered. Packages in any other order are decoded
+// and sorted in full. Bounded by memoMaxBytes over all targets (see
+// memoWeight), the target published longest ago forgotten first.
 type entryMemo = fifo.Sized[string, *memoTarget]
 
-// memoMaxEntries bounds the packages the memo remembers.
-const memoMaxEntries = 400_000
+// memoMaxBytes bounds what the memo holds alive: the Meta it points at and
+// its own entries. It is the publisher's default row cache size
+// (publish.package_cache), so that with the defaults the memo remembers
+// the targets whose rows the cache holds anyway, and adds little memory of
+// its own; a target too large for it is decoded and sorted in full.
+const memoMaxBytes = 256 << 20
 
-func newEntryMemo() *entryMemo { return fifo.NewSized[string, *memoTarget](memoMaxEntries) }
+// memoWeight is what the memo of pkgs holds alive, about.
+func memoWeight(pkgs []repo.Package) int {
+	n := 0
+	for i := range pkgs {
+		n += len(pkgs[i].Meta) + 512
+	}
+	return n
+}
+
+func newEntryMemo() *entryMemo { return fifo.NewSized[string, *memoTarget](memoMaxBytes) }
 
 // memoTarget is one target's last publish: its packages by ascending id.
 type memoTarget struct {
 	byID []memoEntry
 }
 
-// memoEntry is one package as a publish decoded it.
+// memoEntry is one package as a publish decoded it: what identifies its
+// row (ids are never reused and rows never change; the Meta array and the
+// sha256 guard against another catalog's row under the same id) and what
+// decoding it gave, kept small (it is held for every package of a target).
 type memoEntry struct {
-	id                                int64
-	raw                               []byte // the Meta (kept alive: see entryMemo)
-	sha256, comp, name, version, arch string
-	meta                              metaView
-	pool, md5, sha1                   string
-	rank                              int // its place in that publish's sorted entries
+	id     int64
+	raw    []byte // the Meta (kept alive: see entryMemo)
+	sha256 string
+	meta   metaView
+	pool   string
+	rank   int // its place in that publish's sorted entries
 }
 
 // of reports whether me was made from the row p.
 func (me *memoEntry) of(p *repo.Package) bool {
 	return me.id == p.ID && len(me.raw) == len(p.Meta) && (len(me.raw) == 0 || unsafe.SliceData(me.raw) == unsafe.SliceData(p.Meta)) &&
-		me.sha256 == p.SHA256 && me.comp == p.Component && me.name == p.Name && me.version == p.Version && me.arch == p.Arch
+		me.sha256 == p.SHA256
 }
 
 // memoMatch is the memo of a target's last publish matched to the
@@ -136,7 +151,8 @@ func (m memoMatch) sort(entries []indexEntry) []indexEntry {
 // rememberEntries makes entries, the sorted entries of pkgs, the memo of
 // target key (when pkgs are in ascending id order).
 func (f *Format) rememberEntries(key string, pkgs []repo.Package, entries []indexEntry) {
-	if len(pkgs) > memoMaxEntries || !ascendingIDs(pkgs) {
+	w := memoWeight(pkgs)
+	if w > memoMaxBytes || !ascendingIDs(pkgs) {
 		return
 	}
 	mt := &memoTarget{byID: make([]memoEntry, len(pkgs))}
@@ -146,8 +162,7 @@ func (f *Format) rememberEntries(key string, pkgs []repo.Package, entries []inde
 	for r := range entries {
 		e := &entries[r]
 		p := e.pkg
-		mt.byID[e.idx] = memoEntry{id: p.ID, raw: p.Meta, sha256: p.SHA256, comp: p.Component, name: p.Name, version: p.Version, arch: p.Arch,
-			meta: e.meta, pool: e.pool, md5: e.md5, sha1: e.sha1, rank: r}
+		mt.byID[e.idx] = memoEntry{id: p.ID, raw: p.Meta, sha256: p.SHA256, meta: e.meta, pool: e.pool, rank: r}
 	}
-	f.entryMemo.Set(key, mt, len(pkgs))
+	f.entryMemo.Set(key, mt, w)
 }

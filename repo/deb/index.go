@@ -191,7 +191,9 @@ func (f *Format) entries(key string, pkgs []repo.Package, moreComps ...string) (
 			archSet[p.Arch] = 0
 		}
 		if me := m.known(i); me != nil {
-			e.meta, e.pool, e.md5, e.sha1 = me.meta, me.pool, me.md5, me.sha1
+			e.meta, e.pool = me.meta, me.pool
+			e.md5 = digest(p.Sums, repo.MD5, me.meta.md5, 32) // cheap: the memo keeps no copy
+			e.sha1 = digest(p.Sums, repo.SHA1, me.meta.sha1, 40)
 			continue
 		}
 		if err := checkIndexPackage(p); err != nil {

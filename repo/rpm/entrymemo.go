@@ -22,16 +22,27 @@ import (
 // cache hands the same array to every publish) and its sha256 are the ones
 // remembered. The memo holds each Meta slice, so an array it knows is
 // never freed and reused while it is remembered. Packages in any other
-// order are decoded in full. Bounded by memoMaxEntries packages over all
-// targets, the target published longest ago forgotten first.
+// order are decoded in full. Bounded by memoMaxBytes over all targets (see
+// memoWeight), the target published longest ago forgotten first.
 type entryMemo = fifo.Sized[string, *memoTarget]
 
-// memoMaxEntries bounds the packages an entryMemo remembers: a few large
-// targets (its memory is a small part of the rows it points at, which the
-// row cache holds anyway while they are published).
-const memoMaxEntries = 400_000
+// memoMaxBytes bounds what the memo holds alive: the Meta it points at and
+// its own entries. It is the publisher's default row cache size
+// (publish.package_cache), so that with the defaults the memo remembers
+// the targets whose rows the cache holds anyway, and adds little memory of
+// its own; a target too large for it is decoded in full.
+const memoMaxBytes = 256 << 20
 
-func newEntryMemo() *entryMemo { return fifo.NewSized[string, *memoTarget](memoMaxEntries) }
+// memoWeight is what the memo of pkgs holds alive, about.
+func memoWeight(pkgs []repo.Package) int {
+	n := 0
+	for i := range pkgs {
+		n += len(pkgs[i].Meta) + 512
+	}
+	return n
+}
+
+func newEntryMemo() *entryMemo { return fifo.NewSized[string, *memoTarget](memoMaxBytes) }
 
 // memoTarget is one target's last publish: its packages by ascending id.
 type memoTarget struct {
@@ -129,7 +140,8 @@ func (f *Format) decodeEntriesMemo(ctx context.Context, key string, pkgs []repo.
 
 // remember makes out, the sorted entries of pkgs, the memo of target key.
 func (f *Format) remember(key string, pkgs []repo.Package, out []*entry) {
-	if len(pkgs) > memoMaxEntries {
+	w := memoWeight(pkgs)
+	if w > memoMaxBytes {
 		return
 	}
 	mt := &memoTarget{byID: make([]memoEntry, len(pkgs))}
@@ -140,7 +152,7 @@ func (f *Format) remember(key string, pkgs []repo.Package, out []*entry) {
 		me := &mt.byID[e.idx]
 		me.raw, me.m, me.sum, me.href, me.rank = e.pkg.Meta, e.m, e.sum, e.href, r
 	}
-	f.entries.Set(key, mt, len(pkgs))
+	f.entries.Set(key, mt, w)
 }
 
 // mergeSorted merges two lists each sorted by compareEntries.
