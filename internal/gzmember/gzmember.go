@@ -6,6 +6,7 @@ package gzmember
 
 import (
 	"bytes"
+	"io"
 
 	"github.com/klauspost/compress/gzip"
 )
@@ -65,4 +66,22 @@ func Split(data []byte) ([]Member, bool) {
 		return nil, false
 	}
 	return out, true
+}
+
+// One decompresses mem, which must be exactly one whole gzip member
+// (nothing after it; gzip's CRC-32 and size checked) of at most max bytes
+// decompressed; false otherwise.
+func One(mem []byte, max int) ([]byte, bool) {
+	r := bytes.NewReader(mem)
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return nil, false
+	}
+	zr.Multistream(false)
+	var plain bytes.Buffer
+	n, err := plain.ReadFrom(io.LimitReader(zr, int64(max)+1))
+	if err != nil || n > int64(max) { // (within max, the read reached the member's end and its checks)
+		return nil, false
+	}
+	return plain.Bytes(), r.Len() == 0
 }

@@ -124,3 +124,28 @@ func FuzzWalk(f *testing.F) {
 		}
 	})
 }
+
+// TestOne: one whole member decompresses; two members, trailing bytes, a
+// damaged member or more than max bytes of output are refused.
+func TestOne(t *testing.T) {
+	one := gz(t, "block of text\n")
+	if got, ok := One(one, 14); !ok || string(got) != "block of text\n" {
+		t.Fatalf("One = %q, %v", got, ok)
+	}
+	flipped := bytes.Clone(one)
+	flipped[len(flipped)-6] ^= 0xff // the CRC-32
+	for name, c := range map[string]struct {
+		data []byte
+		max  int
+	}{
+		"two members": {gz(t, "a", "b"), 10},
+		"trailing":    {append(bytes.Clone(one), 0), 100},
+		"flipped CRC": {flipped, 100},
+		"over max":    {one, 13},
+		"not gzip":    {[]byte("text"), 100},
+	} {
+		if _, ok := One(c.data, c.max); ok {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/pierhq/pier/internal/fifo"
 	"github.com/pierhq/pier/repo"
+	"github.com/pierhq/pier/repo/entrymemo"
 )
 
 // Digests are the digests of an uploaded .deb that this format needs: the
@@ -41,8 +42,8 @@ type Format struct {
 	// dec keeps decoders of package members for reuse.
 	dec decoders
 	// entryMemo holds each target's last publish, decoded and sorted
-	// (entrymemo.go).
-	entryMemo *entryMemo
+	// (repo/entrymemo).
+	entryMemo *entrymemo.Memo[memoValue]
 }
 
 var (
@@ -56,7 +57,7 @@ func New(cfg Config) *Format {
 	cfg.Architectures = append([]string(nil), cfg.Architectures...)
 	cfg.Release = append([]ReleaseRule(nil), cfg.Release...)
 	cfg.Defaults()
-	return &Format{cfg: cfg, cache: newCompressCache(DefaultCompressCacheSize), memo: newVerifyMemo(), wrote: fifo.New[string, bool](wroteMax), entryMemo: newEntryMemo()}
+	return &Format{cfg: cfg, cache: newCompressCache(DefaultCompressCacheSize), memo: newVerifyMemo(), wrote: fifo.New[string, bool](wroteMax), entryMemo: entrymemo.New[memoValue]()}
 }
 
 // Name returns "deb".

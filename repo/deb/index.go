@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pierhq/pier/repo"
+	"github.com/pierhq/pier/repo/entrymemo"
 )
 
 // dateLayout is the Release date format apt accepts (RFC 1123, zone UTC).
@@ -166,6 +167,13 @@ func (f *Format) Index(ctx context.Context, in *repo.IndexInput) ([]repo.File, e
 	return out, nil
 }
 
+// memoValue is what the entry memo keeps of a package (see
+// repo/entrymemo): its decoded Meta and its pool path.
+type memoValue struct {
+	meta metaView
+	pool string
+}
+
 // entries decodes and checks the packages' metadata and returns them in
 // Packages order (name, version, architecture), with the sorted components
 // and architectures to publish. key names the target: what the memo holds
@@ -180,7 +188,7 @@ func (f *Format) entries(key string, pkgs []repo.Package, moreComps ...string) (
 	for _, a := range f.cfg.Architectures {
 		archSet[a] = 0
 	}
-	m := f.matchMemo(key, pkgs)
+	match := f.entryMemo.Match(key, pkgs)
 	entries := make([]indexEntry, len(pkgs))
 	for i := range pkgs {
 		p := &pkgs[i]
@@ -190,10 +198,10 @@ func (f *Format) entries(key string, pkgs []repo.Package, moreComps ...string) (
 		if p.Arch != "all" {
 			archSet[p.Arch] = 0
 		}
-		if me := m.known(i); me != nil {
-			e.meta, e.pool = me.meta, me.pool
-			e.md5 = digest(p.Sums, repo.MD5, me.meta.md5, 32) // cheap: the memo keeps no copy
-			e.sha1 = digest(p.Sums, repo.SHA1, me.meta.sha1, 40)
+		if v, ok := match.Known(i); ok {
+			e.meta, e.pool = v.meta, v.pool
+			e.md5 = digest(p.Sums, repo.MD5, v.meta.md5, 32) // cheap: the memo keeps no copy
+			e.sha1 = digest(p.Sums, repo.SHA1, v.meta.sha1, 40)
 			continue
 		}
 		if err := checkIndexPackage(p); err != nil {
@@ -228,8 +236,12 @@ func (f *Format) entries(key string, pkgs []repo.Package, moreComps ...string) (
 		}
 		e.size = stanzaSize(e)
 	}
-	entries = m.sort(entries)
-	f.rememberEntries(key, pkgs, entries)
+	entries = entrymemo.Sort(match, entries, func(a, b indexEntry) int { return compareEntries(&a, &b) })
+	order := make([]int, len(entries))
+	for r := range entries {
+		order[r] = entries[r].idx
+	}
+	f.entryMemo.Remember(key, pkgs, order, func(r int) memoValue { return memoValue{entries[r].meta, entries[r].pool} })
 	return entries, comps, archs, nil
 }
 

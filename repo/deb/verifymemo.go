@@ -8,10 +8,10 @@ import (
 	"io"
 	"sync/atomic"
 
-	"github.com/klauspost/compress/gzip"
 	xi2 "github.com/xi2/xz"
 
 	"github.com/pierhq/pier/internal/fifo"
+	"github.com/pierhq/pier/internal/gzmember"
 )
 
 // Incremental verification. Verify checks that every compressed variant
@@ -163,7 +163,7 @@ func (f *Format) fastContents(ctx context.Context, sum string, gz []byte, plain 
 		if k, ok := f.memo.block(packed); ok && k == pm.plain {
 			continue
 		}
-		text, ok := gunzipMember(mem)
+		text, ok := gzmember.One(mem, maxMemberPlain)
 		if !ok || f.cache.key(codecContents, text) != pm.plain {
 			return false
 		}
@@ -176,18 +176,6 @@ func (f *Format) fastContents(ctx context.Context, sum string, gz []byte, plain 
 		f.memo.addBlock(packed, pm.plain)
 	}
 	return pos == len(gz)
-}
-
-// gunzipMember decompresses mem, which must be one whole gzip member.
-func gunzipMember(mem []byte) ([]byte, bool) {
-	r := bytes.NewReader(mem)
-	zr, err := gzip.NewReader(r)
-	if err != nil {
-		return nil, false
-	}
-	zr.Multistream(false)
-	text, err := io.ReadAll(zr)
-	return text, err == nil && r.Len() == 0
 }
 
 // fastGzip checks gz, a Packages.gz this process wrote (sum its sha256),
@@ -229,17 +217,16 @@ func (f *Format) fastGzip(ctx context.Context, sum string, gz, plain []byte) boo
 	return pos == len(gz)
 }
 
+// maxMemberPlain bounds what one Contents member may decompress to (they
+// are cut at a few hundred KiB of text); a member past it is refused and
+// the full check reads the file as a stream.
+const maxMemberPlain = 256 << 20
+
 // gunzipsTo reports whether mem is one whole gzip member that decompresses
 // to exactly want.
 func gunzipsTo(mem, want []byte) bool {
-	r := bytes.NewReader(mem)
-	zr, err := gzip.NewReader(r)
-	if err != nil {
-		return false
-	}
-	zr.Multistream(false)
-	got, err := io.ReadAll(io.LimitReader(zr, int64(len(want))+1))
-	return err == nil && r.Len() == 0 && bytes.Equal(got, want)
+	got, ok := gzmember.One(mem, len(want))
+	return ok && bytes.Equal(got, want)
 }
 
 // fastXZ checks the xz variant x against plain, the uncompressed index,

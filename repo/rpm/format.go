@@ -19,6 +19,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 
 	"github.com/pierhq/pier/repo"
+	"github.com/pierhq/pier/repo/entrymemo"
 )
 
 // Digests are the digests the core must compute over an uploaded rpm: the
@@ -28,13 +29,13 @@ var Digests = []repo.Digest{repo.SHA256}
 // Format implements repo.Format for rpm.
 type Format struct {
 	cfg     Config
-	signKey *packet.PrivateKey // signs packages at ingest when cfg.SignPackages
-	codec   *codec             // compresses repodata members
-	cache   *blockCache        // compressed members of earlier publishes (nil: none)
-	bufs    *bufferPool        // buffers members are rendered into
-	written *writtenSet        // repodata files this process wrote, by repository
-	memo    *verifyMemo        // what Verify's fast path knows (verifymemo.go)
-	entries *entryMemo         // each target's last publish, decoded and sorted
+	signKey *packet.PrivateKey         // signs packages at ingest when cfg.SignPackages
+	codec   *codec                     // compresses repodata members
+	cache   *blockCache                // compressed members of earlier publishes (nil: none)
+	bufs    *bufferPool                // buffers members are rendered into
+	written *writtenSet                // repodata files this process wrote, by repository
+	memo    *verifyMemo                // what Verify's fast path knows (verifymemo.go)
+	entries *entrymemo.Memo[memoValue] // each target's last publish, decoded and sorted
 }
 
 var _ repo.Format = (*Format)(nil)
@@ -48,7 +49,7 @@ func New(cfg Config) *Format {
 		c, _ = newCodec(CompressionGzip)
 	}
 	return &Format{cfg: cfg, codec: c, cache: newBlockCache(cfg.IndexCacheSize), bufs: &bufferPool{},
-		written: &writtenSet{m: map[string][]string{}}, memo: newVerifyMemo(), entries: newEntryMemo()}
+		written: &writtenSet{m: map[string][]string{}}, memo: newVerifyMemo(), entries: entrymemo.New[memoValue]()}
 }
 
 // Name returns "rpm".

@@ -3,14 +3,13 @@ package rpm
 import (
 	"bytes"
 	"context"
-	"io"
 	"strconv"
 	"sync/atomic"
 
-	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/pierhq/pier/internal/fifo"
+	"github.com/pierhq/pier/internal/gzmember"
 )
 
 // Incremental verification. A publish that adds one package to a large
@@ -163,6 +162,12 @@ func (v *verifier) primaryRefOK(r pkgRef) bool {
 	return ok && f.SHA256 == r.id && strconv.FormatInt(f.Size, 10) == r.size
 }
 
+// maxMemberPlain bounds what one repodata member may decompress to: a
+// block is cut at blockBytes of XML, but one package's file list can make
+// it larger; a member past this is refused (the full check then reads the
+// file as a stream).
+const maxMemberPlain = 256 << 20
+
 // readMember decompresses one member (a whole gzip member or zstd frame,
 // nothing after it) and reads what it holds; false when it does not
 // decompress or is not whole package elements with at most the root start
@@ -172,13 +177,8 @@ func readMember(codecID uint8, mem []byte, rootName string) (*memberFacts, []byt
 	var plain []byte
 	switch codecID {
 	case gzipCodecID:
-		r := bytes.NewReader(mem)
-		zr, err := gzip.NewReader(r)
-		if err != nil {
-			return nil, nil, false
-		}
-		zr.Multistream(false)
-		if plain, err = io.ReadAll(zr); err != nil || r.Len() != 0 {
+		var ok bool
+		if plain, ok = gzmember.One(mem, maxMemberPlain); !ok {
 			return nil, nil, false
 		}
 	default:
