@@ -255,6 +255,9 @@ func parseDSC(data []byte, lim Limits) (*dsc, error) {
 		if strings.ContainsAny(f.Value, "\r") {
 			return nil, badf(".dsc: field %s holds a carriage return (apt would read the Sources stanza differently)", clip(f.Name))
 		}
+		if strings.ContainsRune(f.Name+f.Value, 0x1a) {
+			return nil, badf(".dsc: field %s holds a ^Z byte (dpkg's parser ends a line there, apt's does not, so the Sources stanza would read two ways)", clip(f.Name))
+		}
 	}
 	return d, nil
 }

@@ -183,6 +183,8 @@ func dscCases(t testing.TB) []dscCase {
 		}), "expected an OpenPGP signature", true},
 		{"upper-case Source", fixtureDSC(t, repl("Source: pier-src", "Source: Pier-src")), "not a source package name", false},
 		{"bad version", fixtureDSC(t, repl("Version: 1.0-1", "Version: a1.0-1")), "version", false},
+		{"^Z in a value", fixtureDSC(t, repl("Standards-Version: 4.6.", "Standards-Version: 4.6.\x1a")), "^Z byte", false},
+		{"^Z in a field name", fixtureDSC(t, repl("Binary: pier-src\n", "Binary: pier-src\nX-\x1a: y\n")), "^Z byte", false},
 		{"line without a colon", fixtureDSC(t, repl("Binary: pier-src\n", "Binary: pier-src\nnocolon\n")), "unknown format", false},
 	}
 }
