@@ -2,7 +2,7 @@ package apk
 
 import (
 	"bytes"
-	"fmt"
+	"errors"
 	"strconv"
 	"strings"
 
@@ -22,7 +22,7 @@ var (
 // no file list, so Files stays unknown.
 func (f *Format) Describe(p *repo.Package) (*repo.Details, error) {
 	if len(p.Meta) == 0 || p.Meta[0] != 'C' {
-		return nil, fmt.Errorf("apk: recorded stanza does not start with C:")
+		return nil, errors.New("apk: recorded stanza does not start with a C field")
 	}
 	d := &repo.Details{FilesNote: "an apk index records no file list (apk info -L lists it on an installed system)"}
 	var deps, conflicts []string
