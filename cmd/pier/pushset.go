@@ -37,7 +37,7 @@ func (p *pusher) pushSet(ctx context.Context, path, route string) (*api.UploadRe
 	if err != nil {
 		return nil, 0, err
 	}
-	names, err := deb.ListedFiles(data)
+	names, err := deb.ListedFiles(data, route == "changes")
 	if err != nil {
 		return nil, 0, fmt.Errorf("read %s: %w", path, err)
 	}

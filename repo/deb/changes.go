@@ -183,16 +183,21 @@ func unknownIssuer(err error) bool {
 	return errors.Is(err, pgperrors.ErrUnknownIssuer)
 }
 
-// ListedFiles returns the names of the files a .dsc or .changes lists
-// (for a client that sends them along: pier push), read with the same
-// rules as at upload.
-func ListedFiles(data []byte) ([]string, error) {
-	fields, _, reason := parseControl(data, "control file")
+// ListedFiles returns the names of the files a .dsc or, with changes, a
+// .changes lists (for a client that sends them along: pier push, which
+// tells the two apart by the file's name, as it picks the upload route),
+// read with the same rules as at upload.
+func ListedFiles(data []byte, changes bool) ([]string, error) {
+	what := ".dsc"
+	if changes {
+		what = ".changes"
+	}
+	fields, _, reason := parseControl(data, what)
 	if reason != "" {
 		return nil, repo.BadPackage(reason)
 	}
 	var names []string
-	if _, ok := lookup(fields, "Distribution"); ok {
+	if changes {
 		files, reason := changesFiles(fields)
 		if reason != "" {
 			return nil, badf(".changes: %s", reason)

@@ -41,6 +41,15 @@ func FuzzDSC(f *testing.F) {
 		if err != nil || !bytes.Equal(again, parsed.Meta) {
 			t.Fatalf("meta does not round-trip: %v", err)
 		}
+		names, err := ListedFiles(data, false)
+		if err != nil || len(names) != len(parsed.Needs) {
+			t.Fatalf("ListedFiles of an accepted .dsc: %v, %v", names, err)
+		}
+		for i, need := range parsed.Needs {
+			if names[i] != need.Name {
+				t.Fatalf("ListedFiles names %q where the upload reads %q", names[i], need.Name)
+			}
+		}
 		p := repo.Package{Component: "main", Name: parsed.Name, Version: parsed.Version, Arch: parsed.Arch, Size: int64(len(data)),
 			Sums: sums, SHA256: sums[repo.SHA256], Meta: parsed.Meta}
 		for _, need := range parsed.Needs {
@@ -95,8 +104,14 @@ func FuzzChanges(f *testing.F) {
 				t.Fatalf("listed file %+v", nf)
 			}
 		}
-		if names, err := ListedFiles(data); err != nil || len(names) == 0 {
+		names, err := ListedFiles(data, true)
+		if err != nil || len(names) != len(l.Files) {
 			t.Fatalf("ListedFiles of an accepted .changes: %v, %v", names, err)
+		}
+		for i, nf := range l.Files {
+			if names[i] != nf.Name {
+				t.Fatalf("ListedFiles names %q where the upload reads %q", names[i], nf.Name)
+			}
 		}
 	})
 }
