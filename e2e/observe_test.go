@@ -4,11 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -98,6 +101,44 @@ func TestObservability(t *testing.T) {
 	os.Mkdir(tmp, 0o755)
 	if code, body, _ := s.get("/readyz"); code != 200 {
 		t.Errorf("/readyz after repair: %d %s", code, body)
+	}
+
+	// The request log is written in groups by one goroutine: a burst of
+	// concurrent requests is logged whole, one line each, and what is
+	// still queued when serve stops is written before it exits.
+	const burst = 100
+	var wg sync.WaitGroup
+	for i := range burst {
+		wg.Go(func() {
+			req, _ := http.NewRequest("GET", s.url+"/readyz", nil)
+			req.Header.Set("X-Request-Id", fmt.Sprintf("burst-%03d", i))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Errorf("burst request %d: %v", i, err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		})
+	}
+	wg.Wait()
+	s.stop()
+	seen := map[string]int{}
+	for line := range strings.SplitSeq(s.logs(), "\n") {
+		if !strings.Contains(line, `"id":"burst-`) {
+			continue
+		}
+		var l struct{ Msg, ID string }
+		if err := json.Unmarshal([]byte(line), &l); err != nil || l.Msg != "request" {
+			t.Errorf("log line is not one whole request line (%v): %q", err, line)
+			continue
+		}
+		seen[l.ID]++
+	}
+	for i := range burst {
+		if id := fmt.Sprintf("burst-%03d", i); seen[id] != 1 {
+			t.Errorf("request %s logged %d times, want once", id, seen[id])
+		}
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 
 	"github.com/pierhq/pier/api"
 	"github.com/pierhq/pier/auth"
+	"github.com/pierhq/pier/internal/groupwrite"
 	"github.com/pierhq/pier/repo"
 	"github.com/pierhq/pier/repo/mirror"
 )
@@ -80,7 +81,11 @@ func (c *cli) serve(ctx context.Context, cmd *cobra.Command, listen, logFormat s
 		listen = getenv("PIER_LISTEN", cfg.Listen)
 	}
 	cfg.Listen = listen
-	log := newLogger(c.stderr, cfg.LogLevel, logFormat)
+	// One request log line per request: written in groups by one
+	// goroutine, so a busy server does not make a write call for each.
+	logw := groupwrite.New(c.stderr, 1<<20)
+	defer logw.Close()
+	log := newLogger(logw, cfg.LogLevel, logFormat)
 	a, err := open(ctx, cfg, log, true)
 	if err != nil {
 		return err
