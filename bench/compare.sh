@@ -59,6 +59,10 @@ gen() { # format n dir [prefix start]
 }
 fresh() { rm -rf "$1"; cp -a "$work/keys-template" "$1"; }
 cold() { [ "${COLD:-}" = 1 ] && { sync; echo 3 >/proc/sys/vm/drop_caches; } || true; }
+# warm DIR: without COLD=1, reads DIR's files once, untimed, so that the floor
+# (the first command of each format) starts on a warm page cache as the
+# commands after it do; the previous format's files may have pushed them out.
+warm() { [ "${COLD:-}" = 1 ] || find "$1" -maxdepth 1 -type f -exec cat {} + >/dev/null; }
 # linkcopy SRC DST: a hard-linked copy (what an in-place indexer sees).
 linkcopy() { rm -rf "$2"; mkdir -p "$2"; find "$1" -maxdepth 1 -type f ! -name .done -exec ln -t "$2/" {} +; }
 
@@ -119,6 +123,7 @@ bench_rpm() {
 	mapfile -t crx < <(ls "$work/rpm-cr-$n"/*.rpm)
 	echo "== rpm, $n packages ($(du -sh --exclude=.done "$pk" | cut -f1))" >>"$log"
 	cold
+	warm "$pk"
 	run "sha256 floor" "$work/sha256floor" "$pk"
 	local floor=$S
 	linkcopy "$pk" "$work/cr"
@@ -166,6 +171,7 @@ bench_deb() {
 	mapfile -t fx < <(ls "$work/deb-aft-$n"/*.deb)
 	echo "== deb, $n packages ($(du -sh --exclude=.done "$pk" | cut -f1))" >>"$log"
 	cold
+	warm "$pk"
 	run "sha256 floor" "$work/sha256floor" "$pk"
 	local floor=$S
 	# apt-ftparchive without a cache database: Packages + .gz + .xz + Release.
@@ -232,6 +238,7 @@ bench_apk() {
 	mapfile -t extra < <(ls "$work/apk-extra-$n"/*.apk)
 	mapfile -t served < <(ls "$work/apk-served-$n"/*.apk)
 	echo "== apk, $n packages ($(du -sh --exclude=.done "$pk" | cut -f1))" >>"$log"
+	warm "$pk"
 	run "sha256 floor" "$work/sha256floor" "$pk"
 	local floor=$S
 	fresh "$work/pier-apk"
