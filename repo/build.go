@@ -106,6 +106,24 @@ func (p *publisher) generate(ctx context.Context, f Format, ti *TargetInfo, note
 	// claims a package set newer than the one it publishes (a change that
 	// lands in between only makes the target look pending once more).
 	revision := ti.Revision
+	var prev PreviousFiles
+	if ti.Current != nil {
+		prev = &previousFiles{d: p.d, view: p.view, manifest: ti.Current.Manifest}
+	}
+	// A format that reads ahead from the current generation does so
+	// while the packages are read (a new process: the rows and the
+	// previous repodata are each ~0.1–0.2 s at 10,000 packages).
+	prepared := func() {}
+	if pr, ok := f.(Preparer); ok && prev != nil {
+		pctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			pr.Prepare(pctx, ti.Target, prev)
+		}()
+		prepared = func() { <-done }
+		defer func() { cancel(); <-done }()
+	}
 	pkgs, err := p.pkgs.live(ctx, p.d.cat, ti)
 	if err != nil {
 		return nil, nil, err
@@ -117,7 +135,8 @@ func (p *publisher) generate(ctx context.Context, f Format, ti *TargetInfo, note
 	if len(pruned) > 0 {
 		revision++ // the removal apply made
 	}
-	gen, err := p.build(ctx, f, ti, pkgs)
+	prepared()
+	gen, err := p.build(ctx, f, ti, pkgs, prev)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -147,16 +166,13 @@ func (p *publisher) failed(ctx context.Context, ti *TargetInfo, err error) {
 // build indexes pkgs for ti, stores every new file, adds the alias copies,
 // checks the result as a client would and stores the manifest. It returns
 // the generation to record (without Revision and Note).
-func (p *publisher) build(ctx context.Context, f Format, ti *TargetInfo, pkgs []Package) (*Generation, error) {
+func (p *publisher) build(ctx context.Context, f Format, ti *TargetInfo, pkgs []Package, prev PreviousFiles) (*Generation, error) {
 	t := ti.Target
 	now, err := p.publishTime(ctx, f, ti)
 	if err != nil {
 		return nil, err
 	}
-	in := &IndexInput{Target: t, Packages: pkgs, Time: now, Signer: p.d.signer}
-	if ti.Current != nil {
-		in.Previous = &previousFiles{d: p.d, view: p.view, manifest: ti.Current.Manifest}
-	}
+	in := &IndexInput{Target: t, Packages: pkgs, Time: now, Signer: p.d.signer, Previous: prev}
 	files, err := f.Index(ctx, in)
 	if err != nil {
 		return nil, fmt.Errorf("index %s: %w", t, err)

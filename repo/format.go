@@ -214,6 +214,16 @@ type PreviousFiles interface {
 	ReadFile(ctx context.Context, path string) ([]byte, error)
 }
 
+// Preparer is implemented by formats that can read ahead, from the
+// target's current generation, what their next Index will reuse (rpm: the
+// compressed members of the previous repodata). The publisher calls
+// Prepare while it reads the target's packages, and Index only after
+// Prepare has returned; Prepare must not change what Index writes, only
+// how soon. Errors only mean nothing was read ahead.
+type Preparer interface {
+	Prepare(ctx context.Context, t Target, prev PreviousFiles)
+}
+
 // PreviousSums is implemented by PreviousFiles that know the sha256 of
 // each file without reading it (the core's: from the manifest), so that a
 // format can tell a file it wrote itself from its checksum alone.

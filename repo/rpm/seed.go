@@ -21,10 +21,10 @@ var repodataHref = regexp.MustCompile(`href="(repodata/[0-9a-f]{64}-(?:primary|f
 // gzip member of the previous primary, filelists and other is added under
 // the key of the bytes it decompresses to (what writeMetadata would look it
 // up by), and Verify's memo with what each member holds (so the new
-// generation's reused members are not decompressed again). Only gzip repodata is seeded (zstd frames are not split here), and
-// nothing is read when this process wrote the previous generation's
-// repodata itself (a running server: its cache already holds the members)
-// or when the cache already holds the first member of the second block.
+// generation's reused members are not decompressed again). Only gzip
+// repodata is seeded (zstd frames are not split here), and nothing is read
+// when the cache already holds those files' members: this process wrote
+// them (a running server) or seeded them already (Prepare, then Index).
 // Errors only mean nothing is seeded.
 func (f *Format) seedCache(ctx context.Context, prev repo.PreviousFiles, base string) {
 	if prev == nil || f.cache == nil || f.codec.id != gzipCodecID {
@@ -45,24 +45,43 @@ func (f *Format) seedCache(ctx context.Context, prev repo.PreviousFiles, base st
 	// The files at once (a new process seeds every publish's first one):
 	// each walk decompresses into one reused buffer.
 	var wg sync.WaitGroup
-	for _, name := range names {
-		wg.Go(func() { f.seedFile(ctx, prev, base, name) })
+	seeded := make([]bool, len(names))
+	for i, name := range names {
+		wg.Go(func() { seeded[i] = f.seedFile(ctx, prev, base, name) })
 	}
+	wg.Wait()
+	if !slices.Contains(seeded, false) {
+		f.written.set(base, names)
+	}
+}
+
+// Prepare implements repo.Preparer: it seeds the member cache from the
+// current generation of t's binary and source repositories (seedCache),
+// so that a new process reads the previous repodata while the publisher
+// reads the packages.
+func (f *Format) Prepare(ctx context.Context, t repo.Target, prev repo.PreviousFiles) {
+	base, err := basePath(t)
+	if err != nil {
+		return
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { f.seedCache(ctx, prev, base+SourceDir) })
+	f.seedCache(ctx, prev, base)
 	wg.Wait()
 }
 
 // seedFile caches the members of the previous generation's repodata file
-// base+name.
-func (f *Format) seedFile(ctx context.Context, prev repo.PreviousFiles, base, name string) {
+// base+name; it reports whether it read the whole file.
+func (f *Format) seedFile(ctx context.Context, prev repo.PreviousFiles, base, name string) bool {
 	if ctx.Err() != nil {
-		return
+		return false
 	}
 	data, err := prev.ReadFile(ctx, base+name)
 	if err != nil {
-		return
+		return false
 	}
 	root := rootOf(name)
-	gzmember.Walk(data, func(member, plain []byte) bool {
+	whole := gzmember.Walk(data, func(member, plain []byte) bool {
 		key := f.cache.key(f.codec.id, plain)
 		f.cache.put(key, member)
 		// What Verify's fast path would learn by decompressing the
@@ -73,6 +92,7 @@ func (f *Format) seedFile(ctx context.Context, prev repo.PreviousFiles, base, na
 		}
 		return ctx.Err() == nil
 	})
+	return whole && ctx.Err() == nil
 }
 
 // rootOf returns the root element of the repodata file at href.

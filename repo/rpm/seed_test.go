@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/pierhq/pier/repo"
@@ -68,12 +69,94 @@ func TestIndexNewProcessReusesPrevious(t *testing.T) {
 // countingFiles is a previous generation that counts the files read.
 type countingFiles struct {
 	prevFiles
+	mu    sync.Mutex
 	reads []string
 }
 
 func (c *countingFiles) ReadFile(ctx context.Context, path string) ([]byte, error) {
+	c.mu.Lock()
 	c.reads = append(c.reads, path)
+	c.mu.Unlock()
 	return c.prevFiles.ReadFile(ctx, path)
+}
+
+// gzReads counts the repodata files read since the last call.
+func (c *countingFiles) gzReads() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, p := range c.reads {
+		if strings.HasSuffix(p, ".xml.gz") {
+			n++
+		}
+	}
+	c.reads = nil
+	return n
+}
+
+// TestPrepareThenIndex: Prepare (run by the publisher while it reads the
+// packages) reads the previous repodata of both repositories, and the
+// Index that follows reads none of it again, reuses the members and
+// writes what a full rebuild writes.
+func TestPrepareThenIndex(t *testing.T) {
+	ctx := context.Background()
+	pkgs := syntheticPackages(3000)
+	first, err := New(Config{}).Index(ctx, &repo.IndexInput{Target: testTarget, Packages: pkgs, Time: fixtureTime, Signer: fakeSigner{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev := &countingFiles{prevFiles: prevFiles{}}
+	for _, f := range first {
+		if f.Data != nil {
+			prev.prevFiles[f.Path] = f.Data
+		}
+	}
+	fresh := New(Config{})
+	fresh.Prepare(ctx, testTarget, prev)
+	if n := prev.gzReads(); n != 6 {
+		t.Fatalf("Prepare read %d repodata files, want 6 (primary, filelists, other of both repositories)", n)
+	}
+	plus := append(append([]repo.Package(nil), pkgs...), syntheticPackage("package-01234-new", 1234))
+	got, err := fresh.Index(ctx, &repo.IndexInput{Target: testTarget, Packages: plus, Time: fixtureTime, Signer: fakeSigner{}, Previous: prev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := prev.gzReads(); n != 0 {
+		t.Errorf("Index after Prepare read %d repodata files again", n)
+	}
+	want, err := New(Config{IndexCacheSize: -1}).Index(ctx, &repo.IndexInput{Target: testTarget, Packages: plus, Time: fixtureTime, Signer: fakeSigner{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d files, %d in the full rebuild", len(got), len(want))
+	}
+	for i := range got {
+		if got[i].Path != want[i].Path || !bytes.Equal(got[i].Data, want[i].Data) {
+			t.Errorf("%s differs from the full rebuild's %s", got[i].Path, want[i].Path)
+		}
+	}
+	if hits, misses := fresh.cache.hits.Load(), fresh.cache.misses.Load(); hits == 0 || misses > 3*4+1 {
+		t.Errorf("+1 after Prepare: %d members reused, %d compressed", hits, misses)
+	}
+	// A previous generation that cannot be read whole is not recorded as
+	// seeded: Index tries again.
+	broken := &countingFiles{prevFiles: prevFiles{}}
+	for p, d := range prev.prevFiles {
+		if strings.HasSuffix(p, "-primary.xml.gz") && !strings.Contains(p, "/"+SourceDir) {
+			d = d[:len(d)/2]
+		}
+		broken.prevFiles[p] = d
+	}
+	again := New(Config{})
+	again.Prepare(ctx, testTarget, broken)
+	broken.gzReads()
+	if _, err := again.Index(ctx, &repo.IndexInput{Target: testTarget, Packages: plus, Time: fixtureTime, Signer: fakeSigner{}, Previous: broken}); err != nil {
+		t.Fatal(err)
+	}
+	if n := broken.gzReads(); n != 3 {
+		t.Errorf("Index after a Prepare that met a truncated primary read %d repodata files, want the binary repository's 3", n)
+	}
 }
 
 // TestIndexSameProcessSkipsSeeding: when the previous generation is one
