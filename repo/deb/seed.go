@@ -3,9 +3,15 @@ package deb
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"hash/crc32"
 	"hash/crc64"
+	"path"
+	"slices"
+	"strings"
+	"sync"
 
 	"github.com/ulikunitz/xz/lzma"
 
@@ -35,7 +41,7 @@ func (f *Format) seedCache(ctx context.Context, prev repo.PreviousFiles, dists s
 		dir := dists + pf.dir + "/"
 		names := pf.names() // Packages or Sources
 		if f.wroteIt(ctx, prev, dir+names[0]) {
-			continue // this process wrote it: its blocks are cached
+			continue // this process wrote it (or seeded it): its blocks are cached
 		}
 		plain, err := prev.ReadFile(ctx, dir+names[0])
 		if err != nil {
@@ -44,33 +50,115 @@ func (f *Format) seedCache(ctx context.Context, prev repo.PreviousFiles, dists s
 		if _, ok := f.cache.get(f.cache.key(codecWritten, plain)); ok {
 			continue // this process wrote it: its blocks are cached
 		}
-		if gz, err := prev.ReadFile(ctx, dir+names[1]); err == nil {
-			// One member per block (a Packages.gz of an earlier Pier is
-			// one member: cached whole, it never matches a block).
-			gzmember.Walk(gz, func(member, plain []byte) bool {
-				in := f.cache.key(codecGzip, plain)
-				f.cache.put(in, member, 0)
-				f.memo.addBlock(f.cache.key(codecGzipPacked, member), in)
-				return true
-			})
-		}
-		x, err := prev.ReadFile(ctx, dir+names[2])
-		if err != nil {
-			continue
-		}
-		blocks, ok := splitXZ(x, plain)
-		if !ok {
-			continue
-		}
-		for _, b := range blocks {
-			in := f.cache.key(codecXZBlock, b.in)
-			f.cache.put(in, b.out, b.crc)
-			// The previous generation was checked before it went live,
-			// and the block's CRC64 matches its input: Verify need not
-			// decode it again when the new generation reuses it.
-			f.memo.addBlock(f.cache.key(codecXZPacked, b.out), in)
+		if f.seedPackages(ctx, prev, dir, names, plain) && ctx.Err() == nil {
+			// Seeded whole: a later seeding of the same file (Prepare,
+			// then Index) has nothing to add.
+			f.wrote.Put(sha256Hex(plain), true)
 		}
 	}
+}
+
+// seedPackages seeds the cache from the previous .gz and .xz of the index
+// whose plain text is plain; it reports whether both were read and split
+// whole.
+func (f *Format) seedPackages(ctx context.Context, prev repo.PreviousFiles, dir string, names [3]string, plain []byte) bool {
+	whole := false
+	if gz, err := prev.ReadFile(ctx, dir+names[1]); err == nil {
+		// One member per block (a Packages.gz of an earlier Pier is
+		// one member: cached whole, it never matches a block).
+		whole = gzmember.Walk(gz, func(member, plain []byte) bool {
+			in := f.cache.key(codecGzip, plain)
+			f.cache.put(in, member, 0)
+			f.memo.addBlock(f.cache.key(codecGzipPacked, member), in)
+			return true
+		})
+	}
+	x, err := prev.ReadFile(ctx, dir+names[2])
+	if err != nil {
+		return false
+	}
+	blocks, ok := splitXZ(x, plain)
+	if !ok {
+		return false
+	}
+	for _, b := range blocks {
+		in := f.cache.key(codecXZBlock, b.in)
+		f.cache.put(in, b.out, b.crc)
+		// The previous generation was checked before it went live,
+		// and the block's CRC64 matches its input: Verify need not
+		// decode it again when the new generation reuses it.
+		f.memo.addBlock(f.cache.key(codecXZPacked, b.out), in)
+	}
+	return whole
+}
+
+// Prepare implements repo.Preparer: it seeds the cache from the index
+// files the current generation's Release lists (seedCache, seedContents),
+// so that a new process reads them while the publisher reads the rows.
+// The Index that follows does not read a file seeded whole again.
+func (f *Format) Prepare(ctx context.Context, t repo.Target, prev repo.PreviousFiles) {
+	if f.cache == nil {
+		return
+	}
+	for _, v := range []string{t.Stream, t.Distro, t.Release} {
+		if pathElemProblem(v) != "" {
+			return
+		}
+	}
+	dists := base(t) + "dists/" + t.Release + "/"
+	release, err := prev.ReadFile(ctx, dists+"Release")
+	if err != nil {
+		return
+	}
+	var files []*packagesFile
+	var comps, archs []string
+	for _, p := range releasePaths(release) {
+		dir, name := path.Split(p)
+		dir = strings.TrimSuffix(dir, "/")
+		switch {
+		case name == "Packages" && strings.Count(dir, "/") == 1:
+			files = append(files, &packagesFile{dir: dir})
+		case name == "Sources" && strings.HasSuffix(dir, "/source") && strings.Count(dir, "/") == 1:
+			files = append(files, &packagesFile{dir: dir, base: "Sources"})
+		case strings.HasPrefix(name, "Contents-") && strings.HasSuffix(name, ".gz") && dir != "" && !strings.Contains(dir, "/"):
+			comps = appendNew(comps, dir)
+			archs = appendNew(archs, strings.TrimSuffix(strings.TrimPrefix(name, "Contents-"), ".gz"))
+		}
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { f.seedContents(ctx, prev, dists, comps, archs) })
+	f.seedCache(ctx, prev, dists, files)
+	wg.Wait()
+}
+
+// releasePaths returns the paths a Release file's SHA256 field lists.
+func releasePaths(release []byte) []string {
+	var out []string
+	in := false
+	for line := range strings.SplitSeq(string(release), "\n") {
+		switch {
+		case strings.HasPrefix(line, " ") && in:
+			if fs := strings.Fields(line); len(fs) == 3 {
+				out = append(out, fs[2])
+			}
+		case strings.HasPrefix(line, " "):
+		default:
+			in = line == "SHA256:"
+		}
+	}
+	return out
+}
+
+func appendNew(list []string, s string) []string {
+	if slices.Contains(list, s) {
+		return list
+	}
+	return append(list, s)
+}
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // splitXZ returns the blocks of x, an xz stream as assembleXZ writes it,
@@ -148,7 +236,7 @@ func (f *Format) seedContents(ctx context.Context, prev repo.PreviousFiles, dist
 				continue
 			}
 			first := true
-			gzmember.Walk(gz, func(member, plain []byte) bool {
+			whole := gzmember.Walk(gz, func(member, plain []byte) bool {
 				k := f.cache.key(codecContents, plain)
 				if first {
 					if _, cached := f.cache.get(k); cached {
@@ -160,6 +248,9 @@ func (f *Format) seedContents(ctx context.Context, prev repo.PreviousFiles, dist
 				f.memo.addBlock(f.cache.key(codecContentsPacked, member), k)
 				return true
 			})
+			if whole && ctx.Err() == nil {
+				f.wrote.Put(sha256Hex(gz), true) // seeded whole: not again
+			}
 		}
 	}
 }

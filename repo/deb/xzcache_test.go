@@ -6,7 +6,9 @@ import (
 	"context"
 	"io"
 	"io/fs"
+	"path"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -207,12 +209,88 @@ func TestIncrementalIndexNewProcess(t *testing.T) {
 // the core's does, from the manifest) and records what is read.
 type summedFiles struct {
 	prevFiles
+	mu    sync.Mutex
 	reads []string
 }
 
 func (s *summedFiles) ReadFile(ctx context.Context, path string) ([]byte, error) {
+	s.mu.Lock()
 	s.reads = append(s.reads, path)
+	s.mu.Unlock()
 	return s.prevFiles.ReadFile(ctx, path)
+}
+
+// indexReads returns the Packages, Sources and Contents files read since
+// the last call.
+func (s *summedFiles) indexReads() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, p := range s.reads {
+		name := path.Base(p)
+		if strings.HasPrefix(name, "Packages") || strings.HasPrefix(name, "Sources") || strings.HasPrefix(name, "Contents-") {
+			out = append(out, p)
+		}
+	}
+	s.reads = nil
+	return out
+}
+
+// TestPrepareThenIndex: Prepare (run by the publisher while it reads the
+// packages) reads the index files the previous Release lists, and the
+// Index that follows reads none of them again, reuses their blocks and
+// writes what a full rebuild writes.
+func TestPrepareThenIndex(t *testing.T) {
+	ctx := context.Background()
+	all := syntheticPackagesFiles(t, 6001, 5)
+	base, extra := all[:6000], all[6000]
+	tg := repo.Target{Stream: "5.8", Distro: "debian", Release: "bookworm"}
+	first, err := New(Config{Contents: SwitchOn}).Index(ctx, &repo.IndexInput{Target: tg, Packages: base, Time: goldenTime, Signer: fakeSigner{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev := &summedFiles{prevFiles: prevFiles{}}
+	listed := 0
+	for _, f := range first {
+		if f.Data != nil {
+			prev.prevFiles[f.Path] = f.Data
+			if name := path.Base(f.Path); !strings.Contains(f.Path, "by-hash") &&
+				(strings.HasPrefix(name, "Packages") || strings.HasPrefix(name, "Sources") || strings.HasPrefix(name, "Contents-")) {
+				listed++
+			}
+		}
+	}
+	fresh := New(Config{Contents: SwitchOn})
+	fresh.Prepare(ctx, tg, prev)
+	if read := prev.indexReads(); len(read) != listed {
+		t.Errorf("Prepare read %d index files, the previous generation has %d: %v", len(read), listed, read)
+	}
+	plus := append(append([]repo.Package(nil), base...), extra)
+	got, err := fresh.Index(ctx, &repo.IndexInput{Target: tg, Packages: plus, Time: goldenTime, Signer: fakeSigner{}, Previous: prev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if read := prev.indexReads(); len(read) != 0 {
+		t.Errorf("Index after Prepare read %v again", read)
+	}
+	full := New(Config{Contents: SwitchOn})
+	full.cache = nil
+	want, err := full.Index(ctx, &repo.IndexInput{Target: tg, Packages: plus, Time: goldenTime, Signer: fakeSigner{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d files, %d in the full rebuild", len(got), len(want))
+	}
+	for i := range got {
+		if got[i].Path != want[i].Path || !bytes.Equal(got[i].Data, want[i].Data) {
+			t.Errorf("%s differs from the full rebuild's %s", got[i].Path, want[i].Path)
+		}
+	}
+	if hits := fresh.cache.hits.Load(); hits == 0 {
+		t.Error("+1 after Prepare reused no block")
+	}
+	t.Logf("+1 after Prepare: %d hits, %d misses", fresh.cache.hits.Load(), fresh.cache.misses.Load())
 }
 
 func (s *summedFiles) SHA256(_ context.Context, path string) (string, error) {
