@@ -33,7 +33,7 @@ type Format struct {
 	codec   *codec                     // compresses repodata members
 	cache   *blockCache                // compressed members of earlier publishes (nil: none)
 	bufs    *bufferPool                // buffers members are rendered into
-	written *writtenSet                // repodata files this process wrote, by repository
+	written *writtenSet                // repodata files this process wrote or seeded, by repository
 	memo    *verifyMemo                // what Verify's fast path knows (verifymemo.go)
 	entries *entrymemo.Memo[memoValue] // each target's last publish, decoded and sorted
 }

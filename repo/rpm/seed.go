@@ -107,9 +107,9 @@ func rootOf(href string) string {
 }
 
 // writtenSet records, per repository base, the repodata files (their
-// checksum-named hrefs) of the last publish this process wrote there: the
-// members of those files are in the cache, so a publish that follows one
-// of this process needs no seeding. Safe for concurrent use.
+// checksum-named hrefs) whose members this process last put in the cache
+// there, by writing them (a publish) or seeding them whole (Prepare): a
+// publish that follows needs no seeding. Safe for concurrent use.
 type writtenSet struct {
 	mu sync.Mutex
 	m  map[string][]string
