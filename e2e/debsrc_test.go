@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -344,9 +345,23 @@ func TestDebChangesUpload(t *testing.T) {
 	if got := s.livePackages("5.8/debian/trixie"); len(got) != 2 {
 		t.Fatalf("packages after the mixed .changes: %v", got)
 	}
-	// pier push sends a .dsc or a .changes with the files it lists.
+	// pier push sends a .dsc or a .changes with the files it lists; a
+	// .changes is read as one by its name, with or without a Distribution
+	// field (the server does not require one).
+	genChanges, err := os.ReadFile(filepath.Join(src.dir, changes))
+	if err != nil {
+		t.Fatal(err)
+	}
+	noDist := regexp.MustCompile(`(?m)^Distribution: .*\n`).ReplaceAll(genChanges, nil)
+	if bytes.Equal(noDist, genChanges) {
+		t.Fatal("dpkg-genchanges wrote no Distribution field")
+	}
+	if err := os.WriteFile(filepath.Join(src.dir, "pier-chg_2.0-1_nodist.changes"), noDist, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for target, file := range map[string]string{"push/debian/dsc": filepath.Join(src.dir, src.dsc),
-		"push/debian/changes": filepath.Join(src.dir, changes)} {
+		"push/debian/changes": filepath.Join(src.dir, changes),
+		"push/debian/nodist":  filepath.Join(src.dir, "pier-chg_2.0-1_nodist.changes")} {
 		out, err := exec.Command(pierBin, "push", "--server", s.url, "--token", testToken, target, file).CombinedOutput()
 		if err != nil || !strings.Contains(string(out), "added pier-chg 2.0-1 source") {
 			t.Errorf("pier push %s: %v\n%s", filepath.Base(file), err, out)

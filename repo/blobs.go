@@ -134,16 +134,10 @@ func (s *Blobs) ReadAll(ctx context.Context, sum string) ([]byte, error) {
 		return nil, err
 	}
 	defer o.Close()
-	// One buffer of the stored size (a manifest or an index of several MB
-	// grew through io.ReadAll's doublings), then whatever else is there.
-	var buf bytes.Buffer
-	if n := o.Info().Size; n > 0 && n < maxPrealloc {
-		buf.Grow(int(n) + bytes.MinRead)
-	}
-	if _, err := buf.ReadFrom(o); err != nil {
+	data, err := readSized(o, o.Info().Size)
+	if err != nil {
 		return nil, fmt.Errorf("read blob %s: %w", sum, err)
 	}
-	data := buf.Bytes()
 	h := sha256.Sum256(data)
 	if hex.EncodeToString(h[:]) != sum {
 		return nil, fmt.Errorf("blob %s is corrupt (content hash differs)", sum)
@@ -151,7 +145,19 @@ func (s *Blobs) ReadAll(ctx context.Context, sum string) ([]byte, error) {
 	return data, nil
 }
 
-// maxPrealloc bounds what ReadAll allocates on the stored size's word.
+// readSized reads r to its end into one buffer with room for size bytes
+// (a manifest or an index of several MB grew through io.ReadAll's
+// doublings), then whatever else is there.
+func readSized(r io.Reader, size int64) ([]byte, error) {
+	var buf bytes.Buffer
+	if size >= 0 && size < maxPrealloc {
+		buf.Grow(int(size) + bytes.MinRead) // ReadFrom grows a buffer with less room than MinRead
+	}
+	_, err := buf.ReadFrom(r)
+	return buf.Bytes(), err
+}
+
+// maxPrealloc bounds what readSized allocates on a stored size's word.
 const maxPrealloc = 1 << 30
 
 // Size returns the size of the blob with that sha256, or an error wrapping

@@ -1,7 +1,6 @@
 package repo
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -318,12 +317,7 @@ func (pf *previousFiles) ReadFile(ctx context.Context, path string) ([]byte, err
 		return nil, fmt.Errorf("previous generation: %s: %w", path, err)
 	}
 	defer obj.Close()
-	var buf bytes.Buffer // room for the file's size and more, reading one byte past it to see a longer blob
-	if f.Size >= 0 && f.Size < maxPrealloc {
-		buf.Grow(int(f.Size) + bytes.MinRead) // ReadFrom grows a buffer with less room than MinRead
-	}
-	_, err = buf.ReadFrom(io.LimitReader(obj, f.Size+1))
-	data := buf.Bytes()
+	data, err := readSized(io.LimitReader(obj, f.Size+1), f.Size) // one byte past the size, to see a longer blob
 	if err != nil {
 		return nil, fmt.Errorf("previous generation: read %s: %w", path, err)
 	}

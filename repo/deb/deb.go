@@ -38,7 +38,7 @@ type Format struct {
 	cfg   Config
 	cache *compressCache
 	memo  *verifyMemo             // what Verify checked before (verifymemo.go)
-	wrote *fifo.Map[string, bool] // sha256 of the Packages and Contents files this process wrote
+	wrote *fifo.Map[string, bool] // sha256 of the Packages and Contents files this process wrote or seeded whole
 	// dec keeps decoders of package members for reuse.
 	dec decoders
 	// entryMemo holds each target's last publish, decoded and sorted

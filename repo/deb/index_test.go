@@ -188,6 +188,11 @@ func parseRelease(t *testing.T, release []byte) (map[string]string, []releaseEnt
 	return m, entries
 }
 
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
 // checkRepository checks the invariants of an Index output: every file the
 // Release lists exists with that hash and size, with a by-hash copy; the
 // compressed variants decompress to the plain file; every Filename in a

@@ -3,9 +3,7 @@ package deb
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"hash/crc32"
 	"hash/crc64"
 	"path"
@@ -40,7 +38,8 @@ func (f *Format) seedCache(ctx context.Context, prev repo.PreviousFiles, dists s
 		}
 		dir := dists + pf.dir + "/"
 		names := pf.names() // Packages or Sources
-		if f.wroteIt(ctx, prev, dir+names[0]) {
+		sum, done := f.wroteIt(ctx, prev, dir+names[0])
+		if done {
 			continue // this process wrote it (or seeded it): its blocks are cached
 		}
 		plain, err := prev.ReadFile(ctx, dir+names[0])
@@ -50,10 +49,10 @@ func (f *Format) seedCache(ctx context.Context, prev repo.PreviousFiles, dists s
 		if _, ok := f.cache.get(f.cache.key(codecWritten, plain)); ok {
 			continue // this process wrote it: its blocks are cached
 		}
-		if f.seedPackages(ctx, prev, dir, names, plain) && ctx.Err() == nil {
+		if f.seedPackages(ctx, prev, dir, names, plain) && ctx.Err() == nil && sum != "" {
 			// Seeded whole: a later seeding of the same file (Prepare,
 			// then Index) has nothing to add.
-			f.wrote.Put(sha256Hex(plain), true)
+			f.wrote.Put(sum, true)
 		}
 	}
 }
@@ -110,55 +109,38 @@ func (f *Format) Prepare(ctx context.Context, t repo.Target, prev repo.PreviousF
 	if err != nil {
 		return
 	}
+	fields, reason := parseStanza(release, 1024)
+	if reason != "" {
+		return
+	}
+	entries, _, err := releaseEntries(fields)
+	if err != nil {
+		return
+	}
 	var files []*packagesFile
 	var comps, archs []string
-	for _, p := range releasePaths(release) {
-		dir, name := path.Split(p)
+	for _, e := range entries {
+		dir, name := path.Split(e.path)
 		dir = strings.TrimSuffix(dir, "/")
+		arch, isContents := strings.CutSuffix(strings.TrimPrefix(name, "Contents-"), ".gz")
 		switch {
 		case name == "Packages" && strings.Count(dir, "/") == 1:
 			files = append(files, &packagesFile{dir: dir})
 		case name == "Sources" && strings.HasSuffix(dir, "/source") && strings.Count(dir, "/") == 1:
 			files = append(files, &packagesFile{dir: dir, base: "Sources"})
-		case strings.HasPrefix(name, "Contents-") && strings.HasSuffix(name, ".gz") && dir != "" && !strings.Contains(dir, "/"):
-			comps = appendNew(comps, dir)
-			archs = appendNew(archs, strings.TrimSuffix(strings.TrimPrefix(name, "Contents-"), ".gz"))
+		case isContents && strings.HasPrefix(name, "Contents-") && dir != "" && !strings.Contains(dir, "/"):
+			if !slices.Contains(comps, dir) {
+				comps = append(comps, dir)
+			}
+			if !slices.Contains(archs, arch) {
+				archs = append(archs, arch)
+			}
 		}
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() { f.seedContents(ctx, prev, dists, comps, archs) })
 	f.seedCache(ctx, prev, dists, files)
 	wg.Wait()
-}
-
-// releasePaths returns the paths a Release file's SHA256 field lists.
-func releasePaths(release []byte) []string {
-	var out []string
-	in := false
-	for line := range strings.SplitSeq(string(release), "\n") {
-		switch {
-		case strings.HasPrefix(line, " ") && in:
-			if fs := strings.Fields(line); len(fs) == 3 {
-				out = append(out, fs[2])
-			}
-		case strings.HasPrefix(line, " "):
-		default:
-			in = line == "SHA256:"
-		}
-	}
-	return out
-}
-
-func appendNew(list []string, s string) []string {
-	if slices.Contains(list, s) {
-		return list
-	}
-	return append(list, s)
-}
-
-func sha256Hex(b []byte) string {
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
 }
 
 // splitXZ returns the blocks of x, an xz stream as assembleXZ writes it,
@@ -228,7 +210,8 @@ func (f *Format) seedContents(ctx context.Context, prev repo.PreviousFiles, dist
 			if ctx.Err() != nil {
 				return
 			}
-			if f.wroteIt(ctx, prev, dists+comp+"/Contents-"+arch+".gz") {
+			sum, done := f.wroteIt(ctx, prev, dists+comp+"/Contents-"+arch+".gz")
+			if done {
 				continue
 			}
 			gz, err := prev.ReadFile(ctx, dists+comp+"/Contents-"+arch+".gz")
@@ -248,26 +231,27 @@ func (f *Format) seedContents(ctx context.Context, prev repo.PreviousFiles, dist
 				f.memo.addBlock(f.cache.key(codecContentsPacked, member), k)
 				return true
 			})
-			if whole && ctx.Err() == nil {
-				f.wrote.Put(sha256Hex(gz), true) // seeded whole: not again
+			if whole && ctx.Err() == nil && sum != "" {
+				f.wrote.Put(sum, true) // seeded whole: not again
 			}
 		}
 	}
 }
 
 // wroteIt reports whether the previous generation's file at p is one this
-// process wrote (by its sha256, when prev knows it without reading).
-func (f *Format) wroteIt(ctx context.Context, prev repo.PreviousFiles, p string) bool {
+// process wrote or seeded whole (by its sha256, when prev knows it without
+// reading), and returns that sha256 ("" when prev does not know it).
+func (f *Format) wroteIt(ctx context.Context, prev repo.PreviousFiles, p string) (sum string, wrote bool) {
 	ps, ok := prev.(repo.PreviousSums)
 	if !ok {
-		return false
+		return "", false
 	}
 	sum, err := ps.SHA256(ctx, p)
 	if err != nil {
-		return false
+		return "", false
 	}
-	wrote, _ := f.wrote.Get(sum)
-	return wrote
+	wrote, _ = f.wrote.Get(sum)
+	return sum, wrote
 }
 
 // wroteMax bounds Format.wrote: a few files per architecture and

@@ -140,6 +140,32 @@ func (p prevFiles) ReadFile(_ context.Context, path string) ([]byte, error) {
 	return nil, fs.ErrNotExist
 }
 
+// previousOf is the previous generation that files (an Index's output)
+// make.
+func previousOf(files []repo.File) prevFiles {
+	prev := prevFiles{}
+	for _, f := range files {
+		if f.Data != nil {
+			prev[f.Path] = f.Data
+		}
+	}
+	return prev
+}
+
+// sameAsFullRebuild fails t for each file of got that is not the file of
+// want, a full rebuild's output, at the same place.
+func sameAsFullRebuild(t *testing.T, got, want []repo.File) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%d files, %d in the full rebuild", len(got), len(want))
+	}
+	for i := range got {
+		if got[i].Path != want[i].Path || !bytes.Equal(got[i].Data, want[i].Data) {
+			t.Errorf("%s differs from the full rebuild's %s", got[i].Path, want[i].Path)
+		}
+	}
+}
+
 // TestIncrementalIndexNewProcess: a Format with an empty cache (a new
 // process) that is given the previous generation reuses its compressed
 // blocks and gives exactly the bytes of a full rebuild.
@@ -152,12 +178,7 @@ func TestIncrementalIndexNewProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	prev := prevFiles{}
-	for _, f := range first {
-		if f.Data != nil {
-			prev[f.Path] = f.Data
-		}
-	}
+	prev := previousOf(first)
 	plus := append(append([]repo.Package(nil), base...), extra)
 	fresh := New(Config{Contents: SwitchOn})
 	got, err := fresh.Index(ctx, &repo.IndexInput{Target: tg, Packages: plus, Time: goldenTime, Signer: fakeSigner{}, Previous: prev})
@@ -170,14 +191,9 @@ func TestIncrementalIndexNewProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != len(want) {
-		t.Fatalf("%d files, %d in the full rebuild", len(got), len(want))
-	}
+	sameAsFullRebuild(t, got, want)
 	packagesFiles, contentsFiles := 0, 0
 	for i := range got {
-		if got[i].Path != want[i].Path || !bytes.Equal(got[i].Data, want[i].Data) {
-			t.Errorf("%s differs from the full rebuild's %s", got[i].Path, want[i].Path)
-		}
 		// Sources indexes (every component has one) are compressed
 		// through the same cache as Packages.
 		if strings.HasSuffix(got[i].Path, "/Packages") || strings.HasSuffix(got[i].Path, "/Sources") {
@@ -249,15 +265,12 @@ func TestPrepareThenIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	prev := &summedFiles{prevFiles: prevFiles{}}
+	prev := &summedFiles{prevFiles: previousOf(first)}
 	listed := 0
-	for _, f := range first {
-		if f.Data != nil {
-			prev.prevFiles[f.Path] = f.Data
-			if name := path.Base(f.Path); !strings.Contains(f.Path, "by-hash") &&
-				(strings.HasPrefix(name, "Packages") || strings.HasPrefix(name, "Sources") || strings.HasPrefix(name, "Contents-")) {
-				listed++
-			}
+	for p := range prev.prevFiles {
+		if name := path.Base(p); !strings.Contains(p, "by-hash") &&
+			(strings.HasPrefix(name, "Packages") || strings.HasPrefix(name, "Sources") || strings.HasPrefix(name, "Contents-")) {
+			listed++
 		}
 	}
 	fresh := New(Config{Contents: SwitchOn})
@@ -279,14 +292,7 @@ func TestPrepareThenIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != len(want) {
-		t.Fatalf("%d files, %d in the full rebuild", len(got), len(want))
-	}
-	for i := range got {
-		if got[i].Path != want[i].Path || !bytes.Equal(got[i].Data, want[i].Data) {
-			t.Errorf("%s differs from the full rebuild's %s", got[i].Path, want[i].Path)
-		}
-	}
+	sameAsFullRebuild(t, got, want)
 	if hits := fresh.cache.hits.Load(); hits == 0 {
 		t.Error("+1 after Prepare reused no block")
 	}
@@ -313,12 +319,7 @@ func TestIndexSameProcessSkipsSeeding(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	prev := &summedFiles{prevFiles: prevFiles{}}
-	for _, file := range first {
-		if file.Data != nil {
-			prev.prevFiles[file.Path] = file.Data
-		}
-	}
+	prev := &summedFiles{prevFiles: previousOf(first)}
 	in := &repo.IndexInput{Target: tg, Packages: all, Time: goldenTime.Add(time.Second), Signer: fakeSigner{}, Previous: prev}
 	if _, err := f.Index(ctx, in); err != nil {
 		t.Fatal(err)

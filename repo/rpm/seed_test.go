@@ -22,6 +22,32 @@ func (p prevFiles) ReadFile(_ context.Context, path string) ([]byte, error) {
 	return nil, fs.ErrNotExist
 }
 
+// previousOf is the previous generation that files (an Index's output)
+// make.
+func previousOf(files []repo.File) prevFiles {
+	prev := prevFiles{}
+	for _, f := range files {
+		if f.Data != nil {
+			prev[f.Path] = f.Data
+		}
+	}
+	return prev
+}
+
+// sameAsFullRebuild fails t for each file of got that is not the file of
+// want, a full rebuild's output, at the same place.
+func sameAsFullRebuild(t *testing.T, got, want []repo.File) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%d files, %d in the full rebuild", len(got), len(want))
+	}
+	for i := range got {
+		if got[i].Path != want[i].Path || !bytes.Equal(got[i].Data, want[i].Data) {
+			t.Errorf("%s differs from the full rebuild's %s", got[i].Path, want[i].Path)
+		}
+	}
+}
+
 // TestIndexNewProcessReusesPrevious: a Format with an empty cache (a new
 // process) given the previous generation compresses only the members that
 // changed, and its output is byte-identical to a full rebuild's.
@@ -32,12 +58,7 @@ func TestIndexNewProcessReusesPrevious(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	prev := prevFiles{}
-	for _, f := range first {
-		if f.Data != nil {
-			prev[f.Path] = f.Data
-		}
-	}
+	prev := previousOf(first)
 	plus := append(append([]repo.Package(nil), pkgs...), syntheticPackage(fmt.Sprintf("package-%05d-new", 1234), 1234))
 	fresh := New(Config{})
 	got, err := fresh.Index(ctx, &repo.IndexInput{Target: testTarget, Packages: plus, Time: fixtureTime, Signer: fakeSigner{}, Previous: prev})
@@ -48,14 +69,7 @@ func TestIndexNewProcessReusesPrevious(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != len(want) {
-		t.Fatalf("%d files, %d in the full rebuild", len(got), len(want))
-	}
-	for i := range got {
-		if got[i].Path != want[i].Path || !bytes.Equal(got[i].Data, want[i].Data) {
-			t.Errorf("%s differs from the full rebuild's %s", got[i].Path, want[i].Path)
-		}
-	}
+	sameAsFullRebuild(t, got, want)
 	hits, misses := fresh.cache.hits.Load(), fresh.cache.misses.Load()
 	// Per file: the first member (it holds the package count), one or two
 	// blocks and the end member when its bytes are new; plus the seeding
@@ -105,12 +119,7 @@ func TestPrepareThenIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	prev := &countingFiles{prevFiles: prevFiles{}}
-	for _, f := range first {
-		if f.Data != nil {
-			prev.prevFiles[f.Path] = f.Data
-		}
-	}
+	prev := &countingFiles{prevFiles: previousOf(first)}
 	fresh := New(Config{})
 	fresh.Prepare(ctx, testTarget, prev)
 	if n := prev.gzReads(); n != 6 {
@@ -128,14 +137,7 @@ func TestPrepareThenIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != len(want) {
-		t.Fatalf("%d files, %d in the full rebuild", len(got), len(want))
-	}
-	for i := range got {
-		if got[i].Path != want[i].Path || !bytes.Equal(got[i].Data, want[i].Data) {
-			t.Errorf("%s differs from the full rebuild's %s", got[i].Path, want[i].Path)
-		}
-	}
+	sameAsFullRebuild(t, got, want)
 	if hits, misses := fresh.cache.hits.Load(), fresh.cache.misses.Load(); hits == 0 || misses > 3*4+1 {
 		t.Errorf("+1 after Prepare: %d members reused, %d compressed", hits, misses)
 	}
@@ -171,12 +173,7 @@ func TestIndexSameProcessSkipsSeeding(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	prev := &countingFiles{prevFiles: prevFiles{}}
-	for _, file := range first {
-		if file.Data != nil {
-			prev.prevFiles[file.Path] = file.Data
-		}
-	}
+	prev := &countingFiles{prevFiles: previousOf(first)}
 	plus := append(append([]repo.Package(nil), pkgs...), syntheticPackage("package-00300-new", 300))
 	if _, err := f.Index(ctx, &repo.IndexInput{Target: testTarget, Packages: plus, Time: fixtureTime, Signer: fakeSigner{}, Previous: prev}); err != nil {
 		t.Fatal(err)
