@@ -120,8 +120,8 @@ func TestApkEndToEnd(t *testing.T) {
 	stanzas := map[string]map[string]string{} // "name arch" → x86_64/aarch64 index stanza
 	for _, arch := range []string{"x86_64", "aarch64"} {
 		// go-apk: fetch and verify the index, download every package.
-		idx, err := goapk.GetRepositoryIndexes(ctx, []string{s.url + apkRepo},
-			map[string][]byte{keyName: pubPEM}, arch, goapk.WithHTTPClient(client))
+		idx, via, seen, err := goapkIndexes(ctx, t, client, []string{s.url + apkRepo},
+			map[string][]byte{keyName: pubPEM}, arch)
 		if err != nil || len(idx) != 1 {
 			t.Fatalf("%s: go-apk index: %d indexes, %v", arch, len(idx), err)
 		}
@@ -129,12 +129,12 @@ func TestApkEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		a.SetClient(client)
+		a.SetClient(via)
 		var got []string
 		for _, p := range idx[0].Packages() {
 			k := p.Name + " " + p.Arch
 			got = append(got, k)
-			if wantURL := s.url + apkRepo + "/" + arch + "/" + p.Name + "-" + apkVersion + ".apk"; p.URL() != wantURL {
+			if wantURL := seen[0] + "/" + arch + "/" + p.Name + "-" + apkVersion + ".apk"; p.URL() != wantURL {
 				t.Errorf("%s: go-apk URL %s, want %s", arch, p.URL(), wantURL)
 			}
 			rc, err := a.FetchPackage(ctx, p)
@@ -227,8 +227,8 @@ func TestApkEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	mirror := apkMirror(t, s.url, nil)
-	_, err = goapk.GetRepositoryIndexes(ctx, []string{mirror + apkRepo},
-		map[string][]byte{keyName: apkPublicPEM(t, &wrong.PublicKey)}, "x86_64", goapk.WithHTTPClient(client))
+	_, _, _, err = goapkIndexes(ctx, t, client, []string{mirror + apkRepo},
+		map[string][]byte{keyName: apkPublicPEM(t, &wrong.PublicKey)}, "x86_64")
 	refused("wrong key", err)
 	if _, err := apkVerifyIndex(raw, map[string]*rsa.PublicKey{keyName: &wrong.PublicKey}); !errors.Is(err, rsa.ErrVerification) {
 		t.Errorf("wrong key: want %v, got %v", rsa.ErrVerification, err)
@@ -240,8 +240,8 @@ func TestApkEndToEnd(t *testing.T) {
 	// can catch a signature entry that names the wrong file.
 	const otherName = "someone-else-6165ee59.rsa.pub"
 	mirror = apkMirror(t, s.url, nil)
-	_, err = goapk.GetRepositoryIndexes(ctx, []string{mirror + apkRepo},
-		map[string][]byte{otherName: pubPEM}, "x86_64", goapk.WithHTTPClient(client))
+	_, _, _, err = goapkIndexes(ctx, t, client, []string{mirror + apkRepo},
+		map[string][]byte{otherName: pubPEM}, "x86_64")
 	t.Logf("right key as %s: go-apk says %v (it does not check key names)", otherName, err)
 	if _, err := apkVerifyIndex(raw, map[string]*rsa.PublicKey{otherName: pub}); !errors.Is(err, errApkUntrusted) {
 		t.Errorf("key under another name: want %v, got %v", errApkUntrusted, err)
@@ -258,8 +258,8 @@ func TestApkEndToEnd(t *testing.T) {
 	edited := apkEditIndex(t, raw, len(sigMember), "P:hello\n", "P:hellO\n")
 	for name, bad := range map[string][]byte{"flipped byte": flipped, "edited index": edited} {
 		mirror = apkMirror(t, s.url, map[string][]byte{indexPath: bad})
-		_, err = goapk.GetRepositoryIndexes(ctx, []string{mirror + apkRepo},
-			map[string][]byte{keyName: pubPEM}, "x86_64", goapk.WithHTTPClient(client))
+		_, _, _, err = goapkIndexes(ctx, t, client, []string{mirror + apkRepo},
+			map[string][]byte{keyName: pubPEM}, "x86_64")
 		refused("tampered index ("+name+")", err)
 		if _, err := apkVerifyIndex(bad, keyring); !errors.Is(err, rsa.ErrVerification) {
 			t.Errorf("tampered index (%s): want %v, got %v", name, rsa.ErrVerification, err)
@@ -303,8 +303,8 @@ func TestApkEndToEnd(t *testing.T) {
 	// complaint (its pax checksums were updated too), since it never
 	// compares a package with the index; the check above must refuse it.
 	mirror = apkMirror(t, s.url, map[string][]byte{apkRepo + "/x86_64/hello-" + apkVersion + ".apk": swapped})
-	idx, err := goapk.GetRepositoryIndexes(ctx, []string{mirror + apkRepo},
-		map[string][]byte{keyName: pubPEM}, "x86_64", goapk.WithHTTPClient(client))
+	idx, via, _, err := goapkIndexes(ctx, t, client, []string{mirror + apkRepo},
+		map[string][]byte{keyName: pubPEM}, "x86_64")
 	if err != nil || len(idx) != 1 {
 		t.Fatalf("mirror: go-apk index: %v", err)
 	}
@@ -312,7 +312,7 @@ func TestApkEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.SetClient(client)
+	a.SetClient(via)
 	for _, p := range idx[0].Packages() {
 		if p.Name != "hello" {
 			continue

@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/rsa"
+	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"regexp"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,6 +31,59 @@ func apkServerKey(t *testing.T, s *server, target string) (name string, pemBytes
 	return m[1], pemBytes
 }
 
+// goapkCalls numbers the calls of goapkIndexes in this process.
+var goapkCalls atomic.Int64
+
+// goapkIndexes is goapk.GetRepositoryIndexes made safe to call again in
+// the same process. go-apk keeps every remote index it fetched, and every
+// error, for the life of the process, by URL; the e2e servers listen on
+// ports the kernel hands out again after a server stops, so a later test
+// could be given an earlier test's index (CI saw TestSetupFileApk get
+// one with another package count). Each call therefore reaches the
+// repositories under a path prefix of its own, which the returned
+// client's transport takes off again before a request leaves: the
+// servers see the usual paths. Fetch the packages of the indexes with the
+// returned client; seen is repos as go-apk saw them (package URLs start
+// with these).
+func goapkIndexes(ctx context.Context, t *testing.T, client *http.Client, repos []string, keys map[string][]byte, arch string) (idx []goapk.NamedIndex, via *http.Client, seen []string, err error) {
+	t.Helper()
+	prefix := fmt.Sprintf("/.goapk-call-%d", goapkCalls.Add(1))
+	for _, r := range repos {
+		u, err := url.Parse(r)
+		if err != nil {
+			t.Fatalf("repository %s: %v", r, err)
+		}
+		u.Path = prefix + u.Path
+		seen = append(seen, u.String())
+	}
+	next := client.Transport
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	c := *client
+	c.Transport = unprefix{prefix: prefix, next: next}
+	idx, err = goapk.GetRepositoryIndexes(ctx, seen, keys, arch, goapk.WithHTTPClient(&c))
+	return idx, &c, seen, err
+}
+
+// unprefix is a RoundTripper that removes prefix from the path of each
+// request that has it.
+type unprefix struct {
+	prefix string
+	next   http.RoundTripper
+}
+
+// RoundTrip sends r, without prefix, through next.
+func (u unprefix) RoundTrip(r *http.Request) (*http.Response, error) {
+	rest, ok := strings.CutPrefix(r.URL.Path, u.prefix+"/")
+	if !ok {
+		return u.next.RoundTrip(r)
+	}
+	r = r.Clone(r.Context())
+	r.URL.Path, r.URL.RawPath = "/"+rest, ""
+	return u.next.RoundTrip(r)
+}
+
 // apkInstallOne has go-apk fetch and verify the x86_64 index of repoURL
 // (which must hold one package) and download that package, then makes the
 // checks apk-tools makes and go-apk skips (key name, signature over the
@@ -45,15 +102,15 @@ func apkInstallOneWith(t *testing.T, client *http.Client, repoURL, keyName strin
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	idx, err := goapk.GetRepositoryIndexes(ctx, []string{repoURL}, map[string][]byte{keyName: pubPEM}, "x86_64", goapk.WithHTTPClient(client))
+	idx, via, _, err := goapkIndexes(ctx, t, client, []string{repoURL}, map[string][]byte{keyName: pubPEM}, "x86_64")
 	if err != nil || len(idx) != 1 || len(idx[0].Packages()) != 1 {
-		t.Fatalf("go-apk index of %s: %v", repoURL, err)
+		t.Fatalf("go-apk index of %s: %d indexes, %s, %v", repoURL, len(idx), goapkCounts(idx), err)
 	}
 	a, err := goapk.New(goapk.WithFS(apkfs.NewMemFS()), goapk.WithArch("x86_64"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.SetClient(client)
+	a.SetClient(via)
 	rc, err := a.FetchPackage(ctx, idx[0].Packages()[0])
 	if err != nil {
 		t.Fatal(err)
@@ -79,5 +136,39 @@ func apkInstallOneWith(t *testing.T, client *http.Client, repoURL, keyName strin
 	}
 	if err := apkCheckPackage(data, st[0]); err != nil {
 		t.Errorf("package from %s: %v", repoURL, err)
+	}
+}
+
+// goapkCounts says how many packages each index holds, for failure
+// messages.
+func goapkCounts(idx []goapk.NamedIndex) string {
+	var n []string
+	for _, i := range idx {
+		n = append(n, fmt.Sprint(len(i.Packages())))
+	}
+	return "packages per index [" + strings.Join(n, " ") + "]"
+}
+
+// TestGoapkIndexesSeeChanges: two goapkIndexes calls on the same
+// repository URL, with a publish between them, each see the index served
+// at the time (goapk.GetRepositoryIndexes alone would give the second
+// call the first call's index).
+func TestGoapkIndexesSeeChanges(t *testing.T) {
+	s := startServer(t, "")
+	keyName, pubPEM := "", []byte(nil)
+	ctx := context.Background()
+	client := &http.Client{Timeout: time.Minute}
+	for i, name := range []string{"hello", "hello-doc"} {
+		if code, r := s.upload(apkTarget, apkBuild(t, name, "noarch", "payload of "+name, nil), "?publish=false"); code != http.StatusCreated {
+			t.Fatalf("upload %s: %d %v", name, code, r)
+		}
+		s.publish(apkTarget)
+		if keyName == "" {
+			keyName, pubPEM = apkServerKey(t, s, apkTarget)
+		}
+		idx, _, _, err := goapkIndexes(ctx, t, client, []string{s.url + apkRepo}, map[string][]byte{keyName: pubPEM}, "x86_64")
+		if err != nil || len(idx) != 1 || len(idx[0].Packages()) != i+1 {
+			t.Fatalf("after publishing %s: %d indexes, %s, %v; want %d packages", name, len(idx), goapkCounts(idx), err, i+1)
+		}
 	}
 }

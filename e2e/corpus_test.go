@@ -424,7 +424,7 @@ func corpusApk(t *testing.T, s *server, rows []corpusRow, replies map[string]map
 	repoURL := s.url + "/apk/" + target + "/main"
 	ctx := context.Background()
 	client := &http.Client{Timeout: time.Minute}
-	idx, err := goapk.GetRepositoryIndexes(ctx, []string{repoURL}, map[string][]byte{keyName: pubPEM}, "x86_64", goapk.WithHTTPClient(client))
+	idx, via, _, err := goapkIndexes(ctx, t, client, []string{repoURL}, map[string][]byte{keyName: pubPEM}, "x86_64")
 	if err != nil || len(idx) != 1 {
 		t.Fatalf("go-apk index of %s: %v", repoURL, err)
 	}
@@ -432,7 +432,7 @@ func corpusApk(t *testing.T, s *server, rows []corpusRow, replies map[string]map
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.SetClient(client)
+	a.SetClient(via)
 	code, raw, _ := s.get("/apk/" + target + "/main/x86_64/APKINDEX.tar.gz")
 	if code != http.StatusOK {
 		t.Fatalf("APKINDEX.tar.gz: %d", code)

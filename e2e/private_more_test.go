@@ -432,8 +432,8 @@ func TestPrivateApk(t *testing.T) {
 
 	// Refused: go-apk fails to read the index, the server answered 401
 	// (403 for a valid token without read on the target).
-	// go-apk caches an index (or its error) per URL, and each URL here is
-	// new.
+	// goapkIndexes gives each go-apk call URLs of its own (go-apk caches
+	// an index, or its error, per URL for the life of the process).
 	ctx := context.Background()
 	client := &http.Client{Timeout: time.Minute}
 	for _, c := range []struct {
@@ -448,7 +448,7 @@ func TestPrivateApk(t *testing.T) {
 			repoURL = rs[0]
 		}
 		before, refusals := answers(s, index, c.code), tokenRefusals(s, index)
-		_, err := goapk.GetRepositoryIndexes(ctx, []string{repoURL}, map[string][]byte{keyName: pubPEM}, "x86_64", goapk.WithHTTPClient(client))
+		_, _, _, err := goapkIndexes(ctx, t, client, []string{repoURL}, map[string][]byte{keyName: pubPEM}, "x86_64")
 		if err == nil || !strings.Contains(err.Error(), fmt.Sprint(c.code)) {
 			t.Errorf("%s: go-apk index: want a %d failure, got %v", c.name, c.code, err)
 		}
@@ -469,7 +469,7 @@ func TestPrivateApk(t *testing.T) {
 
 	// The package, too, needs the token: go-apk fetching it from the
 	// repository without credentials fails with 401.
-	idx, err := goapk.GetRepositoryIndexes(ctx, repos, map[string][]byte{keyName: pubPEM}, "x86_64", goapk.WithHTTPClient(client))
+	idx, _, _, err := goapkIndexes(ctx, t, client, repos, map[string][]byte{keyName: pubPEM}, "x86_64")
 	if err != nil || len(idx) != 1 || len(idx[0].Packages()) != 1 {
 		t.Fatalf("go-apk index with the token: %v", err)
 	}
