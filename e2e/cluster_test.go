@@ -188,6 +188,13 @@ storage:
 			aptRuns.Add(1)
 		}
 	})
+	// dnf reads repomd.xml and repomd.xml.asc in two requests; a publish
+	// that lands between them gives it a pair of two generations ("Bad GPG
+	// signature"), on one node as on several (docs/ARCHITECTURE.md,
+	// Serving). Such a round is counted and run again only when the
+	// target's repomd.xml did change during it; any other failure, and
+	// that one without a publish during the round, fails the test.
+	var dnfSwitches atomic.Int64
 	readers.Go(func() {
 		for {
 			select {
@@ -195,7 +202,15 @@ storage:
 				return
 			default:
 			}
-			if out, err := dnf.run("makecache"); err != nil {
+			before, berr := clusterRoot(lb.srv.URL + "/rpm/5.8/el/9/repodata/repomd.xml")
+			out, err := dnf.run("makecache")
+			if err != nil && berr == nil && strings.Contains(out, "Bad GPG signature") {
+				if after, aerr := clusterRoot(lb.srv.URL + "/rpm/5.8/el/9/repodata/repomd.xml"); aerr == nil && !bytes.Equal(after, before) {
+					dnfSwitches.Add(1)
+					continue
+				}
+			}
+			if err != nil {
 				readerErrs <- fmt.Sprintf("dnf makecache: %v\n%s", err, out)
 				return
 			}
@@ -327,8 +342,9 @@ storage:
 		t.Errorf("publishes by node %v: want several nodes publishing", byNode)
 	}
 	spread := []int64{lb.spread[0].Load(), lb.spread[1].Load(), lb.spread[2].Load()}
-	t.Logf("%d uploads (%d retried after errors), %d publishes (by node %v); readers: %d apt-get updates, %d dnf makecaches; "+
-		"balancer requests per node %v", count, failed.Load(), total, byNode, aptRuns.Load(), dnfRuns.Load(), spread)
+	t.Logf("%d uploads (%d retried after errors), %d publishes (by node %v); readers: %d apt-get updates, %d dnf makecaches "+
+		"(%d more met a publish between repomd.xml and its signature); balancer requests per node %v",
+		count, failed.Load(), total, byNode, aptRuns.Load(), dnfRuns.Load(), dnfSwitches.Load(), spread)
 	if total >= count {
 		t.Errorf("%d publishes for %d uploads: they did not coalesce", total, count)
 	}
@@ -432,4 +448,19 @@ func gunzip(t *testing.T, b []byte) []byte {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// clusterRoot returns the body of a 200 answer to GET url (for use off
+// the test's goroutine: no t.Fatal).
+func clusterRoot(url string) ([]byte, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return b, err
 }
