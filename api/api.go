@@ -104,6 +104,8 @@ type Server struct {
 	apiRoutes []apiRoute
 	// small serves small published files from memory.
 	small smallFiles
+	// pairs gives a client the signature of the root it was served.
+	pairs rootPairs
 	// ids makes the request ids of requests that bring none.
 	ids requestIDs
 }

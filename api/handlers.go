@@ -324,12 +324,18 @@ func (s *Server) serveFile(c echo.Context) error {
 	if err := s.authorizeFile(c, f.Targets); err != nil {
 		return err
 	}
+	paired := false
+	if f.Kind == repo.KindRoot {
+		f, paired = s.pairRoot(c, path, f)
+	}
 	ctx := c.Request().Context()
-	sf := s.small.get(path, f)
-	if sf == nil {
-		var err error
-		if sf, err = s.small.load(ctx, s.svc.Blobs(), path, f); err != nil {
-			return err
+	var sf *smallFile
+	if !paired { // the cache holds the current bytes of a path
+		if sf = s.small.get(path, f); sf == nil {
+			var err error
+			if sf, err = s.small.load(ctx, s.svc.Blobs(), path, f); err != nil {
+				return err
+			}
 		}
 	}
 	if sf != nil {

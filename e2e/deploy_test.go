@@ -100,12 +100,14 @@ func startNginx(t *testing.T, bin string, nodes []*server) *server {
 	ln.Close()
 	conf := string(src)
 	servers := regexp.MustCompile(`(?m)^(\s*server )10\.0\.0\.\d+:8080( .*;)$`).FindAllStringSubmatchIndex(conf, -1)
-	if len(servers) != len(nodes) {
-		t.Fatalf("deploy/cluster/nginx.conf names %d nodes, want %d", len(servers), len(nodes))
+	// Two upstreams (every request, and the roots by client) name the
+	// same nodes.
+	if len(servers) != 2*len(nodes) {
+		t.Fatalf("deploy/cluster/nginx.conf names %d servers, want %d nodes twice", len(servers), len(nodes))
 	}
 	for i := len(servers) - 1; i >= 0; i-- {
 		m := servers[i]
-		host := strings.TrimPrefix(nodes[i].url, "http://")
+		host := strings.TrimPrefix(nodes[i%len(nodes)].url, "http://")
 		conf = conf[:m[0]] + conf[m[2]:m[3]] + host + conf[m[4]:m[5]] + conf[m[1]:]
 	}
 	for old, repl := range map[string]string{

@@ -292,6 +292,12 @@ func (s *Service) ResignExpiring(ctx context.Context) ([]Target, error) {
 // up after reading the catalog's current generations.
 func (s *Service) Lookup(path string) (Served, bool) { return s.view.lookupFresh(path) }
 
+// PreviousRoot returns the root file at path (a Release, a repomd.xml,
+// a signature of one) of the generation its target published before the
+// current one, while the served view retains it: what a client that read
+// the other root of that pair just before a publish needs.
+func (s *Service) PreviousRoot(path string) (Served, bool) { return s.view.previousRoot(path) }
+
 // Owners returns the targets under whose published prefixes path lies,
 // whether or not the file exists: the targets a request for it is about.
 func (s *Service) Owners(path string) []Target { return s.view.ownersOf(path) }

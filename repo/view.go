@@ -25,6 +25,9 @@ type Served struct {
 type view struct {
 	key   string // which generations it was built from
 	files map[string]Served
+	// prevRoots are the roots of each target's generation before its
+	// current one (see viewer.previousRoot).
+	prevRoots map[string]Served
 	// owners are the path prefixes of every target (canonical, and alias
 	// for the holders), whether or not the target published yet.
 	owners []owner
@@ -59,6 +62,18 @@ func (v *viewer) lookup(path string) (Served, bool) {
 	return f, ok
 }
 
+// previousRoot returns the root file at path of the generation its
+// target published before the current one, when the view still retains
+// that generation (KeepGenerations ≥ 2).
+func (v *viewer) previousRoot(path string) (Served, bool) {
+	cur := v.cur.Load()
+	if cur == nil {
+		return Served{}, false
+	}
+	f, ok := cur.prevRoots[path]
+	return f, ok
+}
+
 // refresh rebuilds the served view if any target's current generation
 // changed, including changes made by another process on the same data
 // directory. It is cheap when nothing changed.
@@ -73,7 +88,7 @@ func (v *viewer) refresh(ctx context.Context) error {
 	if old := v.cur.Load(); old != nil && old.key == key {
 		return nil
 	}
-	files, used, err := v.files(ctx, ts)
+	files, prevRoots, used, err := v.files(ctx, ts)
 	if err != nil {
 		return err
 	}
@@ -86,7 +101,7 @@ func (v *viewer) refresh(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	v.cur.Store(&view{key: key, files: files, owners: owners})
+	v.cur.Store(&view{key: key, files: files, prevRoots: prevRoots, owners: owners})
 	if v.d.opts.OnChange != nil {
 		v.d.opts.OnChange()
 	}
@@ -107,9 +122,11 @@ func viewKey(ts []TargetInfo) string {
 }
 
 // files maps every path of the retained generations of ts to what it
-// serves, and returns the manifests it used; v.mu must be held.
-func (v *viewer) files(ctx context.Context, ts []TargetInfo) (map[string]Served, map[string]bool, error) {
+// serves, and returns the roots of the generation before each target's
+// current one and the manifests it used; v.mu must be held.
+func (v *viewer) files(ctx context.Context, ts []TargetInfo) (map[string]Served, map[string]Served, map[string]bool, error) {
 	used := map[string]bool{}
+	prevRoots := map[string]Served{}
 	size := 0
 	if old := v.cur.Load(); old != nil {
 		size = len(old.files) // about as many paths as before: no rehashing as it fills
@@ -121,7 +138,7 @@ func (v *viewer) files(ctx context.Context, ts []TargetInfo) (map[string]Served,
 		}
 		gens, err := v.d.cat.Generations(ctx, t.ID, v.d.opts.KeepGenerations)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		// Newest first: a path takes the newest generation of the target
 		// that holds it; older generations contribute only files that are
@@ -132,11 +149,14 @@ func (v *viewer) files(ctx context.Context, ts []TargetInfo) (map[string]Served,
 		for i, g := range gens {
 			m, err := v.manifestLocked(ctx, g.Manifest)
 			if err != nil {
-				return nil, nil, err
+				return nil, nil, nil, err
 			}
 			used[g.Manifest] = true
 			for _, f := range m {
 				if i > 0 && f.Kind == KindRoot {
+					if i == 1 {
+						prevRoots[f.Path] = Served{SHA256: f.SHA256, Size: f.Size, Kind: f.Kind, ModTime: g.Created, Targets: only}
+					}
 					continue
 				}
 				old, seen := files[f.Path]
@@ -151,7 +171,7 @@ func (v *viewer) files(ctx context.Context, ts []TargetInfo) (map[string]Served,
 			}
 		}
 	}
-	return files, used, nil
+	return files, prevRoots, used, nil
 }
 
 // owners lists the path prefixes of every target in ts.

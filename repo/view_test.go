@@ -114,3 +114,46 @@ func TestViewTargetsAndGenerations(t *testing.T) {
 		t.Errorf("%d pool files of both targets and %d of one, want 1 and 5: %v", shared, alone, pools)
 	}
 }
+
+// TestPreviousRoot: PreviousRoot gives the roots of the generation before
+// the current one (what a client that read the other root of a pair just
+// before a publish holds), follows each publish, and has nothing before a
+// target's second generation or for a path that is not a root.
+func TestPreviousRoot(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	svc := newService(t, repo.Options{KeepGenerations: 3, Now: func() time.Time { // deb publishes never wait
+		mu.Lock()
+		defer mu.Unlock()
+		now = now.Add(2 * time.Second)
+		return now
+	}})
+	ctx := context.Background()
+	const release = "deb/5.8/debian/dists/bookworm/Release"
+	var roots []repo.Served // the current Release after each publish
+	for _, name := range []string{"pa", "pb", "pc"} {
+		ingest(t, svc, name)
+		if _, err := svc.Publish(ctx, target); err != nil {
+			t.Fatal(err)
+		}
+		cur, ok := svc.Lookup(release)
+		if !ok {
+			t.Fatal("no Release")
+		}
+		prev, ok := svc.PreviousRoot(release)
+		if len(roots) == 0 {
+			if ok {
+				t.Errorf("after the first publish: a previous Release %v", prev)
+			}
+		} else if want := roots[len(roots)-1]; !ok || prev.SHA256 != want.SHA256 || prev.SHA256 == cur.SHA256 {
+			t.Errorf("after publish %d: previous Release %v %v, want %s (current %s)", len(roots)+1, ok, prev.SHA256, want.SHA256, cur.SHA256)
+		}
+		if sig, ok := svc.PreviousRoot(release + ".gpg"); ok != (len(roots) > 0) {
+			t.Errorf("after publish %d: previous Release.gpg %v %v", len(roots)+1, ok, sig)
+		}
+		roots = append(roots, cur)
+	}
+	if f, ok := svc.PreviousRoot("deb/5.8/debian/dists/bookworm/main/binary-amd64/Packages.gz"); ok {
+		t.Errorf("an index file that is not a root: %v", f)
+	}
+}
