@@ -111,7 +111,7 @@ func (s *Server) pairRoot(c echo.Context, path string, f repo.Served) (repo.Serv
 	if !ok {
 		return f, false
 	}
-	if cur, ok := s.svc.PreviousRoot(root); !ok || cur.SHA256 != sha {
+	if prevRoot, ok := s.svc.PreviousRoot(root); !ok || prevRoot.SHA256 != sha {
 		return f, false // the client holds the current root (or one too old to pair)
 	}
 	prev, ok := s.svc.PreviousRoot(path)

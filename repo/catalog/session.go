@@ -2,6 +2,8 @@ package catalog
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -34,4 +36,23 @@ type SessionStore interface {
 	// DeleteExpiredSessions deletes the sessions whose Expires is at or
 	// before now and returns how many.
 	DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error)
+}
+
+// SessionColumns returns how a catalog stores s besides its hash: the
+// scopes as a JSON array, the times as unix seconds.
+func SessionColumns(s *Session) (scopes string, created, expires int64, err error) {
+	b, err := json.Marshal(s.Scopes)
+	if err != nil {
+		return "", 0, 0, fmt.Errorf("encode session scopes: %w", err)
+	}
+	return string(b), s.Created.Unix(), s.Expires.Unix(), nil
+}
+
+// SessionFromColumns is the Session that SessionColumns stored.
+func SessionFromColumns(hash, tokenName, scopes string, created, expires int64) (*Session, error) {
+	s := &Session{Hash: hash, TokenName: tokenName, Created: time.Unix(created, 0).UTC(), Expires: time.Unix(expires, 0).UTC()}
+	if err := json.Unmarshal([]byte(scopes), &s.Scopes); err != nil {
+		return nil, fmt.Errorf("decode session scopes: %w", err)
+	}
+	return s, nil
 }

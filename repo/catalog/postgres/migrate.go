@@ -157,6 +157,19 @@ CREATE TABLE frozen_targets (
 		// target (0.3–0.6 s at 100,000 packages); this index matches both
 		// the predicate and the order, whatever the statistics.
 		`CREATE INDEX packages_target_live ON packages (target_id, id) WHERE removed IS NULL`,
+		// 6: the web interface's sessions (catalog.SessionStore, sessions.go),
+		// as SQLite's sessions: shared by every node, so that a browser
+		// signed in on one node is signed in on all.
+		`
+CREATE TABLE sessions (
+	hash TEXT PRIMARY KEY,
+	token_name TEXT NOT NULL,
+	scopes TEXT NOT NULL,
+	created BIGINT NOT NULL,
+	expires BIGINT NOT NULL
+);
+CREATE INDEX sessions_expires ON sessions (expires);
+`,
 	}
 }
 

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -29,12 +28,12 @@ var _ catalog.SessionStore = (*DB)(nil)
 
 // CreateSession implements catalog.SessionStore.
 func (d *DB) CreateSession(ctx context.Context, s *catalog.Session) error {
-	scopes, err := json.Marshal(s.Scopes)
+	scopes, created, expires, err := catalog.SessionColumns(s)
 	if err != nil {
-		return fmt.Errorf("encode session scopes: %w", err)
+		return err
 	}
 	res, err := d.db.ExecContext(ctx, `INSERT INTO sessions (hash, token_name, scopes, created, expires) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT DO NOTHING`, s.Hash, s.TokenName, string(scopes), s.Created.Unix(), s.Expires.Unix())
+		ON CONFLICT DO NOTHING`, s.Hash, s.TokenName, scopes, created, expires)
 	if err != nil {
 		return fmt.Errorf("create session: %w", err)
 	}
@@ -46,22 +45,17 @@ func (d *DB) CreateSession(ctx context.Context, s *catalog.Session) error {
 
 // SessionByHash implements catalog.SessionStore.
 func (d *DB) SessionByHash(ctx context.Context, hash string) (*catalog.Session, error) {
-	s := &catalog.Session{Hash: hash}
-	var scopes string
+	var name, scopes string
 	var created, expires int64
 	err := d.db.QueryRowContext(ctx, `SELECT token_name, scopes, created, expires FROM sessions WHERE hash = ?`, hash).
-		Scan(&s.TokenName, &scopes, &created, &expires)
+		Scan(&name, &scopes, &created, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("session: %w", repo.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("look up session: %w", err)
 	}
-	if err := json.Unmarshal([]byte(scopes), &s.Scopes); err != nil {
-		return nil, fmt.Errorf("decode session scopes: %w", err)
-	}
-	s.Created, s.Expires = time.Unix(created, 0).UTC(), time.Unix(expires, 0).UTC()
-	return s, nil
+	return catalog.SessionFromColumns(hash, name, scopes, created, expires)
 }
 
 // DeleteSession implements catalog.SessionStore.
