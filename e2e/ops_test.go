@@ -441,7 +441,11 @@ func TestDoctor(t *testing.T) {
 	if code != 0 || !strings.Contains(errOut, "no problems found") {
 		t.Errorf("healthy doctor: %d\n%s%s", code, out, errOut)
 	}
-	// Break things: the package blob goes, the mirror directory goes.
+	// Break things: the package blob goes, the mirror directory goes. The
+	// server stops first: its mirror sync of the publish may still be
+	// running, and it would make the directory again (doctor found
+	// it writable in a full test run here).
+	s.stop()
 	h := sha(pkg)
 	os.Remove(filepath.Join(s.data, "blobs", "sha256", h[:2], h))
 	os.RemoveAll(mirrorDir)
