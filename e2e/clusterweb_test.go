@@ -13,10 +13,11 @@ import (
 	"github.com/pierhq/pier/internal/pgtest"
 )
 
-// TestClusterWebSession: on PostgreSQL the web interface keeps its
-// sessions in the catalog, shared by the nodes: a browser that signs in
-// on one node is signed in on another, and the session ends for both.
-func TestClusterWebSession(t *testing.T) {
+// TestClusterWeb: on PostgreSQL the web interface keeps its sessions and
+// its search index in the catalog, shared by the nodes: a browser that
+// signs in on one node is signed in on another, and a package uploaded
+// through one node is found by a search on another.
+func TestClusterWeb(t *testing.T) {
 	pg := pgtest.Start(t)
 	dsn := pg.NewDatabase(t)
 	endpoint, access, secret, _ := startVersitygw(t, "pier-web")
@@ -76,5 +77,15 @@ storage:
 	}
 	if !signedIn(nodes[0], cookie) || !signedIn(nodes[1], cookie) {
 		t.Fatal("the session opened on node0 is not signed in on both nodes")
+	}
+
+	// Search on node1 for a package uploaded through node0.
+	if code, r := nodes[0].upload("5.8/debian/bookworm", mkdeb(t, "clusterfind", "1.0", "amd64", "x"), "?publish=false"); code != http.StatusCreated {
+		t.Fatalf("upload: %d %v", code, r)
+	}
+	nodes[0].publish("5.8/debian/bookworm")
+	code, body, _ := nodes[1].get("/search?q=usterfi")
+	if code != http.StatusOK || !strings.Contains(string(body), "clusterfind") {
+		t.Fatalf("search on node1: %d\n%s", code, body)
 	}
 }

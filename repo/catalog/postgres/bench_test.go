@@ -138,6 +138,32 @@ func BenchmarkCatalog100k(b *testing.B) {
 				}
 			}
 		})
+		// The web interface's search by name (repo.SearchIndex), once
+		// every name is indexed: a prefix with a few names, a substring
+		// inside many names (the limit of 200 the search page asks for),
+		// and one that matches nothing.
+		si := c.(repo.SearchIndex)
+		entries := make([]repo.SearchEntry, len(ids))
+		for i, id := range ids {
+			entries[i] = repo.SearchEntry{PackageID: id, Name: fmt.Sprintf("pkg-%06d", i)}
+		}
+		start := time.Now()
+		if err := si.IndexSearch(ctx, ids[len(ids)-1], entries); err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("%s: indexed %d names in %v", name, len(ids), time.Since(start).Round(time.Millisecond))
+		for _, q := range []struct {
+			what, q string
+			want    int
+		}{{"prefix", "pkg-09999", 10}, {"substring", "999", 200}, {"none", "nothing", 0}} {
+			b.Run(name+"/SearchNames/"+q.what, func(b *testing.B) {
+				for b.Loop() {
+					if hs, err := si.SearchNames(ctx, q.q, []int64{1}, 200); err != nil || len(hs) != q.want {
+						b.Fatal(len(hs), err)
+					}
+				}
+			})
+		}
 	}
 }
 

@@ -170,6 +170,27 @@ CREATE TABLE sessions (
 );
 CREATE INDEX sessions_expires ON sessions (expires);
 `,
+		// 7: the search index (repo.SearchIndex, search.go): every package
+		// row's installed paths (dropped with the row), the distinct names
+		// by lower-case name, and the cursor up to which rows are indexed.
+		// Byte order (COLLATE "C") for the path ranges and name order.
+		`
+CREATE TABLE search_files (
+	path TEXT COLLATE "C" NOT NULL,
+	package_id BIGINT NOT NULL REFERENCES packages(id) ON DELETE CASCADE,
+	PRIMARY KEY (path, package_id)
+);
+CREATE INDEX search_files_package ON search_files (package_id);
+CREATE TABLE search_name_set (
+	lname TEXT COLLATE "C" NOT NULL,
+	name TEXT COLLATE "C" NOT NULL,
+	PRIMARY KEY (lname, name)
+);
+CREATE TABLE search_state (
+	id INTEGER PRIMARY KEY CHECK (id = 1),
+	indexed BIGINT NOT NULL
+);
+`,
 	}
 }
 

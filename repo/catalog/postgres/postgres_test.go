@@ -93,14 +93,15 @@ func TestMigrations(t *testing.T) {
 	}
 	oldDB.Close()
 	if err := srv.Exec(ctx, pgtest.DatabaseOf(old), `DROP TABLE frozen_targets; DROP TABLE cluster_keys; DROP TABLE publish_log; DROP TABLE mirror_state;
-		ALTER TABLE packages DROP COLUMN extra; DROP INDEX packages_target_live; DROP TABLE sessions; DELETE FROM pier_schema WHERE version > 1`); err != nil {
+		ALTER TABLE packages DROP COLUMN extra; DROP INDEX packages_target_live; DROP TABLE sessions; DROP TABLE search_files; DROP TABLE search_name_set;
+		DROP TABLE search_state; DELETE FROM pier_schema WHERE version > 1`); err != nil {
 		t.Fatal(err)
 	}
 	up := openAt(t, old, Options{})
 	if v, err := up.SchemaVersion(ctx); err != nil || v != len(migrations()) {
 		t.Errorf("after upgrading: version %d %v", v, err)
 	}
-	for _, table := range []string{"cluster_keys", "frozen_targets", "sessions"} {
+	for _, table := range []string{"cluster_keys", "frozen_targets", "sessions", "search_files", "search_name_set", "search_state"} {
 		if _, err := up.pool.Exec(ctx, `SELECT count(*) FROM `+table); err != nil {
 			t.Errorf("upgrade did not create %s: %v", table, err)
 		}
