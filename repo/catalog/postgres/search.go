@@ -156,13 +156,31 @@ func (d *DB) SearchNames(ctx context.Context, q string, targets []int64, limit i
 	for i, n := range names {
 		rank[n] = i
 	}
-	rows, err := d.pool.Query(ctx, `SELECT `+hitCols+` FROM packages p JOIN targets t ON t.id = p.target_id
-		WHERE p.name = ANY($1) AND p.removed IS NULL AND p.target_id = ANY($2)`, names, targets)
-	if err != nil {
-		return nil, fmt.Errorf("search names: %w", err)
+	// One query per name, sent as one batch: each is an index probe
+	// (packages_live: target_id, name), whatever the table's statistics
+	// say; one query for all the names read the whole table on a freshly
+	// loaded catalog (0.16 s at 100,000 packages).
+	b := &pgx.Batch{}
+	for _, n := range names {
+		b.Queue(`SELECT `+hitCols+` FROM packages p JOIN targets t ON t.id = p.target_id
+			WHERE p.name = $1 AND p.removed IS NULL AND p.target_id = ANY($2)`, n, targets)
 	}
-	out, err := collectHits(rows, false)
-	if err != nil {
+	br := d.pool.SendBatch(ctx, b)
+	var out []repo.SearchHit
+	for range names {
+		rows, err := br.Query()
+		if err != nil {
+			br.Close()
+			return nil, fmt.Errorf("search names: %w", err)
+		}
+		hs, err := collectHits(rows, false)
+		if err != nil {
+			br.Close()
+			return nil, fmt.Errorf("search names: %w", err)
+		}
+		out = append(out, hs...)
+	}
+	if err := br.Close(); err != nil {
 		return nil, fmt.Errorf("search names: %w", err)
 	}
 	slices.SortFunc(out, func(a, b repo.SearchHit) int {
@@ -178,7 +196,11 @@ func (d *DB) SearchNames(ctx context.Context, q string, targets []int64, limit i
 // starts_with take q literally (no LIKE wildcards).
 func (d *DB) matchingNames(ctx context.Context, q string, limit int) ([]string, error) {
 	lq := strings.ToLower(q)
-	names, err := d.names(ctx, `SELECT name FROM search_name_set WHERE starts_with(lname, $1) ORDER BY lname, name LIMIT $2`, lq, limit)
+	// The range makes the prefix an index range; starts_with keeps it
+	// exact (a name with U+10FFFF right after the prefix falls outside the
+	// range: package names are ASCII).
+	names, err := d.names(ctx, `SELECT name FROM search_name_set WHERE lname >= $1 AND lname < $1 || chr(1114111)
+		AND starts_with(lname, $1) ORDER BY lname, name LIMIT $2`, lq, limit)
 	if err != nil || len(names) == limit {
 		return names, err
 	}
