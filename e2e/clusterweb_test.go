@@ -18,23 +18,7 @@ import (
 // signs in on one node is signed in on another, and a package uploaded
 // through one node is found by a search on another.
 func TestClusterWeb(t *testing.T) {
-	pg := pgtest.Start(t)
-	dsn := pg.NewDatabase(t)
-	endpoint, access, secret, _ := startVersitygw(t, "pier-web")
-	cfg := filepath.Join(t.TempDir(), "pier.yaml")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`catalog:
-  type: postgres
-storage:
-  type: s3
-  s3:
-    bucket: pier-web
-    endpoint: %s
-    path_style: true
-    access_key_id: %s
-    secret_access_key: %s
-`, endpoint, access, secret)), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfg, dsn := clusterConfig(t, "pier-web", "")
 	var nodes []*server
 	for i := range 2 {
 		nodes = append(nodes, startServer(t, "", "PIER_CONFIG="+cfg, "PIER_DATABASE_URL="+dsn, fmt.Sprintf("PIER_NODE_NAME=node%d", i)))
@@ -88,4 +72,28 @@ storage:
 	if code != http.StatusOK || !strings.Contains(string(body), "clusterfind") {
 		t.Fatalf("search on node1: %d\n%s", code, body)
 	}
+}
+
+// clusterConfig starts a PostgreSQL server and versitygw with bucket, and
+// writes the config of a node using both (more is added at the end: YAML
+// at the top level). It returns the config's path and the database's DSN.
+func clusterConfig(t *testing.T, bucket, more string) (cfg, dsn string) {
+	t.Helper()
+	dsn = pgtest.Start(t).NewDatabase(t)
+	endpoint, access, secret, _ := startVersitygw(t, bucket)
+	cfg = filepath.Join(t.TempDir(), "pier.yaml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`catalog:
+  type: postgres
+storage:
+  type: s3
+  s3:
+    bucket: %s
+    endpoint: %s
+    path_style: true
+    access_key_id: %s
+    secret_access_key: %s
+`, bucket, endpoint, access, secret)+more), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cfg, dsn
 }

@@ -11,8 +11,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/pierhq/pier/internal/pgtest"
 )
 
 // TestDeployNginx runs deploy/cluster/nginx.conf (with the addresses of
@@ -23,25 +21,7 @@ import (
 func TestDeployNginx(t *testing.T) {
 	need(t, "apt-get")
 	nginxBin := need(t, "nginx")
-	pg := pgtest.Start(t)
-	dsn := pg.NewDatabase(t)
-	endpoint, access, secret, _ := startVersitygw(t, "pier-deploy")
-	cfg := filepath.Join(t.TempDir(), "pier.yaml")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`catalog:
-  type: postgres
-storage:
-  type: s3
-  s3:
-    bucket: pier-deploy
-    endpoint: %s
-    path_style: true
-    access_key_id: %s
-    secret_access_key: %s
-auth:
-  trusted_proxies: [127.0.0.1]
-`, endpoint, access, secret)), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfg, dsn := clusterConfig(t, "pier-deploy", "auth:\n  trusted_proxies: [127.0.0.1]\n")
 	var nodes []*server
 	for i := range 3 {
 		nodes = append(nodes, startServer(t, "", "PIER_CONFIG="+cfg, "PIER_DATABASE_URL="+dsn, fmt.Sprintf("PIER_NODE_NAME=node%d", i)))

@@ -171,13 +171,7 @@ func sameAsFullRebuild(t *testing.T, got, want []repo.File) {
 // blocks and gives exactly the bytes of a full rebuild.
 func TestIncrementalIndexNewProcess(t *testing.T) {
 	ctx := context.Background()
-	all := syntheticPackagesFiles(t, 6001, 5)
-	base, extra := all[:6000], all[6000]
-	tg := repo.Target{Stream: "5.8", Distro: "debian", Release: "bookworm"}
-	first, err := New(Config{Contents: SwitchOn}).Index(ctx, &repo.IndexInput{Target: tg, Packages: base, Time: goldenTime, Signer: fakeSigner{}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tg, base, extra, first := firstOf6000(t)
 	prev := previousOf(first)
 	plus := append(append([]repo.Package(nil), base...), extra)
 	fresh := New(Config{Contents: SwitchOn})
@@ -258,13 +252,7 @@ func (s *summedFiles) indexReads() []string {
 // writes what a full rebuild writes.
 func TestPrepareThenIndex(t *testing.T) {
 	ctx := context.Background()
-	all := syntheticPackagesFiles(t, 6001, 5)
-	base, extra := all[:6000], all[6000]
-	tg := repo.Target{Stream: "5.8", Distro: "debian", Release: "bookworm"}
-	first, err := New(Config{Contents: SwitchOn}).Index(ctx, &repo.IndexInput{Target: tg, Packages: base, Time: goldenTime, Signer: fakeSigner{}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tg, base, extra, first := firstOf6000(t)
 	prev := &summedFiles{prevFiles: previousOf(first)}
 	listed := 0
 	for p := range prev.prevFiles {
@@ -335,4 +323,19 @@ func TestIndexSameProcessSkipsSeeding(t *testing.T) {
 	if len(other.reads) == 0 {
 		t.Error("a new process read nothing of the previous generation")
 	}
+}
+
+// firstOf6000 indexes 6,000 synthetic packages (with Contents) for
+// bookworm and returns the target, those packages, a 6,001st one and the
+// files of that first index.
+func firstOf6000(t *testing.T) (repo.Target, []repo.Package, repo.Package, []repo.File) {
+	t.Helper()
+	all := syntheticPackagesFiles(t, 6001, 5)
+	tg := repo.Target{Stream: "5.8", Distro: "debian", Release: "bookworm"}
+	first, err := New(Config{Contents: SwitchOn}).Index(context.Background(), &repo.IndexInput{Target: tg, Packages: all[:6000],
+		Time: goldenTime, Signer: fakeSigner{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tg, all[:6000], all[6000], first
 }

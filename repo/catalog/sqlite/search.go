@@ -1,15 +1,14 @@
 package sqlite
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/pierhq/pier/repo"
+	"github.com/pierhq/pier/repo/catalog"
 )
 
 // searchSchema is the search index (repo.SearchIndex): the installed
@@ -64,8 +63,7 @@ func (d *DB) UnindexedPackages(ctx context.Context, after int64, limit int) ([]r
 	if limit <= 0 {
 		limit = defaultSearchLimit
 	}
-	rows, err := d.db.QueryContext(ctx, `SELECT t.id, t.stream, t.distro, t.release, p.id, p.component, p.name, p.version, p.arch,
-		p.sha256, p.orig_sha256, p.size, p.meta, p.uploaded
+	rows, err := d.db.QueryContext(ctx, `SELECT `+catalog.TargetPackageColumns+`
 		FROM packages p JOIN targets t ON t.id = p.target_id WHERE p.id > ? ORDER BY p.id LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list packages to index: %w", err)
@@ -73,14 +71,10 @@ func (d *DB) UnindexedPackages(ctx context.Context, after int64, limit int) ([]r
 	defer rows.Close()
 	var out []repo.TargetPackage
 	for rows.Next() {
-		var tp repo.TargetPackage
-		var up int64
-		p := &tp.Package
-		if err := rows.Scan(&tp.TargetID, &tp.Target.Stream, &tp.Target.Distro, &tp.Target.Release, &p.ID, &p.Component,
-			&p.Name, &p.Version, &p.Arch, &p.SHA256, &p.OrigSHA256, &p.Size, &p.Meta, &up); err != nil {
+		tp, err := catalog.ScanTargetPackage(rows)
+		if err != nil {
 			return nil, fmt.Errorf("list packages to index: %w", err)
 		}
-		p.Uploaded = time.Unix(0, up).UTC()
 		out = append(out, tp)
 	}
 	return out, rows.Err()
@@ -147,22 +141,6 @@ func (d *DB) IndexSearch(ctx context.Context, upTo int64, entries []repo.SearchE
 	return nil
 }
 
-// hitCols are the columns scanHit reads, from packages p and targets t.
-const hitCols = `t.id, t.stream, t.distro, t.release, p.id, p.component, p.name, p.version, p.arch, p.sha256, p.orig_sha256, p.size, p.uploaded`
-
-func scanHit(rows *sql.Rows, extra ...any) (repo.SearchHit, error) {
-	var h repo.SearchHit
-	var up int64
-	p := &h.Package
-	dst := append([]any{&h.TargetID, &h.Target.Stream, &h.Target.Distro, &h.Target.Release, &p.ID, &p.Component, &p.Name,
-		&p.Version, &p.Arch, &p.SHA256, &p.OrigSHA256, &p.Size, &up}, extra...)
-	if err := rows.Scan(dst...); err != nil {
-		return h, err
-	}
-	p.Uploaded = time.Unix(0, up).UTC()
-	return h, nil
-}
-
 // targetList returns "?, ?, …" for ids and the ids as arguments.
 func targetList(ids []int64) (string, []any) {
 	args := make([]any, len(ids))
@@ -189,12 +167,8 @@ func (d *DB) SearchNames(ctx context.Context, q string, targets []int64, limit i
 	if err != nil || len(names) == 0 {
 		return nil, err
 	}
-	rank := make(map[string]int, len(names))
-	for i, n := range names {
-		rank[n] = i
-	}
 	ph, ids := targetList(targets)
-	rows, err := d.db.QueryContext(ctx, `SELECT `+hitCols+` FROM packages p JOIN targets t ON t.id = p.target_id
+	rows, err := d.db.QueryContext(ctx, `SELECT `+catalog.HitColumns+` FROM packages p JOIN targets t ON t.id = p.target_id
 		WHERE p.name IN (`+placeholders(len(names))+`) AND p.removed IS NULL AND p.target_id IN (`+ph+`)`,
 		append(anys(names), ids...)...)
 	if err != nil {
@@ -203,7 +177,7 @@ func (d *DB) SearchNames(ctx context.Context, q string, targets []int64, limit i
 	defer rows.Close()
 	var out []repo.SearchHit
 	for rows.Next() {
-		h, err := scanHit(rows)
+		h, err := catalog.ScanHit(rows)
 		if err != nil {
 			return nil, fmt.Errorf("search names: %w", err)
 		}
@@ -212,11 +186,7 @@ func (d *DB) SearchNames(ctx context.Context, q string, targets []int64, limit i
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("search names: %w", err)
 	}
-	slices.SortFunc(out, func(a, b repo.SearchHit) int {
-		return cmp.Or(cmp.Compare(rank[a.Package.Name], rank[b.Package.Name]), cmp.Compare(a.TargetID, b.TargetID),
-			cmp.Compare(a.Package.ID, b.Package.ID))
-	})
-	return out[:min(len(out), limit)], nil
+	return catalog.RankHits(out, names, limit), nil
 }
 
 // matchingNames returns up to limit indexed names containing q (ASCII
@@ -280,7 +250,7 @@ func (d *DB) SearchFiles(ctx context.Context, path string, targets []int64, limi
 	}
 	// CROSS JOIN keeps search_files the outer loop: the path range, not
 	// the targets' packages, drives the search.
-	rows, err := d.db.QueryContext(ctx, `SELECT `+hitCols+`, f.path FROM search_files f
+	rows, err := d.db.QueryContext(ctx, `SELECT `+catalog.HitColumns+`, f.path FROM search_files f
 		CROSS JOIN packages p ON p.id = f.package_id JOIN targets t ON t.id = p.target_id
 		WHERE `+cond+` AND p.removed IS NULL AND p.target_id IN (`+ph+`)
 		ORDER BY f.path, p.name, p.target_id, p.id LIMIT ?`, append(append(pargs, args...), limit)...)
@@ -291,7 +261,7 @@ func (d *DB) SearchFiles(ctx context.Context, path string, targets []int64, limi
 	var out []repo.SearchHit
 	for rows.Next() {
 		var file string
-		h, err := scanHit(rows, &file)
+		h, err := catalog.ScanHit(rows, &file)
 		if err != nil {
 			return nil, fmt.Errorf("search files: %w", err)
 		}
@@ -307,7 +277,7 @@ func (d *DB) PackagesNamed(ctx context.Context, name string, targets []int64) ([
 		return nil, nil
 	}
 	ph, args := targetList(targets)
-	rows, err := d.db.QueryContext(ctx, `SELECT `+hitCols+` FROM packages p JOIN targets t ON t.id = p.target_id
+	rows, err := d.db.QueryContext(ctx, `SELECT `+catalog.HitColumns+` FROM packages p JOIN targets t ON t.id = p.target_id
 		WHERE p.removed IS NULL AND p.name = ? AND p.target_id IN (`+ph+`) ORDER BY p.target_id, p.id`,
 		append([]any{name}, args...)...)
 	if err != nil {
@@ -316,7 +286,7 @@ func (d *DB) PackagesNamed(ctx context.Context, name string, targets []int64) ([
 	defer rows.Close()
 	var out []repo.SearchHit
 	for rows.Next() {
-		h, err := scanHit(rows)
+		h, err := catalog.ScanHit(rows)
 		if err != nil {
 			return nil, fmt.Errorf("packages named %s: %w", name, err)
 		}
