@@ -123,7 +123,8 @@ func (p *publisher) generate(ctx context.Context, f Format, ti *TargetInfo, note
 		prepared = func() { <-done }
 		defer func() { cancel(); <-done }()
 	}
-	pkgs, err := p.pkgs.live(ctx, p.d.cat, ti)
+	ki, keysOK := f.(KeyIndexer)
+	pkgs, err := p.pkgs.live(ctx, p.d.cat, ti, keysOK && ki.IndexesKeys())
 	if err != nil {
 		return nil, nil, err
 	}
@@ -171,7 +172,20 @@ func (p *publisher) build(ctx context.Context, f Format, ti *TargetInfo, pkgs []
 	if err != nil {
 		return nil, err
 	}
-	in := &IndexInput{Target: t, Packages: pkgs, Time: now, Signer: p.d.signer, Previous: prev}
+	in := &IndexInput{Target: t, Packages: pkgs, Time: now, Signer: p.d.signer, Previous: prev,
+		Rows: func(ctx context.Context, ids []int64) ([]Package, error) {
+			return p.d.cat.PackagesByID(ctx, ti.ID, ids)
+		}}
+	if prev != nil {
+		seq := ti.Current.Seq
+		in.PreviousIDs = func(ctx context.Context) ([]int64, error) {
+			g, err := p.d.cat.Generation(ctx, ti.ID, seq)
+			if err != nil {
+				return nil, err
+			}
+			return g.PackageIDs, nil
+		}
+	}
 	files, err := f.Index(ctx, in)
 	if err != nil {
 		return nil, fmt.Errorf("index %s: %w", t, err)

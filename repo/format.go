@@ -191,7 +191,8 @@ type Signer interface {
 // IndexInput is everything an Indexer needs to publish one target.
 type IndexInput struct {
 	Target Target
-	// Packages of the target, in no particular order.
+	// Packages of the target, in no particular order. For a KeyIndexer
+	// they may be keys only (see KeyIndexer): Meta, Sums and Extra unset.
 	Packages []Package
 	// Time is the publish time: it goes into Date fields and timestamps.
 	// It is never earlier than the previous generation's Time, and later
@@ -204,6 +205,25 @@ type IndexInput struct {
 	// instead of computing it again, as long as its output stays the same
 	// as without it.
 	Previous PreviousFiles
+	// Rows reads the whole rows (Meta, Sums and Extra) of the target's
+	// packages with the given ids, in no particular order: how a
+	// KeyIndexer given keys reads the rows it needs. Nil when the
+	// packages are whole.
+	Rows func(ctx context.Context, ids []int64) ([]Package, error)
+	// PreviousIDs returns the catalog ids of the packages of the
+	// generation Previous reads (ascending); nil when Previous is nil.
+	PreviousIDs func(ctx context.Context) ([]int64, error)
+}
+
+// KeyIndexer is implemented by formats whose Index can work from the
+// target's package keys (PackageKeys: no Meta, Sums or Extra) and read
+// only the rows it needs through IndexInput.Rows, reusing the previous
+// generation for the rest (rpm: a new process adding one package to
+// 10,000 reads one row, not 10,000). The publisher hands keys only when
+// its row cache does not hold the target's rows; the output must be the
+// one whole rows give.
+type KeyIndexer interface {
+	IndexesKeys() bool
 }
 
 // PreviousFiles reads the files of a target's current generation.

@@ -34,6 +34,12 @@ func (c loggedCatalog) LogPublish(_ context.Context, r repo.PublishRecord) error
 // when lc.mu is set.
 func newNode(t *testing.T, dir string, opts repo.Options, lc loggedCatalog) *repo.Service {
 	t.Helper()
+	return newNodeWith(t, dir, opts, lc, func(f repo.Format) repo.Format { return f })
+}
+
+// newNodeWith is newNode with the deb format wrapped by wrapFormat.
+func newNodeWith(t *testing.T, dir string, opts repo.Options, lc loggedCatalog, wrapFormat func(repo.Format) repo.Format) *repo.Service {
+	t.Helper()
 	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "catalog.db"), sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +51,7 @@ func newNode(t *testing.T, dir string, opts repo.Options, lc loggedCatalog) *rep
 	}
 	var cfg deb.Config
 	cfg.Defaults()
-	formats := []repo.FormatSpec{{Format: deb.New(cfg), Digests: deb.Digests, Distros: []string{"debian"}}}
+	formats := []repo.FormatSpec{{Format: wrapFormat(deb.New(cfg)), Digests: deb.Digests, Distros: []string{"debian"}}}
 	var cat repo.Catalog = db
 	if lc.mu != nil {
 		lc.Catalog = db

@@ -1,8 +1,10 @@
 package repo
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 )
 
@@ -18,6 +20,7 @@ type pkgCache struct {
 	targets map[int64]*cachedTarget
 	bytes   int64
 	tick    int64
+	keyed   map[int64]bool // targets published from keys in this process
 }
 
 type cachedTarget struct {
@@ -29,9 +32,14 @@ type cachedTarget struct {
 func packageBytes(p *Package) int64 { return int64(len(p.Meta)) + 256 }
 
 // live returns ti's live packages in id order, from the cache for the rows
-// it holds and from cat for the rest.
-func (c *pkgCache) live(ctx context.Context, cat Catalog, ti *TargetInfo) ([]Package, error) {
-	if c.limit <= 0 {
+// it holds and from cat for the rest. With keysOK (a KeyIndexer's target),
+// when the cache holds fewer than half of them and this process has not
+// published the target from keys before (a new process: pier import, a
+// server's first publish of the target), it returns their keys only
+// (Catalog.PackageKeys) and caches nothing; the next publish reads and
+// caches the rows, so a server reads them once rather than every time.
+func (c *pkgCache) live(ctx context.Context, cat Catalog, ti *TargetInfo, keysOK bool) ([]Package, error) {
+	if c.limit <= 0 && !keysOK {
 		return cat.Packages(ctx, ti.ID)
 	}
 	ids, err := cat.LivePackageIDs(ctx, ti.ID)
@@ -41,6 +49,9 @@ func (c *pkgCache) live(ctx context.Context, cat Catalog, ti *TargetInfo) ([]Pac
 	// Take what the cache has now (rows are immutable, so the pointers stay
 	// good whatever happens to the cache meanwhile), then read the rest.
 	got, missing := c.lookup(ti.ID, ids)
+	if keysOK && len(missing) > len(ids)/2 && c.firstKeyed(ti.ID) {
+		return liveKeys(ctx, cat, ti, ids)
+	}
 	fetched, err := cat.PackagesByID(ctx, ti.ID, missing)
 	if err != nil {
 		return nil, err
@@ -117,4 +128,40 @@ func (c *pkgCache) store(id int64, next *cachedTarget) {
 		c.bytes -= c.targets[lru].bytes
 		delete(c.targets, lru)
 	}
+}
+
+// liveKeys returns the keys of ti's live packages in id order; ids are
+// those LivePackageIDs gave just before, and a package that went live or
+// was removed in between is an error (a publish holds the target's lock,
+// so neither happens).
+func liveKeys(ctx context.Context, cat Catalog, ti *TargetInfo, ids []int64) ([]Package, error) {
+	keys, err := cat.PackageKeys(ctx, ti.ID)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(keys, func(a, b Package) int { return cmp.Compare(a.ID, b.ID) })
+	if len(keys) != len(ids) {
+		return nil, fmt.Errorf("%s has %d live packages, then %d, while publishing", ti.Target, len(ids), len(keys))
+	}
+	for i := range keys {
+		if keys[i].ID != ids[i] {
+			return nil, fmt.Errorf("package %d of %s vanished from the catalog while publishing", ids[i], ti.Target)
+		}
+	}
+	return keys, nil
+}
+
+// firstKeyed reports whether target id was not published from keys in
+// this process yet, and records that it now is.
+func (c *pkgCache) firstKeyed(id int64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.keyed[id] {
+		return false
+	}
+	if c.keyed == nil {
+		c.keyed = map[int64]bool{}
+	}
+	c.keyed[id] = true
+	return true
 }

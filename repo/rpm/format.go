@@ -36,6 +36,7 @@ type Format struct {
 	written *writtenSet                // repodata files this process wrote or seeded, by repository
 	memo    *verifyMemo                // what Verify's fast path knows (verifymemo.go)
 	entries *entrymemo.Memo[memoValue] // each target's last publish, decoded and sorted
+	prev    *seededFiles               // previous repodata read by seeding, for an Index from keys
 }
 
 var _ repo.Format = (*Format)(nil)
@@ -49,7 +50,8 @@ func New(cfg Config) *Format {
 		c, _ = newCodec(CompressionGzip)
 	}
 	return &Format{cfg: cfg, codec: c, cache: newBlockCache(cfg.IndexCacheSize), bufs: &bufferPool{},
-		written: &writtenSet{m: map[string][]string{}}, memo: newVerifyMemo(), entries: entrymemo.New[memoValue]()}
+		written: &writtenSet{m: map[string][]string{}}, memo: newVerifyMemo(), entries: entrymemo.New[memoValue](),
+		prev: &seededFiles{m: map[string]*prevFile{}}}
 }
 
 // Name returns "rpm".

@@ -3,6 +3,7 @@ package rpm
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -22,6 +23,9 @@ type entry struct {
 	ends bool   // the package ends a block of repodata (endsBlock)
 	href string // location relative to the repository base
 	idx  int    // index of pkg in the packages being indexed
+	// known: listed by the previous generation's repodata, whose members
+	// may stand for it (Index from keys; see keys.go)
+	known bool
 }
 
 // Index writes the target's repositories: the binary one at the base
@@ -37,18 +41,34 @@ func (f *Format) Index(ctx context.Context, in *repo.IndexInput) ([]repo.File, e
 	if err != nil {
 		return nil, err
 	}
+	defer f.prev.drop(base) // what seeding kept for indexFromKeys
+	if keysOnly(in.Packages) {
+		out, err := f.indexFromKeys(ctx, in, base)
+		if !errors.Is(err, errNeedRows) {
+			return out, err
+		}
+		if in, err = wholeRows(ctx, in); err != nil {
+			return nil, err
+		}
+	}
 	entries, err := f.decodeEntriesMemo(ctx, base, in.Packages)
 	if err != nil {
 		return nil, err
 	}
 	bin, src := splitSource(entries)
+	return f.repositories(ctx, in, base, bin, src, [2][]map[int]*prevMember{})
+}
+
+// repositories writes the binary and the source repository of a target
+// at base (reuse: see writeMetadata; per repository, nil for none).
+func (f *Format) repositories(ctx context.Context, in *repo.IndexInput, base string, bin, src []*entry, reuse [2][]map[int]*prevMember) ([]repo.File, error) {
 	// The two repositories at once: each ends with a signature, which
 	// would otherwise wait for the other's.
 	var srcFiles []repo.File
 	var srcErr error
 	var wg sync.WaitGroup
-	wg.Go(func() { srcFiles, srcErr = f.repository(ctx, in, base+SourceDir, src) })
-	out, err := f.repository(ctx, in, base, bin)
+	wg.Go(func() { srcFiles, srcErr = f.repository(ctx, in, base+SourceDir, src, reuse[1]) })
+	out, err := f.repository(ctx, in, base, bin, reuse[0])
 	wg.Wait()
 	if err != nil {
 		return nil, err
@@ -83,13 +103,13 @@ func splitSource(entries []*entry) (bin, src []*entry) {
 
 // repository writes one repository at base: its packages (hrefs relative
 // to base), repodata and roots.
-func (f *Format) repository(ctx context.Context, in *repo.IndexInput, base string, entries []*entry) ([]repo.File, error) {
+func (f *Format) repository(ctx context.Context, in *repo.IndexInput, base string, entries []*entry, reuse []map[int]*prevMember) ([]repo.File, error) {
 	out := make([]repo.File, 0, len(entries)+6)
 	for _, e := range entries {
 		out = append(out, repo.File{Path: base + e.href, SHA256: e.sum, Size: e.pkg.Size, Kind: repo.KindPackage})
 	}
 	f.seedCache(ctx, in.Previous, base)
-	parts, err := f.writeMetadata(ctx, entries)
+	parts, err := f.writeMetadata(ctx, entries, reuse)
 	if err != nil {
 		return nil, err
 	}

@@ -119,7 +119,12 @@ type compressJob struct {
 // file renders its members in order and hashes them (sha256 of the XML
 // must run front to back); members the cache does not hold go to a pool of
 // compressors, one per CPU.
-func (f *Format) writeMetadata(ctx context.Context, entries []*entry) ([]*mdFile, error) {
+//
+// reuse, when not nil, holds per document the members of the previous
+// generation that may stand for a run of entries starting at a block start
+// (planReuse): their bytes are emitted as they are, and those entries need
+// no meta. An entry without meta anywhere else fails with errNeedRows.
+func (f *Format) writeMetadata(ctx context.Context, entries []*entry, reuse []map[int]*prevMember) ([]*mdFile, error) {
 	jobs := make(chan compressJob, 2*runtime.GOMAXPROCS(0))
 	var workers sync.WaitGroup
 	for range runtime.GOMAXPROCS(0) {
@@ -166,8 +171,23 @@ func (f *Format) writeMetadata(ctx context.Context, entries []*entry) ([]*mdFile
 			head := append(f.bufs.Get(), xmlDecl+d.start...)
 			head = strconv.AppendInt(head, int64(len(entries)), 10)
 			emit(append(head, "\">\n"...))
+			var starts map[int]*prevMember
+			if reuse != nil {
+				starts = reuse[i]
+			}
 			b, n := f.bufs.Get(), 0
-			for i, e := range entries {
+			for i := 0; i < len(entries); i++ {
+				if pm := starts[i]; pm != nil && n == 0 {
+					emit(pm.plain)
+					pm.plain = nil // emit recycles it
+					i += len(pm.refs) - 1
+					continue
+				}
+				e := entries[i]
+				if e.m == nil {
+					r.err = errNeedRows
+					return
+				}
 				b, n = d.entry(b, e), n+1
 				if e.ends || n == blockMax || len(b) >= blockBytes || i == len(entries)-1 {
 					if err := ctx.Err(); err != nil {

@@ -1,6 +1,7 @@
 package rpm
 
 import (
+	"bytes"
 	"context"
 	"regexp"
 	"slices"
@@ -81,17 +82,26 @@ func (f *Format) seedFile(ctx context.Context, prev repo.PreviousFiles, base, na
 		return false
 	}
 	root := rootOf(name)
+	rec, recOK := &prevFile{}, true
 	whole := gzmember.Walk(data, func(member, plain []byte) bool {
 		key := f.cache.key(f.codec.id, plain)
 		f.cache.put(key, member)
 		// What Verify's fast path would learn by decompressing the
 		// member again, when the new generation reuses it.
-		if facts, ok := parseMember(plain, root); ok && f.memo != nil {
+		facts, ok := parseMember(plain, root)
+		if ok && f.memo != nil {
 			facts.plain = key
 			f.memo.checked.Put(f.cache.key(checkedCodec|f.codec.id, member), facts)
 		}
+		// A member of packages, for an Index from keys (prevFile).
+		if recOK = recOK && ok; ok && !facts.head && !facts.tail {
+			rec.members = append(rec.members, prevMember{plain: bytes.Clone(plain), refs: facts.refs})
+		}
 		return ctx.Err() == nil
 	})
+	if whole && recOK && ctx.Err() == nil {
+		f.prev.put(base+name, rec)
+	}
 	return whole && ctx.Err() == nil
 }
 

@@ -69,6 +69,7 @@ CREATE TABLE IF NOT EXISTS packages (
 CREATE UNIQUE INDEX IF NOT EXISTS packages_live ON packages (target_id, name, version, arch) WHERE removed IS NULL;
 CREATE INDEX IF NOT EXISTS packages_sha256 ON packages (sha256);
 CREATE INDEX IF NOT EXISTS packages_target ON packages (target_id, id) WHERE removed IS NULL;
+CREATE INDEX IF NOT EXISTS packages_keys ON packages (target_id, id, component, name, version, arch, sha256, orig_sha256, size, uploaded) WHERE removed IS NULL;
 CREATE TABLE IF NOT EXISTS generations (
 	id INTEGER PRIMARY KEY,
 	target_id INTEGER NOT NULL REFERENCES targets(id),

@@ -1,0 +1,103 @@
+package repo_test
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/pierhq/pier/repo"
+)
+
+// keyFormat is a format that indexes from keys (repo.KeyIndexer): it
+// records what each Index was handed and reads whole rows through
+// IndexInput.Rows for the format it wraps.
+type keyFormat struct {
+	repo.Format
+	mu    sync.Mutex
+	calls []keyCall
+}
+
+// keyCall is what one Index was handed.
+type keyCall struct {
+	keys    bool    // the packages came without Meta
+	prevIDs []int64 // IndexInput.PreviousIDs' answer; nil without one
+}
+
+func (k *keyFormat) IndexesKeys() bool { return true }
+
+func (k *keyFormat) Index(ctx context.Context, in *repo.IndexInput) ([]repo.File, error) {
+	c := keyCall{keys: len(in.Packages) > 0 && in.Packages[0].Meta == nil}
+	if in.PreviousIDs != nil {
+		ids, err := in.PreviousIDs(ctx)
+		if err != nil {
+			return nil, err
+		}
+		c.prevIDs = ids
+	}
+	k.mu.Lock()
+	k.calls = append(k.calls, c)
+	k.mu.Unlock()
+	if c.keys {
+		ids := make([]int64, len(in.Packages))
+		for i := range in.Packages {
+			ids[i] = in.Packages[i].ID
+		}
+		rows, err := in.Rows(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		whole := *in
+		whole.Packages = rows
+		in = &whole
+	}
+	return k.Format.Index(ctx, in)
+}
+
+func (k *keyFormat) last() keyCall {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.calls[len(k.calls)-1]
+}
+
+// TestKeyIndexerGetsKeys: a KeyIndexer is handed keys when its process has
+// not read the target's rows yet (its first publish of the target: a new
+// pier import, a server's first), whole rows once it has, and a way to read
+// the previous generation's package ids.
+func TestKeyIndexerGetsKeys(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	var kf *keyFormat
+	wrap := func(f repo.Format) repo.Format { kf = &keyFormat{Format: f}; return kf }
+	a := newNodeWith(t, dir, repo.Options{Node: "a"}, loggedCatalog{}, wrap)
+	var ids []int64
+	for _, n := range []string{"ka", "kb", "kc"} {
+		ids = append(ids, put(t, a, target, n, "1").ID)
+	}
+	if _, err := a.Publish(ctx, target); err != nil {
+		t.Fatal(err)
+	}
+	if c := kf.last(); !c.keys || c.prevIDs != nil {
+		t.Errorf("first publish in a process: keys %v, previous ids %v; want keys and none", c.keys, c.prevIDs)
+	}
+	ids = append(ids, put(t, a, target, "kd", "1").ID)
+	if _, err := a.Publish(ctx, target); err != nil {
+		t.Fatal(err)
+	}
+	if c := kf.last(); c.keys || len(c.prevIDs) != 3 {
+		t.Errorf("second publish in the process: keys %v, previous ids %v; want whole rows and 3 ids", c.keys, c.prevIDs)
+	}
+	b := newNodeWith(t, dir, repo.Options{Node: "b"}, loggedCatalog{}, wrap)
+	put(t, b, target, "ke", "1")
+	g3, err := b.Publish(ctx, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(ids)
+	if c := kf.last(); !c.keys || !slices.Equal(c.prevIDs, ids) {
+		t.Errorf("a new process's publish: keys %v, previous ids %v; want keys and %v", c.keys, c.prevIDs, ids)
+	}
+	if g3.Packages != 5 || g3.Files < 5 {
+		t.Errorf("generation %d: %d packages, %d files; want 5 packages", g3.Seq, g3.Packages, g3.Files)
+	}
+}
