@@ -42,6 +42,7 @@ func (f *Format) Index(ctx context.Context, in *repo.IndexInput) ([]repo.File, e
 		return nil, err
 	}
 	defer f.prev.drop(base) // what seeding kept for indexFromKeys
+	f.prev.markIndexed(base)
 	if keysOnly(in.Packages) {
 		out, err := f.indexFromKeys(ctx, in, base)
 		if !errors.Is(err, errNeedRows) {

@@ -60,10 +60,30 @@ type prevFile struct {
 }
 
 // seededFiles keeps what seeding read, by repository base and href, until an
-// Index of that target takes or drops it. Safe for concurrent use.
+// Index of that target takes or drops it, and the targets indexed in this
+// process. Safe for concurrent use.
 type seededFiles struct {
-	mu sync.Mutex
-	m  map[string]*prevFile
+	mu   sync.Mutex
+	m    map[string]*prevFile
+	done map[string]bool // target bases Index has run for
+}
+
+// markIndexed records that Index ran for the target at base.
+func (p *seededFiles) markIndexed(base string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.done == nil {
+		p.done = map[string]bool{}
+	}
+	p.done[base] = true
+}
+
+// indexed reports whether Index ran for the target whose binary or source
+// repository is at base: the publisher hands keys only before that.
+func (p *seededFiles) indexed(base string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.done[base] || p.done[strings.TrimSuffix(base, SourceDir)]
 }
 
 func (p *seededFiles) put(key string, f *prevFile) {

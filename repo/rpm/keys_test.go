@@ -186,3 +186,35 @@ func TestIndexFromKeysErrors(t *testing.T) {
 		t.Fatalf("Index with unreadable rows: %v, want %v", err, broken)
 	}
 }
+
+// TestSeedingKeepsCopiesBeforeFirstIndex: seeding keeps the decompressed
+// members for an Index from keys only until the process has indexed the
+// target (the publisher hands keys only to a target's first publish in a
+// process); later seedings (another process published meanwhile) keep
+// none.
+func TestSeedingKeepsCopiesBeforeFirstIndex(t *testing.T) {
+	ctx := context.Background()
+	base := keyedTarget(300)
+	other, err := New(Config{}).Index(ctx, &repo.IndexInput{Target: testTarget, Packages: base, Time: fixtureTime, Signer: fakeSigner{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev := previousOf(other)
+	f := New(Config{})
+	f.Prepare(ctx, testTarget, prev)
+	if n := len(f.prev.m); n != 6 {
+		t.Fatalf("first seeding kept %d files, want 6 (three per repository)", n)
+	}
+	if _, err := f.Index(ctx, &repo.IndexInput{Target: testTarget, Packages: base, Time: fixtureTime, Signer: fakeSigner{}, Previous: prev}); err != nil {
+		t.Fatal(err)
+	}
+	// Another process publishes; this one seeds from that generation.
+	next, err := New(Config{}).Index(ctx, &repo.IndexInput{Target: testTarget, Packages: base[1:], Time: fixtureTime, Signer: fakeSigner{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Prepare(ctx, testTarget, previousOf(next))
+	if n := len(f.prev.m); n != 0 {
+		t.Errorf("seeding after an Index kept %d files, want none", n)
+	}
+}

@@ -82,7 +82,9 @@ func (f *Format) seedFile(ctx context.Context, prev repo.PreviousFiles, base, na
 		return false
 	}
 	root := rootOf(name)
-	rec, recOK := &prevFile{}, true
+	// Only a target this process has not indexed yet can be handed keys
+	// (the publisher's rule): elsewhere the copies would only be dropped.
+	rec, recOK := &prevFile{}, !f.prev.indexed(base)
 	whole := gzmember.Walk(data, func(member, plain []byte) bool {
 		key := f.cache.key(f.codec.id, plain)
 		f.cache.put(key, member)
