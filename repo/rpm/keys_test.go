@@ -121,7 +121,7 @@ func TestIndexFromKeys(t *testing.T) {
 		{"remove one", without(base, 1500), true, 400},
 		{"remove the first and the last", without(base, 0, n-1), true, 600},
 		{"add five, remove three", append(without(base, 10, 2000, 2999), extra(2), extra(3), extra(4), extra(5), extra(6)), true, 2000},
-		{"nothing changed", slices.Clone(base), true, 1},
+		{"nothing changed", slices.Clone(base), true, 400},
 		{"re-uploaded under a new id", reupload, true, 400},
 		{"many new packages", many, true, 0},
 		{"not read ahead", append(slices.Clone(base), extra(0)), false, 0},
@@ -217,4 +217,42 @@ func TestSeedingKeepsCopiesBeforeFirstIndex(t *testing.T) {
 	if n := len(f.prev.m); n != 0 {
 		t.Errorf("seeding after an Index kept %d files, want none", n)
 	}
+}
+
+// TestIndexFromKeysOtherRendering: a previous generation whose entries
+// read otherwise than this Pier renders the same rows (written by another
+// version) is not carried on: the Index reads every row and writes what a
+// full rebuild writes.
+func TestIndexFromKeysOtherRendering(t *testing.T) {
+	ctx := context.Background()
+	base := keyedTarget(1000)
+	older := slices.Clone(base)
+	for i := range older {
+		info := syntheticInfo(fmt.Sprintf("package-%05d", i), i)
+		if i%97 == 5 {
+			info.Arch = "src"
+		}
+		info.Summary = "Rendered by another version"
+		older[i].Meta = encodeMeta(info)
+	}
+	first, err := New(Config{}).Index(ctx, &repo.IndexInput{Target: testTarget, Packages: older, Time: fixtureTime, Signer: fakeSigner{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev := previousOf(first)
+	next := append(slices.Clone(base), syntheticPackage("package-new", 7))
+	next[len(next)-1].ID = 5000
+	want, err := New(Config{IndexCacheSize: -1}).Index(ctx, &repo.IndexInput{Target: testTarget, Packages: next, Time: fixtureTime, Signer: fakeSigner{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := newRowSource(next)
+	fresh := New(Config{})
+	fresh.Prepare(ctx, testTarget, prev)
+	got, err := fresh.Index(ctx, &repo.IndexInput{Target: testTarget, Packages: keysOf(next), Time: fixtureTime, Signer: fakeSigner{},
+		Previous: prev, Rows: src.rows, PreviousIDs: func(context.Context) ([]int64, error) { return idsOf(base), nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameAsFullRebuild(t, got, want)
 }
