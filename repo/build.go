@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -124,7 +125,7 @@ func (p *publisher) generate(ctx context.Context, f Format, ti *TargetInfo, note
 		defer func() { cancel(); <-done }()
 	}
 	ki, keysOK := f.(KeyIndexer)
-	pkgs, err := p.pkgs.live(ctx, p.d.cat, ti, keysOK && ki.IndexesKeys())
+	pkgs, read, err := p.pkgs.live(ctx, p.d.cat, ti, keysOK && ki.IndexesKeys())
 	if err != nil {
 		return nil, nil, err
 	}
@@ -141,6 +142,7 @@ func (p *publisher) generate(ctx context.Context, f Format, ti *TargetInfo, note
 		return nil, nil, err
 	}
 	gen.Revision, gen.Note = revision, note
+	gen.RowsRead += read
 	p.d.hook("publish.before-switch")
 	if err := p.d.cat.AddGeneration(ctx, ti.ID, gen); err != nil {
 		return nil, nil, err
@@ -172,8 +174,10 @@ func (p *publisher) build(ctx context.Context, f Format, ti *TargetInfo, pkgs []
 	if err != nil {
 		return nil, err
 	}
+	var rows atomic.Int64 // read through in.Rows
 	in := &IndexInput{Target: t, Packages: pkgs, Time: now, Signer: p.d.signer, Previous: prev,
 		Rows: func(ctx context.Context, ids []int64) ([]Package, error) {
+			rows.Add(int64(len(ids)))
 			return p.d.cat.PackagesByID(ctx, ti.ID, ids)
 		}}
 	if prev != nil {
@@ -229,7 +233,7 @@ func (p *publisher) build(ctx context.Context, f Format, ti *TargetInfo, pkgs []
 	for i := range pkgs {
 		ids[i] = pkgs[i].ID
 	}
-	return &Generation{Created: now, Manifest: msum, Files: len(files), Packages: len(pkgs), PackageIDs: ids}, nil
+	return &Generation{Created: now, Manifest: msum, Files: len(files), Packages: len(pkgs), PackageIDs: ids, RowsRead: int(rows.Load())}, nil
 }
 
 // publishTime returns the time of a new generation: now, truncated to the

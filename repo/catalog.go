@@ -94,6 +94,10 @@ type Generation struct {
 	// that a retained generation can be restored (rollback). Only
 	// Catalog.Generation fills it.
 	PackageIDs []int64 `json:"-"`
+	// RowsRead is how many whole package rows (with Meta) the publish
+	// that made the generation read from the catalog; set by the
+	// publisher on the generation it returns, never stored.
+	RowsRead int `json:"-"`
 }
 
 // Changes lists what one generation changed in a target's package set.

@@ -74,14 +74,16 @@ func TestKeyIndexerGetsKeys(t *testing.T) {
 	for _, n := range []string{"ka", "kb", "kc"} {
 		ids = append(ids, put(t, a, target, n, "1").ID)
 	}
-	if _, err := a.Publish(ctx, target); err != nil {
+	g1, err := a.Publish(ctx, target)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if c := kf.last(); !c.keys || c.prevIDs != nil {
 		t.Errorf("first publish in a process: keys %v, previous ids %v; want keys and none", c.keys, c.prevIDs)
 	}
 	ids = append(ids, put(t, a, target, "kd", "1").ID)
-	if _, err := a.Publish(ctx, target); err != nil {
+	g2, err := a.Publish(ctx, target)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if c := kf.last(); c.keys || len(c.prevIDs) != 3 {
@@ -96,6 +98,12 @@ func TestKeyIndexerGetsKeys(t *testing.T) {
 	slices.Sort(ids)
 	if c := kf.last(); !c.keys || !slices.Equal(c.prevIDs, ids) {
 		t.Errorf("a new process's publish: keys %v, previous ids %v; want keys and %v", c.keys, c.prevIDs, ids)
+	}
+	// Rows read: all three through IndexInput.Rows (the wrapper reads
+	// every one), then all four by the publisher (the keys publish cached
+	// none), then all five through Rows again.
+	if g1.RowsRead != 3 || g2.RowsRead != 4 || g3.RowsRead != 5 {
+		t.Errorf("rows read %d, %d, %d; want 3, 4, 5", g1.RowsRead, g2.RowsRead, g3.RowsRead)
 	}
 	if g3.Packages != 5 || g3.Files < 5 {
 		t.Errorf("generation %d: %d packages, %d files; want 5 packages", g3.Seq, g3.Packages, g3.Files)

@@ -208,7 +208,7 @@ func (p *publisher) round(t Target, evs []*audit.Event, requests int, onlyPendin
 		return nil, err
 	}
 	p.d.log.Info("published", "target", t.String(), "generation", gen.Seq, "packages", gen.Packages,
-		"files", gen.Files, "requests", requests)
+		"files", gen.Files, "requests", requests, "rows_read", gen.RowsRead)
 	return gen, nil
 }
 

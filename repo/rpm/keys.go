@@ -30,9 +30,10 @@ import (
 //  3. plans, per file, which previous members stand unchanged at a block
 //     start of the new list (the same known packages, cut at the same
 //     place: planReuse) and reads the rows of the packages in between,
-//  4. checks, per file, that the first member it reuses is what rendering
-//     its packages' rows gives now (a generation written by an older Pier
-//     whose entries read otherwise is not carried on: sameRendering),
+//  4. checks, per file, that the first package of the first member it
+//     reuses is what rendering its row gives now (a generation written by
+//     an older Pier whose entries read otherwise is not carried on:
+//     sameRendering),
 //  5. writes the files as a whole-row Index would, emitting each reusable
 //     member's bytes instead of rendering them.
 //
@@ -266,10 +267,12 @@ func (f *Format) indexFromKeys(ctx context.Context, in *repo.IndexInput, base st
 	return f.repositories(ctx, in, base, lists[0], lists[1], reuse)
 }
 
-// sameRendering renders, for each file, the first member reuse would emit
-// and compares it with that member: a previous generation rendered by
-// another Pier (a changed entry layout) gives errNeedRows, so that what
-// is published is always what this Pier renders from whole rows.
+// sameRendering renders, for each file, the first package of the first
+// member reuse would emit and compares it with the start of that member:
+// a previous generation rendered by another Pier (a changed entry layout)
+// gives errNeedRows, so that what is published is what this Pier renders
+// from whole rows. One package per file: a layout change shows in every
+// entry.
 func (k *keyed) sameRendering(entries []*entry, reuse []map[int]*prevMember) error {
 	for d, starts := range reuse {
 		at := -1
@@ -281,23 +284,14 @@ func (k *keyed) sameRendering(entries []*entry, reuse []map[int]*prevMember) err
 		if at < 0 {
 			continue
 		}
-		pm := starts[at]
-		run := entries[at : at+len(pm.refs)]
-		ids := make([]int64, len(run))
-		for j, e := range run {
-			ids[j] = e.pkg.ID
-		}
-		if _, err := k.read(ids); err != nil {
+		e := entries[at]
+		if _, err := k.read([]int64{e.pkg.ID}); err != nil {
 			return err
 		}
-		var b []byte
-		for _, e := range run {
-			if err := k.whole(e); err != nil {
-				return err
-			}
-			b = documents[d].entry(b, e)
+		if err := k.whole(e); err != nil {
+			return err
 		}
-		if !bytes.Equal(b, pm.plain) {
+		if !bytes.HasPrefix(starts[at].plain, documents[d].entry(nil, e)) {
 			return errNeedRows
 		}
 	}
