@@ -125,7 +125,7 @@ func (p *publisher) generate(ctx context.Context, f Format, ti *TargetInfo, note
 		defer func() { cancel(); <-done }()
 	}
 	ki, keysOK := f.(KeyIndexer)
-	pkgs, read, err := p.pkgs.live(ctx, p.d.cat, ti, keysOK && ki.IndexesKeys())
+	pkgs, read, keys, err := p.pkgs.liveOrKeys(ctx, p.d.cat, ti, keysOK && ki.IndexesKeys())
 	if err != nil {
 		return nil, nil, err
 	}
@@ -148,6 +148,9 @@ func (p *publisher) generate(ctx context.Context, f Format, ti *TargetInfo, note
 		return nil, nil, err
 	}
 	p.d.hook("publish.after-switch")
+	if keys {
+		p.keyed(ti)
+	}
 	return gen, pruned, nil
 }
 

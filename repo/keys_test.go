@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pierhq/pier/repo"
 )
@@ -107,5 +108,49 @@ func TestKeyIndexerGetsKeys(t *testing.T) {
 	}
 	if g3.Packages != 5 || g3.Files < 5 {
 		t.Errorf("generation %d: %d packages, %d files; want 5 packages", g3.Seq, g3.Packages, g3.Files)
+	}
+}
+
+// TestRunWarmsRowsAfterKeys: in a running Service (pier serve), a publish
+// from keys is followed by a background read of the target's rows into
+// the row cache, so that the next publish reads only the new row; a
+// Service that does not run (a one-shot command) reads nothing more
+// (TestKeyIndexerGetsKeys: its next publish reads every row).
+func TestRunWarmsRowsAfterKeys(t *testing.T) {
+	ctx := context.Background()
+	cc := &countingCatalog{}
+	kf := &keyFormat{}
+	svc := newServiceWith(t, repo.Options{}, func(cat repo.Catalog) repo.Catalog { cc.Catalog = cat; return cc },
+		func(f repo.Format) repo.Format { kf.Format = f; return kf })
+	run(t, svc)
+	for _, n := range []string{"wa", "wb", "wc"} {
+		put(t, svc, target, n, "1")
+	}
+	if _, err := svc.Publish(ctx, target); err != nil {
+		t.Fatal(err)
+	}
+	if c := kf.last(); !c.keys {
+		t.Fatal("the first publish was not handed keys")
+	}
+	// The wrapper read the three rows through IndexInput.Rows; the warmer
+	// reads them once more, into the cache.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		cc.mu.Lock()
+		n := cc.rows
+		cc.mu.Unlock()
+		if n >= 6 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d rows read; the warmer did not read the target's rows", n)
+		}
+	}
+	put(t, svc, target, "wd", "1")
+	g, err := svc.Publish(ctx, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := kf.last(); c.keys || g.RowsRead != 1 {
+		t.Errorf("the publish after the warm-up: keys %v, %d rows read; want whole rows and 1", c.keys, g.RowsRead)
 	}
 }

@@ -33,31 +33,37 @@ func packageBytes(p *Package) int64 { return int64(len(p.Meta)) + 256 }
 
 // live returns ti's live packages in id order, from the cache for the rows
 // it holds and from cat for the rest, and how many rows it read whole from
-// cat. With keysOK (a KeyIndexer's target),
-// when the cache holds fewer than half of them and this process has not
-// published the target from keys before (a new process: pier import, a
-// server's first publish of the target), it returns their keys only
-// (Catalog.PackageKeys) and caches nothing; the next publish reads and
-// caches the rows, so a server reads them once rather than every time.
+// cat. With keysOK (a KeyIndexer's target), when the cache holds fewer than
+// half of them and this process has not published the target from keys
+// before (a new process: pier import, a server's first publish of the
+// target), it returns their keys only (Catalog.PackageKeys) and caches
+// nothing; a running Service then reads the rows into the cache in the
+// background (publisher.warmRows), else the next publish reads them.
 func (c *pkgCache) live(ctx context.Context, cat Catalog, ti *TargetInfo, keysOK bool) (pkgs []Package, read int, err error) {
+	pkgs, read, _, err = c.liveOrKeys(ctx, cat, ti, keysOK)
+	return pkgs, read, err
+}
+
+// liveOrKeys is live, also reporting whether it returned keys.
+func (c *pkgCache) liveOrKeys(ctx context.Context, cat Catalog, ti *TargetInfo, keysOK bool) (pkgs []Package, read int, keys bool, err error) {
 	if c.limit <= 0 && !keysOK {
 		pkgs, err := cat.Packages(ctx, ti.ID)
-		return pkgs, len(pkgs), err
+		return pkgs, len(pkgs), false, err
 	}
 	ids, err := cat.LivePackageIDs(ctx, ti.ID)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, false, err
 	}
 	// Take what the cache has now (rows are immutable, so the pointers stay
 	// good whatever happens to the cache meanwhile), then read the rest.
 	got, missing := c.lookup(ti.ID, ids)
 	if keysOK && len(missing) > len(ids)/2 && c.firstKeyed(ti.ID) {
 		keys, err := liveKeys(ctx, cat, ti, ids)
-		return keys, 0, err
+		return keys, 0, err == nil, err
 	}
 	fetched, err := cat.PackagesByID(ctx, ti.ID, missing)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, false, err
 	}
 	for i := range fetched {
 		got[fetched[i].ID] = &fetched[i]
@@ -67,14 +73,14 @@ func (c *pkgCache) live(ctx context.Context, cat Catalog, ti *TargetInfo, keysOK
 	for _, id := range ids {
 		p := got[id]
 		if p == nil {
-			return nil, 0, fmt.Errorf("package %d of %s vanished from the catalog while publishing", id, ti.Target)
+			return nil, 0, false, fmt.Errorf("package %d of %s vanished from the catalog while publishing", id, ti.Target)
 		}
 		next.byID[id] = p
 		next.bytes += packageBytes(p)
 		out = append(out, *p)
 	}
 	c.store(ti.ID, next)
-	return out, len(fetched), nil
+	return out, len(fetched), false, nil
 }
 
 // lookup returns the cached rows of target id among ids, and the ids it

@@ -28,6 +28,9 @@ type publisher struct {
 	closed bool           // Close began: no new publish starts
 	wg     sync.WaitGroup // running publishes and coalescing goroutines
 	count  atomic.Int64
+	// warm takes the targets published from keys, whose rows Run's warmer
+	// then reads into the row cache (see warmRows).
+	warm chan *TargetInfo
 }
 
 // queue coalesces publish requests for one target: requests that arrive
@@ -53,7 +56,7 @@ type pubResult struct {
 }
 
 func newPublisher(d *deps, v *viewer, keep *retention, life *lifetime) *publisher {
-	p := &publisher{d: d, view: v, keep: keep, life: life, queues: map[Target]*queue{}}
+	p := &publisher{d: d, view: v, keep: keep, life: life, queues: map[Target]*queue{}, warm: make(chan *TargetInfo, 64)}
 	p.pkgs.limit = d.opts.PackageCacheBytes
 	return p
 }
@@ -247,4 +250,34 @@ func (p *publisher) close(ctx context.Context) error {
 	p.life.cancel()
 	<-done
 	return fmt.Errorf("publishes still running at the shutdown deadline were cancelled: %w", ctx.Err())
+}
+
+// keyed is called after a publish of ti from keys (its rows not in the row
+// cache): it asks Run's warmer, if any, to read them.
+func (p *publisher) keyed(ti *TargetInfo) {
+	if p.pkgs.limit <= 0 {
+		return // no row cache to warm
+	}
+	select {
+	case p.warm <- ti:
+	default: // no Run (a one-shot command), or the warmer is behind
+	}
+}
+
+// warmRows reads into the row cache the rows of each target published from
+// keys, until ctx ends (Run). A process that serves publishes a target
+// again: the first publish after a start indexes from keys (fast), and
+// without this the next one would read every row then. One-shot commands
+// (pier import) do not run it, so they never read rows they will not use.
+func (p *publisher) warmRows(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ti := <-p.warm:
+			if _, _, err := p.pkgs.live(ctx, p.d.cat, ti, false); err != nil && ctx.Err() == nil {
+				p.d.log.Warn("read a target's packages into the row cache", "target", ti.Target.String(), "err", err)
+			}
+		}
+	}
 }

@@ -171,8 +171,9 @@ func NewService(cat Catalog, blobs *Blobs, signer Signer, formats []FormatSpec, 
 // it refreshes the served view every ViewPoll (publishes by pier import),
 // publishes every target that owes a publish (at once, then every
 // ReconcilePoll, retrying failures with a backoff), re-signs roots due to
-// expire (every ResignPoll) and collects garbage (every GCInterval, when
-// set). It returns once all of them stopped. Publishes it started keep
+// expire (every ResignPoll), reads into the row cache the rows of targets
+// published from keys (repo.KeyIndexer) and collects garbage (every
+// GCInterval, when set). It returns once all of them stopped. Publishes it started keep
 // running until they finish or Close cancels them.
 func (s *Service) Run(ctx context.Context) error {
 	s.runMu.Lock()
@@ -190,6 +191,7 @@ func (s *Service) Run(ctx context.Context) error {
 	wg.Go(func() { s.view.watch(ctx, o.ViewPoll) })
 	wg.Go(func() { newReconciler(s.d, s.pub, s.view).run(ctx, o.ReconcilePoll) })
 	wg.Go(func() { newResigner(s.d, s.pub, s.view, o.ResignPoll).loop(ctx, o.ResignPoll) })
+	wg.Go(func() { s.pub.warmRows(ctx) })
 	if o.GCInterval > 0 {
 		wg.Go(func() { s.gc.loop(ctx, o.GCInterval, GCOptions{Grace: o.GCGrace}) })
 	}
