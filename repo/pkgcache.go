@@ -58,7 +58,7 @@ func (c *pkgCache) liveOrKeys(ctx context.Context, cat Catalog, ti *TargetInfo, 
 	// good whatever happens to the cache meanwhile), then read the rest.
 	got, missing := c.lookup(ti.ID, ids)
 	if keysOK && len(missing) > len(ids)/2 && c.firstKeyed(ti.ID) {
-		keys, err := liveKeys(ctx, cat, ti, ids)
+		keys, err := liveKeys(ctx, cat, ti)
 		return keys, 0, err == nil, err
 	}
 	fetched, err := cat.PackagesByID(ctx, ti.ID, missing)
@@ -139,24 +139,15 @@ func (c *pkgCache) store(id int64, next *cachedTarget) {
 	}
 }
 
-// liveKeys returns the keys of ti's live packages in id order; ids are
-// those LivePackageIDs gave just before, and a package that went live or
-// was removed in between is an error (a publish holds the target's lock,
-// so neither happens).
-func liveKeys(ctx context.Context, cat Catalog, ti *TargetInfo, ids []int64) ([]Package, error) {
+// liveKeys returns the keys of ti's live packages in id order, as one read
+// of the catalog finds them (uploads land while a publish runs: the set may
+// have grown since LivePackageIDs).
+func liveKeys(ctx context.Context, cat Catalog, ti *TargetInfo) ([]Package, error) {
 	keys, err := cat.PackageKeys(ctx, ti.ID)
 	if err != nil {
 		return nil, err
 	}
 	slices.SortFunc(keys, func(a, b Package) int { return cmp.Compare(a.ID, b.ID) })
-	if len(keys) != len(ids) {
-		return nil, fmt.Errorf("%s has %d live packages, then %d, while publishing", ti.Target, len(ids), len(keys))
-	}
-	for i := range keys {
-		if keys[i].ID != ids[i] {
-			return nil, fmt.Errorf("package %d of %s vanished from the catalog while publishing", ids[i], ti.Target)
-		}
-	}
 	return keys, nil
 }
 
