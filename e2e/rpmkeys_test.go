@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestRpmFromKeys: the rpm publishes that start from package keys and the
@@ -78,16 +79,20 @@ func TestRpmFromKeys(t *testing.T) {
 		t.Fatalf("upload: %d %v", code, reply)
 	}
 	s.publish("5.8/el/9")
+	// The log line (written by the log's own goroutine, maybe after the
+	// reply) with rows_read.
 	read := -1
-	for line := range strings.SplitSeq(s.logs(), "\n") {
-		var l struct {
-			Msg        string
-			Target     string
-			Generation int
-			RowsRead   *int `json:"rows_read"`
-		}
-		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "published" && l.Target == "5.8/el/9" && l.Generation == 4 && l.RowsRead != nil {
-			read = *l.RowsRead
+	for deadline := time.Now().Add(10 * time.Second); read < 0 && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		for line := range strings.SplitSeq(s.logs(), "\n") {
+			var l struct {
+				Msg        string
+				Target     string
+				Generation int
+				RowsRead   *int `json:"rows_read"`
+			}
+			if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "published" && l.Target == "5.8/el/9" && l.Generation == 4 && l.RowsRead != nil {
+				read = *l.RowsRead
+			}
 		}
 	}
 	// The new package falls in the first block of primary, filelists and
