@@ -25,16 +25,6 @@ type Member struct {
 // file; members before a damaged one have already been handed to fn, each
 // whole and checked (gzip's CRC-32 and size).
 func Walk(data []byte, fn func(member, plain []byte) bool) bool {
-	return walk(data, false, fn)
-}
-
-// WalkOwned is Walk handing each member's decompressed bytes in a buffer
-// of their own, which fn may keep (no copy needed).
-func WalkOwned(data []byte, fn func(member, plain []byte) bool) bool {
-	return walk(data, true, fn)
-}
-
-func walk(data []byte, owned bool, fn func(member, plain []byte) bool) bool {
 	r := bytes.NewReader(data) // an io.ByteReader: the reader consumes exactly one member at a time
 	zr, err := gzip.NewReader(r)
 	if err != nil {
@@ -47,15 +37,7 @@ func walk(data []byte, owned bool, fn func(member, plain []byte) bool) bool {
 		if zr.Header.Name != "" || zr.Header.Comment != "" || len(zr.Header.Extra) > 0 || start < 0 {
 			return false
 		}
-		if owned {
-			// Members are about the same size: room for the last one's
-			// bytes and a quarter more avoids most regrowing.
-			last := plain.Len()
-			plain = bytes.Buffer{}
-			plain.Grow(last + last/4 + bytes.MinRead)
-		} else {
-			plain.Reset()
-		}
+		plain.Reset()
 		if _, err := plain.ReadFrom(zr); err != nil {
 			return false
 		}

@@ -3,7 +3,6 @@ package gzmember
 import (
 	"bytes"
 	"io"
-	"strings"
 	"testing"
 
 	"github.com/klauspost/compress/gzip"
@@ -102,26 +101,6 @@ func TestWalkRefuses(t *testing.T) {
 	n := 0
 	if Walk(good, func(_, _ []byte) bool { n++; return false }) || n != 1 {
 		t.Errorf("stopping: n = %d", n)
-	}
-}
-
-// TestWalkOwned: WalkOwned hands the members Walk hands, each in a buffer
-// of its own that stays valid after the walk.
-func TestWalkOwned(t *testing.T) {
-	parts := []string{"first member\n", strings.Repeat("a longer second member\n", 400), "", "last\n"}
-	data := gz(t, parts...)
-	var kept, seen [][]byte
-	if !WalkOwned(data, func(_, plain []byte) bool { kept = append(kept, plain); return true }) {
-		t.Fatal("WalkOwned refused the file")
-	}
-	Walk(data, func(_, plain []byte) bool { seen = append(seen, bytes.Clone(plain)); return true })
-	if len(kept) != len(parts) || len(seen) != len(parts) {
-		t.Fatalf("WalkOwned handed %d members, Walk %d, want %d", len(kept), len(seen), len(parts))
-	}
-	for i := range parts {
-		if string(kept[i]) != parts[i] || string(seen[i]) != parts[i] {
-			t.Errorf("member %d: WalkOwned kept %q, Walk handed %q, want %q", i, kept[i], seen[i], parts[i])
-		}
 	}
 }
 

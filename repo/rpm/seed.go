@@ -1,6 +1,7 @@
 package rpm
 
 import (
+	"bytes"
 	"context"
 	"regexp"
 	"slices"
@@ -84,11 +85,7 @@ func (f *Format) seedFile(ctx context.Context, prev repo.PreviousFiles, base, na
 	// Only a target this process has not indexed yet can be handed keys
 	// (the publisher's rule): elsewhere the copies would only be dropped.
 	rec, recOK := &prevFile{}, !f.prev.indexed(base)
-	walk := gzmember.Walk
-	if recOK {
-		walk = gzmember.WalkOwned // the record keeps each member's bytes
-	}
-	whole := walk(data, func(member, plain []byte) bool {
+	whole := gzmember.Walk(data, func(member, plain []byte) bool {
 		key := f.cache.key(f.codec.id, plain)
 		f.cache.put(key, member)
 		// What Verify's fast path would learn by decompressing the
@@ -100,7 +97,7 @@ func (f *Format) seedFile(ctx context.Context, prev repo.PreviousFiles, base, na
 		}
 		// A member of packages, for an Index from keys (prevFile).
 		if recOK = recOK && ok; ok && !facts.head && !facts.tail {
-			rec.members = append(rec.members, prevMember{plain: plain, refs: facts.refs})
+			rec.members = append(rec.members, prevMember{plain: bytes.Clone(plain), refs: facts.refs})
 		}
 		return ctx.Err() == nil
 	})
