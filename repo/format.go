@@ -219,10 +219,12 @@ type IndexInput struct {
 // target's package keys (PackageKeys: no Meta, Sums or Extra) and read
 // only the rows it needs through IndexInput.Rows, reusing the previous
 // generation for the rest (rpm: a new process adding one package to
-// 10,000 reads one row, not 10,000). The publisher hands keys only when
-// its row cache does not hold the target's rows; the output must be the
-// one whole rows give.
+// 10,000 reads the rows of about one block of repodata, not 10,000). The
+// publisher hands keys only when its row cache does not hold the target's
+// rows; the output must be the one whole rows give.
 type KeyIndexer interface {
+	// IndexesKeys reports whether this format, as configured, can be
+	// handed keys (rpm: with its member cache and gzip repodata).
 	IndexesKeys() bool
 }
 
