@@ -50,6 +50,12 @@ func (c *pkgCache) liveOrKeys(ctx context.Context, cat Catalog, ti *TargetInfo, 
 		pkgs, err := cat.Packages(ctx, ti.ID)
 		return pkgs, len(pkgs), false, err
 	}
+	// Nothing of the target cached: no need to list the ids first (0.25 s
+	// at 100,000 packages).
+	if keysOK && !c.holds(ti.ID) && c.firstKeyed(ti.ID) {
+		keys, err := liveKeys(ctx, cat, ti)
+		return keys, 0, err == nil, err
+	}
 	ids, err := cat.LivePackageIDs(ctx, ti.ID)
 	if err != nil {
 		return nil, 0, false, err
@@ -164,4 +170,11 @@ func (c *pkgCache) firstKeyed(id int64) bool {
 	}
 	c.keyed[id] = true
 	return true
+}
+
+// holds reports whether the cache holds rows of target id.
+func (c *pkgCache) holds(id int64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.targets[id] != nil
 }
