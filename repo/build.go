@@ -125,7 +125,7 @@ func (p *publisher) generate(ctx context.Context, f Format, ti *TargetInfo, note
 		defer func() { cancel(); <-done }()
 	}
 	ki, keysOK := f.(KeyIndexer)
-	pkgs, read, keys, err := p.pkgs.liveOrKeys(ctx, p.d.cat, ti, keysOK && ki.IndexesKeys())
+	pkgs, read, keys, err := p.pkgs.live(ctx, p.d.cat, ti, keysOK && ki.IndexesKeys())
 	if err != nil {
 		return nil, nil, err
 	}

@@ -7,9 +7,12 @@
 package repo
 
 import (
+	"cmp"
 	"context"
 	"crypto"
+	"fmt"
 	"io"
+	"slices"
 	"time"
 )
 
@@ -213,6 +216,29 @@ type IndexInput struct {
 	// PreviousIDs returns the catalog ids of the packages of the
 	// generation Previous reads (ascending); nil when Previous is nil.
 	PreviousIDs func(ctx context.Context) ([]int64, error)
+}
+
+// WholeRows returns in with every package's whole row, read through Rows
+// in id order: what a KeyIndexer given keys does when it needs them all.
+func (in *IndexInput) WholeRows(ctx context.Context) (*IndexInput, error) {
+	if in.Rows == nil {
+		return nil, fmt.Errorf("%s: packages without metadata and no way to read them", in.Target)
+	}
+	ids := make([]int64, len(in.Packages))
+	for i := range in.Packages {
+		ids[i] = in.Packages[i].ID
+	}
+	rows, err := in.Rows(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) != len(ids) {
+		return nil, fmt.Errorf("%s: read %d of %d package rows", in.Target, len(rows), len(ids))
+	}
+	slices.SortFunc(rows, func(a, b Package) int { return cmp.Compare(a.ID, b.ID) })
+	whole := *in
+	whole.Packages = rows
+	return &whole, nil
 }
 
 // KeyIndexer is implemented by formats whose Index can work from the

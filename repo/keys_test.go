@@ -40,17 +40,10 @@ func (k *keyFormat) Index(ctx context.Context, in *repo.IndexInput) ([]repo.File
 	k.calls = append(k.calls, c)
 	k.mu.Unlock()
 	if c.keys {
-		ids := make([]int64, len(in.Packages))
-		for i := range in.Packages {
-			ids[i] = in.Packages[i].ID
-		}
-		rows, err := in.Rows(ctx, ids)
-		if err != nil {
+		var err error
+		if in, err = in.WholeRows(ctx); err != nil {
 			return nil, err
 		}
-		whole := *in
-		whole.Packages = rows
-		in = &whole
 	}
 	return k.Format.Index(ctx, in)
 }

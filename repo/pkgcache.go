@@ -36,16 +36,10 @@ func packageBytes(p *Package) int64 { return int64(len(p.Meta)) + 256 }
 // cat. With keysOK (a KeyIndexer's target), when the cache holds fewer than
 // half of them and this process has not published the target from keys
 // before (a new process: pier import, a server's first publish of the
-// target), it returns their keys only (Catalog.PackageKeys) and caches
-// nothing; a running Service then reads the rows into the cache in the
-// background (publisher.warmRows), else the next publish reads them.
-func (c *pkgCache) live(ctx context.Context, cat Catalog, ti *TargetInfo, keysOK bool) (pkgs []Package, read int, err error) {
-	pkgs, read, _, err = c.liveOrKeys(ctx, cat, ti, keysOK)
-	return pkgs, read, err
-}
-
-// liveOrKeys is live, also reporting whether it returned keys.
-func (c *pkgCache) liveOrKeys(ctx context.Context, cat Catalog, ti *TargetInfo, keysOK bool) (pkgs []Package, read int, keys bool, err error) {
+// target), it returns their keys only (Catalog.PackageKeys), reports keys
+// and caches nothing; a running Service then reads the rows into the cache
+// in the background (publisher.warmRows), else the next publish reads them.
+func (c *pkgCache) live(ctx context.Context, cat Catalog, ti *TargetInfo, keysOK bool) (pkgs []Package, read int, keys bool, err error) {
 	if c.limit <= 0 && !keysOK {
 		pkgs, err := cat.Packages(ctx, ti.ID)
 		return pkgs, len(pkgs), false, err

@@ -48,7 +48,7 @@ func (f *Format) Index(ctx context.Context, in *repo.IndexInput) ([]repo.File, e
 		if !errors.Is(err, errNeedRows) {
 			return out, err
 		}
-		if in, err = wholeRows(ctx, in); err != nil {
+		if in, err = in.WholeRows(ctx); err != nil {
 			return nil, err
 		}
 	}

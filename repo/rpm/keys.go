@@ -131,28 +131,6 @@ func keysOnly(pkgs []repo.Package) bool {
 	return false
 }
 
-// wholeRows returns in with every package's whole row.
-func wholeRows(ctx context.Context, in *repo.IndexInput) (*repo.IndexInput, error) {
-	if in.Rows == nil {
-		return nil, fmt.Errorf("rpm: %s: packages without metadata and no way to read them", in.Target)
-	}
-	ids := make([]int64, len(in.Packages))
-	for i := range in.Packages {
-		ids[i] = in.Packages[i].ID
-	}
-	rows, err := in.Rows(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	if len(rows) != len(ids) {
-		return nil, fmt.Errorf("rpm: %s: read %d of %d package rows", in.Target, len(rows), len(ids))
-	}
-	slices.SortFunc(rows, func(a, b repo.Package) int { return int(a.ID - b.ID) })
-	whole := *in
-	whole.Packages = rows
-	return &whole, nil
-}
-
 // keyed is an Index from keys under way: the rows it has read.
 type keyed struct {
 	ctx  context.Context
@@ -285,9 +263,6 @@ func (k *keyed) sameRendering(entries []*entry, reuse []map[int]*prevMember) err
 			continue
 		}
 		e := entries[at]
-		if _, err := k.read([]int64{e.pkg.ID}); err != nil {
-			return err
-		}
 		if err := k.whole(e); err != nil {
 			return err
 		}
@@ -444,8 +419,8 @@ func (k *keyed) place(list, add []*entry) ([]*entry, error) {
 
 // planReuse works out, for each file (docs: primary, filelists, other) of
 // a repository listing entries, which previous members stand for a run of
-// entries starting at a block start of the new list, and returns the ids
-// of the known packages the rest needs rows for. A member stands at
+// entries starting at a block start of the new list, and returns the known
+// entries (without meta) that the rest renders, whose rows it needs. A member stands at
 // position i when it lists, in order, the known entries from i on, and
 // writeMetadata would cut a block after its last one as the previous
 // publish did: that entry ends a block by itself (endsBlock), the member
