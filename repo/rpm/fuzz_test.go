@@ -38,6 +38,7 @@ func FuzzRead(f *testing.F) {
 		tv{rpmutils.CHANGELOGTEXT, []string{"x\x01", "y"}})}.build())
 	f.Add(rpmSpec{noSHA: true, md5: true, payload: []byte("payload"), main: basicMain("b", "1", "1", "x86_64")}.build())
 	f.Add(rpmSpec{noRegion: true, sha1: true, main: basicMain("c", "1", "1", "x86_64")}.build())
+	f.Add(shrinkSigRegion(f, readFixture(f, "greet-1.0-1.noarch.rpm"), 0)) // digests after the region
 	f.Add([]byte{})
 	fm := newFuzzFormat(f)
 	f.Fuzz(func(t *testing.T, b []byte) { checkRead(t, fm, b) })

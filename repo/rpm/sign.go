@@ -9,6 +9,7 @@ import (
 	"hash"
 	"io"
 	"path"
+	"slices"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
@@ -189,7 +190,8 @@ func signDigest(key *packet.PrivateKey, now time.Time, data []byte, h hash.Hash)
 }
 
 // resignHeader returns the new signature header: the entries of the old
-// header's region without its OpenPGP signatures, plus sigs, with
+// header's region without its OpenPGP signatures, the digests found only
+// outside the region, plus sigs, with
 // RESERVEDSPACE shrunk by what that adds when it has room, as rpmsign does,
 // so that the header keeps its size.
 func resignHeader(l *layout, sigs []hdrEntry) []byte {
@@ -203,6 +205,20 @@ func resignHeader(l *layout, sigs []hdrEntry) []byte {
 			reserved = len(entries)
 		}
 		entries = append(entries, e)
+	}
+	// Digests outside the region (appended by some tool after the region
+	// was sealed) still hold: the main header and payload do not change.
+	// rpm verifies them where it finds them (hdrblobGet looks at every
+	// entry), and the reader accepted the package on them, so they move
+	// into the region; rpmsign drops them, leaving a package that verifies
+	// only with the signer's key ("no digest" without it).
+	for _, e := range l.sig.entries[l.sig.inRegion:] {
+		switch e.tag {
+		case sigTagSHA256, sigTagSHA1, sigTagMD5:
+			if !slices.ContainsFunc(entries, func(k hdrEntry) bool { return k.tag == e.tag }) {
+				entries = append(entries, e)
+			}
+		}
 	}
 	entries = append(entries, sigs...)
 	out := encodeEntries(entries, regionSignatures)

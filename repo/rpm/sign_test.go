@@ -3,6 +3,7 @@ package rpm
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -372,4 +373,66 @@ func TestRewriteIdempotent(t *testing.T) {
 	if err != nil || pkt.issuer == e.PrivateKey.KeyId || pkt.issuer != g.signKey.KeyId {
 		t.Errorf("signature by %x (%v), want only the second key's", pkt.issuer, err)
 	}
+}
+
+// TestRewriteKeepsDigestsOutsideTheRegion: a package whose signature
+// header keeps its digests after the region (rpm verifies them there, so
+// Pier reads the package) still reads once signed: the digests move into
+// the region instead of being dropped as rpmsign drops them. Found by
+// FuzzRead. The real rpm checks the signed package with Pier's key.
+func TestRewriteKeepsDigestsOutsideTheRegion(t *testing.T) {
+	f, e := signer(t)
+	rpmkeys, root := rpmKeyring(t, e)
+	greet := readFixture(t, "greet-1.0-1.noarch.rpm")
+	for _, covered := range []int{0, 1} {
+		t.Run(fmt.Sprintf("region covers %d entries", covered), func(t *testing.T) {
+			b := shrinkSigRegion(t, greet, covered)
+			l, err := readLayout(bytes.NewReader(b), int64(len(b)), DefaultMaxHeaderSize)
+			if err != nil || l.sig.inRegion != covered {
+				t.Fatalf("test package: region covers %d entries, %v", l.sig.inRegion, err)
+			}
+			if _, err := f.Read(context.Background(), bytes.NewReader(b), int64(len(b)), nil); err != nil {
+				t.Fatalf("the test package does not read: %v", err)
+			}
+			out, changed, err := rewrite(t, f, b)
+			if err != nil || !changed {
+				t.Fatalf("Rewrite = %v, %v", changed, err)
+			}
+			if _, err := f.Read(context.Background(), bytes.NewReader(out), int64(len(out)), nil); err != nil {
+				t.Fatalf("the signed package does not read: %v", err)
+			}
+			s, _ := readLayout(bytes.NewReader(out), int64(len(out)), DefaultMaxHeaderSize)
+			for _, tag := range []uint32{sigTagSHA256, sigTagSHA1, sigTagMD5} {
+				if e := s.sig.find(tag); e == nil || !bytes.Equal(e.data, l.sig.find(tag).data) {
+					t.Errorf("signature tag %d: %v, want the original's value", tag, e)
+				}
+			}
+			if s.sig.inRegion != len(s.sig.entries) {
+				t.Errorf("signed: region covers %d of %d entries", s.sig.inRegion, len(s.sig.entries))
+			}
+			got, err := checkSig(t, rpmkeys, root, out)
+			want := []string{fmt.Sprintf("Header V4 RSA/SHA256 Signature, key ID %08x: OK", uint32(e.PrivateKey.KeyId)),
+				"Header SHA256 digest: OK", "Header SHA1 digest: OK", "Payload SHA256 digest: OK", "MD5 digest: OK"}
+			if err != nil || !slices.Equal(got, want) {
+				t.Errorf("rpmkeys -Kv: %v\n%s", err, strings.Join(got, "\n"))
+			}
+		})
+	}
+}
+
+// shrinkSigRegion returns b with its signature region's trailer rewritten
+// so that the region covers only its first n entries: the others follow
+// the region, as entries a tool appends to a sealed header do.
+func shrinkSigRegion(t testing.TB, b []byte, n int) []byte {
+	t.Helper()
+	b = bytes.Clone(b)
+	h := b[leadSize:]
+	il := int(binary.BigEndian.Uint32(h[8:]))
+	if binary.BigEndian.Uint32(h[headerIntro:]) != regionSignatures || il < n+1 {
+		t.Fatalf("signature header starts with tag %d, %d entries", binary.BigEndian.Uint32(h[headerIntro:]), il)
+	}
+	off := int(binary.BigEndian.Uint32(h[headerIntro+8:]))
+	trailer := h[headerIntro+indexEntry*il+off:]
+	binary.BigEndian.PutUint32(trailer[8:], uint32(-int32(indexEntry*(n+1))))
+	return b
 }
