@@ -200,9 +200,18 @@ func (in *ingester) rewrite(ctx context.Context, rw Rewriter, t Target, up *uplo
 	}
 	done := make(chan result, 1)
 	go func() {
-		changed, err := rw.Rewrite(ctx, t, src, up.size, pw)
-		pw.CloseWithError(err)
-		done <- result{changed, err}
+		var changed bool
+		var err error
+		defer func() {
+			// A rewriter bug must not take the server down (this goroutine
+			// is outside any handler's recovery): report a bad package.
+			if r := recover(); r != nil {
+				changed, err = false, BadPackage(fmt.Sprintf("rewriting (signing) this package failed: %v", r))
+			}
+			pw.CloseWithError(err)
+			done <- result{changed, err}
+		}()
+		changed, err = rw.Rewrite(ctx, t, src, up.size, pw)
 	}()
 	// A format that keeps the upload as it is writes nothing: find that out
 	// before creating a second temp file (file creation dominates a bulk

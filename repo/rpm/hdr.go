@@ -174,6 +174,13 @@ func (p *hdrParse) region(h *hdrBlob, regionTag uint32, exact bool) (rdl, first 
 	if toff%indexEntry != 0 || ril < 0 || ril > int64(il) {
 		return 0, 0, p.bad("region claims %d entries of %d", ril, il)
 	}
+	// rpm's checks above let a trailer count no entries, not even the
+	// region's own; loading such a header then fails (hdrblobImport: "hdr
+	// load: BAD"), so rpm -q, rpm -i and createrepo_c refuse the package
+	// (rpmkeys -K alone, which never loads it, does not).
+	if ril == 0 {
+		return 0, 0, p.bad("region claims no entries, not even its own tag (rpm: \"hdr load: BAD\")")
+	}
 	if exact && (ril != int64(il) || rdl != dl) {
 		return 0, 0, p.bad("region covers %d entries and %d bytes, the header has %d and %d", ril, rdl, il, dl)
 	}

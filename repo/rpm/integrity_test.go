@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -527,4 +528,54 @@ func gl(t testing.TB, b []byte) *layout {
 		t.Fatal(err)
 	}
 	return l
+}
+
+// TestSignatureRegionMatchesRpm: the signature header's region may cover
+// fewer entries than the header has (the rest follow it, and rpm still
+// verifies and reads them), but not none at all, not even its own tag:
+// rpm then fails to load the header ("hdr load: BAD"). Judged by the real
+// rpm -i --test, which loads it (rpmkeys -K does not, and accepts it).
+// FuzzRead found the case: Pier read such a package, then failed on it.
+func TestSignatureRegionMatchesRpm(t *testing.T) {
+	greet := readFixture(t, "greet-1.0-1.noarch.rpm")
+	rpm, rpmErr := exec.LookPath("rpm")
+	if rpmErr != nil && os.Getenv("CI") == "true" {
+		t.Fatal("rpm is required in CI")
+	}
+	root := t.TempDir()
+	if rpmErr == nil {
+		if out, err := exec.Command(rpm, "--root", root, "--initdb").CombinedOutput(); err != nil {
+			t.Fatalf("rpm --initdb: %v\n%s", err, out)
+		}
+	}
+	f := newTestFormat()
+	for _, tc := range []struct {
+		covered int // entries the region covers besides its own tag; -1: not even that
+		want    string
+	}{
+		{-1, "region claims no entries"},
+		{0, ""},
+		{1, ""},
+		{3, ""},
+	} {
+		t.Run(fmt.Sprintf("region covers %d", tc.covered), func(t *testing.T) {
+			in := shrinkSigRegion(t, greet, tc.covered)
+			_, err := f.Read(context.Background(), bytes.NewReader(in), int64(len(in)), nil)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("Pier refuses: %v", err)
+			case tc.want != "" && (!errors.Is(err, repo.ErrBadPackage) || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("err = %v, want a bad package naming %q", err, tc.want)
+			}
+			if rpmErr != nil {
+				return
+			}
+			p := filepath.Join(t.TempDir(), "p.rpm")
+			os.WriteFile(p, in, 0o644)
+			out, err := exec.Command(rpm, "--root", root, "-i", "--test", "--nodeps", "--noscripts", p).CombinedOutput()
+			if (err == nil) != (tc.want == "") {
+				t.Errorf("rpm -i --test: %v, the table says accept=%v:\n%s", err, tc.want == "", out)
+			}
+		})
+	}
 }
