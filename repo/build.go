@@ -64,7 +64,7 @@ func (p *publisher) publishIf(ctx context.Context, t Target, prep prepFunc, only
 	}
 	if onlyPending && prep == nil && ti.Current != nil && !ti.Pending() {
 		p.d.log.Debug("publish not needed: published meanwhile", "target", t.String(), "generation", ti.Current.Seq)
-		if err := p.view.refresh(context.WithoutCancel(ctx)); err != nil {
+		if err := p.view.refreshBuilt(context.WithoutCancel(ctx)); err != nil {
 			p.d.log.Warn("refresh served view", "err", err)
 		}
 		return ti.Current, nil, errPublishedMeanwhile
@@ -78,7 +78,7 @@ func (p *publisher) publishIf(ctx context.Context, t Target, prep prepFunc, only
 	}
 	p.d.fails.succeeded(ti.ID)
 	// The generation is live: the view shows it even if ctx ended meanwhile.
-	if err := p.view.refresh(context.WithoutCancel(ctx)); err != nil {
+	if err := p.view.refreshBuilt(context.WithoutCancel(ctx)); err != nil {
 		p.d.log.Warn("refresh served view", "err", err)
 	}
 	return gen, pruned, nil

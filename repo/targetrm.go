@@ -85,7 +85,7 @@ func (s *Service) RemoveTarget(ctx context.Context, t Target) (RemovedTarget, er
 	}
 	s.d.log.Info("target removed", "target", t.String(), "packages", res.Packages, "generations", res.Generations,
 		"aliases_kept", strings.Join(res.Aliases, ","))
-	if err := s.RefreshView(ctx); err != nil {
+	if err := s.view.refreshBuilt(ctx); err != nil {
 		s.d.log.Warn("refresh served view", "err", err)
 	}
 	return res, nil

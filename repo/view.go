@@ -52,9 +52,33 @@ type viewer struct {
 
 func newViewer(d *deps) *viewer { return &viewer{d: d, manifests: map[string][]File{}} }
 
+// current returns the view, building it on first use: a process that
+// never serves (a one-shot command such as pier import) never reads every
+// retained manifest for one. Nil when the first build failed.
+func (v *viewer) current() *view {
+	if cur := v.cur.Load(); cur != nil {
+		return cur
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := v.refresh(ctx); err != nil {
+		v.d.log.Warn("build served view", "err", err)
+	}
+	return v.cur.Load()
+}
+
+// refreshBuilt is refresh for a view that has been built; one that has not
+// is built from the catalog on first use, so there is nothing to update.
+func (v *viewer) refreshBuilt(ctx context.Context) error {
+	if v.cur.Load() == nil {
+		return nil
+	}
+	return v.refresh(ctx)
+}
+
 // lookup returns the file served at path (no leading slash).
 func (v *viewer) lookup(path string) (Served, bool) {
-	cur := v.cur.Load()
+	cur := v.current()
 	if cur == nil {
 		return Served{}, false
 	}
@@ -66,7 +90,7 @@ func (v *viewer) lookup(path string) (Served, bool) {
 // target published before the current one, when the view still retains
 // that generation (KeepGenerations ≥ 2).
 func (v *viewer) previousRoot(path string) (Served, bool) {
-	cur := v.cur.Load()
+	cur := v.current()
 	if cur == nil {
 		return Served{}, false
 	}
@@ -209,7 +233,7 @@ func (v *viewer) owners(ctx context.Context, ts []TargetInfo) ([]owner, error) {
 // ownersOf returns the targets under whose published prefixes path lies,
 // whether or not the file exists.
 func (v *viewer) ownersOf(path string) []Target {
-	cur := v.cur.Load()
+	cur := v.current()
 	if cur == nil {
 		return nil
 	}
@@ -225,7 +249,7 @@ func (v *viewer) ownersOf(path string) []Target {
 // servedPaths yields every served path that starts with prefix.
 func (v *viewer) servedPaths(prefix string) func(yield func(string) bool) {
 	return func(yield func(string) bool) {
-		cur := v.cur.Load()
+		cur := v.current()
 		if cur == nil {
 			return
 		}
@@ -239,7 +263,11 @@ func (v *viewer) servedPaths(prefix string) func(yield func(string) bool) {
 
 // collision returns an error wrapping ErrConflict when a file of files is
 // served now by a target other than t with other bytes: a URL never
-// changes which target it serves.
+// changes which target it serves. It is a second line of defence: the
+// paths a format shares between targets carry the content's hash (deb's
+// pool directories) and alias paths are claimed in the catalog first. A
+// process that serves nothing (a one-shot command) has built no view and
+// skips it rather than read every retained manifest for it.
 func (v *viewer) collision(t Target, files []File) error {
 	cur := v.cur.Load()
 	if cur == nil {

@@ -3,6 +3,7 @@ package repo_test
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -155,5 +156,41 @@ func TestPreviousRoot(t *testing.T) {
 	}
 	if f, ok := svc.PreviousRoot("deb/5.8/debian/dists/bookworm/main/binary-amd64/Packages.gz"); ok {
 		t.Errorf("an index file that is not a root: %v", f)
+	}
+}
+
+// TestViewBuiltOnFirstUse: a service that nothing asks for a file (a
+// one-shot command) publishes without building the served view (OnChange,
+// called after each view change, is not called); the first lookup builds
+// it from the catalog and finds the published file; from then on every
+// publish updates it at once.
+func TestViewBuiltOnFirstUse(t *testing.T) {
+	ctx := context.Background()
+	var mu sync.Mutex
+	changes := 0
+	svc := newService(t, repo.Options{OnChange: func() { mu.Lock(); changes++; mu.Unlock() }})
+	count := func() int { mu.Lock(); defer mu.Unlock(); return changes }
+	put(t, svc, target, "first", "1.0")
+	if _, err := svc.Publish(ctx, target); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("the view changed %d times before anything used it", n)
+	}
+	if got := served(t, svc, target); !strings.Contains(got, "Package: first\n") {
+		t.Fatalf("first lookup: Packages\n%s", got)
+	}
+	if n := count(); n != 1 {
+		t.Fatalf("after the first lookup the view changed %d times, want 1 (built)", n)
+	}
+	put(t, svc, target, "second", "1.0")
+	if _, err := svc.Publish(ctx, target); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 2 {
+		t.Errorf("after a publish the built view changed %d times in all, want 2", n)
+	}
+	if got := served(t, svc, target); !strings.Contains(got, "Package: second\n") {
+		t.Errorf("after the second publish: Packages\n%s", got)
 	}
 }
