@@ -86,7 +86,7 @@ type hdrBlob struct {
 	region  uint32     // the region tag found, 0 when the header has none
 	entries []hdrEntry // every index entry but the region's, in index order
 	// inRegion is how many of entries the region covers (all of them
-	// when there is no region): rpmsign keeps only those.
+	// when there is no region); the rest follow it ("dribble" entries).
 	inRegion int
 }
 

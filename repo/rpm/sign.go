@@ -190,36 +190,27 @@ func signDigest(key *packet.PrivateKey, now time.Time, data []byte, h hash.Hash)
 }
 
 // resignHeader returns the new signature header: the entries of the old
-// header's region without its OpenPGP signatures, the digests found only
-// outside the region, plus sigs, with
-// RESERVEDSPACE shrunk by what that adds when it has room, as rpmsign does,
-// so that the header keeps its size.
+// one without its OpenPGP signatures, plus sigs, with RESERVEDSPACE shrunk
+// by what that adds when it has room, as rpmsign does, so that the header
+// keeps its size. Entries after the region (appended by some tool once the
+// region was sealed; rpm reads and verifies them there) move into the new
+// region, as rpmsign 4.18 writes them back (checked: a package whose
+// region covers none of its entries, signed by rpmsign, keeps them all);
+// of a tag found twice only the first, which verification used, is kept
+// (rpmsign would keep the later one).
 func resignHeader(l *layout, sigs []hdrEntry) []byte {
 	var entries []hdrEntry
-	reserved := -1
-	for _, e := range l.sig.entries[:l.sig.inRegion] {
-		switch e.tag {
-		case sigTagDSA, sigTagRSA, sigTagPGP, sigTagGPG, sigTagPGP5:
-			continue
-		case sigTagReserved:
-			reserved = len(entries)
-		}
-		entries = append(entries, e)
-	}
-	// Digests outside the region (appended by some tool after the region
-	// was sealed) still hold: the main header and payload do not change.
-	// rpm verifies them where it finds them (hdrblobGet looks at every
-	// entry), and the reader accepted the package on them, so they move
-	// into the region; rpmsign drops them, leaving a package that verifies
-	// only with the signer's key ("no digest" without it).
-	for _, e := range l.sig.entries[l.sig.inRegion:] {
-		switch e.tag {
-		case sigTagSHA256, sigTagSHA1, sigTagMD5:
-			if !slices.ContainsFunc(entries, func(k hdrEntry) bool { return k.tag == e.tag }) {
-				entries = append(entries, e)
-			}
+	for i, e := range l.sig.entries {
+		switch {
+		case e.tag == sigTagDSA || e.tag == sigTagRSA || e.tag == sigTagPGP || e.tag == sigTagGPG || e.tag == sigTagPGP5:
+		case i >= l.sig.inRegion && slices.ContainsFunc(entries, func(k hdrEntry) bool { return k.tag == e.tag }):
+			// A second entry of a tag: the first is what rpm and the
+			// reader verified, so it is the one kept.
+		default:
+			entries = append(entries, e)
 		}
 	}
+	reserved := slices.IndexFunc(entries, func(e hdrEntry) bool { return e.tag == sigTagReserved })
 	entries = append(entries, sigs...)
 	out := encodeEntries(entries, regionSignatures)
 	intro := l.head[leadSize:]

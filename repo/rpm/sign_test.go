@@ -242,11 +242,13 @@ func TestRewriteLikeRpmsign(t *testing.T) {
 	smallReserve := splitRPM(t, readFixture(t, "greet-1.0-1.noarch.rpm"))
 	set(&smallReserve.sig, sigTagReserved, typeBin, 100, make([]byte, 100))
 	for name, in := range map[string][]byte{
-		legacyFixture:              readFixture(t, legacyFixture),
-		"greet-1.0-1.noarch.rpm":   readFixture(t, "greet-1.0-1.noarch.rpm"),
-		"hello-1.2.3-1.x86_64.rpm": readFixture(t, "hello-1.2.3-1.x86_64.rpm"),
-		"no payload digest":        noDigest.bytes(),
-		"reserved space too small": smallReserve.bytes(),
+		legacyFixture:               readFixture(t, legacyFixture),
+		"greet-1.0-1.noarch.rpm":    readFixture(t, "greet-1.0-1.noarch.rpm"),
+		"hello-1.2.3-1.x86_64.rpm":  readFixture(t, "hello-1.2.3-1.x86_64.rpm"),
+		"no payload digest":         noDigest.bytes(),
+		"reserved space too small":  smallReserve.bytes(),
+		"no entry in the region":    shrinkSigRegion(t, readFixture(t, "greet-1.0-1.noarch.rpm"), 0),
+		"two entries in the region": shrinkSigRegion(t, readFixture(t, "greet-1.0-1.noarch.rpm"), 2),
 	} {
 		t.Run(name, func(t *testing.T) {
 			ours, changed, err := rewrite(t, f, in)
@@ -378,8 +380,9 @@ func TestRewriteIdempotent(t *testing.T) {
 // TestRewriteKeepsDigestsOutsideTheRegion: a package whose signature
 // header keeps its digests after the region (rpm verifies them there, so
 // Pier reads the package) still reads once signed: the digests move into
-// the region instead of being dropped as rpmsign drops them. Found by
-// FuzzRead. The real rpm checks the signed package with Pier's key.
+// the region, as rpmsign keeps them (TestRewriteLikeRpmsign compares the
+// two). Found by FuzzRead. The real rpm checks the signed package with
+// Pier's key.
 func TestRewriteKeepsDigestsOutsideTheRegion(t *testing.T) {
 	f, e := signer(t)
 	rpmkeys, root := rpmKeyring(t, e)
