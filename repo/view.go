@@ -48,22 +48,27 @@ type viewer struct {
 	mu        sync.Mutex        // serialises rebuilds and guards manifests
 	manifests map[string][]File // by manifest sha256
 	miss      missRefresher
+	firstUse  sync.Once // the build on first use (current)
 }
 
 func newViewer(d *deps) *viewer { return &viewer{d: d, manifests: map[string][]File{}} }
 
 // current returns the view, building it on first use: a process that
 // never serves (a one-shot command such as pier import) never reads every
-// retained manifest for one. Nil when the first build failed.
+// retained manifest for one. Only the first use tries (concurrent first
+// uses wait for it); when that fails, lookups answer from no view instead
+// of each asking the catalog again, and the server's poll (Run) retries.
 func (v *viewer) current() *view {
 	if cur := v.cur.Load(); cur != nil {
 		return cur
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := v.refresh(ctx); err != nil {
-		v.d.log.Warn("build served view", "err", err)
-	}
+	v.firstUse.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := v.refresh(ctx); err != nil {
+			v.d.log.Warn("build served view", "err", err)
+		}
+	})
 	return v.cur.Load()
 }
 

@@ -2,9 +2,11 @@ package repo_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -170,10 +172,14 @@ func TestViewBuiltOnFirstUse(t *testing.T) {
 	changes := 0
 	svc := newService(t, repo.Options{OnChange: func() { mu.Lock(); changes++; mu.Unlock() }})
 	count := func() int { mu.Lock(); defer mu.Unlock(); return changes }
-	put(t, svc, target, "first", "1.0")
-	if _, err := svc.Publish(ctx, target); err != nil {
-		t.Fatal(err)
+	publish := func(name string) {
+		t.Helper()
+		put(t, svc, target, name, "1.0")
+		if _, err := svc.Publish(ctx, target); err != nil {
+			t.Fatal(err)
+		}
 	}
+	publish("first")
 	if n := count(); n != 0 {
 		t.Fatalf("the view changed %d times before anything used it", n)
 	}
@@ -183,14 +189,59 @@ func TestViewBuiltOnFirstUse(t *testing.T) {
 	if n := count(); n != 1 {
 		t.Fatalf("after the first lookup the view changed %d times, want 1 (built)", n)
 	}
-	put(t, svc, target, "second", "1.0")
-	if _, err := svc.Publish(ctx, target); err != nil {
-		t.Fatal(err)
-	}
+	publish("second")
 	if n := count(); n != 2 {
 		t.Errorf("after a publish the built view changed %d times in all, want 2", n)
 	}
 	if got := served(t, svc, target); !strings.Contains(got, "Package: second\n") {
 		t.Errorf("after the second publish: Packages\n%s", got)
+	}
+}
+
+// headsCatalog counts Catalog.Heads calls (what building the view reads
+// first) and fails them while fail is set.
+type headsCatalog struct {
+	repo.Catalog
+	fail  atomic.Bool
+	calls atomic.Int32
+}
+
+func (c *headsCatalog) Heads(ctx context.Context) ([]repo.TargetInfo, error) {
+	c.calls.Add(1)
+	if c.fail.Load() {
+		return nil, errors.New("catalog down")
+	}
+	return c.Catalog.Heads(ctx)
+}
+
+// TestViewFirstUseFailsOnce: when building the view on first use fails,
+// only that first use asked the catalog: later lookups answer from no view
+// at once instead of each trying again (the server's poll retries), and a
+// refresh then builds it.
+func TestViewFirstUseFailsOnce(t *testing.T) {
+	ctx := context.Background()
+	var hc *headsCatalog
+	svc := newServiceOn(t, repo.Options{}, func(c repo.Catalog) repo.Catalog { hc = &headsCatalog{Catalog: c}; return hc })
+	put(t, svc, target, "first", "1.0")
+	if _, err := svc.Publish(ctx, target); err != nil {
+		t.Fatal(err)
+	}
+	const path = "deb/5.8/dists/bookworm/InRelease"
+	hc.fail.Store(true)
+	before := hc.calls.Load()
+	for range 3 {
+		if _, ok := svc.Lookup(path); ok {
+			t.Fatal("a lookup found a file without a view")
+		}
+	}
+	if n := hc.calls.Load() - before; n != 1 {
+		t.Errorf("three lookups with the catalog down read its heads %d times, want 1", n)
+	}
+	hc.fail.Store(false)
+	if err := svc.RefreshView(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := svc.Lookup(path); !ok {
+		t.Errorf("%s not served after the refresh", path)
 	}
 }

@@ -176,8 +176,9 @@ func (p *hdrParse) region(h *hdrBlob, regionTag uint32, exact bool) (rdl, first 
 	}
 	// rpm's checks above let a trailer count no entries, not even the
 	// region's own; loading such a header then fails (hdrblobImport: "hdr
-	// load: BAD"), so rpm -q, rpm -i and createrepo_c refuse the package
-	// (rpmkeys -K alone, which never loads it, does not).
+	// load: BAD"), so rpm -qp and rpm -i refuse the package, as does
+	// whatever loads it with librpm (rpmkeys -K, which never loads it,
+	// does not; TestSignatureRegionMatchesRpm).
 	if ril == 0 {
 		return 0, 0, p.bad("region claims no entries, not even its own tag (rpm: \"hdr load: BAD\")")
 	}
