@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/pierhq/pier/internal/panics"
 )
 
 // prepFunc changes a target's package set under its publish lock, right
@@ -119,6 +121,8 @@ func (p *publisher) generate(ctx context.Context, f Format, ti *TargetInfo, note
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
+			var perr error // a panic while reading ahead only means nothing was read ahead
+			defer panics.Recover(&perr)
 			pr.Prepare(pctx, ti.Target, prev)
 		}()
 		prepared = func() { <-done }
@@ -221,6 +225,7 @@ func (p *publisher) build(ctx context.Context, f Format, ti *TargetInfo, pkgs []
 	stored := make(chan struct{})
 	go func() {
 		defer close(stored)
+		defer panics.Recover(&merr)
 		msum, merr = p.d.blobs.PutBytes(ctx, manifest)
 	}()
 	err = p.verify(ctx, f, ti, files, data)
@@ -376,7 +381,10 @@ func (p *publisher) storeFiles(ctx context.Context, files []File) (map[string][]
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(storeParallel)
 	for sum, data := range seen {
-		g.Go(func() error { return p.d.blobs.putSum(gctx, sum, data) })
+		g.Go(func() (err error) {
+			defer panics.Recover(&err)
+			return p.d.blobs.putSum(gctx, sum, data)
+		})
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err

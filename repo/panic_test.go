@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pierhq/pier/internal/panics"
 	"github.com/pierhq/pier/repo"
 	"github.com/pierhq/pier/repo/deb/debtest"
 )
@@ -16,7 +17,17 @@ import (
 // signer bug on a hostile file would.
 type panicFormat struct {
 	repo.Format
-	read, rewrite bool
+	read, rewrite, index bool
+}
+
+// Index panics in index mode, as an indexer bug would in the middle of a
+// publish (on the publisher's goroutine).
+func (p *panicFormat) Index(ctx context.Context, in *repo.IndexInput) ([]repo.File, error) {
+	if p.index {
+		var m map[string]bool
+		m["indexer bug"] = true // assignment to entry in nil map
+	}
+	return p.Format.Index(ctx, in)
 }
 
 func (p *panicFormat) Read(ctx context.Context, r io.ReaderAt, size int64, sums repo.Sums) (*repo.Parsed, error) {
@@ -69,4 +80,51 @@ func TestFormatPanicIsBadPackage(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPublishPanicFailsOnlyThatPublish: a panic in a format's indexer
+// (which runs on the publisher's goroutine, outside any handler's
+// recovery) fails that publish with an internal error that says so; the
+// previous generation stays served, the service goes on, and the next
+// publish lands.
+func TestPublishPanicFailsOnlyThatPublish(t *testing.T) {
+	ctx := context.Background()
+	pf := &panicFormat{}
+	svc := newNodeWith(t, t.TempDir(), repo.Options{Node: "a"}, loggedCatalog{},
+		func(f repo.Format) repo.Format { pf.Format = f; return pf })
+	put(t, svc, target, "before", "1.0")
+	if _, err := svc.Publish(ctx, target); err != nil {
+		t.Fatal(err)
+	}
+	pf.index = true
+	put(t, svc, target, "after", "1.0")
+	_, err := svc.Publish(ctx, target)
+	var pe *panics.Error
+	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "internal error") || !strings.Contains(err.Error(), "nil map") {
+		t.Fatalf("publish with a panicking indexer: err = %v, want an internal error naming the panic", err)
+	}
+	if idx := servedPackages(t, svc); !strings.Contains(idx, "Package: before") || strings.Contains(idx, "Package: after") {
+		t.Fatalf("after the failed publish the served Packages is not the previous one:\n%s", idx)
+	}
+	pf.index = false
+	if _, err := svc.Publish(ctx, target); err != nil {
+		t.Fatalf("the next publish: %v", err)
+	}
+	if idx := servedPackages(t, svc); !strings.Contains(idx, "Package: after") {
+		t.Fatalf("the next publish does not serve the new package:\n%s", idx)
+	}
+}
+
+// servedPackages returns target's main/amd64 Packages as served now.
+func servedPackages(t *testing.T, svc *repo.Service) string {
+	t.Helper()
+	f, ok := svc.Lookup("deb/5.8/debian/dists/bookworm/main/binary-amd64/Packages")
+	if !ok {
+		t.Fatal("no Packages served")
+	}
+	b, err := svc.Blobs().ReadAll(context.Background(), f.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pierhq/pier/audit"
+	"github.com/pierhq/pier/internal/panics"
 )
 
 // publisher publishes targets: it coalesces requests per target, and each
@@ -193,7 +194,7 @@ func (p *publisher) round(t Target, evs []*audit.Event, requests int, onlyPendin
 		ctx = audit.WithEvent(ctx, e)
 	}
 	start := p.d.now()
-	gen, _, err := p.publishIf(ctx, t, nil, onlyPending)
+	gen, err := p.publishGuarded(ctx, t, onlyPending)
 	if errors.Is(err, errPublishedMeanwhile) {
 		return gen, nil
 	}
@@ -207,12 +208,29 @@ func (p *publisher) round(t Target, evs []*audit.Event, requests int, onlyPendin
 		obs.Published(t, p.d.formats.name(t.Distro), p.d.now().Sub(start), err)
 	}
 	if err != nil {
-		p.d.log.Error("publish failed", "target", t.String(), "err", err)
+		var pe *panics.Error
+		if errors.As(err, &pe) {
+			p.d.log.Error("publish failed", "target", t.String(), "err", err, "stack", string(pe.Stack))
+		} else {
+			p.d.log.Error("publish failed", "target", t.String(), "err", err)
+		}
 		return nil, err
 	}
 	p.d.log.Info("published", "target", t.String(), "generation", gen.Seq, "packages", gen.Packages,
 		"files", gen.Files, "requests", requests, "rows_read", gen.RowsRead)
 	return gen, nil
+}
+
+// publishGuarded is publishIf on the publisher's own goroutine, where
+// nothing else would stop a panic: a bug in a format's indexer (or in the
+// core) fails this publish with an internal error, which its requests get
+// and the log shows with its stack; the previous generation stays live and
+// the server goes on (TestPublishPanicFailsOnlyThatPublish). The deferred
+// unlocks of the publish run as the panic unwinds.
+func (p *publisher) publishGuarded(ctx context.Context, t Target, onlyPending bool) (gen *Generation, err error) {
+	defer panics.Recover(&err)
+	gen, _, err = p.publishIf(ctx, t, nil, onlyPending)
+	return gen, err
 }
 
 // publishNow runs one publish of t with prep on the caller's goroutine,

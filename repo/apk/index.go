@@ -14,6 +14,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 
+	"github.com/pierhq/pier/internal/panics"
 	"github.com/pierhq/pier/repo"
 )
 
@@ -100,7 +101,10 @@ func (f *Format) runJobs(ctx context.Context, t repo.Target, now time.Time, jobs
 					j.err = err
 					continue
 				}
-				j.data, j.err = f.buildIndex(t, j.component, j.pkgs, now)
+				func() { // per job: a worker that hit a bug goes on taking jobs
+					defer panics.Recover(&j.err)
+					j.data, j.err = f.buildIndex(t, j.component, j.pkgs, now)
+				}()
 			}
 		}()
 	}

@@ -16,6 +16,8 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/ulikunitz/xz/lzma"
+
+	"github.com/pierhq/pier/internal/panics"
 )
 
 // Compression settings of Packages.gz and Packages.xz, chosen by measuring a
@@ -116,7 +118,8 @@ func compressAll(ctx context.Context, files []*packagesFile, cache *compressCach
 				if errs[w] != nil {
 					continue
 				}
-				if err := j.run(); err != nil {
+				// A job that hit a bug fails like one that returned an error.
+				if err := func() (err error) { defer panics.Recover(&err); return j.run() }(); err != nil {
 					errs[w] = fmt.Errorf("compress %s: %w", j.name, err)
 				}
 			}

@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/pierhq/pier/internal/panics"
 )
 
 // contentsFile is one <component>/Contents-<arch>: the paths the
@@ -71,7 +73,10 @@ func buildContents(ctx context.Context, entries []indexEntry, comps, archs []str
 	for range min(runtime.GOMAXPROCS(0), len(files)) {
 		wg.Go(func() {
 			for i := range next {
-				errs[i] = files[i].build(ctx, entries, i/len(archs), i%len(archs), cache)
+				func() { // per file: a worker that hit a bug goes on taking files
+					defer panics.Recover(&errs[i])
+					errs[i] = files[i].build(ctx, entries, i/len(archs), i%len(archs), cache)
+				}()
 			}
 		})
 	}

@@ -308,7 +308,13 @@ func TestReadStricterThanDpkg(t *testing.T) {
 		{dpkgCase{name: "data: dot-dot in a name", opts: pkgFiles(func(o *debtest.Options) {
 			o.DataEntries = []debtest.Entry{{Name: "./../../../tmp/pier-evil", Data: []byte("x")}}
 		})}, false, `".." component`},
-		{dpkgCase{name: "data: zstd frame cut", opts: pkgFiles(cut("zst", func(n int) int { return n / 2 }))}, true, "zstd frame ends early"},
+		// dpkg's answer here is not stable, so it is not checked: on one
+		// machine dpkg 1.21.22 installed what came before the cut (the
+		// difference this case was written for), on another, with the
+		// same dpkg and libzstd 1.5.4, it refuses every cut ("zstd error:
+		// Operation made no progress over multiple calls, due to input
+		// being empty"). Pier refuses it either way.
+		{dpkgCase{name: "data: zstd frame cut", opts: pkgFiles(cut("zst", func(n int) int { return n / 2 }))}, false, "zstd frame ends early"},
 		{dpkgCase{name: "data: archive split over two xz streams", opts: pkgFiles(func(o *debtest.Options) {
 			data, _ := debtest.DataTar(debtest.Options{Files: o.Files})
 			a, _ := debtest.Compress("xz", data[:1024])

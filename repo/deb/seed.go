@@ -14,6 +14,7 @@ import (
 	"github.com/ulikunitz/xz/lzma"
 
 	"github.com/pierhq/pier/internal/gzmember"
+	"github.com/pierhq/pier/internal/panics"
 	"github.com/pierhq/pier/repo"
 )
 
@@ -138,7 +139,11 @@ func (f *Format) Prepare(ctx context.Context, t repo.Target, prev repo.PreviousF
 		}
 	}
 	var wg sync.WaitGroup
-	wg.Go(func() { f.seedContents(ctx, prev, dists, comps, archs) })
+	wg.Go(func() {
+		var err error // a panic leaves Contents unseeded: Index compresses them all
+		defer panics.Recover(&err)
+		f.seedContents(ctx, prev, dists, comps, archs)
+	})
 	f.seedCache(ctx, prev, dists, files)
 	wg.Wait()
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+	"github.com/pierhq/pier/internal/panics"
 	"github.com/pierhq/pier/repo"
 	"github.com/ulikunitz/xz/lzma"
 	xi2 "github.com/xi2/xz"
@@ -255,15 +256,18 @@ func (v *verifier) indexes(ctx context.Context, root, dists string, entries []ha
 	for range min(runtime.GOMAXPROCS(0), len(jobs)) {
 		wg.Go(func() {
 			for i := range next {
-				j := jobs[i]
-				switch {
-				case j.packages:
-					errs[i] = v.packages(ctx, root, dists, j.base, listed, checkPackagesIndex)
-				case j.sources:
-					errs[i] = v.packages(ctx, root, dists, j.base, listed, checkSourcesIndex)
-				default:
-					errs[i] = v.variant(ctx, dists, j.variant, j.plain)
-				}
+				func() { // per job: a worker that hit a bug goes on taking jobs
+					defer panics.Recover(&errs[i])
+					j := jobs[i]
+					switch {
+					case j.packages:
+						errs[i] = v.packages(ctx, root, dists, j.base, listed, checkPackagesIndex)
+					case j.sources:
+						errs[i] = v.packages(ctx, root, dists, j.base, listed, checkSourcesIndex)
+					default:
+						errs[i] = v.variant(ctx, dists, j.variant, j.plain)
+					}
+				}()
 			}
 		})
 	}

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/pierhq/pier/internal/panics"
 )
 
 // Status is what GET /api/v1/mirrors shows of one mirror.
@@ -127,7 +129,9 @@ func (mg *Manager) loop(ctx context.Context, m *managed) {
 		m.mu.Lock()
 		m.status.Running = true
 		m.mu.Unlock()
-		rep, err := m.m.Sync(ctx, mg.src)
+		// A bug in a sync fails that sync (logged, retried with backoff);
+		// the loop and the server go on.
+		rep, err := func() (rep Report, err error) { defer panics.Recover(&err); return m.m.Sync(ctx, mg.src) }()
 		now := time.Now()
 		m.mu.Lock()
 		m.status.Running, m.status.LastSync, m.status.Last = false, now, rep

@@ -27,6 +27,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pierhq/pier/internal/panics"
 	"github.com/pierhq/pier/repo"
 	"github.com/pierhq/pier/storage"
 )
@@ -247,7 +248,8 @@ func (m *Mirror) putAll(ctx context.Context, src Source, files []repo.File, work
 					mu.Unlock()
 					continue
 				}
-				err := m.put(ctx, src, f)
+				// A bug in an upload fails that upload, not the server.
+				err := func() (err error) { defer panics.Recover(&err); return m.put(ctx, src, f) }()
 				mu.Lock()
 				if err != nil && first == nil {
 					first = fmt.Errorf("mirror %s: upload %s: %w", m.Name, f.Path, err)

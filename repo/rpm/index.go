@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/pierhq/pier/internal/panics"
 	"github.com/pierhq/pier/repo"
 )
 
@@ -68,7 +69,10 @@ func (f *Format) repositories(ctx context.Context, in *repo.IndexInput, base str
 	var srcFiles []repo.File
 	var srcErr error
 	var wg sync.WaitGroup
-	wg.Go(func() { srcFiles, srcErr = f.repository(ctx, in, base+SourceDir, src, reuse[1]) })
+	wg.Go(func() {
+		defer panics.Recover(&srcErr)
+		srcFiles, srcErr = f.repository(ctx, in, base+SourceDir, src, reuse[1])
+	})
 	out, err := f.repository(ctx, in, base, bin, reuse[0])
 	wg.Wait()
 	if err != nil {
@@ -184,6 +188,7 @@ func decodeSome(ctx context.Context, slab []entry, pkgs []repo.Package, todo []i
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
+			defer panics.Recover(&errs[w])
 			for k := w * per; k < min((w+1)*per, n); k++ {
 				if k%1024 == 0 {
 					if errs[w] = ctx.Err(); errs[w] != nil {

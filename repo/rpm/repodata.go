@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+
+	"github.com/pierhq/pier/internal/panics"
 )
 
 // Repodata files (primary, filelists, other) are written as a sequence of
@@ -130,14 +132,19 @@ func (f *Format) writeMetadata(ctx context.Context, entries []*entry, reuse []ma
 	for range runtime.GOMAXPROCS(0) {
 		workers.Go(func() {
 			for j := range jobs {
-				j.dst.data, j.dst.err = f.codec.compress(j.src)
-				if j.dst.err == nil && f.cache != nil {
-					if d := j.dst.data; cap(d) > len(d)+len(d)/8 {
-						j.dst.data = bytes.Clone(d) // hold only what the cache counts
+				// Per job, so that a worker goes on taking jobs after one
+				// fails: the producers never wait on a pool that died.
+				func() {
+					defer panics.Recover(&j.dst.err)
+					j.dst.data, j.dst.err = f.codec.compress(j.src)
+					if j.dst.err == nil && f.cache != nil {
+						if d := j.dst.data; cap(d) > len(d)+len(d)/8 {
+							j.dst.data = bytes.Clone(d) // hold only what the cache counts
+						}
+						f.cache.put(j.key, j.dst.data)
 					}
-					f.cache.put(j.key, j.dst.data)
-				}
-				f.bufs.Put(j.src[:0])
+					f.bufs.Put(j.src[:0])
+				}()
 			}
 		})
 	}
@@ -153,6 +160,7 @@ func (f *Format) writeMetadata(ctx context.Context, entries []*entry, reuse []ma
 	for i := range documents {
 		producers.Go(func() {
 			r := &results[i]
+			defer panics.Recover(&r.err)
 			d := &documents[i]
 			open := sha256.New()
 			emit := func(src []byte) {

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/pierhq/pier/internal/gzmember"
+	"github.com/pierhq/pier/internal/panics"
 	"github.com/pierhq/pier/repo"
 )
 
@@ -48,7 +49,11 @@ func (f *Format) seedCache(ctx context.Context, prev repo.PreviousFiles, base st
 	var wg sync.WaitGroup
 	seeded := make([]bool, len(names))
 	for i, name := range names {
-		wg.Go(func() { seeded[i] = f.seedFile(ctx, prev, base, name) })
+		wg.Go(func() {
+			var err error // a panic leaves the file unseeded: Index then reads it all
+			defer panics.Recover(&err)
+			seeded[i] = f.seedFile(ctx, prev, base, name)
+		})
 	}
 	wg.Wait()
 	if !slices.Contains(seeded, false) {
@@ -66,7 +71,11 @@ func (f *Format) Prepare(ctx context.Context, t repo.Target, prev repo.PreviousF
 		return
 	}
 	var wg sync.WaitGroup
-	wg.Go(func() { f.seedCache(ctx, prev, base+SourceDir) })
+	wg.Go(func() {
+		var err error // as in seedCache: nothing seeded
+		defer panics.Recover(&err)
+		f.seedCache(ctx, prev, base+SourceDir)
+	})
 	f.seedCache(ctx, prev, base)
 	wg.Wait()
 }

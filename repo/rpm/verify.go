@@ -19,6 +19,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/pierhq/pier/internal/panics"
 	"github.com/pierhq/pier/repo"
 )
 
@@ -105,7 +106,10 @@ func (f *Format) verifyRepository(ctx context.Context, in *repo.VerifyInput, bas
 	errs := make([]error, len(md.Data))
 	var wg sync.WaitGroup
 	for i := range md.Data {
-		wg.Go(func() { results[i], errs[i] = v.data(ctx, &md.Data[i]) })
+		wg.Go(func() {
+			defer panics.Recover(&errs[i])
+			results[i], errs[i] = v.data(ctx, &md.Data[i])
+		})
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
