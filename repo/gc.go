@@ -145,7 +145,7 @@ func (c *collector) loop(ctx context.Context, interval time.Duration, o GCOption
 		case <-t.C:
 			// One node at a time collects (duty "gc"); the gc lock
 			// itself keeps writers out meanwhile.
-			c.d.locks.duty(ctx, "gc", func() {
+			c.d.locks.duty(ctx, c.d.log, "gc", func() {
 				if _, err := c.collect(ctx, o); err != nil && ctx.Err() == nil {
 					c.d.log.Warn("garbage collection failed", "err", err)
 				}

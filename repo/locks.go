@@ -4,7 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"log/slog"
 	"time"
+
+	"github.com/pierhq/pier/internal/panics"
 )
 
 // locks are the Service's named locks over a Locker: the per-target
@@ -55,15 +59,32 @@ func (l locks) importing(ctx context.Context, t Target) bool {
 // duty runs fn if no other process (node) is running the background duty
 // name, holding the duty's lock meanwhile; it reports whether fn ran. So
 // each duty (garbage collection, re-signing, the reconciler's passes) runs
-// on one node at a time.
-func (l locks) duty(ctx context.Context, name string, fn func()) bool {
+// on one node at a time. A panic in fn (a bug) is logged to log with its
+// stack and ends only this turn: the duty runs again at its next.
+func (l locks) duty(ctx context.Context, log *slog.Logger, name string, fn func()) bool {
 	release, ok, err := l.l.TryLock(ctx, "duty-"+name, true)
 	if err != nil || !ok {
 		return false
 	}
 	defer release()
-	fn()
+	guarded(log, "background duty failed", func() { fn() }, "duty", name)
 	return true
+}
+
+// guarded runs fn on the calling goroutine, a long-lived loop's (a
+// background duty, the view's poll, the row warmer), so that a bug in one
+// turn is logged as msg, with its stack and attrs, instead of ending the
+// process; the loop goes on to its next turn.
+func guarded(log *slog.Logger, msg string, fn func(), attrs ...any) {
+	var err error
+	func() {
+		defer panics.Recover(&err)
+		fn()
+	}()
+	var pe *panics.Error
+	if errors.As(err, &pe) {
+		log.Error(msg, append(attrs, "err", err, "stack", string(pe.Stack))...)
+	}
 }
 
 // lockName names t's locks: a hash, since target names may be long.

@@ -293,9 +293,11 @@ func (p *publisher) warmRows(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case ti := <-p.warm:
-			if _, _, _, err := p.pkgs.live(ctx, p.d.cat, ti, false); err != nil && ctx.Err() == nil {
-				p.d.log.Warn("read a target's packages into the row cache", "target", ti.Target.String(), "err", err)
-			}
+			guarded(p.d.log, "read a target's packages into the row cache", func() {
+				if _, _, _, err := p.pkgs.live(ctx, p.d.cat, ti, false); err != nil && ctx.Err() == nil {
+					p.d.log.Warn("read a target's packages into the row cache", "target", ti.Target.String(), "err", err)
+				}
+			}, "target", ti.Target.String())
 		}
 	}
 }

@@ -34,7 +34,7 @@ func newReconciler(d *deps, pub *publisher, v *viewer) *reconciler {
 func (r *reconciler) run(ctx context.Context, interval time.Duration) {
 	// One node at a time runs a pass (duty "reconcile"); the others' turns
 	// find nothing left to do, or take over when it dies.
-	r.d.locks.duty(ctx, "reconcile", func() { r.pass(ctx, true) })
+	r.d.locks.duty(ctx, r.d.log, "reconcile", func() { r.pass(ctx, true) })
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -42,7 +42,7 @@ func (r *reconciler) run(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			r.d.locks.duty(ctx, "reconcile", func() { r.pass(ctx, false) })
+			r.d.locks.duty(ctx, r.d.log, "reconcile", func() { r.pass(ctx, false) })
 		}
 	}
 }

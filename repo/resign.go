@@ -76,7 +76,7 @@ func (r *resigner) loop(ctx context.Context, interval time.Duration) {
 	defer tick.Stop()
 	for {
 		// One node at a time checks the roots (duty "resign").
-		r.d.locks.duty(ctx, "resign", func() {
+		r.d.locks.duty(ctx, r.d.log, "resign", func() {
 			done, err := r.pass(ctx)
 			if err != nil && ctx.Err() == nil {
 				r.d.log.Warn("check roots for expiry", "err", err)

@@ -343,9 +343,11 @@ func (v *viewer) watch(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := v.refresh(ctx); err != nil && ctx.Err() == nil {
-				v.d.log.Warn("refresh served view", "err", err)
-			}
+			guarded(v.d.log, "refresh served view failed", func() {
+				if err := v.refresh(ctx); err != nil && ctx.Err() == nil {
+					v.d.log.Warn("refresh served view", "err", err)
+				}
+			})
 		}
 	}
 }
