@@ -138,6 +138,9 @@ func uploadRPMs(t *testing.T, s *server, target string, pkgs []rpmUpload, confli
 // hard-coded /tmp/repokey.XXXXXX and /tmp/tmpdir.XXXXXX; libzypp writes
 // /var/lib/YaST2/cookies even with --root), binds $T back onto its own path
 // through a file descriptor (it may lie below /tmp), and runs the command.
+// Its mounts take -n: without it mount(8) records them in libmount's
+// /run/mount/utab, a host write the check below catches on a machine where
+// nothing has mounted before (it failed TestCluster on a fresh machine).
 // When the command ends, the pid namespace ends and the kernel kills the
 // gpg-agents that dnf and zypper leave behind. A place missing on the host
 // stays uncovered: a client that created it would fail the trace check.
@@ -145,12 +148,12 @@ const rpmWrapScript = `set -e
 T="$1"; shift
 H="$T/host"
 exec 9<"$T"
-cover() { if [ -d "$2" ]; then mount --bind "$H/$1" "$2"; fi; }
+cover() { if [ -d "$2" ]; then mount -n --bind "$H/$1" "$2"; fi; }
 cover run /run/user
 cover varlib /var/lib
 cover vartmp /var/tmp
 cover tmp /tmp
-mount --no-canonicalize --bind /proc/self/fd/9 "$T"
+mount -n --no-canonicalize --bind /proc/self/fd/9 "$T"
 exec 9<&-
 cd "$T"
 "$@"
