@@ -121,9 +121,10 @@ func (p *publisher) generate(ctx context.Context, f Format, ti *TargetInfo, note
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			var perr error // a panic while reading ahead only means nothing was read ahead
-			defer panics.Recover(&perr)
-			pr.Prepare(pctx, ti.Target, prev)
+			// A bug while reading ahead only means less was read ahead:
+			// logged, and the Index that follows does without it.
+			guarded(p.d.log, "read ahead for a publish failed", func() { pr.Prepare(pctx, ti.Target, prev) },
+				"target", ti.Target.String())
 		}()
 		prepared = func() { <-done }
 		defer func() { cancel(); <-done }()

@@ -56,9 +56,15 @@ func put(t *testing.T, svc *repo.Service, tg repo.Target, name, version string) 
 // served returns the Packages index of tg's main/amd64 as served now.
 func served(t *testing.T, svc *repo.Service, tg repo.Target) string {
 	t.Helper()
-	f, ok := svc.Lookup("deb/" + tg.Stream + "/dists/" + tg.Release + "/main/binary-amd64/Packages")
+	return servedFile(t, svc, "deb/"+tg.Stream+"/dists/"+tg.Release+"/main/binary-amd64/Packages")
+}
+
+// servedFile returns the bytes served now at path.
+func servedFile(t *testing.T, svc *repo.Service, path string) string {
+	t.Helper()
+	f, ok := svc.Lookup(path)
 	if !ok {
-		t.Fatalf("no Packages served for %s", tg)
+		t.Fatalf("nothing served at %s", path)
 	}
 	b, err := svc.Blobs().ReadAll(context.Background(), f.SHA256)
 	if err != nil {

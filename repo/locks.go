@@ -67,7 +67,7 @@ func (l locks) duty(ctx context.Context, log *slog.Logger, name string, fn func(
 		return false
 	}
 	defer release()
-	guarded(log, "background duty failed", func() { fn() }, "duty", name)
+	guarded(log, "background duty failed", fn, "duty", name)
 	return true
 }
 

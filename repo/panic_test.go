@@ -103,28 +103,14 @@ func TestPublishPanicFailsOnlyThatPublish(t *testing.T) {
 	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "internal error") || !strings.Contains(err.Error(), "nil map") {
 		t.Fatalf("publish with a panicking indexer: err = %v, want an internal error naming the panic", err)
 	}
-	if idx := servedPackages(t, svc); !strings.Contains(idx, "Package: before") || strings.Contains(idx, "Package: after") {
+	if idx := servedFile(t, svc, "deb/5.8/debian/dists/bookworm/main/binary-amd64/Packages"); !strings.Contains(idx, "Package: before") || strings.Contains(idx, "Package: after") {
 		t.Fatalf("after the failed publish the served Packages is not the previous one:\n%s", idx)
 	}
 	pf.index = false
 	if _, err := svc.Publish(ctx, target); err != nil {
 		t.Fatalf("the next publish: %v", err)
 	}
-	if idx := servedPackages(t, svc); !strings.Contains(idx, "Package: after") {
+	if idx := servedFile(t, svc, "deb/5.8/debian/dists/bookworm/main/binary-amd64/Packages"); !strings.Contains(idx, "Package: after") {
 		t.Fatalf("the next publish does not serve the new package:\n%s", idx)
 	}
-}
-
-// servedPackages returns target's main/amd64 Packages as served now.
-func servedPackages(t *testing.T, svc *repo.Service) string {
-	t.Helper()
-	f, ok := svc.Lookup("deb/5.8/debian/dists/bookworm/main/binary-amd64/Packages")
-	if !ok {
-		t.Fatal("no Packages served")
-	}
-	b, err := svc.Blobs().ReadAll(context.Background(), f.SHA256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }

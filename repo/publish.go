@@ -208,12 +208,11 @@ func (p *publisher) round(t Target, evs []*audit.Event, requests int, onlyPendin
 		obs.Published(t, p.d.formats.name(t.Distro), p.d.now().Sub(start), err)
 	}
 	if err != nil {
-		var pe *panics.Error
-		if errors.As(err, &pe) {
-			p.d.log.Error("publish failed", "target", t.String(), "err", err, "stack", string(pe.Stack))
-		} else {
-			p.d.log.Error("publish failed", "target", t.String(), "err", err)
+		attrs := []any{"target", t.String(), "err", err}
+		if pe := (*panics.Error)(nil); errors.As(err, &pe) {
+			attrs = append(attrs, "stack", string(pe.Stack))
 		}
+		p.d.log.Error("publish failed", attrs...)
 		return nil, err
 	}
 	p.d.log.Info("published", "target", t.String(), "generation", gen.Seq, "packages", gen.Packages,

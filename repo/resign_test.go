@@ -52,15 +52,7 @@ func current(t *testing.T, svc *repo.Service) *repo.Generation {
 // servedRelease returns the Release the service serves for target.
 func servedRelease(t *testing.T, svc *repo.Service) string {
 	t.Helper()
-	f, ok := svc.Lookup("deb/5.8/dists/bookworm/Release")
-	if !ok {
-		t.Fatal("no Release served")
-	}
-	data, err := svc.Blobs().ReadAll(context.Background(), f.SHA256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(data)
+	return servedFile(t, svc, "deb/5.8/dists/bookworm/Release")
 }
 
 // TestResignExpiring: with valid_days 7 and a one-day margin, nothing

@@ -35,9 +35,15 @@ func (e *Error) Unwrap() error {
 // panics.Recover(&err)`), stops a panic of that goroutine and stores it in
 // *err as an *Error; without a panic it leaves *err alone. It cannot stop
 // a panic of any other goroutine: each goroutine that may panic defers its
-// own.
+// own. A goroutine that hands a recovered *Error on with panic (to the
+// goroutine that waits for it) keeps its first stack: Recover stores it
+// as it is, not wrapped again.
 func Recover(err *error) {
 	if r := recover(); r != nil {
+		if pe, ok := r.(*Error); ok {
+			*err = pe
+			return
+		}
 		*err = &Error{Value: r, Stack: debug.Stack()}
 	}
 }

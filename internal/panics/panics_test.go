@@ -63,3 +63,28 @@ func TestRecoverKeepsAnError(t *testing.T) {
 		t.Fatalf("got %#v", err)
 	}
 }
+
+// TestRecoverHandedOn: a worker's recovered panic, panicked again by the
+// goroutine that waited for it, reaches the outer recovery as the same
+// *Error, with the worker's stack, not wrapped a second time.
+func TestRecoverHandedOn(t *testing.T) {
+	var err error
+	func() {
+		defer Recover(&err)
+		var bug error
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			defer Recover(&bug)
+			panic("worker bug")
+		})
+		wg.Wait()
+		panic(bug)
+	}()
+	var pe *Error
+	if !errors.As(err, &pe) || pe.Value != "worker bug" || strings.Count(pe.Error(), "internal error") != 1 {
+		t.Fatalf("got %v", err)
+	}
+	if !strings.Contains(string(pe.Stack), "TestRecoverHandedOn.func1.1") {
+		t.Errorf("the stack is not the worker's:\n%s", pe.Stack)
+	}
+}

@@ -139,13 +139,16 @@ func (f *Format) Prepare(ctx context.Context, t repo.Target, prev repo.PreviousF
 		}
 	}
 	var wg sync.WaitGroup
+	var bug error
 	wg.Go(func() {
-		var err error // a panic leaves Contents unseeded: Index compresses them all
-		defer panics.Recover(&err)
+		defer panics.Recover(&bug)
 		f.seedContents(ctx, prev, dists, comps, archs)
 	})
 	f.seedCache(ctx, prev, dists, files)
 	wg.Wait()
+	if bug != nil {
+		panic(bug) // on Prepare's goroutine, whose recovery logs it
+	}
 }
 
 // splitXZ returns the blocks of x, an xz stream as assembleXZ writes it,

@@ -48,14 +48,15 @@ func (f *Format) seedCache(ctx context.Context, prev repo.PreviousFiles, base st
 	// each walk decompresses into one reused buffer.
 	var wg sync.WaitGroup
 	seeded := make([]bool, len(names))
+	bugs := make([]error, len(names))
 	for i, name := range names {
 		wg.Go(func() {
-			var err error // a panic leaves the file unseeded: Index then reads it all
-			defer panics.Recover(&err)
+			defer panics.Recover(&bugs[i])
 			seeded[i] = f.seedFile(ctx, prev, base, name)
 		})
 	}
 	wg.Wait()
+	repanic(bugs...)
 	if !slices.Contains(seeded, false) {
 		f.written.set(base, names)
 	}
@@ -71,13 +72,26 @@ func (f *Format) Prepare(ctx context.Context, t repo.Target, prev repo.PreviousF
 		return
 	}
 	var wg sync.WaitGroup
+	var bug error
 	wg.Go(func() {
-		var err error // as in seedCache: nothing seeded
-		defer panics.Recover(&err)
+		defer panics.Recover(&bug)
 		f.seedCache(ctx, prev, base+SourceDir)
 	})
 	f.seedCache(ctx, prev, base)
 	wg.Wait()
+	repanic(bug)
+}
+
+// repanic panics on the calling goroutine with the first panic a worker
+// goroutine recovered, so that it reaches the goroutine whose recovery
+// reports it (the publisher's, or Prepare's, which logs it) instead of
+// vanishing with the worker.
+func repanic(bugs ...error) {
+	for _, b := range bugs {
+		if b != nil {
+			panic(b)
+		}
+	}
 }
 
 // seedFile caches the members of the previous generation's repodata file
